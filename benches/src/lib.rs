@@ -1,0 +1,27 @@
+//! Shared set-up for the plres criterion benches in `benches/benches/` (see
+//! `benches/README.md` for what each measures and the latest figures).
+//!
+//! Everything here runs outside the timed loops: seeded inputs and the reference GEMM
+//! every bench compares itself with.
+
+use faer::{Accum, Mat, Par};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// A `rows × cols` matrix of independent standard normals from a seeded ChaCha8 stream.
+pub fn seeded_normal(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Mat::from_fn(rows, cols, |_, _| StandardNormal.sample(&mut rng))
+}
+
+/// The parallelism every plres bench uses: both cores of the target machine.
+pub fn par() -> Par {
+    Par::rayon(2)
+}
+
+/// `dst = lhs · rhsᵀ` with faer's GEMM: the product shape every feature map and
+/// residual layer performs (`X Ωᵀ`, `Φ Uᵀ`). The reference the benches compare with.
+pub fn gemm_abt(dst: &mut Mat<f64>, lhs: &Mat<f64>, rhs: &Mat<f64>, par: Par) {
+    faer::linalg::matmul::matmul(dst.as_mut(), Accum::Replace, lhs.as_ref(), rhs.as_ref().transpose(), 1.0, par);
+}
