@@ -23,5 +23,12 @@ pub fn par() -> Par {
 /// `dst = lhs · rhsᵀ` with faer's GEMM: the product shape every feature map and
 /// residual layer performs (`X Ωᵀ`, `Φ Uᵀ`). The reference the benches compare with.
 pub fn gemm_abt(dst: &mut Mat<f64>, lhs: &Mat<f64>, rhs: &Mat<f64>, par: Par) {
-    faer::linalg::matmul::matmul(dst.as_mut(), Accum::Replace, lhs.as_ref(), rhs.as_ref().transpose(), 1.0, par);
+    faer::linalg::matmul::matmul(
+        dst.as_mut(),
+        Accum::Replace,
+        lhs.as_ref(),
+        rhs.as_ref().transpose(),
+        1.0,
+        par,
+    );
 }

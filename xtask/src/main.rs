@@ -1,1 +1,76 @@
-fn main() {}
+//! `cargo xtask`: the project's developer tasks.
+//!
+//! - `cargo xtask ci`: what `.ci/run` runs, cheapest first (fmt, clippy, tests).
+//! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
+
+mod tidy;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// The workspace root (the parent of this crate's manifest directory).
+pub(crate) fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_path_buf()
+}
+
+fn cargo(args: &[&str]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("$ cargo {}", args.join(" "));
+    let status = Command::new(cargo)
+        .args(args)
+        .current_dir(workspace_root())
+        .status()
+        .with_context(|| format!("starting cargo {}", args.join(" ")))?;
+    if !status.success() {
+        bail!("`cargo {}` failed ({status})", args.join(" "));
+    }
+    Ok(())
+}
+
+/// The test command README.md shows, as cargo arguments.
+pub(crate) const TEST_ARGS: &[&str] = &["test", "--workspace", "--all-targets"];
+
+fn ci() -> Result<()> {
+    cargo(&["fmt", "--all", "--", "--check"])?;
+    tidy::check()?;
+    cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    cargo(TEST_ARGS)?;
+    cargo(&["test", "--workspace", "--doc"])?;
+    Ok(())
+}
+
+fn usage() -> &'static str {
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules"
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("tidy") => tidy::check(),
+        Some("-h" | "--help") | None => {
+            println!("{}", usage());
+            Ok(())
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n{}", usage())),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
