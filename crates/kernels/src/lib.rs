@@ -11,11 +11,13 @@
 
 pub mod arccos;
 pub mod error;
+pub mod expansion;
 pub mod kernel;
 pub mod linear;
 mod pairwise;
 pub mod radial;
 pub mod spec;
+pub mod spectral;
 pub mod validate;
 
 pub use arccos::ArcCosine1;
