@@ -155,8 +155,8 @@ enum Op<'a> {
     SinInPlace,
     /// `io = scale·cos(io + shift)`.
     ShiftedCos { shift: f64, scale: f64 },
-    /// `io = scale·cos(io + shift)`, `neg_sin = −scale·sin(io + shift)`.
-    ShiftedCosSin { shift: f64, scale: f64 },
+    /// `io = a·cos(io + shift)`, `aux = b·sin(io + shift)`.
+    ShiftedCosSin { shift: f64, a: f64, b: f64 },
 }
 
 #[inline(always)]
@@ -278,19 +278,19 @@ fn run<const FMA: bool>(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
                 io[full..].copy_from_slice(&y[..n - full]);
             }
         }
-        Op::ShiftedCosSin { shift, scale } => {
+        Op::ShiftedCosSin { shift, a, b } => {
             let n = io.len();
             let full = n - n % W;
             for (yb, nb) in io[..full]
                 .chunks_exact_mut(W)
                 .zip(aux[..full].chunks_exact_mut(W))
             {
-                shifted_cos_sin_block::<FMA>(yb, nb, shift, scale);
+                shifted_cos_sin_block::<FMA>(yb, nb, shift, a, b);
             }
             if full < n {
                 let mut y = padded(&io[full..]);
                 let mut ns = [0.0; W];
-                shifted_cos_sin_block::<FMA>(&mut y, &mut ns, shift, scale);
+                shifted_cos_sin_block::<FMA>(&mut y, &mut ns, shift, a, b);
                 io[full..].copy_from_slice(&y[..n - full]);
                 aux[full..].copy_from_slice(&ns[..n - full]);
             }
@@ -319,17 +319,23 @@ fn shifted_cos_block<const FMA: bool>(y: &mut [f64], shift: f64, scale: f64) {
     }
 }
 
-/// `y ← scale·cos(y + shift)`, `ns ← −scale·sin(y + shift)` on one block.
+/// `y ← a·cos(y + shift)`, `ns ← b·sin(y + shift)` on one block.
 #[inline(always)]
-fn shifted_cos_sin_block<const FMA: bool>(y: &mut [f64], ns: &mut [f64], shift: f64, scale: f64) {
-    let mut a = [0.0; W];
+fn shifted_cos_sin_block<const FMA: bool>(
+    y: &mut [f64],
+    ns: &mut [f64],
+    shift: f64,
+    a: f64,
+    b: f64,
+) {
+    let mut arg = [0.0; W];
     for i in 0..W {
-        a[i] = y[i] + shift;
+        arg[i] = y[i] + shift;
     }
-    let (sv, cv, _) = block::<FMA>(&a);
+    let (sv, cv, _) = block::<FMA>(&arg);
     for i in 0..W {
-        y[i] = scale * cv[i];
-        ns[i] = -scale * sv[i];
+        y[i] = a * cv[i];
+        ns[i] = b * sv[i];
     }
 }
 
@@ -458,14 +464,39 @@ pub fn shifted_cos_sin_with(
     scale: f64,
     neg_sin: &mut [f64],
 ) {
+    cos_sin_in_place_with(backend, z, shift, scale, -scale, neg_sin);
+}
+
+/// The general in-place form: with `y_i = z_i + shift`, `z_i ← a · cos y_i` and
+/// `sin_out_i ← b · sin y_i`, from one range reduction ([`shifted_cos_sin`] is
+/// `a = scale`, `b = −scale`; paired Fourier features use `a = b = √(2/p)`).
+///
+/// # Panics
+/// If `sin_out` does not have the length of `z`.
+pub fn cos_sin_in_place(z: &mut [f64], shift: f64, a: f64, b: f64, sin_out: &mut [f64]) {
+    cos_sin_in_place_with(Backend::detect(), z, shift, a, b, sin_out);
+}
+
+/// [`cos_sin_in_place`] on an explicitly chosen back end.
+///
+/// # Panics
+/// If the lengths differ, or if the CPU does not support `backend`.
+pub fn cos_sin_in_place_with(
+    backend: Backend,
+    z: &mut [f64],
+    shift: f64,
+    a: f64,
+    b: f64,
+    sin_out: &mut [f64],
+) {
     assert_eq!(
         z.len(),
-        neg_sin.len(),
-        "shifted_cos_sin: z has length {}, neg_sin {}",
+        sin_out.len(),
+        "cos_sin_in_place: z has length {}, sin_out {}",
         z.len(),
-        neg_sin.len()
+        sin_out.len()
     );
-    dispatch(backend, Op::ShiftedCosSin { shift, scale }, z, neg_sin);
+    dispatch(backend, Op::ShiftedCosSin { shift, a, b }, z, sin_out);
 }
 
 #[cfg(test)]
