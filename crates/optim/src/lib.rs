@@ -63,9 +63,9 @@
 //!     .build()?;
 //! let mut history = History::new();
 //! let out = run(&mut Quad, &gd, State::new(vec![1.0, 1.0]), &Stopping::iterations(50), &mut [&mut history])?;
-//! // The loss ratio per step is at most (1 − μ/β)² = 9/16.
+//! // With η = 1/β the loss ratio per step is at most 1 − μ/β = 3/4 (DESIGN §5).
 //! let l = history.losses();
-//! assert!(l.windows(2).all(|w| w[1] <= 0.5625 * w[0]));
+//! assert!(l.windows(2).all(|w| w[1] <= 0.75 * w[0]));
 //! assert_eq!(out.report.iterations, 50);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
