@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 /// What an observer sees at iterate `iteration`: the parameters `θ_k`, the loss and
 /// gradients there, and the learning rate the next step will use.
+/// Its fields are public so that monitors can be tested on hand-made iterates.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
 pub struct Iterate<'a> {
     /// `k`: number of steps taken so far (0 at the initial parameters).
     pub iteration: u64,

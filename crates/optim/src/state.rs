@@ -5,7 +5,7 @@
 //! `loss`, `gradient` belong together and are finite. A step writes the next parameters into
 //! a candidate buffer, evaluates there, and only then swaps the candidate in; so after any
 //! error the state still holds the last finite iterate. All buffers are allocated when a run
-//! starts ([`State::prepare`]); steps allocate nothing.
+//! starts (in [`crate::run`]); steps allocate nothing.
 
 use crate::error::{NonFinite, OptimError};
 use crate::metric::Metric;
