@@ -233,7 +233,11 @@ pub enum DataError {
 
 impl DataError {
     /// Shorthand for [`DataError::InvalidParameter`].
-    pub(crate) fn param(name: &'static str, value: impl fmt::Display, expected: &'static str) -> Self {
+    pub(crate) fn param(
+        name: &'static str,
+        value: impl fmt::Display,
+        expected: &'static str,
+    ) -> Self {
         DataError::InvalidParameter {
             name,
             value: value.to_string(),

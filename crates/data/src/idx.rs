@@ -80,14 +80,16 @@ impl IdxArray {
             self.data.len()
         );
         let ndims = u8::try_from(self.dims.len()).unwrap_or_else(|_| {
-            panic!("IdxArray::to_bytes: {} dimensions, IDX allows at most 255", self.dims.len())
+            panic!(
+                "IdxArray::to_bytes: {} dimensions, IDX allows at most 255",
+                self.dims.len()
+            )
         });
         let mut out = Vec::with_capacity(4 + 4 * self.dims.len() + self.data.len());
         out.extend_from_slice(&[0, 0, IDX_TYPE_U8, ndims]);
         for &d in &self.dims {
-            let d = u32::try_from(d).unwrap_or_else(|_| {
-                panic!("IdxArray::to_bytes: dimension {d} exceeds u32::MAX")
-            });
+            let d = u32::try_from(d)
+                .unwrap_or_else(|_| panic!("IdxArray::to_bytes: dimension {d} exceeds u32::MAX"));
             out.extend_from_slice(&d.to_be_bytes());
         }
         out.extend_from_slice(&self.data);

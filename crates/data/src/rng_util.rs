@@ -88,6 +88,9 @@ mod tests {
         let mut sorted = v.clone();
         sorted.sort_unstable();
         assert_eq!(sorted, (0..50).collect::<Vec<_>>());
-        assert_ne!(v, sorted, "a uniform shuffle of 50 items is the identity with prob 1/50!");
+        assert_ne!(
+            v, sorted,
+            "a uniform shuffle of 50 items is the identity with prob 1/50!"
+        );
     }
 }

@@ -35,7 +35,11 @@ impl RandomEmbedding {
     ///
     /// # Errors
     /// As [`RandomEmbedding::new`].
-    pub fn from_rng<R: Rng + ?Sized>(d_in: usize, d: usize, rng: &mut R) -> Result<Self, DataError> {
+    pub fn from_rng<R: Rng + ?Sized>(
+        d_in: usize,
+        d: usize,
+        rng: &mut R,
+    ) -> Result<Self, DataError> {
         if d_in == 0 {
             return Err(DataError::param("d_in", d_in, "at least 1"));
         }

@@ -21,7 +21,10 @@ pub fn shuffle<T, R: Rng + ?Sized>(items: &mut [T], rng: &mut R) {
 /// # Panics
 /// If `n_test > n`.
 pub fn split_indices(n: usize, n_test: usize, seed: u64) -> (Vec<usize>, Vec<usize>) {
-    assert!(n_test <= n, "split_indices: n_test = {n_test} exceeds n = {n}");
+    assert!(
+        n_test <= n,
+        "split_indices: n_test = {n_test} exceeds n = {n}"
+    );
     let mut perm: Vec<usize> = (0..n).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     shuffle(&mut perm, &mut rng);
@@ -57,7 +60,11 @@ pub struct Split {
 /// ```
 pub fn train_test_split(data: &Dataset, test_fraction: f64, seed: u64) -> Result<Split, DataError> {
     if !(0.0..=1.0).contains(&test_fraction) {
-        return Err(DataError::param("test_fraction", test_fraction, "a number in [0, 1]"));
+        return Err(DataError::param(
+            "test_fraction",
+            test_fraction,
+            "a number in [0, 1]",
+        ));
     }
     let n = data.n_samples();
     // test_fraction ∈ [0, 1], so the rounded product lies in [0, n].

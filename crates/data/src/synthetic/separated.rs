@@ -115,18 +115,22 @@ fn validate(cfg: &SeparatedBallConfig) -> Result<(), DataError> {
         return Err(DataError::param("dim", cfg.dim, "at least 1"));
     }
     if !(cfg.radius.is_finite() && cfg.radius > 0.0) {
-        return Err(DataError::param("radius", cfg.radius, "a finite number > 0"));
+        return Err(DataError::param(
+            "radius",
+            cfg.radius,
+            "a finite number > 0",
+        ));
     }
     if !(cfg.delta.is_finite() && cfg.delta >= 0.0) {
         return Err(DataError::param("delta", cfg.delta, "a finite number ≥ 0"));
     }
     match cfg.targets {
-        BallTargets::Perturbed { scale } if !(scale.is_finite() && scale >= 0.0) => {
-            Err(DataError::param("targets.scale", scale, "a finite number ≥ 0"))
-        }
-        BallTargets::Sphere { radius } if !(radius.is_finite() && radius >= 0.0) => {
-            Err(DataError::param("targets.radius", radius, "a finite number ≥ 0"))
-        }
+        BallTargets::Perturbed { scale } if !(scale.is_finite() && scale >= 0.0) => Err(
+            DataError::param("targets.scale", scale, "a finite number ≥ 0"),
+        ),
+        BallTargets::Sphere { radius } if !(radius.is_finite() && radius >= 0.0) => Err(
+            DataError::param("targets.radius", radius, "a finite number ≥ 0"),
+        ),
         _ => Ok(()),
     }
 }

@@ -23,7 +23,11 @@ fn check_noise(noise: f64) -> Result<(), DataError> {
 
 /// `k`-th of `m` evenly spaced values in `[0, span]`, both ends included (`0` if `m = 1`).
 fn linspace(k: usize, m: usize, span: f64) -> f64 {
-    if m <= 1 { 0.0 } else { span * k as f64 / (m - 1) as f64 }
+    if m <= 1 {
+        0.0
+    } else {
+        span * k as f64 / (m - 1) as f64
+    }
 }
 
 /// Adds noise in generation order, then shuffles rows and labels together.
@@ -37,7 +41,12 @@ fn finish<R: Rng + ?Sized>(
     let mut rows: Vec<([f64; 2], usize)> = pts
         .into_iter()
         .zip(labels)
-        .map(|(p, l)| ([p[0] + noise * gaussian(rng), p[1] + noise * gaussian(rng)], l))
+        .map(|(p, l)| {
+            (
+                [p[0] + noise * gaussian(rng), p[1] + noise * gaussian(rng)],
+                l,
+            )
+        })
         .collect();
     fisher_yates(&mut rows, rng);
     let x = Mat::from_fn(n, 2, |i, j| rows[i].0[j]);
@@ -107,7 +116,11 @@ pub fn circles<R: Rng + ?Sized>(
 ///
 /// # Errors
 /// [`DataError::InvalidParameter`] if `dim == 0`.
-pub fn unit_sphere<R: Rng + ?Sized>(n: usize, dim: usize, rng: &mut R) -> Result<Mat<f64>, DataError> {
+pub fn unit_sphere<R: Rng + ?Sized>(
+    n: usize,
+    dim: usize,
+    rng: &mut R,
+) -> Result<Mat<f64>, DataError> {
     if dim == 0 {
         return Err(DataError::param("dim", dim, "at least 1"));
     }

@@ -91,10 +91,18 @@ impl TeacherFlow {
             return Err(DataError::param("steps", cfg.steps, "at least 1"));
         }
         if !(cfg.bandwidth.is_finite() && cfg.bandwidth > 0.0) {
-            return Err(DataError::param("bandwidth", cfg.bandwidth, "a finite number > 0"));
+            return Err(DataError::param(
+                "bandwidth",
+                cfg.bandwidth,
+                "a finite number > 0",
+            ));
         }
         if !(cfg.amplitude.is_finite() && cfg.amplitude >= 0.0) {
-            return Err(DataError::param("amplitude", cfg.amplitude, "a finite number ≥ 0"));
+            return Err(DataError::param(
+                "amplitude",
+                cfg.amplitude,
+                "a finite number ≥ 0",
+            ));
         }
         let m = cfg.features;
         let mut omega = Mat::zeros(m, dim);
@@ -165,7 +173,12 @@ impl TeacherFlow {
 
     /// `Σ_j ‖a_j‖ ‖ω_j‖ ≥ sup_x ‖Dv(x)‖_op`, a Lipschitz constant of `v`.
     pub fn lipschitz_bound(&self) -> f64 {
-        let norm = |m: &Mat<f64>, j: usize| (0..m.ncols()).map(|k| m[(j, k)].powi(2)).sum::<f64>().sqrt();
+        let norm = |m: &Mat<f64>, j: usize| {
+            (0..m.ncols())
+                .map(|k| m[(j, k)].powi(2))
+                .sum::<f64>()
+                .sqrt()
+        };
         (0..self.features())
             .map(|j| norm(&self.coef, j) * norm(&self.omega, j))
             .sum()
@@ -178,7 +191,11 @@ impl TeacherFlow {
     pub fn field_in_place(&self, x: MatRef<'_, f64>, mut z: MatMut<'_, f64>, out: MatMut<'_, f64>) {
         let (n, d, m) = (x.nrows(), self.dim(), self.features());
         assert!(
-            x.ncols() == d && out.nrows() == n && out.ncols() == d && z.nrows() == n && z.ncols() == m,
+            x.ncols() == d
+                && out.nrows() == n
+                && out.ncols() == d
+                && z.nrows() == n
+                && z.ncols() == m,
             "TeacherFlow::field_in_place: x {}×{}, z {}×{}, out {}×{}, field d = {d}, m = {m}",
             x.nrows(),
             x.ncols(),
@@ -187,14 +204,28 @@ impl TeacherFlow {
             out.nrows(),
             out.ncols()
         );
-        matmul(z.as_mut(), Accum::Replace, x, self.omega.transpose(), 1.0, Par::Seq);
+        matmul(
+            z.as_mut(),
+            Accum::Replace,
+            x,
+            self.omega.transpose(),
+            1.0,
+            Par::Seq,
+        );
         for j in 0..m {
             let b = self.bias[j];
             for i in 0..n {
                 z[(i, j)] = (z[(i, j)] + b).cos();
             }
         }
-        matmul(out, Accum::Replace, z.as_ref(), self.coef.as_ref(), 1.0, Par::Seq);
+        matmul(
+            out,
+            Accum::Replace,
+            z.as_ref(),
+            self.coef.as_ref(),
+            1.0,
+            Par::Seq,
+        );
     }
 
     /// `v(X)`, owned (`N × d`).
@@ -238,8 +269,8 @@ impl TeacherFlow {
             self.field_in_place(tmp.as_ref(), z.as_mut(), k4.as_mut());
             for k in 0..d {
                 for i in 0..n {
-                    x[(i, k)] += h / 6.0
-                        * (k1[(i, k)] + 2.0 * k2[(i, k)] + 2.0 * k3[(i, k)] + k4[(i, k)]);
+                    x[(i, k)] +=
+                        h / 6.0 * (k1[(i, k)] + 2.0 * k2[(i, k)] + 2.0 * k3[(i, k)] + k4[(i, k)]);
                 }
             }
         }
