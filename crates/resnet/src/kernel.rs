@@ -162,6 +162,10 @@ impl KernelResNet {
     pub fn output_dim(&self) -> usize {
         self.maps.output_dim(self.d)
     }
+    /// The fixed maps `A`, `B`.
+    pub fn maps(&self) -> &FixedMaps {
+        &self.maps
+    }
     /// The layers `θ_0..θ_{L−1}`.
     pub fn layers(&self) -> &[KernelExpansion] {
         &self.layers
@@ -354,6 +358,22 @@ impl KernelResNet {
             n_centres: self.n_centres(),
             memory_bytes: self.memory_bytes(),
         })
+    }
+
+    /// Adds the trajectory `x_i^k` of the batch under the current `θ` as centres of
+    /// layer `k` with zero coefficients (a representer dictionary for
+    /// [`crate::KernelCoefficients`]); `θ` itself is unchanged.
+    ///
+    /// # Errors
+    /// Bad data.
+    pub fn add_trajectory_centres(&mut self, x: MatRef<'_, f64>) -> Result<(), ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        let states = self.states(x);
+        let zeros = Mat::<f64>::zeros(x.nrows(), self.d);
+        for (k, layer) in self.layers.iter_mut().enumerate() {
+            layer.append(states[k].as_ref(), zeros.as_ref())?;
+        }
+        Ok(())
     }
 
     /// Predicted classes.

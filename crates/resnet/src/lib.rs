@@ -35,6 +35,8 @@
 //!   interpolated vector field for plres-ode, checkpoints.
 //! * [`shl`] — [`ShlResNet`], the non-linear baseline.
 //! * [`kernel`] — [`KernelResNet`], the infinite-width limit, with its growth report.
+//! * [`kernel_coefficients`] — [`KernelCoefficients`]: the kernel ResNet on a frozen
+//!   dictionary of centres, a flat-parameter problem for any optimizer.
 //! * [`loss`] — squared and softmax cross-entropy losses, [`Targets`].
 //! * [`maps`] — fixed input embedding / output map and shared input checks.
 //! * [`integrator`] — [`Integrator`] (Euler, midpoint, Heun, RK4) and `L²` slice weights.
@@ -56,6 +58,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod integrator;
 pub mod kernel;
+pub mod kernel_coefficients;
 pub mod linear;
 pub mod loss;
 pub mod maps;
@@ -66,7 +69,9 @@ pub mod shl;
 pub use checkpoint::{Checkpoint, FORMAT_VERSION};
 pub use error::{CheckpointError, ResNetError};
 pub use integrator::Integrator;
-pub use kernel::{KernelResNet, KernelStepReport};
+pub use kernel::{KernelGradient, KernelResNet, KernelStepReport};
+pub use kernel_coefficients::{KernelCoefficients, KernelCoefficientsWorkspace};
+pub use linear::io::PeerProblem;
 pub use linear::{Init, LinearResNet, LinearResNetConfig, Workspace};
 pub use loss::{LossKind, TargetData, Targets};
 pub use maps::FixedMaps;
