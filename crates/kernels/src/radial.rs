@@ -9,9 +9,9 @@
 //! | [`InverseMultiquadric`] | `(1 + r²/c²)^{−1/2}` | none in [`SpectralMeasure`] |
 //!
 //! Gradients have the form `∇_x k(x, y) = g(r²) (x − y)`:
-//! Gaussian `g = −k/σ²`; Laplace `g = −e^{−r/ℓ}/(ℓ r)` (and `g = 0` at `r = 0`, where the
-//! Laplace kernel is not differentiable: `0` is the centre of its subdifferential
-//! cone's symmetric part and keeps Jacobians bounded); Matérn 3/2 `g = −(3/ℓ²) e^{−√3 r/ℓ}`;
+//! Gaussian `g = −k/σ²`; Laplace `g = −e^{−r/ℓ}/(ℓ r)`, and `∇_x k = 0` at `r = 0`, where the
+//! Laplace kernel is not differentiable (its Clarke generalised gradient there is the
+//! ball of radius `1/ℓ`; `0` is its minimum-norm element and keeps Jacobians bounded); Matérn 3/2 `g = −(3/ℓ²) e^{−√3 r/ℓ}`;
 //! Matérn 5/2 `g = −(5/(3ℓ²))(1 + √5 r/ℓ) e^{−√5 r/ℓ}`; inverse multiquadric
 //! `g = −(1/c²)(1 + r²/c²)^{−3/2}`.
 //!
@@ -19,6 +19,8 @@
 //! That formula loses relative accuracy when `‖x − y‖² ≪ ‖x‖² + ‖y‖²` (cancellation,
 //! which `√·` in Laplace/Matérn would amplify to `O(√eps)`), so entries with
 //! `‖x − y‖² < 10⁻⁶ (‖x‖² + ‖y‖²)` are recomputed directly from the two rows.
+
+use std::sync::Mutex;
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
@@ -134,6 +136,13 @@ fn radial_cross_gram<P: RadialProfile>(
 
 /// `out (⊕)= Σ_j w_ij g(‖x_i − y_j‖²)(x_i − y_j)`: `S = W ⊙ g(D²)` in `scratch`, then
 /// `out ⊕ −S Y` by GEMM and `out_i += (Σ_j S_ij) x_i`.
+///
+/// `(Σ_j S_ij) x_i − Σ_j S_ij y_j` cancels when `x_i ≈ y_j` (absolute error
+/// `~eps |S_ij| ‖x_i‖` against a term of size `|S_ij| ‖x_i − y_j‖`, unbounded relative to
+/// it for Laplace, whose `|g| ~ 1/r`). The pairs the Gram pass refines
+/// (`‖x_i − y_j‖² < 10⁻⁶(‖x_i‖² + ‖y_j‖²)`) are therefore left out of `S` and added
+/// directly as `w_ij g (x_i − y_j)` at the end; for all others `‖x_i‖ ≤ 10³ ‖x_i − y_j‖`
+/// bounds the cancellation.
 fn radial_weighted_grad<P: RadialProfile>(
     p: &P,
     x: MatRef<'_, f64>,
@@ -146,16 +155,36 @@ fn radial_weighted_grad<P: RadialProfile>(
     check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
     let nx = row_sq_norms(x);
     let ny = row_sq_norms(y);
+    // (i, j, w_ij g(s_ij)) of the near pairs, handled directly below.
+    let near: Mutex<Vec<(usize, usize, f64)>> = Mutex::new(Vec::new());
     let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
+        let mut local = Vec::new();
         for (k, v) in seg.iter_mut().enumerate() {
             let i = i0 + k;
-            let s = sq_dist_entry(*v, nx[i], ny[j], x, i, y, j);
-            *v = w[(i, j)] * p.grad_factor(s);
+            let (ni, nj) = (nx[i], ny[j]);
+            let s = ni + nj - 2.0 * *v;
+            if s < REFINE * (ni + nj) {
+                let wij = w[(i, j)];
+                if wij != 0.0 {
+                    local.push((i, j, wij * p.grad_factor(direct_sq_dist(x, i, y, j))));
+                }
+                *v = 0.0;
+            } else {
+                *v = w[(i, j)] * p.grad_factor(s);
+            }
+        }
+        if !local.is_empty() {
+            near.lock().unwrap_or_else(|e| e.into_inner()).extend(local);
         }
     };
     cross_driver("weighted_grad_in_place", x, y, scratch.rb_mut(), f);
     matmul(out.rb_mut(), accum, scratch.rb(), y, -1.0, par());
-    add_row_sums_times_x(scratch.rb(), x, out);
+    add_row_sums_times_x(scratch.rb(), x, out.rb_mut());
+    for (i, j, c) in near.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for l in 0..x.ncols() {
+            out[(i, l)] += c * (x[(i, l)] - y[(j, l)]);
+        }
+    }
 }
 
 /// `out_i += (Σ_j s_ij) x_i`, row block by row block (no allocation).
