@@ -11,10 +11,12 @@
 
 pub mod convergence;
 pub mod error;
+pub mod expressivity;
 pub mod limits;
 pub mod linalg;
 pub mod pl;
 pub mod report;
+pub mod rff_bounds;
 pub mod stats;
 
 pub use error::TheoryError;

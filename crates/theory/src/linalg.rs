@@ -49,7 +49,14 @@ pub struct SymEigen {
     par: Par,
     buf: MemBuffer,
     vals: Col<f64>,
+    scaled: Mat<f64>,
 }
+
+/// Entries of magnitude outside `[SAFE_MIN, SAFE_MAX]` are rescaled before the
+/// eigenvalue iteration (it fails on matrices of subnormal scale, e.g. the Jacobian of
+/// a kernel expansion far from its centres).
+const SAFE_MIN: f64 = 1e-150;
+const SAFE_MAX: f64 = 1e150;
 
 impl std::fmt::Debug for SymEigen {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -70,6 +77,7 @@ impl SymEigen {
             par,
             buf: MemBuffer::new(req),
             vals: Col::zeros(n),
+            scaled: Mat::zeros(0, 0),
         }
     }
 
@@ -94,6 +102,51 @@ impl SymEigen {
             a.ncols(),
             n = self.n
         );
+        // largest magnitude of the lower triangle (the part the iteration reads)
+        let mut amax = 0.0f64;
+        for j in 0..self.n {
+            for i in j..self.n {
+                // `f64::max` ignores NaN: fold it into ∞ so it is reported
+                let v = a[(i, j)].abs();
+                amax = if v.is_nan() {
+                    f64::INFINITY
+                } else {
+                    amax.max(v)
+                };
+            }
+        }
+        if !amax.is_finite() {
+            return Err(TheoryError::NoConvergence {
+                what: "symmetric eigenvalues (non-finite entry)",
+            });
+        }
+        if amax == 0.0 {
+            self.vals.fill(0.0);
+            return Ok(self
+                .vals
+                .as_ref()
+                .try_as_col_major()
+                .expect("owned column is contiguous")
+                .as_slice());
+        }
+        let scale = if (SAFE_MIN..=SAFE_MAX).contains(&amax) {
+            1.0
+        } else {
+            amax
+        };
+        let a = if scale == 1.0 {
+            a
+        } else {
+            if self.scaled.nrows() != self.n {
+                self.scaled = Mat::zeros(self.n, self.n);
+            }
+            for j in 0..self.n {
+                for i in j..self.n {
+                    self.scaled[(i, j)] = a[(i, j)] / scale;
+                }
+            }
+            self.scaled.as_ref()
+        };
         self_adjoint_evd(
             a,
             self.vals.as_mut().as_diagonal_mut(),
@@ -105,6 +158,11 @@ impl SymEigen {
         .map_err(|_| TheoryError::NoConvergence {
             what: "symmetric eigenvalues",
         })?;
+        if scale != 1.0 {
+            for v in self.vals.iter_mut() {
+                *v *= scale;
+            }
+        }
         Ok(self
             .vals
             .as_ref()
@@ -140,6 +198,7 @@ impl SymEigen {
 #[derive(Debug)]
 pub struct OpNorm {
     mtm: Mat<f64>,
+    scaled: Mat<f64>,
     eig: SymEigen,
 }
 
@@ -148,6 +207,7 @@ impl OpNorm {
     pub fn new(d: usize) -> Self {
         Self {
             mtm: Mat::zeros(d, d),
+            scaled: Mat::zeros(d, d),
             eig: SymEigen::new(d, Par::Seq),
         }
     }
@@ -172,18 +232,45 @@ impl OpNorm {
         if d == 0 {
             return Ok(0.0);
         }
+        // ‖M‖ = s ‖M/s‖ with s = max|m_ij|: MᵀM neither underflows nor overflows
+        let mut s = 0.0f64;
+        for j in 0..d {
+            for i in 0..m.nrows() {
+                let v = m[(i, j)].abs();
+                s = if v.is_nan() { f64::INFINITY } else { s.max(v) };
+            }
+        }
+        if s == 0.0 {
+            return Ok(0.0);
+        }
+        if !s.is_finite() {
+            return Err(TheoryError::NoConvergence {
+                what: "operator norm (non-finite entry)",
+            });
+        }
+        let rows = m.nrows();
+        if self.scaled.nrows() != rows {
+            self.scaled = Mat::zeros(rows, d);
+        }
+        // divide (not multiply by 1/s, which overflows for subnormal s)
+        for j in 0..d {
+            for i in 0..rows {
+                self.scaled[(i, j)] = m[(i, j)] / s;
+            }
+        }
+        let ms = self.scaled.as_ref();
         triangular::matmul(
             self.mtm.as_mut(),
             BlockStructure::TriangularLower,
             Accum::Replace,
-            m.transpose(),
+            ms.transpose(),
             BlockStructure::Rectangular,
-            m,
+            ms,
             BlockStructure::Rectangular,
             1.0,
             Par::Seq,
         );
-        Ok(self.eig.lambda_max(self.mtm.as_ref())?.max(0.0).sqrt())
+        Ok(s * self.eig.lambda_max(self.mtm.as_ref())?.max(0.0).sqrt())
     }
 }
 
@@ -266,6 +353,35 @@ mod tests {
         assert!((w.op_norm(m.as_ref()).unwrap() - 15.0).abs() < 1e-13);
         let dmat = Mat::from_fn(4, 2, |i, j| if i == j { [-5.0, 2.0][i] } else { 0.0 });
         assert!((w.op_norm(dmat.as_ref()).unwrap() - 5.0).abs() < 1e-14);
+    }
+
+    #[test]
+    fn tiny_and_huge_scales() {
+        // a matrix of subnormal-scale MᵀM: ‖c·uvᵀ‖ = c‖u‖‖v‖ exactly representable
+        let mut w = OpNorm::new(2);
+        for c in [1e-157, 1e-315] {
+            let m = Mat::from_fn(2, 2, |i, j| c * [1.0, 2.0][i] * [3.0, 4.0][j]);
+            let got = w.op_norm(m.as_ref()).unwrap();
+            let want = c * 5f64.sqrt() * 5.0;
+            // subnormal inputs carry absolute rounding ~ 5e-324 per entry
+            assert!(
+                (got - want).abs() <= 1e-14 * want + 1e-321,
+                "{got:e} vs {want:e}"
+            );
+        }
+        assert_eq!(w.op_norm(Mat::<f64>::zeros(3, 2).as_ref()).unwrap(), 0.0);
+        let mut e = SymEigen::new(2, Par::Seq);
+        let a = Mat::from_fn(2, 2, |i, j| if i == j { [1e-310, 3e-310][i] } else { 0.0 });
+        let v = e.eigenvalues(a.as_ref()).unwrap().to_vec();
+        assert_eq!(v, vec![1e-310, 3e-310]);
+        let a = Mat::from_fn(2, 2, |i, j| if i == j { [1e200, 3e200][i] } else { 0.0 });
+        assert_eq!(e.lambda_max(a.as_ref()).unwrap(), 3e200);
+        let a = Mat::from_fn(2, 2, |_, _| f64::NAN);
+        assert!(e.eigenvalues(a.as_ref()).is_err());
+        assert!(
+            w.op_norm(Mat::from_fn(2, 2, |i, _| if i == 0 { f64::NAN } else { 1.0 }).as_ref())
+                .is_err()
+        );
     }
 
     #[test]

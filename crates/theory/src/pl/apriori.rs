@@ -40,11 +40,28 @@
 //! `D_L ≤ e^{−κR}` and `D_L → e^{−κR}` as `L → ∞`: the discrete bound is the continuous
 //! one made honest for finite depth — it is the one the discrete certificate must
 //! dominate.
+//!
+//! ## Finite width (features `φ`, `θ_k = U_kφ`, `‖θ_k‖ = ‖U_k‖_F`)
+//! The same argument with the features' admissibility bound `κ_p = √(2/p)‖W‖_op`
+//! ([`crate::expressivity::feature_admissibility_bound`]) gives the contraction factor
+//! `D_L(κ_pR)` for separations and adjoints. The Gram is not controlled by separation
+//! (the features are random), so it is controlled by perturbation instead: each state
+//! drifts by `‖x_i^k − x_i^0‖ ≤ ε_i` with the discrete Grönwall bound
+//! `ε_i = ‖φ(x_i^0)‖ (e^{κ_pR} − 1)/κ_p` (from `e_{k+1} ≤ e_k + h‖U_k‖_F(‖φ(x_i^0)‖ +
+//! κ_p e_k)`), and for bounded features (`‖φ‖ ≤ √2` for Fourier features)
+//! `ε_i ≤ √2 R`; then `‖Φ^k − Φ^0‖_F ≤ κ_p E`, `E = (Σ_i ε_i²)^{1/2}`, and
+//! `λ_k ≥ (√λ_min(Φ^0Φ^0ᵀ) − κ_p E)₊² =: λ_R`, so `μ_cert ≥ (2/N) σ_B² λ_R D_L(κ_pR)²` on
+//! the ball (Euler models).
 
 use plres_kernels::KernelSpec;
 use serde::{Deserialize, Serialize};
 
+use faer::{Mat, MatRef, Par};
+use plres_resnet::{Integrator, LinearResNet};
+use plres_rff::FeatureSpec;
+
 use crate::error::TheoryError;
+use crate::linalg::{SymEigen, gram_in_place};
 
 /// The admissibility constant `κ` of a kernel (`‖Dθ(x)‖_op ≤ κ‖θ‖_H`), see the table in
 /// the module docs.
@@ -271,6 +288,98 @@ pub fn apriori_bound(input: &AprioriInput) -> Result<AprioriBound, TheoryError> 
         lambda_star,
         mu,
         expressive: lambda_star > 0.0,
+    })
+}
+
+/// The finite-width a-priori bound of a [`LinearResNet`] (Euler) on the ball
+/// `‖θ‖ ≤ R` (module docs, "Finite width").
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureAprioriBound {
+    /// `κ_p = √(2/p)‖W‖_op`.
+    pub kappa: f64,
+    /// `λ_min(Φ^0Φ^0ᵀ)` at the (embedded) inputs.
+    pub lambda0: f64,
+    /// `E = (Σ_i ε_i²)^{1/2}`, the worst drift of the states.
+    pub drift: f64,
+    /// `λ_R = (√λ₀ − κ_p E)₊²`, a lower bound of every `λ_k` on the ball.
+    pub lambda_star: f64,
+    /// `D_L(κ_pR)`.
+    pub contraction: f64,
+    /// `(2/N) σ_B² λ_R D_L²`, a lower bound of `μ_cert` on the ball.
+    pub mu: f64,
+}
+
+/// The finite-width a-priori bound (module docs) for `model`'s features, depth and
+/// output map at the inputs `x`, on the ball of radius `radius` (model metric).
+///
+/// # Errors
+/// [`TheoryError::InvalidParameter`] for a non-Euler model or a bad radius;
+/// [`TheoryError::Model`] for bad data; [`TheoryError::NoConvergence`].
+pub fn apriori_bound_features(
+    model: &LinearResNet,
+    x: MatRef<'_, f64>,
+    radius: f64,
+) -> Result<FeatureAprioriBound, TheoryError> {
+    if model.integrator() != Integrator::Euler {
+        return Err(TheoryError::InvalidParameter {
+            name: "integrator",
+            value: f64::NAN,
+            expected: "the Euler ResNet (the contraction argument covers its layer map)",
+        });
+    }
+    if !(radius.is_finite() && radius >= 0.0) {
+        return Err(TheoryError::InvalidParameter {
+            name: "radius",
+            value: radius,
+            expected: "a finite radius R ≥ 0",
+        });
+    }
+    // X^0 = A x: the first state of a forward pass (θ does not enter X^0)
+    let x0 = model
+        .forward_trajectory(x)
+        .map_err(crate::pl::linear::model_err)?
+        .states
+        .swap_remove(0);
+    let n = x0.nrows();
+    let features = model.features().as_ref();
+    let phi: Mat<f64> = features.apply(x0.as_ref());
+    let mut gram = Mat::<f64>::zeros(n, n);
+    gram_in_place(phi.as_ref(), gram.as_mut(), Par::Seq);
+    let lambda0 = SymEigen::new(n, Par::Seq)
+        .lambda_min(gram.as_ref())?
+        .max(0.0);
+    let kappa = crate::expressivity::feature_admissibility_bound(features)?;
+    let bounded = matches!(features.spec(), FeatureSpec::Fourier { .. });
+    let growth = if kappa > 0.0 {
+        (kappa * radius).exp_m1() / kappa
+    } else {
+        radius
+    };
+    let mut e2 = 0.0;
+    for i in 0..n {
+        let phi_norm = (0..phi.ncols())
+            .map(|j| phi[(i, j)] * phi[(i, j)])
+            .sum::<f64>()
+            .sqrt();
+        let mut eps_i = phi_norm * growth;
+        if bounded {
+            eps_i = eps_i.min(std::f64::consts::SQRT_2 * radius);
+        }
+        e2 += eps_i * eps_i;
+    }
+    let drift = e2.sqrt();
+    let root = (lambda0.sqrt() - kappa * drift).max(0.0);
+    let lambda_star = root * root;
+    let contraction = contraction_factor(kappa * radius, Depth::Euler(model.depth()));
+    let sigma_b_sq =
+        crate::pl::linear::sigma_min_sq(model.maps().embed_out.as_ref().map(|b| b.as_ref()))?;
+    Ok(FeatureAprioriBound {
+        kappa,
+        lambda0,
+        drift,
+        lambda_star,
+        contraction,
+        mu: 2.0 / n as f64 * sigma_b_sq * lambda_star * contraction * contraction,
     })
 }
 
