@@ -17,7 +17,11 @@
 //!   `ε = λ/(2n)` every `n`-point Gram of points of `M` satisfies
 //!   `‖K_p − K‖ ≤ n·max_{ij}|K_p − K|_{ij} < λ/2`, so `λ_min(K_p) > λ_min(K) − λ/2` along
 //!   every trajectory that stays in `M` — the version the PL certificate needs when the
-//!   points move during training.
+//!   points move during training. Implemented exactly as DESIGN §6 states it; Rahimi and
+//!   Recht prove it for paired `[cos, sin]` features with `p` counting *frequencies*
+//!   (`p/2` for plres's paired map of width `p`), and their argument does not cover
+//!   cosine-with-phase features as written: see `docs/rff-bounds.md` §2 before relying on
+//!   it as a guarantee. The pointwise bound is rigorous for both Fourier variants.
 //!
 //! All functions validate their arguments and return [`BoundError`] for `n = 0`,
 //! `λ ≤ 0`, `δ ∉ (0, 1)`, non-finite values, etc. Probabilities are capped at 1.

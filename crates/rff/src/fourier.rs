@@ -22,9 +22,10 @@ use rand_distr::{ChiSquared, Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use crate::error::RffError;
+use crate::fused::{self, Activation};
 use crate::map::{
-    FeatureMap, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
-    forward_blocked, hadamard_in_place, no_cache,
+    FeatureMap, Slab, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
+    forward_blocked, hadamard_in_place, scaled_copy,
 };
 use crate::spec::FeatureSpec;
 use crate::trig::{self, Backend};
@@ -235,48 +236,75 @@ impl RandomFourierFeatures {
         (2.0 / self.p as f64).sqrt()
     }
 
-    fn forward(&self, x: MatRef<'_, f64>, phi: MatMut<'_, f64>, cache: Option<MatMut<'_, f64>>) {
-        let n = x.nrows();
+    fn forward(
+        &self,
+        x: MatRef<'_, f64>,
+        mut phi: MatMut<'_, f64>,
+        mut cache: Option<MatMut<'_, f64>>,
+    ) {
         let s = self.scale();
-        let backend = Backend::detect();
         let rows = self.omega.nrows();
-        let with_cache = cache.is_some();
-        let cache = cache.unwrap_or_else(|| no_cache(n));
+        let w = self.omega.as_ref();
+        let act = match self.variant {
+            FourierVariant::CosineWithPhase => Activation::Cos,
+            FourierVariant::Paired => Activation::Paired,
+        };
+        let cache_view = cache.as_mut().map(|c| c.rb_mut());
+        if fused::try_forward(x, w, &self.bias, s, act, phi.rb_mut(), cache_view, self.par) {
+            return;
+        }
+        let backend = Backend::detect();
         match self.variant {
             FourierVariant::CosineWithPhase => {
-                let bias = &self.bias;
-                let act = |phi: MatMut<'_, f64>, cache: MatMut<'_, f64>| {
-                    if with_cache {
-                        for_each_col2(phi, cache, |j, z, c| {
-                            trig::cos_sin_in_place_with(backend, z, bias[j], s, -s, c);
-                        });
-                    } else {
-                        for_each_col(phi, |j, z| {
-                            trig::shifted_cos_in_place_with(backend, z, bias[j], s);
-                        });
+                let slab = Slab {
+                    w,
+                    shift: &self.bias,
+                    z: phi,
+                    extra: [cache, None, None],
+                };
+                let act = |slab: Slab<'_>| {
+                    let shift = slab.shift;
+                    match slab.extra {
+                        [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, c| {
+                            trig::cos_sin_in_place_with(backend, z, shift[j], s, -s, c);
+                        }),
+                        _ => for_each_col(slab.z, |j, z| {
+                            trig::shifted_cos_in_place_with(backend, z, shift[j], s);
+                        }),
                     }
                 };
-                forward_blocked(x, self.omega.as_ref(), phi, cache, rows, self.par, &act);
+                forward_blocked(x, slab, self.par, &act);
             }
             FourierVariant::Paired => {
-                let act = |mut phi: MatMut<'_, f64>, mut cache: MatMut<'_, f64>| {
-                    let (cos_half, sin_half) = phi.rb_mut().split_at_col_mut(rows);
-                    for_each_col2(cos_half, sin_half, |_, z, sn| {
+                let (p_cos, p_sin) = phi.split_at_col_mut(rows);
+                let (c_cos, c_sin) = match cache {
+                    Some(c) => {
+                        let (a, b) = c.split_at_col_mut(rows);
+                        (Some(a), Some(b))
+                    }
+                    None => (None, None),
+                };
+                let slab = Slab {
+                    w,
+                    shift: &[],
+                    z: p_cos,
+                    extra: [Some(p_sin), c_cos, c_sin],
+                };
+                let act = |slab: Slab<'_>| {
+                    let [Some(mut p_sin), c_cos, c_sin] = slab.extra else {
+                        unreachable!("the sin half is always present")
+                    };
+                    let mut p_cos = slab.z;
+                    for_each_col2(p_cos.rb_mut(), p_sin.rb_mut(), |_, z, sn| {
                         trig::cos_sin_in_place_with(backend, z, 0.0, s, s, sn);
                     });
-                    if with_cache {
-                        // ∂φ_cos/∂z = −φ_sin, ∂φ_sin/∂z = φ_cos
-                        let (mut c_cos, mut c_sin) = cache.rb_mut().split_at_col_mut(rows);
-                        let (p_cos, p_sin) = phi.rb().split_at_col(rows);
-                        for j in 0..rows {
-                            for i in 0..p_cos.nrows() {
-                                c_cos[(i, j)] = -p_sin[(i, j)];
-                                c_sin[(i, j)] = p_cos[(i, j)];
-                            }
-                        }
+                    // ∂φ_cos/∂z = −φ_sin, ∂φ_sin/∂z = φ_cos
+                    if let (Some(c_cos), Some(c_sin)) = (c_cos, c_sin) {
+                        scaled_copy(c_cos, p_sin.rb(), -1.0);
+                        scaled_copy(c_sin, p_cos.rb(), 1.0);
                     }
                 };
-                forward_blocked(x, self.omega.as_ref(), phi, cache, rows, self.par, &act);
+                forward_blocked(x, slab, self.par, &act);
             }
         }
     }

@@ -25,7 +25,9 @@
 //! ## Modules
 //!
 //! * [`map`] — the [`FeatureMap`] trait (`apply_in_place`, `apply_with_cache`,
-//!   `vjp_in_place`, `limit_kernel`, …) and the blocked GEMM + activation driver.
+//!   `vjp_in_place`, `limit_kernel`, …) and the blocked faer GEMM + activation driver.
+//! * `fused` (private) — for input dimension `d ≤ 64`, the pre-activation `b + Wx` and the
+//!   activation computed together in SIMD registers, so `Φ` is written once.
 //! * [`fourier`] — [`RandomFourierFeatures`], [`FourierVariant`].
 //! * [`relu`] — [`RandomReluFeatures`].
 //! * [`spec`] — [`FeatureSpec`], the serialisable choice of a feature map.
@@ -54,6 +56,7 @@
 pub mod bounds;
 pub mod error;
 pub mod fourier;
+mod fused;
 pub mod map;
 pub mod relu;
 pub mod spec;

@@ -2,10 +2,10 @@
 //!
 //! Every feature map here has the form `φ(x) = s · σ(W x + b)` applied to a batch
 //! `X ∈ R^{N×d}` (one sample per row): a GEMM `Z = X Wᵀ` followed by an element-wise
-//! activation. The forward pass runs the GEMM on blocks of rows sized to stay in the L2
-//! cache and applies the activation to each block right after, so `Φ` travels through
-//! main memory once; large batches split their rows between two threads (faer's
-//! `Par::rayon(2)`).
+//! activation. The forward pass runs the GEMM on blocks of columns (features) sized to
+//! stay in the L2 cache and applies the activation to each block right after, so `Φ`
+//! travels through main memory once; large outputs split their columns between two
+//! threads (faer's `Par::rayon(2)`).
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::ReborrowMut;
@@ -114,8 +114,8 @@ pub trait FeatureMap: std::fmt::Debug + Send + Sync {
 /// then ≲ 50 µs, comparable with the cost of waking a second thread.
 pub(crate) const PAR_THRESHOLD: usize = 1 << 16;
 
-/// Target bytes of one row block of `Φ` (plus cache): half a typical 1 MiB L2.
-const BLOCK_BYTES: usize = 512 * 1024;
+/// Target bytes of one column block of `Φ` (plus cache): about a typical 1 MiB L2.
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// `par` for an `n × p` output, or `Par::Seq` if it is too small to be worth splitting.
 pub(crate) fn effective_par(par: Par, n: usize, p: usize) -> Par {
@@ -126,74 +126,117 @@ pub(crate) fn effective_par(par: Par, n: usize, p: usize) -> Par {
     }
 }
 
-/// Rows per block: a multiple of 8 with `rows × cols × 8 B ≈ BLOCK_BYTES`.
-fn block_rows(cols: usize) -> usize {
-    (BLOCK_BYTES / 8 / cols.max(1)).clamp(16, 2048) / 8 * 8
+/// Column-aligned views of one forward pass: column `j` of `z` and of every `extra`
+/// belongs to weight row `j` of `w` (and to `shift[j]` when `shift` is not empty).
+pub(crate) struct Slab<'a> {
+    /// Weight rows of these columns (`q×d`).
+    pub w: MatRef<'a, f64>,
+    /// Per-column shift (bias), `q` entries, or empty.
+    pub shift: &'a [f64],
+    /// `N×q`: receives `X Wᵀ`, then the activation overwrites it.
+    pub z: MatMut<'a, f64>,
+    /// Further `N×q` outputs of the activation (sin half, cache, …).
+    pub extra: [Option<MatMut<'a, f64>>; 3],
 }
 
-/// The activation applied to one row block: `(Φ block, cache block)`, where the first
-/// `gemm_cols` columns of the `Φ` block hold `X Wᵀ` on entry.
-pub(crate) type Activation<'f> = dyn Fn(MatMut<'_, f64>, MatMut<'_, f64>) + Sync + 'f;
+impl<'a> Slab<'a> {
+    fn cols(&self) -> usize {
+        self.w.nrows()
+    }
 
-/// `Φ[:, ..gemm_cols] = X Wᵀ` and then `act(Φ, cache)`, block of rows by block of rows.
-/// `cache` has the rows of `phi` and any number of columns (0 when not wanted).
-pub(crate) fn forward_blocked(
-    x: MatRef<'_, f64>,
-    w: MatRef<'_, f64>,
-    phi: MatMut<'_, f64>,
-    cache: MatMut<'_, f64>,
-    gemm_cols: usize,
-    par: Par,
-    act: &Activation<'_>,
-) {
-    let n = x.nrows();
-    let par = effective_par(par, n, phi.ncols());
-    let rows = block_rows(phi.ncols() + cache.ncols());
-    drive(x, w, phi, cache, gemm_cols, rows, par, act);
+    fn sub(&mut self, j0: usize, len: usize) -> Slab<'_> {
+        Slab {
+            w: self.w.subrows(j0, len),
+            shift: if self.shift.is_empty() {
+                &[]
+            } else {
+                &self.shift[j0..j0 + len]
+            },
+            z: self.z.rb_mut().subcols_mut(j0, len),
+            extra: self
+                .extra
+                .each_mut()
+                .map(|e| e.as_mut().map(|m| m.rb_mut().subcols_mut(j0, len))),
+        }
+    }
+
+    fn split(self, mid: usize) -> (Slab<'a>, Slab<'a>) {
+        let (w0, w1) = self.w.split_at_row(mid);
+        let (s0, s1) = if self.shift.is_empty() {
+            (self.shift, self.shift)
+        } else {
+            self.shift.split_at(mid)
+        };
+        let (z0, z1) = self.z.split_at_col_mut(mid);
+        let (mut e0, mut e1) = ([None, None, None], [None, None, None]);
+        for (i, e) in self.extra.into_iter().enumerate() {
+            if let Some(m) = e {
+                let (a, b) = m.split_at_col_mut(mid);
+                e0[i] = Some(a);
+                e1[i] = Some(b);
+            }
+        }
+        (
+            Slab {
+                w: w0,
+                shift: s0,
+                z: z0,
+                extra: e0,
+            },
+            Slab {
+                w: w1,
+                shift: s1,
+                z: z1,
+                extra: e1,
+            },
+        )
+    }
 }
 
-#[allow(clippy::too_many_arguments)] // private recursive driver, arguments passed through
-fn drive(
-    x: MatRef<'_, f64>,
-    w: MatRef<'_, f64>,
-    mut phi: MatMut<'_, f64>,
-    mut cache: MatMut<'_, f64>,
-    gemm_cols: usize,
-    rows: usize,
-    par: Par,
-    act: &Activation<'_>,
-) {
+/// The activation applied to one column block: on entry `slab.z = X·slab.wᵀ`.
+pub(crate) type Activation<'f> = dyn for<'s> Fn(Slab<'s>) + Sync + 'f;
+
+/// `slab.z = X Wᵀ` and then `act(slab)`, block of columns by block of columns: each block
+/// (`N × q_b`, with its extras ≈ [`BLOCK_BYTES`]) is activated right after its GEMM, while
+/// it is still in cache. With `par = Par::rayon(t)`, `t ≥ 2`, and a large enough output,
+/// the columns are split between two threads.
+pub(crate) fn forward_blocked(x: MatRef<'_, f64>, slab: Slab<'_>, par: Par, act: &Activation<'_>) {
     let n = x.nrows();
+    let matrices = 1 + slab.extra.iter().filter(|e| e.is_some()).count();
+    let par = effective_par(par, n, matrices * slab.cols());
+    let block = (BLOCK_BYTES / (8 * matrices * n.max(1))).clamp(16, 1024) / 8 * 8;
+    drive(x, slab, block, par, act);
+}
+
+fn drive(x: MatRef<'_, f64>, mut slab: Slab<'_>, block: usize, par: Par, act: &Activation<'_>) {
+    let q = slab.cols();
     if let Par::Rayon(threads) = par
         && threads.get() >= 2
-        && n >= 2 * rows
+        && q >= 16
     {
-        // split on a block boundary so that both halves keep full blocks
-        let mid = n.div_ceil(2).div_ceil(rows) * rows;
-        let (x0, x1) = x.split_at_row(mid);
-        let (p0, p1) = phi.split_at_row_mut(mid);
-        let (c0, c1) = cache.split_at_row_mut(mid);
+        let mid = q.div_ceil(2);
+        let (a, b) = slab.split(mid);
         faer::utils::thread::join_raw(
-            |par| drive(x0, w, p0, c0, gemm_cols, rows, par, act),
-            |par| drive(x1, w, p1, c1, gemm_cols, rows, par, act),
+            |par| drive(x, a, block, par, act),
+            |par| drive(x, b, block, par, act),
             par,
         );
         return;
     }
-    let mut start = 0;
-    while start < n {
-        let len = rows.min(n - start);
-        let mut pb = phi.rb_mut().subrows_mut(start, len);
+    let mut j0 = 0;
+    while j0 < q {
+        let len = block.min(q - j0);
+        let mut sub = slab.sub(j0, len);
         matmul(
-            pb.rb_mut().subcols_mut(0, gemm_cols),
+            sub.z.rb_mut(),
             Accum::Replace,
-            x.subrows(start, len),
-            w.transpose(),
+            x,
+            sub.w.transpose(),
             1.0,
             Par::Seq,
         );
-        act(pb, cache.rb_mut().subrows_mut(start, len));
-        start += len;
+        act(sub);
+        j0 += len;
     }
 }
 
@@ -337,7 +380,21 @@ pub(crate) fn check_backward(
     );
 }
 
-/// A `n × 0` view standing for "no cache".
-pub(crate) fn no_cache<'a>(n: usize) -> MatMut<'a, f64> {
-    MatMut::from_column_major_slice_mut(&mut [], n, 0)
+/// `dst ← alpha · src` (same shapes; checked by the callers).
+pub(crate) fn scaled_copy(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>, alpha: f64) {
+    if let (Some(mut dc), Some(sc)) = (dst.rb_mut().try_as_col_major_mut(), src.try_as_col_major())
+    {
+        for j in 0..dc.ncols() {
+            let dj = dc.rb_mut().col_mut(j).as_slice_mut();
+            for (a, b) in dj.iter_mut().zip(sc.col(j).as_slice()) {
+                *a = alpha * b;
+            }
+        }
+        return;
+    }
+    for j in 0..dst.ncols() {
+        for i in 0..dst.nrows() {
+            dst[(i, j)] = alpha * src[(i, j)];
+        }
+    }
 }

@@ -18,9 +18,10 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::RffError;
 use crate::fourier::check_finite_parts;
+use crate::fused::{self, Activation};
 use crate::map::{
-    FeatureMap, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
-    forward_blocked, hadamard_in_place, no_cache,
+    FeatureMap, Slab, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
+    forward_blocked, hadamard_in_place,
 };
 use crate::spec::FeatureSpec;
 
@@ -111,40 +112,53 @@ impl RandomReluFeatures {
         (2.0 / self.w.nrows() as f64).sqrt()
     }
 
-    fn forward(&self, x: MatRef<'_, f64>, phi: MatMut<'_, f64>, cache: Option<MatMut<'_, f64>>) {
-        let n = x.nrows();
+    fn forward(
+        &self,
+        x: MatRef<'_, f64>,
+        mut phi: MatMut<'_, f64>,
+        mut cache: Option<MatMut<'_, f64>>,
+    ) {
         let s = self.scale();
-        let c = &self.c;
-        let with_cache = cache.is_some();
-        let cache = cache.unwrap_or_else(|| no_cache(n));
-        let act = |phi: MatMut<'_, f64>, cache: MatMut<'_, f64>| {
-            if with_cache {
-                for_each_col2(phi, cache, |j, z, g| {
+        let w = self.w.as_ref();
+        let cache_view = cache.as_mut().map(|c| c.rb_mut());
+        if fused::try_forward(
+            x,
+            w,
+            &self.c,
+            s,
+            Activation::Relu,
+            phi.rb_mut(),
+            cache_view,
+            self.par,
+        ) {
+            return;
+        }
+        let slab = Slab {
+            w: self.w.as_ref(),
+            shift: &self.c,
+            z: phi,
+            extra: [cache, None, None],
+        };
+        let act = |slab: Slab<'_>| {
+            let c = slab.shift;
+            match slab.extra {
+                [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, g| {
                     for (zi, gi) in z.iter_mut().zip(g.iter_mut()) {
                         let y = *zi + c[j];
                         // NaN stays NaN in φ (`y < 0` is false); its derivative is 0
                         *zi = s * if y < 0.0 { 0.0 } else { y };
                         *gi = if y > 0.0 { s } else { 0.0 };
                     }
-                });
-            } else {
-                for_each_col(phi, |j, z| {
+                }),
+                _ => for_each_col(slab.z, |j, z| {
                     for zi in z.iter_mut() {
                         let y = *zi + c[j];
                         *zi = s * if y < 0.0 { 0.0 } else { y };
                     }
-                });
+                }),
             }
         };
-        forward_blocked(
-            x,
-            self.w.as_ref(),
-            phi,
-            cache,
-            self.w.nrows(),
-            self.par,
-            &act,
-        );
+        forward_blocked(x, slab, self.par, &act);
     }
 }
 

@@ -1,66 +1,73 @@
 //! Vectorised `sin` / `cos` / `sincos` for `f64` slices.
 //!
 //! Random-feature maps spend `N·p` cosine evaluations per application; with libm's scalar
-//! `cos` that costs more than the GEMM `X Ωᵀ` before it. This module evaluates them with a
-//! polynomial kernel that LLVM vectorises, dispatched at run time to the widest SIMD unit
-//! the CPU has ([`Backend`]).
+//! `cos` that costs several times the GEMM `X Ωᵀ` before it. This module evaluates them
+//! with explicit SIMD code (AVX-512F or AVX2 + FMA, chosen at run time, see [`Backend`];
+//! a portable scalar path with the same algorithm otherwise).
 //!
 //! # Algorithm
 //!
-//! **Range reduction (Cody–Waite, three parts).** For `|x| ≤` [`REDUCTION_LIMIT`] `= 10⁵`
-//! write `x = k·π/2 + r` with `k = round(x·2/π)` and `|r| ≤ π/4 + 10⁻¹¹`. The integer `k`
-//! is obtained branch-free by adding and subtracting `1.5·2⁵²` (exact for `|x·2/π| < 2⁵¹`),
-//! and its two low bits (the quadrant) are read from the bits of the intermediate sum.
-//! `π/2` is split as `P₁ + P₂ + P₃` with `P₁`, `P₂` carrying 37 significant bits and `P₃`
-//! 53 bits, `|π/2 − P₁ − P₂ − P₃| < 2⁻¹³⁰`. Because `|k| ≤ 63 662 < 2¹⁶`, the products
-//! `k·P₁` and `k·P₂` are exact (16 + 37 ≤ 53 bits), and `x − k·P₁` is exact by Sterbenz'
-//! lemma (`k·P₁` is within a factor 2 of `x`). Then
-//! `r = ((x − k·P₁) − k·P₂) − k·P₃` carries two roundings of relative size `2⁻⁵³` each,
-//! plus an absolute error `≤ |k|·2⁻¹³⁰ + ulp(k·P₃)/2 ≤ 2⁻¹¹²` from the truncated `π/2`
-//! and the rounding of `k·P₃`.
+//! Both functions reduce to `sin r` on `|r| ≤ π/2` and evaluate one odd polynomial:
 //!
-//! That absolute error only matters when `r` itself is tiny (`x` next to a zero of
-//! `sin` or `cos`, where the result is tiny and its ulp is tiny too). Lanes with
-//! `|r| < 2⁻⁵⁰` are therefore recomputed with libm, so on the fast path the absolute error
-//! is below `2⁻⁶²·|r|`, i.e. negligible against the relative `2⁻⁵²`; the result is
-//! accurate *relative to itself* everywhere, including next to the zeros. Such lanes occur
-//! with probability about `2⁻⁵⁰` for arguments that are not special (and for `x = 0`),
-//! so they cost nothing in practice. Lanes with `|x| > 10⁵`, infinities and NaNs also go to libm:
-//! every output is always correct, only speed depends on the argument range.
+//! * `sin x`: `x = m·π + r`, `m = round(x/π)`, `sin x = (−1)^m sin r`;
+//! * `cos x`: `x = (2m + 1)·π/2 + r`, `m = round(x/π − 1/2)`, `cos x = (−1)^{m+1} sin r`.
 //!
-//! **Polynomials.** On `|r| ≤ π/4` the fdlibm kernels (Sun Microsystems, `k_sin.c` /
-//! `k_cos.c`, minimax, approximation error below `2⁻⁵⁸` relative):
-//! `sin r ≈ r + r³(S₁ + r²(S₂ + … + r²S₆))`, and
-//! `cos r ≈ w + (((1 − w) − r²/2) + r⁴(C₁ + … + r¹⁰C₆))` with `w = 1 − r²/2` (the
-//! bracket recovers the rounding error of `w`). Horner steps use fused multiply–add on
-//! the FMA back ends.
+//! **Range reduction (Cody–Waite, three parts).** Write both as `r = x − k·π/2` with the
+//! integer `k = 2m` or `2m + 1`. For `|x| ≤` [`REDUCTION_LIMIT`] `= 10⁵`, `|k| ≤ 63 663 < 2¹⁶`.
+//! `m` is obtained branch-free by adding and subtracting `1.5·2⁵²` (exact for
+//! `|x/π| < 2⁵¹`), and its parity (the sign of the result) is read from the low bit of the
+//! intermediate sum. `π/2` is split as `P₁ + P₂ + P₃` with `P₁`, `P₂` carrying 37
+//! significant bits and `P₃` 53 bits, `|π/2 − P₁ − P₂ − P₃| < 2⁻¹³⁰`; so `k·P₁` and `k·P₂`
+//! are exact (16 + 37 ≤ 53 bits). `x − k·P₁` is exact by Sterbenz' lemma (`k·P₁` within a
+//! factor 2 of `x`) for every `k` except `k = ±1` with `|x| < π/4` (cosine only), where
+//! instead `|r| > π/4` and its rounding error `≤ ulp(r)/2` is damped by `cot r < 1` in
+//! `sin r`. Then `r = ((x − k·P₁) − k·P₂) − k·P₃` (fused multiply–adds on the FMA back
+//! ends) carries at most two roundings of relative size `2⁻⁵³`, plus an absolute error
+//! `≤ |k|·2⁻¹³⁰ + ulp(k·P₃)/2 ≤ 2⁻¹¹²` from the truncated `π/2` and the rounding of `k·P₃`.
 //!
-//! **Quadrant selection** (`q = k mod 4`, branch-free: selects and a sign-bit XOR):
-//! `sin x = (sin r, cos r, −sin r, −cos r)[q]`, `cos x = (cos r, −sin r, −cos r, sin r)[q]`.
+//! That absolute error only matters when `r` itself is tiny (`x` next to a zero of `sin`
+//! or `cos`, where the result and its ulp are tiny too). Lanes with `|r| < 2⁻⁵⁰` are
+//! therefore recomputed with libm, so on the fast path the absolute error is below
+//! `2⁻⁶²·|r|`, negligible against the relative `2⁻⁵²`: the result is accurate *relative to
+//! itself* everywhere, including next to the zeros. Such lanes occur with probability
+//! about `2⁻⁵⁰` for arguments that are not special (and for `sin 0`), so they cost nothing
+//! in practice. Lanes with `|x| > 10⁵`, infinities and NaNs also go to libm: every output
+//! is always correct, only speed depends on the argument range.
+//!
+//! **Polynomial.** `sin r ≈ r + r³ Σ_{i<8} T_i r^{2i}` on `|r| ≤ π/2 + 10⁻⁶` ([`T`]: a
+//! Chebyshev fit in `r²` computed with 50-digit arithmetic; fit error `< 4·10⁻¹⁹`, about
+//! `0.32 ulp` once the coefficients are rounded to double), Horner with fused
+//! multiply–adds.
 //!
 //! # Accuracy
 //!
-//! Tested against `f64::sin`/`f64::cos` (libm) on 10⁷ uniform points of `[−10⁴, 10⁴]` and on
-//! the doubles next to multiples of `π/2`: at most 4 ulp on every back end (measured
-//! figures in the crate's tests; typically ≤ 2 ulp).
+//! Tested against `f64::sin` / `f64::cos` (libm) on 10⁷ uniform points of `[−10⁴, 10⁴]` and
+//! on the doubles next to multiples of `π/2`: at most 4 ulp on every back end (measured:
+//! 2 ulp; see the crate's tests).
 //!
 //! # Reproducibility
 //!
-//! All paths are deterministic: the same input on the same machine gives bitwise the
-//! same output. Different back ends ([`Backend::Scalar`] uses `a·b + c`, the SIMD ones
-//! fused `fma`) may differ in the last bits.
+//! All paths are deterministic: the same input on the same machine gives bitwise the same
+//! output, and the cosine of every function here (`sincos`, `cos_in_place`, the fused
+//! feature passes) is the same bits for the same argument. Different back ends
+//! ([`Backend::Scalar`] computes `a·b + c` in two roundings, the SIMD ones fused) may differ
+//! in the last bits.
+
+mod simd;
+
+pub(crate) use simd::Simd;
 
 /// Largest `|x|` handled by the polynomial path; beyond it (and for NaN/∞) libm is used.
 ///
-/// Bound chosen so that `|k| = |round(x·2/π)| ≤ 63 662 < 2¹⁶`, which keeps `k·P₁` and
+/// Bound chosen so that `|k| ≤ 63 663 < 2¹⁶` in `r = x − k·π/2`, which keeps `k·P₁` and
 /// `k·P₂` exact (see the module docs).
 pub const REDUCTION_LIMIT: f64 = 1.0e5;
 
 /// Reduced arguments smaller than this are recomputed with libm (see the module docs).
 const TINY_REDUCED: f64 = 8.881_784_197_001_252e-16; // 2⁻⁵⁰
 
-/// `2/π` rounded to double.
-const TWO_OVER_PI: f64 = f64::from_bits(0x3fe4_5f30_6dc9_c883);
+/// `1/π` rounded to double.
+const ONE_OVER_PI: f64 = f64::from_bits(0x3fd4_5f30_6dc9_c883);
 /// `π/2 = P1 + P2 + P3 + O(2⁻¹³⁰)`; `P1`, `P2` have 37 significant bits.
 const P1: f64 = f64::from_bits(0x3ff9_21fb_5444_0000);
 const P2: f64 = f64::from_bits(0x3d86_8c23_4c4c_0000);
@@ -68,27 +75,19 @@ const P3: f64 = f64::from_bits(0x3b29_8a2e_0370_7345);
 /// `1.5·2⁵²`: adding and subtracting it rounds to the nearest integer (ties to even).
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
 
-// fdlibm k_sin.c / k_cos.c literals, kept verbatim so they can be checked against the source
-// (they round to the same doubles as clippy's shorter forms).
-#[allow(clippy::excessive_precision)]
-mod coef {
-    pub(super) const S1: f64 = -1.666_666_666_666_663_243_48e-1;
-    pub(super) const S2: f64 = 8.333_333_333_322_489_461_24e-3;
-    pub(super) const S3: f64 = -1.984_126_982_985_794_931_34e-4;
-    pub(super) const S4: f64 = 2.755_731_370_707_006_767_89e-6;
-    pub(super) const S5: f64 = -2.505_076_025_340_686_341_95e-8;
-    pub(super) const S6: f64 = 1.589_690_995_211_550_102_21e-10;
-    pub(super) const C1: f64 = 4.166_666_666_666_660_190_37e-2;
-    pub(super) const C2: f64 = -1.388_888_888_887_410_957_49e-3;
-    pub(super) const C3: f64 = 2.480_158_728_947_672_941_78e-5;
-    pub(super) const C4: f64 = -2.755_731_435_139_066_330_35e-7;
-    pub(super) const C5: f64 = 2.087_572_321_298_174_827_90e-9;
-    pub(super) const C6: f64 = -1.135_964_755_778_819_482_65e-11;
-}
-use coef::*;
-
-/// Lanes per block: one AVX-512 register, two AVX2 registers.
-const W: usize = 8;
+/// `sin r ≈ r + r³·Σ_i T_i r^{2i}` on `|r| ≤ π/2` (Chebyshev fit in `r²`, computed with
+/// 50-digit arithmetic; fit error `< 4·10⁻¹⁹`, `≈ 0.32 ulp` after rounding the
+/// coefficients to double).
+const T: [f64; 8] = [
+    f64::from_bits(0xbfc5_5555_5555_5555),
+    f64::from_bits(0x3f81_1111_1111_1107),
+    f64::from_bits(0xbf2a_01a0_1a01_8aad),
+    f64::from_bits(0x3ec7_1de3_a545_670f),
+    f64::from_bits(0xbe5a_e645_5a1d_6bef),
+    f64::from_bits(0x3de6_1240_15b4_70e4),
+    f64::from_bits(0xbd6a_e513_8b98_566e),
+    f64::from_bits(0x3ce8_9a48_57c6_d256),
+];
 
 /// An instruction-set path for the polynomial kernel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -159,196 +158,255 @@ enum Op<'a> {
     ShiftedCosSin { shift: f64, a: f64, b: f64 },
 }
 
+/// Largest lane count of any back end (size of the stack buffers for tails).
+const MAX_LANES: usize = 8;
+
+/// `r = x − k·π/2` in three parts (module docs), given `−k`.
 #[inline(always)]
-fn madd<const FMA: bool>(a: f64, b: f64, c: f64) -> f64 {
-    if FMA { a.mul_add(b, c) } else { a * b + c }
+fn reduce<S: Simd>(s: S, x: S::V, nk: S::V) -> S::V {
+    s.fma(
+        nk,
+        s.splat(P3),
+        s.fma(nk, s.splat(P2), s.fma(nk, s.splat(P1), x)),
+    )
 }
 
-/// The polynomial kernel on one block of `W` lanes: returns `(sin y, cos y)` and whether
-/// any lane must be recomputed with libm.
+/// `±sin r` from the polynomial [`T`], the sign bit flipped where `flip` has it set.
 #[inline(always)]
-fn block<const FMA: bool>(y: &[f64; W]) -> ([f64; W], [f64; W], bool) {
-    let mut s = [0.0; W];
-    let mut c = [0.0; W];
-    let mut bad = [false; W];
-    for i in 0..W {
-        let x = y[i];
-        let t = x * TWO_OVER_PI + ROUND_MAGIC;
-        let q = t.to_bits() & 3;
-        let k = t - ROUND_MAGIC;
-        // exact: k·P1, k·P2 have ≤ 53 bits and x − k·P1 is a Sterbenz subtraction
-        let r = ((x - k * P1) - k * P2) - k * P3;
-        // `!(a <= b)` is deliberately true for NaN as well as for large |x|
-        #[allow(clippy::neg_cmp_op_on_partial_ord)]
-        let out_of_range = !(x.abs() <= REDUCTION_LIMIT);
-        bad[i] = out_of_range | (r.abs() < TINY_REDUCED);
-
-        let z = r * r;
-        // sin r
-        let ps = madd::<FMA>(
-            z,
-            madd::<FMA>(z, madd::<FMA>(z, madd::<FMA>(z, S6, S5), S4), S3),
-            S2,
-        );
-        let v = z * r;
-        let sr = madd::<FMA>(v, madd::<FMA>(z, ps, S1), r);
-        // cos r
-        let pc = madd::<FMA>(
-            z,
-            madd::<FMA>(
-                z,
-                madd::<FMA>(z, madd::<FMA>(z, madd::<FMA>(z, C6, C5), C4), C3),
-                C2,
-            ),
-            C1,
-        );
-        let hz = 0.5 * z;
-        let w = 1.0 - hz;
-        let cr = w + (((1.0 - w) - hz) + z * (z * pc));
-
-        let swap = (q & 1) != 0;
-        let a = if swap { cr } else { sr };
-        let b = if swap { sr } else { cr };
-        s[i] = f64::from_bits(a.to_bits() ^ ((q & 2) << 62));
-        c[i] = f64::from_bits(b.to_bits() ^ (((q + 1) & 2) << 62));
+fn signed_sin_poly<S: Simd>(s: S, r: S::V, flip: S::V) -> S::V {
+    let u = s.mul(r, r);
+    let mut p = s.splat(T[7]);
+    for c in T[..7].iter().rev() {
+        p = s.fma(p, u, s.splat(*c));
     }
-    let mut any = false;
-    for flag in bad {
-        any |= flag;
+    s.xor(s.fma(s.mul(r, u), p, r), flip)
+}
+
+/// Lanes needing libm: `|x| > 10⁵`, NaN/∞, or `|r| < 2⁻⁵⁰`.
+#[inline(always)]
+fn needs_libm<S: Simd>(s: S, x: S::V, r: S::V) -> S::M {
+    s.or(
+        s.not_le(s.abs(x), s.splat(REDUCTION_LIMIT)),
+        s.lt(s.abs(r), s.splat(TINY_REDUCED)),
+    )
+}
+
+/// `sin x` lane by lane: `x = m·π + r`, `sin x = (−1)^m sin r` (module docs).
+#[inline(always)]
+pub(crate) fn sin_v<S: Simd>(s: S, x: S::V) -> S::V {
+    let t = s.fma(x, s.splat(ONE_OVER_PI), s.splat(ROUND_MAGIC));
+    let m = s.sub(t, s.splat(ROUND_MAGIC));
+    let r = reduce(s, x, s.mul(m, s.splat(-2.0))); // −k = −2m, exact
+    let flip = s.shl63(s.and(t, s.splat_bits(1))); // m odd
+    let v = signed_sin_poly(s, r, flip);
+    let bad = needs_libm(s, x, r);
+    if s.any(bad) {
+        fix_lanes(s, x, bad, v, f64::sin)
+    } else {
+        v
     }
-    if any {
-        for i in 0..W {
-            if bad[i] {
-                s[i] = y[i].sin();
-                c[i] = y[i].cos();
-            }
+}
+
+/// `cos x` lane by lane: `x = (2m + 1)·π/2 + r`, `cos x = (−1)^{m+1} sin r` (module docs).
+#[inline(always)]
+pub(crate) fn cos_v<S: Simd>(s: S, x: S::V) -> S::V {
+    let t = s.add(
+        s.fma(x, s.splat(ONE_OVER_PI), s.splat(-0.5)),
+        s.splat(ROUND_MAGIC),
+    );
+    let m = s.sub(t, s.splat(ROUND_MAGIC));
+    let r = reduce(s, x, s.fma(m, s.splat(-2.0), s.splat(-1.0))); // −k = −(2m + 1), exact
+    let flip = s.shl63(s.and(s.xor(t, s.splat_bits(1)), s.splat_bits(1))); // m even
+    let v = signed_sin_poly(s, r, flip);
+    let bad = needs_libm(s, x, r);
+    if s.any(bad) {
+        fix_lanes(s, x, bad, v, f64::cos)
+    } else {
+        v
+    }
+}
+
+/// `(sin x, cos x)`: the two kernels above (the cosine is bitwise that of [`cos_v`]).
+#[inline(always)]
+pub(crate) fn sincos_v<S: Simd>(s: S, x: S::V) -> (S::V, S::V) {
+    (sin_v(s, x), cos_v(s, x))
+}
+
+/// Recomputes the flagged lanes of `v` with the libm function `f` (rare: module docs).
+#[inline(always)]
+fn fix_lanes<S: Simd>(s: S, x: S::V, bad: S::M, v: S::V, f: fn(f64) -> f64) -> S::V {
+    let mut xa = [0.0; MAX_LANES];
+    let mut va = [0.0; MAX_LANES];
+    let mut flags = [false; MAX_LANES];
+    s.store(x, &mut xa);
+    s.store(v, &mut va);
+    for (i, flag) in flags.iter_mut().enumerate().take(S::LANES) {
+        *flag = s.lane(bad, i);
+    }
+    libm_lanes(&xa, &flags, &mut va, f);
+    s.load(&va)
+}
+
+/// The libm part of [`fix_lanes`], out of line and cold on purpose: inlined, LLVM treats
+/// `sin`/`cos` as speculatable and may evaluate them on every lane of every block.
+#[cold]
+#[inline(never)]
+fn libm_lanes(
+    x: &[f64; MAX_LANES],
+    bad: &[bool; MAX_LANES],
+    v: &mut [f64; MAX_LANES],
+    f: fn(f64) -> f64,
+) {
+    for i in 0..MAX_LANES {
+        if bad[i] {
+            v[i] = f(x[i]);
         }
     }
-    (s, c, any)
 }
 
-/// Runs `op` over `io` (the argument, overwritten for in-place ops) and `aux`
-/// (the second output of `ShiftedCosSin`, empty otherwise).
-///
-/// Everything below is `#[inline(always)]` and closure-free so that it is compiled with
-/// the target features of the `run_*` function that calls it (closures would not be).
+/// Runs `op` over `io` (the argument, overwritten for in-place ops) and `aux` (the second
+/// output of `ShiftedCosSin`, empty otherwise), `S::LANES` elements at a time; the tail
+/// goes through a stack buffer padded with a harmless argument.
 #[inline(always)]
-fn run<const FMA: bool>(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
+fn run<S: Simd>(s: S, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
+    let lanes = S::LANES;
     match op {
-        Op::SinCos { x, s, c } => {
+        Op::SinCos { x, s: so, c: co } => {
             let n = x.len();
-            let full = n - n % W;
-            for ((xb, sb), cb) in x[..full]
-                .chunks_exact(W)
-                .zip(s[..full].chunks_exact_mut(W))
-                .zip(c[..full].chunks_exact_mut(W))
-            {
-                let (sv, cv, _) = block::<FMA>(xb.try_into().expect("block of W"));
-                sb.copy_from_slice(&sv);
-                cb.copy_from_slice(&cv);
+            let full = n - n % lanes;
+            let mut i = 0;
+            while i < full {
+                let (sv, cv) = sincos_v(s, s.load(&x[i..]));
+                s.store(sv, &mut so[i..]);
+                s.store(cv, &mut co[i..]);
+                i += lanes;
             }
             if full < n {
-                let y = padded(&x[full..]);
-                let (sv, cv, _) = block::<FMA>(&y);
-                s[full..].copy_from_slice(&sv[..n - full]);
-                c[full..].copy_from_slice(&cv[..n - full]);
+                let mut buf = [1.0; MAX_LANES];
+                buf[..n - full].copy_from_slice(&x[full..]);
+                let (sv, cv) = sincos_v(s, s.load(&buf));
+                let mut sb = [0.0; MAX_LANES];
+                s.store(sv, &mut sb);
+                s.store(cv, &mut buf);
+                so[full..].copy_from_slice(&sb[..n - full]);
+                co[full..].copy_from_slice(&buf[..n - full]);
             }
         }
         Op::SinInPlace => {
             let n = io.len();
-            let full = n - n % W;
-            for yb in io[..full].chunks_exact_mut(W) {
-                let (sv, _, _) = block::<FMA>(yb.as_ref().try_into().expect("block of W"));
-                yb.copy_from_slice(&sv);
+            let full = n - n % lanes;
+            let mut i = 0;
+            while i < full {
+                let sv = sin_v(s, s.load(&io[i..]));
+                s.store(sv, &mut io[i..]);
+                i += lanes;
             }
             if full < n {
-                let (sv, _, _) = block::<FMA>(&padded(&io[full..]));
-                io[full..].copy_from_slice(&sv[..n - full]);
+                let mut buf = [1.0; MAX_LANES];
+                buf[..n - full].copy_from_slice(&io[full..]);
+                let sv = sin_v(s, s.load(&buf));
+                s.store(sv, &mut buf);
+                io[full..].copy_from_slice(&buf[..n - full]);
             }
         }
         Op::ShiftedCos { shift, scale } => {
+            let (shift_v, scale_v) = (s.splat(shift), s.splat(scale));
             let n = io.len();
-            let full = n - n % W;
-            for yb in io[..full].chunks_exact_mut(W) {
-                shifted_cos_block::<FMA>(yb, shift, scale);
+            let full = n - n % lanes;
+            let mut i = 0;
+            while i < full {
+                let cv = cos_v(s, s.add(s.load(&io[i..]), shift_v));
+                s.store(s.mul(scale_v, cv), &mut io[i..]);
+                i += lanes;
             }
             if full < n {
-                let mut y = padded(&io[full..]);
-                shifted_cos_block::<FMA>(&mut y, shift, scale);
-                io[full..].copy_from_slice(&y[..n - full]);
+                let mut buf = [1.0; MAX_LANES];
+                buf[..n - full].copy_from_slice(&io[full..]);
+                let cv = cos_v(s, s.add(s.load(&buf), shift_v));
+                s.store(s.mul(scale_v, cv), &mut buf);
+                io[full..].copy_from_slice(&buf[..n - full]);
             }
         }
         Op::ShiftedCosSin { shift, a, b } => {
+            let (shift_v, a_v, b_v) = (s.splat(shift), s.splat(a), s.splat(b));
             let n = io.len();
-            let full = n - n % W;
-            for (yb, nb) in io[..full]
-                .chunks_exact_mut(W)
-                .zip(aux[..full].chunks_exact_mut(W))
-            {
-                shifted_cos_sin_block::<FMA>(yb, nb, shift, a, b);
+            let full = n - n % lanes;
+            let mut i = 0;
+            while i < full {
+                let (sv, cv) = sincos_v(s, s.add(s.load(&io[i..]), shift_v));
+                s.store(s.mul(a_v, cv), &mut io[i..]);
+                s.store(s.mul(b_v, sv), &mut aux[i..]);
+                i += lanes;
             }
             if full < n {
-                let mut y = padded(&io[full..]);
-                let mut ns = [0.0; W];
-                shifted_cos_sin_block::<FMA>(&mut y, &mut ns, shift, a, b);
-                io[full..].copy_from_slice(&y[..n - full]);
-                aux[full..].copy_from_slice(&ns[..n - full]);
+                let mut buf = [1.0; MAX_LANES];
+                buf[..n - full].copy_from_slice(&io[full..]);
+                let (sv, cv) = sincos_v(s, s.add(s.load(&buf), shift_v));
+                let mut sb = [0.0; MAX_LANES];
+                s.store(s.mul(a_v, cv), &mut buf);
+                s.store(s.mul(b_v, sv), &mut sb);
+                io[full..].copy_from_slice(&buf[..n - full]);
+                aux[full..].copy_from_slice(&sb[..n - full]);
             }
         }
-    }
-}
-
-/// A tail of fewer than `W` values, padded with a harmless argument.
-#[inline(always)]
-fn padded(tail: &[f64]) -> [f64; W] {
-    let mut y = [1.0; W];
-    y[..tail.len()].copy_from_slice(tail);
-    y
-}
-
-/// `y ← scale·cos(y + shift)` on one block (`y.len() == W`).
-#[inline(always)]
-fn shifted_cos_block<const FMA: bool>(y: &mut [f64], shift: f64, scale: f64) {
-    let mut a = [0.0; W];
-    for i in 0..W {
-        a[i] = y[i] + shift;
-    }
-    let (_, cv, _) = block::<FMA>(&a);
-    for i in 0..W {
-        y[i] = scale * cv[i];
-    }
-}
-
-/// `y ← a·cos(y + shift)`, `ns ← b·sin(y + shift)` on one block.
-#[inline(always)]
-fn shifted_cos_sin_block<const FMA: bool>(
-    y: &mut [f64],
-    ns: &mut [f64],
-    shift: f64,
-    a: f64,
-    b: f64,
-) {
-    let mut arg = [0.0; W];
-    for i in 0..W {
-        arg[i] = y[i] + shift;
-    }
-    let (sv, cv, _) = block::<FMA>(&arg);
-    for i in 0..W {
-        y[i] = a * cv[i];
-        ns[i] = b * sv[i];
     }
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn run_avx512(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    run::<true>(op, io, aux);
+    // SAFETY: only called by `dispatch` after `Backend::Avx512.is_available()`.
+    let s = unsafe { simd::Avx512::new_unchecked() };
+    run(s, op, io, aux);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn run_avx2(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    run::<true>(op, io, aux);
+    // SAFETY: only called by `dispatch` after `Backend::Avx2Fma.is_available()`.
+    let s = unsafe { simd::Avx2::new_unchecked() };
+    run(s, op, io, aux);
+}
+
+/// A computation generic over the SIMD back end (see [`with_simd`]).
+pub(crate) trait SimdFn {
+    /// Runs with the back end `s`; must be `#[inline(always)]` so that it is compiled
+    /// with the target features of the caller in [`with_simd`].
+    fn call<S: Simd>(self, s: S);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn call_avx512<F: SimdFn>(f: F) {
+    // SAFETY: only called by `with_simd` after `Backend::Avx512.is_available()`.
+    f.call(unsafe { simd::Avx512::new_unchecked() });
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn call_avx2<F: SimdFn>(f: F) {
+    // SAFETY: only called by `with_simd` after `Backend::Avx2Fma.is_available()`.
+    f.call(unsafe { simd::Avx2::new_unchecked() });
+}
+
+/// Runs `f` on `backend` (compiled with that back end's target features).
+///
+/// # Panics
+/// If the CPU does not support `backend`.
+pub(crate) fn with_simd<F: SimdFn>(backend: Backend, f: F) {
+    assert!(
+        backend.is_available(),
+        "trig back end {backend:?} is not supported by this CPU"
+    );
+    match backend {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `is_available` checked that the CPU has AVX-512F and FMA.
+        Backend::Avx512 => unsafe { call_avx512(f) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `is_available` checked that the CPU has AVX2 and FMA.
+        Backend::Avx2Fma => unsafe { call_avx2(f) },
+        _ => f.call(simd::Scalar::<false>),
+    }
 }
 
 fn dispatch(backend: Backend, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
@@ -363,7 +421,7 @@ fn dispatch(backend: Backend, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `is_available` checked that the CPU has AVX2 and FMA.
         Backend::Avx2Fma => unsafe { run_avx2(op, io, aux) },
-        _ => run::<false>(op, io, aux),
+        _ => run(simd::Scalar::<false>, op, io, aux),
     }
 }
 
@@ -518,6 +576,8 @@ mod tests {
         for backend in Backend::available() {
             let (mut s, mut c) = ([0.0; 8], [0.0; 8]);
             sincos_with(backend, &x, &mut s, &mut c);
+            let mut c_only = x;
+            shifted_cos_in_place_with(backend, &mut c_only, 0.0, 1.0);
             for i in 0..x.len() {
                 assert_eq!(
                     s[i].to_bits(),
@@ -526,11 +586,27 @@ mod tests {
                     x[i]
                 );
                 assert_eq!(
+                    c_only[i].to_bits(),
                     c[i].to_bits(),
-                    x[i].cos().to_bits(),
                     "{backend:?} cos({})",
                     x[i]
                 );
+                if x[i].abs() < 1.0 {
+                    // cos of (nearly) zero stays on the polynomial path (r = ∓π/2): within
+                    // one ulp of 1
+                    assert!(
+                        (c[i] - 1.0).abs() <= f64::EPSILON,
+                        "{backend:?} cos({})",
+                        x[i]
+                    );
+                } else {
+                    assert_eq!(
+                        c[i].to_bits(),
+                        x[i].cos().to_bits(),
+                        "{backend:?} cos({})",
+                        x[i]
+                    );
+                }
             }
         }
     }

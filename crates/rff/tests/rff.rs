@@ -16,14 +16,22 @@ mod trig_accuracy {
         (ord(a) - ord(b)).unsigned_abs() as u64
     }
 
-    /// Max ulp distance of (sin, cos) from libm over `x`, for one back end.
+    /// Max ulp distance from libm over `x`, for one back end, of (sin, cos) from `sincos`
+    /// and of the cosine-only kernel (`cos_in_place`, a different polynomial), as
+    /// `(sin, max(cos from sincos, cos alone))`.
     fn max_ulps(backend: Backend, x: &[f64]) -> (u64, u64) {
         let (mut s, mut c) = (vec![0.0; x.len()], vec![0.0; x.len()]);
         trig::sincos_with(backend, x, &mut s, &mut c);
+        let mut c_only = x.to_vec();
+        trig::shifted_cos_in_place_with(backend, &mut c_only, 0.0, 1.0);
         let mut worst = (0, 0);
         for i in 0..x.len() {
-            worst.0 = worst.0.max(ulp_distance(s[i], x[i].sin()));
-            worst.1 = worst.1.max(ulp_distance(c[i], x[i].cos()));
+            let (sin, cos) = x[i].sin_cos();
+            worst.0 = worst.0.max(ulp_distance(s[i], sin));
+            worst.1 = worst
+                .1
+                .max(ulp_distance(c[i], cos))
+                .max(ulp_distance(c_only[i], cos));
         }
         worst
     }
@@ -216,9 +224,15 @@ mod feature_maps {
     /// Tolerance: the GEMM may sum `ω_j·x` in another order (error ≤ d·eps·Σ_l|ω_jl x_l|),
     /// the bias adds one rounding of |z + b|, the activation is 1-Lipschitz times s, and
     /// the vectorised cosine is within 4 ulp: `s·((d + 2)·eps·(Σ|ω x| + |b|) + 4 eps)`.
+    /// d = 3 runs the fused kernel, d = 70 (> 64) faer's GEMM and a separate activation.
     #[test]
     fn apply_matches_definition() {
-        let (n, d, p) = (37, 3, 24);
+        for (n, d, p) in [(37, 3, 24), (11, 70, 10)] {
+            check_definition(n, d, p);
+        }
+    }
+
+    fn check_definition(n: usize, d: usize, p: usize) {
         let x = Mat::from_fn(n, d, |i, l| ((i * 7 + l * 3) as f64 * 0.37).sin() * 3.0);
         for spec in all_specs(0.8) {
             let map = sample(spec, d, p, 11);
@@ -293,6 +307,29 @@ mod feature_maps {
                     let tol = 16.0 * EPS * 10.0;
                     assert!((phi_t[(j, i)] - phi[(i, j)]).abs() <= tol, "{spec:?}");
                     assert!((seq[(i, j)] - phi[(i, j)]).abs() <= tol, "{spec:?}");
+                }
+            }
+        }
+    }
+
+    /// A sample's features do not depend on its position in the batch: rows that fill SIMD
+    /// vectors and the leftover rows (n = 13 is not a multiple of 4 or 8) use lane-identical
+    /// arithmetic, so each row of φ(X) is bitwise φ of that row alone.
+    #[test]
+    fn features_independent_of_batch_position() {
+        let (n, d, p) = (13, 5, 18);
+        let x = Mat::from_fn(n, d, |i, l| ((i * 5 + l) as f64 * 0.29).cos() * 2.0);
+        for spec in all_specs(1.1) {
+            let map = sample(spec, d, p, 21);
+            let phi = map.apply(x.as_ref());
+            for i in 0..n {
+                let alone = map.apply(x.as_ref().subrows(i, 1));
+                for j in 0..p {
+                    assert_eq!(
+                        alone[(0, j)].to_bits(),
+                        phi[(i, j)].to_bits(),
+                        "{spec:?} ({i},{j})"
+                    );
                 }
             }
         }
