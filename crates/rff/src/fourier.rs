@@ -344,7 +344,9 @@ impl FeatureMap for RandomFourierFeatures {
     }
 
     /// `Φ = √(2/p) cos(XΩᵀ + 1bᵀ)` (or `[cos XΩᵀ, sin XΩᵀ]/√(p/2)` for paired features):
-    /// one blocked GEMM and one vectorised cosine pass per block ([`crate::trig`]).
+    /// for `d ≤ 64` and column-major matrices one fused pass computing `b + Ωx` and its
+    /// SIMD cosine in registers (`Φ` written once); otherwise faer's GEMM on column blocks,
+    /// each followed by the vectorised cosine ([`crate::trig`]) while it is in cache.
     fn apply_in_place(&self, x: MatRef<'_, f64>, phi: MatMut<'_, f64>) {
         check_forward(
             "RandomFourierFeatures",

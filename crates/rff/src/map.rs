@@ -2,10 +2,11 @@
 //!
 //! Every feature map here has the form `φ(x) = s · σ(W x + b)` applied to a batch
 //! `X ∈ R^{N×d}` (one sample per row): a GEMM `Z = X Wᵀ` followed by an element-wise
-//! activation. The forward pass runs the GEMM on blocks of columns (features) sized to
-//! stay in the L2 cache and applies the activation to each block right after, so `Φ`
-//! travels through main memory once; large outputs split their columns between two
-//! threads (faer's `Par::rayon(2)`).
+//! activation. For input dimension `d ≤ 64` (column-major data) the private `fused` kernel
+//! does both in SIMD registers. Otherwise the driver here runs faer's GEMM on blocks of
+//! columns (features) sized to stay in the L2 cache and applies the activation to each
+//! block right after, so `Φ` travels through main memory once. Large outputs split their
+//! columns between two threads (faer's `Par::rayon(2)`) on either path.
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::ReborrowMut;
