@@ -6,13 +6,16 @@
 //! an element-wise pass over the columns of `G` (parallel over column blocks, on
 //! contiguous column slices so that the transcendental functions vectorise). The
 //! symmetric Gram computes only the lower triangle (triangular GEMM) and mirrors it,
-//! so it is exactly symmetric.
+//! so it is exactly symmetric. Each thread clears the AVX upper state before its
+//! element-wise pass (see [`crate::simd`]).
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
 use faer::prelude::ReborrowMut;
 use faer::utils::thread::join_raw;
 use faer::{Accum, MatMut, MatRef, Par};
+
+use crate::simd::clear_upper_state;
 
 /// Below this many entries an element-wise pass stays on one thread.
 const PAR_MIN_ENTRIES: usize = 1 << 15;
@@ -66,6 +69,8 @@ fn for_each_column(
     let total: usize = (0..ncols).map(work).sum();
     let threads = faer::utils::thread::parallelism_degree(par);
     if threads <= 1 || ncols < 2 || total < PAR_MIN_ENTRIES {
+        // This thread may have run part of the GEMM: clean AVX state before libm calls.
+        clear_upper_state();
         let mut out = out;
         for j in 0..ncols {
             let i0 = first_row(col0 + j).min(n);
