@@ -1,18 +1,92 @@
-//! One LinearResNet training step (forward + adjoint + update) at the issue's sizes.
+//! One LinearResNet training step (forward + adjoint + update) at the issue's sizes,
+//! the workload of the PyTorch/JAX peer (`../shared/peer`, "Model spec").
 //!
-//! Reference: the bare faer GEMM of the same shapes (the figure the target compares with).
+//! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` (forward Euler,
+//!   `Φ_k`, the vjp cache and the states kept in a warm `Workspace`, adjoint, `∂L/∂U`)
+//!   followed by the SGD update `U ← U − 0.1 ∂L/∂U` the peer times. Problem as the peer's
+//!   `make_problem`: Gaussian RFF `σ = 1` (`√(2/p) cos(XΩᵀ + b)`), `X ~ N(0,1)`,
+//!   `Y = X + ½ sin 2X`, `U ~ N(0, 0.1²)`, squared loss. Sizes `(N, d, p, L)` =
+//!   `(1024, 16, 1024, 32)` and `(512, 64, 4096, 16)`.
+//! * `resnet_step/gemm_N=…` — one bare faer GEMM `X Ωᵀ` of the layer shape (`N×d` by
+//!   `d×p`, two threads): a step performs 5 GEMMs of this size per layer (2 forward,
+//!   3 backward, `10·N·d·p·L` flop) plus `2·N·p·L` sin/cos, so `5·L·gemm` is the GEMM
+//!   floor of a step.
+//!
+//! Run: `CARGO_TARGET_DIR=/work/targets/resnet cargo bench -p plres-benches --bench resnet_step`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use faer::Mat;
 use plres_benches::{gemm_abt, par, seeded_normal};
+use plres_kernels::KernelSpec;
+use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, Targets};
+use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// `(N, d, p, L)` of the issue (the peer's first two sizes).
+const SIZES: [(usize, usize, usize, usize); 2] = [(1024, 16, 1024, 32), (512, 64, 4096, 16)];
+
+/// The peer's learning rate.
+const LR: f64 = 0.1;
 
 fn bench(c: &mut Criterion) {
-    let (m, k, n) = (1024, 16, 1024);
-    let a = seeded_normal(m, k, 1);
-    let b = seeded_normal(n, k, 2);
-    let mut out = faer::Mat::<f64>::zeros(m, n);
-    c.bench_function("resnet_step/reference_gemm_1024x16x1024", |bench| {
-        bench.iter(|| gemm_abt(&mut out, &a, &b, par()))
-    });
+    let mut group = c.benchmark_group("resnet_step");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    for (n, d, p, depth) in SIZES {
+        let label = format!("N={n},d={d},p={p},L={depth}");
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let features = RandomFourierFeatures::sample(
+            &KernelSpec::Gaussian { sigma: 1.0 },
+            d,
+            p,
+            FourierVariant::CosineWithPhase,
+            &mut rng,
+        )
+        .expect("valid configuration")
+        .with_parallelism(par());
+        let omega = features.weights().to_owned();
+        let mut net = LinearResNet::new(
+            Arc::new(features),
+            LinearResNetConfig {
+                depth,
+                integrator: Integrator::Euler,
+                init: Init::Normal { std: 0.1, seed: 1 },
+            },
+        )
+        .expect("valid configuration");
+        let x = seeded_normal(n, d, 2);
+        let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
+        let mut ws = net.workspace(n);
+        let mut grad = vec![0.0; net.n_params()];
+        group.bench_function(format!("step_{label}"), |bench| {
+            bench.iter(|| {
+                let loss = net
+                    .loss_and_gradient_in(
+                        &mut ws,
+                        x.as_ref(),
+                        Targets::Values(y.as_ref()),
+                        &mut grad,
+                    )
+                    .expect("valid data");
+                for (u, g) in net.params_mut().iter_mut().zip(&grad) {
+                    *u -= LR * g;
+                }
+                black_box(loss)
+            })
+        });
+        drop(ws);
+        let mut out = Mat::<f64>::zeros(n, p);
+        group.bench_function(format!("gemm_{label}"), |bench| {
+            bench.iter(|| gemm_abt(&mut out, &x, &omega, par()))
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);

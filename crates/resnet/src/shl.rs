@@ -29,7 +29,7 @@ use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
 use crate::linear::Init;
 use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
-use crate::maps::{FixedMaps, check_len, par_for};
+use crate::maps::{FixedMaps, check_len, clear_upper_simd_state, par_for};
 use crate::report::{GradientReport, Record, Trajectory};
 
 /// The activation `σ`.
@@ -314,6 +314,7 @@ impl ShlResNet {
             );
             let ck = &params[c0 + k * p..c0 + (k + 1) * p];
             let der = &mut ws.ders[k];
+            clear_upper_simd_state();
             for j in 0..p {
                 let zc = &mut a.col_as_slice_mut(j)[..n];
                 let dc = &mut der.col_as_slice_mut(j)[..n];
