@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::check_weighted_grad_shapes;
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
-use crate::simd::exp_in_place;
+use crate::simd::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
 
@@ -72,23 +72,27 @@ fn exp_profile_slice(s: &mut [f64], c: f64, q: impl Fn(f64) -> f64) {
     }
 }
 
-/// `‖x_i − y_j‖²` from the GEMM entry `g = x_i·y_j` and the squared norms, recomputed
-/// directly when cancellation would make it inaccurate, clamped at 0.
+/// Turns the GEMM entries `g_i = x_i·y_j` of one column segment (rows `i0..`, squared
+/// norms `nxs`, `‖y_j‖² = nj`) into `‖x_i − y_j‖² = ‖x_i‖² + ‖y_j‖² − 2 g_i`. Entries with
+/// `‖x_i − y_j‖² < 10⁻⁶(‖x_i‖² + ‖y_j‖²)` — including every negative one, so no clamp is
+/// left to do — are recomputed directly from the rows in a second loop that only runs
+/// when the first (vectorised) one found any.
 #[inline]
-fn sq_dist_entry(
-    g: f64,
-    ni: f64,
+fn sq_dist_column(
+    seg: &mut [f64],
+    nxs: &[f64],
     nj: f64,
     x: MatRef<'_, f64>,
-    i: usize,
+    i0: usize,
     y: MatRef<'_, f64>,
     j: usize,
-) -> f64 {
-    let s = ni + nj - 2.0 * g;
-    if s < REFINE * (ni + nj) {
-        direct_sq_dist(x, i, y, j)
-    } else {
-        s
+) {
+    if sq_dists_in_place(seg, nxs, nj, REFINE) {
+        for (k, (v, &ni)) in seg.iter_mut().zip(nxs).enumerate() {
+            if *v < REFINE * (ni + nj) {
+                *v = direct_sq_dist(x, i0 + k, y, j);
+            }
+        }
     }
 }
 
@@ -127,10 +131,7 @@ fn radial_grad_x<P: RadialProfile>(p: &P, x: &[f64], y: &[f64], out: &mut [f64])
 fn radial_gram<P: RadialProfile>(p: &P, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
     let nx = row_sq_norms(x);
     let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
-        for (k, v) in seg.iter_mut().enumerate() {
-            let i = i0 + k;
-            *v = sq_dist_entry(*v, nx[i], nx[j], x, i, x, j);
-        }
+        sq_dist_column(seg, &nx[i0..i0 + seg.len()], nx[j], x, i0, x, j);
         p.value_slice(seg);
     };
     let k0 = p.value(0.0);
@@ -146,10 +147,7 @@ fn radial_cross_gram<P: RadialProfile>(
     let nx = row_sq_norms(x);
     let ny = row_sq_norms(y);
     let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
-        for (k, v) in seg.iter_mut().enumerate() {
-            let i = i0 + k;
-            *v = sq_dist_entry(*v, nx[i], ny[j], x, i, y, j);
-        }
+        sq_dist_column(seg, &nx[i0..i0 + seg.len()], ny[j], x, i0, y, j);
         p.value_slice(seg);
     };
     cross_driver("cross_gram_in_place", x, y, out, f);
@@ -318,11 +316,7 @@ impl RadialProfile for Gaussian {
         (-s * self.inv_two_sigma_sq).exp()
     }
     fn value_slice(&self, s: &mut [f64]) {
-        let c = -self.inv_two_sigma_sq;
-        for v in s.iter_mut() {
-            *v *= c;
-        }
-        exp_in_place(s);
+        scaled_exp_in_place(s, -self.inv_two_sigma_sq);
     }
     fn grad_factor(&self, s: f64) -> f64 {
         -2.0 * self.inv_two_sigma_sq * self.value(s)

@@ -851,6 +851,27 @@ fn parallel_and_strided_paths() {
     }
 }
 
+/// A Gram large enough (`N² ≥ 2²⁰`) to be mirrored with streaming stores: exactly
+/// symmetric, and a sample of entries within the `check_entry` bracket.
+#[test]
+fn large_gram_streaming_mirror() {
+    let (n, d) = (1100, 2);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let x = Mat::from_fn(n, d, |_, _| StandardNormal.sample(&mut rng));
+    let spec = KernelSpec::Gaussian { sigma: 0.7 };
+    let g = spec.build().unwrap().gram(x.as_ref());
+    for j in 0..n {
+        for i in 0..n {
+            assert_eq!(g[(i, j)].to_bits(), g[(j, i)].to_bits());
+        }
+    }
+    for i in (0..n).step_by(37) {
+        for j in (0..n).step_by(5) {
+            check_entry(spec, &row(x.as_ref(), i), &row(x.as_ref(), j), g[(i, j)]).unwrap();
+        }
+    }
+}
+
 /// Appending is linear in the coefficients, `append_scaled(C, A, α)` equals appending
 /// `αA`, evaluation on blocks of centres covers every centre, and the memory figure counts
 /// the stored numbers.
