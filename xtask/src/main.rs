@@ -3,6 +3,7 @@
 //! - `cargo xtask ci`: what `.ci/run` runs, cheapest first (fmt, clippy, tests).
 //! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
 
+mod bench_peer;
 mod tidy;
 
 use std::path::PathBuf;
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::check(),
+        Some("bench-peer") => bench_peer::run(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{}", usage());
             Ok(())
