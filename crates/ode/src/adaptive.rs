@@ -31,7 +31,7 @@ use crate::field::VectorField;
 use crate::fixed::hermite_into;
 use crate::linalg::{Base, Terms, error_norm, lincomb, scaled_rms};
 use crate::solution::{Output, Solution, Stats};
-use crate::stepper::{StageSet, combine_step, compute_stages};
+use crate::stepper::{StageSet, combine_rows, eval_blocked, stages_blocked};
 use crate::tableau::{ButcherTableau, MAX_STAGES};
 
 /// Settings of the adaptive solvers. Defaults in brackets.
@@ -231,7 +231,7 @@ impl AdaptiveSolver {
         }
 
         let mut t = t0;
-        field.eval(t, x.as_ref(), k[0].as_mut());
+        eval_blocked(tab, field, t, x.as_ref(), k[0].as_mut());
         stats.field_evals += 1;
         let h_max = cfg.h_max.min((t1 - t0).abs());
         let q = emb.order.min(tab.order());
@@ -265,15 +265,16 @@ impl AdaptiveSolver {
         }
 
         loop {
-            let partial = |x: &Mat<f64>, times: &mut Vec<f64>, states: &mut Vec<Mat<f64>>, stats| {
-                Box::new(Solution {
-                    final_state: x.clone(),
-                    t_final: t,
-                    times: std::mem::take(times),
-                    states: std::mem::take(states),
-                    stats,
-                })
-            };
+            let partial =
+                |x: &Mat<f64>, times: &mut Vec<f64>, states: &mut Vec<Mat<f64>>, stats| {
+                    Box::new(Solution {
+                        final_state: x.clone(),
+                        t_final: t,
+                        times: std::mem::take(times),
+                        states: std::mem::take(states),
+                        stats,
+                    })
+                };
             if attempts >= cfg.max_steps {
                 return Err(OdeError::TooManySteps {
                     max_steps: cfg.max_steps,
@@ -297,7 +298,7 @@ impl AdaptiveSolver {
                 last = true;
             }
             attempts += 1;
-            stats.field_evals += compute_stages(
+            stats.field_evals += stages_blocked(
                 tab,
                 field,
                 t,
@@ -312,7 +313,7 @@ impl AdaptiveSolver {
                 // The last stage input is x + h Σ b_j K_j: it is the new state.
                 std::mem::swap(&mut ys[0], &mut x_new);
             } else {
-                combine_step(tab, hs, &k, x_new.as_mut(), Some(x.as_ref()));
+                combine_rows(tab, hs, &k, x_new.as_mut(), Some(x.as_ref()), (0, nr));
             }
             let mut terms = Terms::new();
             for i in 0..s {
@@ -350,7 +351,7 @@ impl AdaptiveSolver {
                                 k[s - 1].as_ref()
                             } else {
                                 if !f1_done {
-                                    field.eval(t_new, x_new.as_ref(), f1.as_mut());
+                                    eval_blocked(tab, field, t_new, x_new.as_ref(), f1.as_mut());
                                     stats.field_evals += 1;
                                     f1_done = true;
                                 }
@@ -386,7 +387,7 @@ impl AdaptiveSolver {
                 } else if f1_done {
                     std::mem::swap(&mut k[0], &mut f1);
                 } else {
-                    field.eval(t, x.as_ref(), k[0].as_mut());
+                    eval_blocked(tab, field, t, x.as_ref(), k[0].as_mut());
                     stats.field_evals += 1;
                 }
                 if last_rejected {
@@ -443,7 +444,7 @@ fn initial_step<F: VectorField + ?Sized>(
     let mut terms = Terms::new();
     terms.push(dir * h, f0);
     lincomb(y1.rb_mut(), Base::Mat(x0), &terms);
-    field.eval(t + dir * h, y1.rb(), f1.rb_mut());
+    crate::field::eval(field, t + dir * h, y1.rb(), f1.rb_mut());
     let mut terms = Terms::new();
     terms.push(-1.0, f0);
     lincomb(diff.rb_mut(), Base::Mat(f1.rb()), &terms);

@@ -47,7 +47,9 @@ pub enum OdeError {
         t1: f64,
     },
     /// Requested output times are not sorted in the direction of integration (or not finite).
-    #[error("output times not sorted in the integration direction at {index}: {previous} then {time}")]
+    #[error(
+        "output times not sorted in the integration direction at {index}: {previous} then {time}"
+    )]
     OutputTimesNotSorted {
         /// Index of the offending time.
         index: usize,

@@ -12,6 +12,16 @@ use faer::{MatMut, MatRef};
 /// Implementations must be *deterministic*: the same `(t, X)` must give the same bits.
 /// The bitwise equality of the stored and checkpointed discrete adjoints relies on it.
 ///
+/// The field must act *row by row* (`out_i` depends on `x_i` only): the fixed-grid solvers and
+/// the tapes evaluate it on blocks of consecutive rows
+/// ([`row_block`](crate::stepper::row_block)), and the fixed-grid solvers sweep all steps of
+/// one block before the next, so calls need not come in time order across blocks. The
+/// gradient routines call the vector–Jacobian products on the whole batch.
+///
+/// An implementation that runs faer products and then scalar code (libm `sin`, `tanh`, …)
+/// should call [`clear_avx_upper`](crate::simd::clear_avx_upper) in between (see
+/// [`simd`](crate::simd): a 10× slowdown otherwise on AVX-512 machines).
+///
 /// Shapes (all `N × d`, the caller guarantees them; implementations may panic otherwise):
 /// `x`, `v` and `out`.
 pub trait VectorField {
@@ -57,4 +67,43 @@ impl<F: VectorField + ?Sized> VectorField for Box<F> {
     fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
         (**self).vjp_params(t, x, v, grad)
     }
+}
+
+/// `field.eval`, then [`clear_avx_upper`](crate::simd::clear_avx_upper) so that the
+/// integrator's own code after it runs at full speed (see [`simd`](crate::simd)).
+#[inline]
+pub(crate) fn eval<F: VectorField + ?Sized>(
+    field: &F,
+    t: f64,
+    x: MatRef<'_, f64>,
+    out: MatMut<'_, f64>,
+) {
+    field.eval(t, x, out);
+    crate::simd::clear_avx_upper();
+}
+
+/// `field.vjp_state`, then `vzeroupper`.
+#[inline]
+pub(crate) fn vjp_state<F: VectorField + ?Sized>(
+    field: &F,
+    t: f64,
+    x: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    out: MatMut<'_, f64>,
+) {
+    field.vjp_state(t, x, v, out);
+    crate::simd::clear_avx_upper();
+}
+
+/// `field.vjp_params`, then `vzeroupper`.
+#[inline]
+pub(crate) fn vjp_params<F: VectorField + ?Sized>(
+    field: &F,
+    t: f64,
+    x: MatRef<'_, f64>,
+    v: MatRef<'_, f64>,
+    grad: &mut [f64],
+) {
+    field.vjp_params(t, x, v, grad);
+    crate::simd::clear_avx_upper();
 }

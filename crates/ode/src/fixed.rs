@@ -14,11 +14,17 @@ use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::linalg::{Base, Terms, hermite_basis, lincomb};
 use crate::solution::{Output, Solution, Stats};
-use crate::stepper::RkWorkspace;
+use crate::stepper::{
+    RkWorkspace, StageSet, blocks, combine_rows, eval_blocked, row_block, stages_rows,
+};
 use crate::tableau::ButcherTableau;
 
 /// A fixed-grid solver: a tableau plus reusable buffers (re-allocated only when the batch shape
 /// changes), so repeated solves and the step loop allocate nothing.
+///
+/// Without requested output times the solve sweeps row blocks ([`row_block`]): every step on
+/// the first block of rows, then every step on the next, keeping each block's working set in
+/// cache for the whole solve. Requested output times use the step-major order (same bits).
 ///
 /// ```
 /// use faer::Mat;
@@ -38,6 +44,7 @@ pub struct FixedSolver {
     tableau: ButcherTableau,
     ws: RkWorkspace,
     x_old: Mat<f64>,
+    x_init: Mat<f64>,
     f1: Mat<f64>,
 }
 
@@ -49,6 +56,7 @@ impl FixedSolver {
             tableau,
             ws,
             x_old: Mat::zeros(0, 0),
+            x_init: Mat::zeros(0, 0),
             f1: Mat::zeros(0, 0),
         }
     }
@@ -62,6 +70,7 @@ impl FixedSolver {
         if !self.ws.fits(&self.tableau, nrows, ncols) {
             self.ws = RkWorkspace::new(&self.tableau, nrows, ncols);
             self.x_old = Mat::zeros(nrows, ncols);
+            self.x_init = Mat::zeros(nrows, ncols);
             self.f1 = Mat::zeros(nrows, ncols);
         }
     }
@@ -78,7 +87,14 @@ impl FixedSolver {
         grid: &Grid,
         x: MatMut<'_, f64>,
     ) -> Result<Stats, OdeError> {
-        self.run(field, grid, x, &Output::Final, &mut Vec::new(), &mut Vec::new())
+        self.run(
+            field,
+            grid,
+            x,
+            &Output::Final,
+            &mut Vec::new(),
+            &mut Vec::new(),
+        )
     }
 
     /// Integrates from `x0` at `grid.t0()` to `grid.t_end()`, recording the states `output`
@@ -112,12 +128,96 @@ impl FixedSolver {
         &mut self,
         field: &F,
         grid: &Grid,
-        mut x: MatMut<'_, f64>,
+        x: MatMut<'_, f64>,
         output: &Output,
         times: &mut Vec<f64>,
         states: &mut Vec<Mat<f64>>,
     ) -> Result<Stats, OdeError> {
         self.ensure(x.nrows(), x.ncols());
+        match output {
+            Output::AtTimes(_) => self.run_step_major(field, grid, x, output, times, states),
+            _ => self.run_sweep(field, grid, x, output, times, states),
+        }
+    }
+
+    /// Row-block sweep: all steps on the first block of rows, then all steps on the next, so
+    /// that a block's state, stages and stage inputs stay in cache for the whole solve (the
+    /// field acts row by row, so only the order of the calls changes; the partition is the
+    /// one of [`row_block`](crate::stepper::row_block), hence the same bits as the step-major
+    /// order). If a block produces a non-finite value, the solve is replayed step-major from
+    /// the saved initial state to report the failure exactly as the step-major loop would.
+    fn run_sweep<F: VectorField + ?Sized>(
+        &mut self,
+        field: &F,
+        grid: &Grid,
+        mut x: MatMut<'_, f64>,
+        output: &Output,
+        times: &mut Vec<f64>,
+        states: &mut Vec<Mat<f64>>,
+    ) -> Result<Stats, OdeError> {
+        let (nr, nc) = (x.nrows(), x.ncols());
+        let n = grid.n_steps();
+        let every = matches!(output, Output::EveryStep);
+        if every {
+            times.extend_from_slice(grid.times());
+            states.push(x.rb().to_owned());
+            states.extend((0..n).map(|_| Mat::zeros(nr, nc)));
+        }
+        self.x_init.copy_from(x.rb());
+        let tab = &self.tableau;
+        let (k, ys) = self.ws.buffers();
+        let mut stats = Stats::default();
+        let mut failed = false;
+        'blocks: for rows in blocks(nr, row_block(tab, nr, nc)) {
+            for step in 0..n {
+                let (t, h) = grid.step(step);
+                let e = stages_rows(
+                    tab,
+                    field,
+                    t,
+                    h,
+                    x.rb(),
+                    k,
+                    ys,
+                    false,
+                    StageSet::Needed,
+                    rows,
+                );
+                if rows.0 == 0 {
+                    stats.field_evals += e;
+                    stats.steps_accepted += 1;
+                }
+                let finite = combine_rows(tab, h, k, x.rb_mut(), None, rows);
+                if every {
+                    states[step + 1]
+                        .as_mut()
+                        .subrows_mut(rows.0, rows.1)
+                        .copy_from(x.rb().subrows(rows.0, rows.1));
+                }
+                if !finite {
+                    failed = true;
+                    break 'blocks;
+                }
+            }
+        }
+        if failed {
+            x.copy_from(self.x_init.as_ref());
+            times.clear();
+            states.clear();
+            return self.run_step_major(field, grid, x, output, times, states);
+        }
+        Ok(stats)
+    }
+
+    fn run_step_major<F: VectorField + ?Sized>(
+        &mut self,
+        field: &F,
+        grid: &Grid,
+        mut x: MatMut<'_, f64>,
+        output: &Output,
+        times: &mut Vec<f64>,
+        states: &mut Vec<Mat<f64>>,
+    ) -> Result<Stats, OdeError> {
         let dir = grid.direction();
         let requested: &[f64] = match output {
             Output::AtTimes(t) => t,
@@ -181,12 +281,18 @@ impl FixedSolver {
                             states.push(x.rb().to_owned());
                         } else {
                             if !f1_done {
-                                field.eval(t1, x.rb(), self.f1.as_mut());
+                                eval_blocked(&self.tableau, field, t1, x.rb(), self.f1.as_mut());
                                 stats.field_evals += 1;
                                 f1_done = true;
                                 if !self.tableau.is_needed(0) {
                                     // Stage 0 was skipped by the step: Hermite needs f(t, x_old).
-                                    field.eval(t, self.x_old.as_ref(), self.ws.k_mut()[0].as_mut());
+                                    eval_blocked(
+                                        &self.tableau,
+                                        field,
+                                        t,
+                                        self.x_old.as_ref(),
+                                        self.ws.k_mut()[0].as_mut(),
+                                    );
                                     stats.field_evals += 1;
                                 }
                             }

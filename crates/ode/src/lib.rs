@@ -30,7 +30,8 @@
 //! - [`tableau`]: [`ButcherTableau`] as data with sources: Euler, midpoint, Heun, RK4, Kutta
 //!   3/8, Dormand–Prince 5(4), Bogacki–Shampine 3(2).
 //! - [`grid`]: [`Grid`], explicit validated step points.
-//! - [`stepper`]: [`RkWorkspace`], one allocation-free step.
+//! - [`stepper`]: [`RkWorkspace`], one allocation-free step; the row blocking
+//!   ([`stepper::row_block`]) that keeps a step's working set in cache.
 //! - [`fixed`]: [`FixedSolver`] / [`solve_fixed`] on a given grid.
 //! - [`adaptive`]: [`AdaptiveSolver`] / [`solve_adaptive`] with [`AdaptiveConfig`].
 //! - [`solution`]: [`Solution`], [`Output`] (final, every step, requested times), [`Stats`].
@@ -39,6 +40,8 @@
 //! - [`problems`]: test problems with exact solutions, shared by tests, benches and
 //!   experiments.
 //! - [`error`]: [`OdeError`] (typed, carrying partial solutions).
+//! - [`simd`]: `vzeroupper` hygiene after faer products and the runtime-dispatched
+//!   combination kernel.
 //!
 //! ## Example
 //!
@@ -63,6 +66,7 @@ pub mod fixed;
 pub mod grid;
 mod linalg;
 pub mod problems;
+pub mod simd;
 pub mod solution;
 pub mod stepper;
 pub mod tableau;

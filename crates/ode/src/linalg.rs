@@ -10,6 +10,7 @@
 use faer::prelude::ReborrowMut;
 use faer::{MatMut, MatRef};
 
+use crate::simd::{ChunkBase, combine_chunk};
 use crate::tableau::MAX_STAGES;
 
 /// Most terms in one combination: every stage plus one extra operand.
@@ -103,7 +104,12 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
                     .as_slice();
             }
             let base_col = match base {
-                Base::Mat(b) => Some(b.col(j).try_as_col_major().expect("row stride 1").as_slice()),
+                Base::Mat(b) => Some(
+                    b.col(j)
+                        .try_as_col_major()
+                        .expect("row stride 1")
+                        .as_slice(),
+                ),
                 _ => None,
             };
             let dst_col = dst
@@ -115,33 +121,23 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
             let mut start = 0;
             while start < n {
                 let end = (start + CHUNK).min(n);
-                let out = &mut dst_col[start..end];
-                let mut first = 0;
-                match (base, base_col) {
-                    (Base::Mat(_), Some(bc)) => out.copy_from_slice(&bc[start..end]),
-                    (Base::Zero, _) => {
-                        if terms.len == 0 {
-                            out.fill(0.0);
-                        } else {
-                            let c = terms.coef[0];
-                            for (o, m) in out.iter_mut().zip(&cols[0][start..end]) {
-                                *o = c * m;
-                            }
-                            first = 1;
-                        }
-                    }
-                    _ => {}
+                let mut chunk_cols: [&[f64]; MAX_TERMS] = [empty; MAX_TERMS];
+                for k in 0..terms.len {
+                    chunk_cols[k] = &cols[k][start..end];
                 }
-                for k in first..terms.len {
-                    let c = terms.coef[k];
-                    for (o, m) in out.iter_mut().zip(&cols[k][start..end]) {
-                        *o += c * m;
-                    }
-                }
-                // x − x is 0 for finite x and NaN otherwise; the sum flags any non-finite entry.
-                for o in out.iter() {
-                    nonfinite += o - o;
-                }
+                let chunk_base = match base_col {
+                    Some(bc) => ChunkBase::Slice(&bc[start..end]),
+                    None => match base {
+                        Base::InPlace => ChunkBase::InPlace,
+                        _ => ChunkBase::Zero,
+                    },
+                };
+                nonfinite += combine_chunk(
+                    &mut dst_col[start..end],
+                    chunk_base,
+                    &terms.coef[..terms.len],
+                    &chunk_cols[..terms.len],
+                );
                 start = end;
             }
         }
@@ -166,7 +162,7 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
                     acc += c * m[(i, j)];
                 }
                 dst[(i, j)] = acc;
-                nonfinite += acc - acc;
+                nonfinite += acc * 0.0;
             }
         }
     }
@@ -266,7 +262,11 @@ mod tests {
         t2.push(0.3, m1t.transpose());
         t2.push(-1.7, m2t.transpose());
         let mut slow_t = Mat::<f64>::zeros(d, n);
-        assert!(lincomb(slow_t.as_mut().transpose_mut(), Base::Mat(bt.transpose()), &t2));
+        assert!(lincomb(
+            slow_t.as_mut().transpose_mut(),
+            Base::Mat(bt.transpose()),
+            &t2
+        ));
         for j in 0..d {
             for i in 0..n {
                 assert_eq!(fast[(i, j)].to_bits(), slow_t[(j, i)].to_bits());

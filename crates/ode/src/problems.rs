@@ -18,6 +18,7 @@ use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 
 use crate::field::VectorField;
+use crate::simd::clear_avx_upper;
 
 /// Problems with a closed-form solution.
 pub trait ExactSolution {
@@ -63,7 +64,13 @@ impl Linear {
     /// # Panics
     /// If `A` is not square.
     pub fn new(a: Mat<f64>) -> Self {
-        assert_eq!(a.nrows(), a.ncols(), "A must be square, got {}×{}", a.nrows(), a.ncols());
+        assert_eq!(
+            a.nrows(),
+            a.ncols(),
+            "A must be square, got {}×{}",
+            a.nrows(),
+            a.ncols()
+        );
         Linear { a, par: Par::Seq }
     }
     /// The same field with products run with `par`.
@@ -93,6 +100,7 @@ impl VectorField for Linear {
         let d = self.a.nrows();
         let mut g = Mat::zeros(d, d);
         matmul(g.as_mut(), Accum::Replace, v.transpose(), x, 1.0, self.par);
+        clear_avx_upper();
         add_row_major(grad, g.as_ref(), 0);
     }
 }
@@ -134,7 +142,12 @@ impl NormalLinear {
     pub fn new(g: MatRef<'_, f64>, alpha: &[f64], omega: &[f64]) -> Self {
         let d = g.nrows();
         assert_eq!(g.ncols(), d, "g must be square, got {}×{}", d, g.ncols());
-        assert_eq!(alpha.len(), d.div_ceil(2), "need ⌈d/2⌉ = {} rates", d.div_ceil(2));
+        assert_eq!(
+            alpha.len(),
+            d.div_ceil(2),
+            "need ⌈d/2⌉ = {} rates",
+            d.div_ceil(2)
+        );
         assert_eq!(omega.len(), d / 2, "need ⌊d/2⌋ = {} frequencies", d / 2);
         let q = orthonormalise(g);
         let mut b = Mat::<f64>::zeros(d, d);
@@ -197,7 +210,10 @@ fn orthonormalise(g: MatRef<'_, f64>) -> Mat<f64> {
             }
         }
         let norm = q.col(j).norm_l2();
-        assert!(norm > 1e-8 * orig && norm > 0.0, "g is rank deficient (column {j})");
+        assert!(
+            norm > 1e-8 * orig && norm > 0.0,
+            "g is rank deficient (column {j})"
+        );
         for i in 0..d {
             q[(i, j)] /= norm;
         }
@@ -241,7 +257,12 @@ impl HarmonicOscillator {
 }
 
 fn check_d(name: &str, x: MatRef<'_, f64>, d: usize) {
-    assert_eq!(x.ncols(), d, "{name} acts on d = {d}, got a batch with {} columns", x.ncols());
+    assert_eq!(
+        x.ncols(),
+        d,
+        "{name} acts on d = {d}, got a batch with {} columns",
+        x.ncols()
+    );
 }
 
 impl VectorField for HarmonicOscillator {
@@ -257,7 +278,13 @@ impl VectorField for HarmonicOscillator {
             out[(i, 1)] = -w2 * q;
         }
     }
-    fn vjp_state(&self, _t: f64, _x: MatRef<'_, f64>, v: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    fn vjp_state(
+        &self,
+        _t: f64,
+        _x: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        mut out: MatMut<'_, f64>,
+    ) {
         let w2 = self.omega * self.omega;
         for i in 0..v.nrows() {
             let (v0, v1) = (v[(i, 0)], v[(i, 1)]);
@@ -402,7 +429,13 @@ impl VectorField for ProtheroRobinson {
             }
         }
     }
-    fn vjp_state(&self, _t: f64, _x: MatRef<'_, f64>, v: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    fn vjp_state(
+        &self,
+        _t: f64,
+        _x: MatRef<'_, f64>,
+        v: MatRef<'_, f64>,
+        mut out: MatMut<'_, f64>,
+    ) {
         for j in 0..v.ncols() {
             for i in 0..v.nrows() {
                 out[(i, j)] = self.lambda * v[(i, j)];
@@ -526,7 +559,11 @@ impl Tanh {
             w.ncols(),
             b.len()
         );
-        Tanh { w, b, par: Par::Seq }
+        Tanh {
+            w,
+            b,
+            par: Par::Seq,
+        }
     }
     /// The same field with products run with `par`.
     pub fn with_par(mut self, par: Par) -> Self {
@@ -553,7 +590,16 @@ impl VectorField for Tanh {
         d * d + d
     }
     fn eval(&self, t: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
-        matmul(out.as_mut(), Accum::Replace, x, self.w.transpose(), 1.0, self.par);
+        matmul(
+            out.as_mut(),
+            Accum::Replace,
+            x,
+            self.w.transpose(),
+            1.0,
+            self.par,
+        );
+        // faer's kernels leave the AVX upper state dirty; libm's tanh would pay for it.
+        clear_avx_upper();
         for j in 0..out.ncols() {
             let shift = t * self.b[j];
             if let Some(col) = out.as_mut().col_mut(j).try_as_col_major_mut() {
@@ -575,7 +621,14 @@ impl VectorField for Tanh {
             }
         }
         // out_i = Wᵀ (v_i ⊙ s_i): OUT = (V ⊙ S) W.
-        matmul(out, Accum::Replace, vs.as_ref(), self.w.as_ref(), 1.0, self.par);
+        matmul(
+            out,
+            Accum::Replace,
+            vs.as_ref(),
+            self.w.as_ref(),
+            1.0,
+            self.par,
+        );
     }
     fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
         let d = self.w.nrows();
@@ -587,6 +640,7 @@ impl VectorField for Tanh {
         }
         let mut g = Mat::zeros(d, d);
         matmul(g.as_mut(), Accum::Replace, vs.transpose(), x, 1.0, self.par);
+        clear_avx_upper();
         add_row_major(grad, g.as_ref(), 0);
         for j in 0..d {
             grad[d * d + j] += t * (0..vs.nrows()).map(|i| vs[(i, j)]).sum::<f64>();

@@ -684,10 +684,15 @@ mod tests {
         let s = t.stages();
         let a = |i: usize, j: usize| t.a(i, j);
         let c = t.c();
-        let mv = |v: &[f64]| -> Vec<f64> { (0..s).map(|i| (0..s).map(|j| a(i, j) * v[j]).sum()).collect() };
+        let mv = |v: &[f64]| -> Vec<f64> {
+            (0..s)
+                .map(|i| (0..s).map(|j| a(i, j) * v[j]).sum())
+                .collect()
+        };
         let dot = |u: &[f64]| -> f64 { w.iter().zip(u).map(|(x, y)| x * y).sum() };
         let pw = |k: i32| -> Vec<f64> { c.iter().map(|x| x.powi(k)).collect() };
-        let had = |u: &[f64], v: &[f64]| -> Vec<f64> { u.iter().zip(v).map(|(x, y)| x * y).collect() };
+        let had =
+            |u: &[f64], v: &[f64]| -> Vec<f64> { u.iter().zip(v).map(|(x, y)| x * y).collect() };
         let ones = vec![1.0; s];
         let ac = mv(c);
         let ac2 = mv(&pw(2));
@@ -740,7 +745,11 @@ mod tests {
                 let res = order_residuals(t, &w);
                 for &(q, r) in &res {
                     if q <= p {
-                        assert!(r.abs() < tol, "{} {what}: order-{q} condition residual {r}", t.name());
+                        assert!(
+                            r.abs() < tol,
+                            "{} {what}: order-{q} condition residual {r}",
+                            t.name()
+                        );
                     }
                 }
                 if p < 5 {
@@ -768,9 +777,23 @@ mod tests {
 
     #[test]
     fn invalid_tableaux_are_refused() {
-        let e = ButcherTableau::new("x", vec![vec![], vec![0.5]], vec![0.5, 0.5], vec![0.0, 1.0], 2, "");
+        let e = ButcherTableau::new(
+            "x",
+            vec![vec![], vec![0.5]],
+            vec![0.5, 0.5],
+            vec![0.0, 1.0],
+            2,
+            "",
+        );
         assert!(matches!(e, Err(TableauError::RowSum { stage: 1, .. })));
-        let e = ButcherTableau::new("x", vec![vec![], vec![1.0]], vec![0.6, 0.5], vec![0.0, 1.0], 2, "");
+        let e = ButcherTableau::new(
+            "x",
+            vec![vec![], vec![1.0]],
+            vec![0.6, 0.5],
+            vec![0.0, 1.0],
+            2,
+            "",
+        );
         assert!(matches!(e, Err(TableauError::WeightSum { .. })));
         let e = ButcherTableau::new("x", vec![vec![1.0]], vec![1.0], vec![0.0], 1, "");
         assert!(matches!(e, Err(TableauError::Shape { .. })));

@@ -16,7 +16,7 @@ use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::solution::{Solution, Stats};
-use crate::stepper::{RkWorkspace, StageSet, combine_step, compute_stages};
+use crate::stepper::{RkWorkspace, StageSet, blocks, combine_rows, row_block, stages_rows};
 use crate::tableau::ButcherTableau;
 
 /// A forward pass that keeps the states `x_0, x_k, x_2k, …` only.
@@ -66,31 +66,77 @@ impl CheckpointedTape {
         }
         let (nr, nc) = (x0.nrows(), x0.ncols());
         let n = grid.n_steps();
-        let mut ws = RkWorkspace::new(tableau, nr, nc);
         let mut x = x0.to_owned();
-        let mut checkpoints = Vec::with_capacity(n.div_ceil(every));
+        let mut checkpoints: Vec<Mat<f64>> =
+            (0..n.div_ceil(every)).map(|_| Mat::zeros(nr, nc)).collect();
         let mut stats = Stats::default();
-        for step in 0..n {
-            if step % every == 0 {
-                checkpoints.push(x.clone());
+        // Row-block sweep (same partition and bits as the stored tape and the solvers).
+        let mut failed = false;
+        {
+            let mut ws = RkWorkspace::new(tableau, nr, nc);
+            let (k, ys) = ws.buffers();
+            'blocks: for rows in blocks(nr, row_block(tableau, nr, nc)) {
+                for step in 0..n {
+                    if step % every == 0 {
+                        checkpoints[step / every]
+                            .as_mut()
+                            .subrows_mut(rows.0, rows.1)
+                            .copy_from(x.as_ref().subrows(rows.0, rows.1));
+                    }
+                    let (t, h) = grid.step(step);
+                    let e = stages_rows(
+                        tableau,
+                        field,
+                        t,
+                        h,
+                        x.as_ref(),
+                        k,
+                        ys,
+                        false,
+                        StageSet::Needed,
+                        rows,
+                    );
+                    if rows.0 == 0 {
+                        stats.field_evals += e;
+                        stats.steps_accepted += 1;
+                    }
+                    if !combine_rows(tableau, h, k, x.as_mut(), None, rows) {
+                        failed = true;
+                        break 'blocks;
+                    }
+                }
             }
-            let (t, h) = grid.step(step);
-            let info = ws.step(tableau, field, t, h, x.as_mut());
-            stats.field_evals += info.field_evals;
-            stats.steps_accepted += 1;
-            if !info.finite {
-                let times = (0..checkpoints.len()).map(|m| grid.times()[m * every]).collect();
-                return Err(OdeError::NonFinite {
-                    step,
-                    t_reached: t,
-                    partial: Box::new(Solution {
-                        final_state: x,
-                        t_final: grid.times()[step + 1],
-                        times,
-                        states: checkpoints,
-                        stats,
-                    }),
-                });
+        }
+        if failed {
+            // Replay step-major to report the first non-finite step with a coherent state.
+            let mut ws = RkWorkspace::new(tableau, nr, nc);
+            let mut x = x0.to_owned();
+            let mut checkpoints = Vec::new();
+            let mut stats = Stats::default();
+            for step in 0..n {
+                if step % every == 0 {
+                    checkpoints.push(x.clone());
+                }
+                let (t, h) = grid.step(step);
+                let info = ws.step(tableau, field, t, h, x.as_mut());
+                stats.field_evals += info.field_evals;
+                stats.steps_accepted += 1;
+                if !info.finite {
+                    let times = (0..checkpoints.len())
+                        .map(|m| grid.times()[m * every])
+                        .collect();
+                    return Err(OdeError::NonFinite {
+                        step,
+                        t_reached: t,
+                        partial: Box::new(Solution {
+                            final_state: x,
+                            t_final: grid.times()[step + 1],
+                            times,
+                            states: checkpoints,
+                            stats,
+                        }),
+                    });
+                }
             }
         }
         Ok(CheckpointedTape {
@@ -186,23 +232,32 @@ impl CheckpointedTape {
             let start = seg * self.every;
             let len = self.every.min(n - start);
             seg_states[0].copy_from(checkpoint);
-            for m in 0..len {
-                let (t, h) = self.grid.step(start + m);
-                let (done, next) = seg_states.split_at_mut(m + 1);
-                let x = done[m].as_ref();
-                stats.field_evals += compute_stages(
-                    tab,
-                    field,
-                    t,
-                    h,
-                    x,
-                    &mut k,
-                    &mut seg_stages[m * (s - 1)..(m + 1) * (s - 1)],
-                    false,
-                    StageSet::Needed,
-                );
-                if m + 1 < len {
-                    combine_step(tab, h, &k, next[0].as_mut(), Some(x));
+            // Recompute the segment with the forward pass's row blocks (hence its bits).
+            for rows in blocks(nr, row_block(tab, nr, nc)) {
+                for m in 0..len {
+                    let (t, h) = self.grid.step(start + m);
+                    let (done, next) = seg_states.split_at_mut(m + 1);
+                    let ys = &mut seg_stages[m * (s - 1)..(m + 1) * (s - 1)];
+                    let x = done[m].as_ref();
+                    let e = stages_rows(
+                        tab,
+                        field,
+                        t,
+                        h,
+                        x,
+                        &mut k,
+                        ys,
+                        false,
+                        StageSet::Needed,
+                        rows,
+                    );
+                    if rows.0 == 0 {
+                        stats.field_evals += e;
+                    }
+                    // The segment's last state is the next checkpoint: stages only.
+                    if m + 1 < len {
+                        combine_rows(tab, h, &k, next[0].as_mut(), Some(x), rows);
+                    }
                 }
             }
             for m in (0..len).rev() {

@@ -83,10 +83,10 @@ pub fn continuous_adjoint<F: VectorField + ?Sized>(
                 (yx.as_ref(), ya.as_ref())
             };
             let ti = t + c[i] * h;
-            field.eval(ti, sx, kx[i].as_mut());
-            field.vjp_state(ti, sx, sa, ka[i].as_mut());
+            crate::field::eval(field, ti, sx, kx[i].as_mut());
+            crate::field::vjp_state(field, ti, sx, sa, ka[i].as_mut());
             kg[i].fill(0.0);
-            field.vjp_params(ti, sx, sa, &mut kg[i]);
+            crate::field::vjp_params(field, ti, sx, sa, &mut kg[i]);
             stats.field_evals += 1;
             stats.vjp_state_evals += 1;
             stats.vjp_params_evals += 1;

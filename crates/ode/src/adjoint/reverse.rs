@@ -18,7 +18,9 @@ pub(crate) struct ReverseBuffers {
 impl ReverseBuffers {
     pub(crate) fn new(tab: &ButcherTableau, nrows: usize, ncols: usize) -> Self {
         ReverseBuffers {
-            mu: (0..tab.stages()).map(|_| Mat::zeros(nrows, ncols)).collect(),
+            mu: (0..tab.stages())
+                .map(|_| Mat::zeros(nrows, ncols))
+                .collect(),
             w: Mat::zeros(nrows, ncols),
         }
     }
@@ -56,8 +58,8 @@ pub(crate) fn reverse_step<F: VectorField + ?Sized>(
         lincomb(buf.w.as_mut(), Base::Zero, &terms);
         let yi = if i == 0 { x } else { ys[i - 1].as_ref() };
         let ti = t + c[i] * h;
-        field.vjp_state(ti, yi, buf.w.as_ref(), head[i].as_mut());
-        field.vjp_params(ti, yi, buf.w.as_ref(), grad);
+        crate::field::vjp_state(field, ti, yi, buf.w.as_ref(), head[i].as_mut());
+        crate::field::vjp_params(field, ti, yi, buf.w.as_ref(), grad);
         stats.vjp_state_evals += 1;
         stats.vjp_params_evals += 1;
     }

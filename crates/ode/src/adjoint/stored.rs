@@ -8,7 +8,7 @@ use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::solution::{Solution, Stats};
-use crate::stepper::{StageSet, combine_step, compute_stages};
+use crate::stepper::{StageSet, blocks, combine_rows, row_block, stages_rows, step_blocked};
 use crate::tableau::ButcherTableau;
 
 /// A forward pass on a fixed grid that keeps every state `x_k` and every stage input `Y_i`, so
@@ -64,24 +64,65 @@ impl StoredTape {
             }
         }
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
+        // Row-block sweep (as FixedSolver: same partition, same bits, cache-resident blocks).
+        let mut stats = Stats::default();
+        let mut failed = false;
+        'blocks: for rows in blocks(nr, row_block(tableau, nr, nc)) {
+            for step in 0..n {
+                let (t, h) = grid.step(step);
+                let (done, next) = states.split_at_mut(step + 1);
+                let ys = &mut stages[step * (s - 1)..(step + 1) * (s - 1)];
+                let x = done[step].as_ref();
+                let e = stages_rows(
+                    tableau,
+                    field,
+                    t,
+                    h,
+                    x,
+                    &mut k,
+                    ys,
+                    false,
+                    StageSet::Needed,
+                    rows,
+                );
+                if rows.0 == 0 {
+                    stats.field_evals += e;
+                    stats.steps_accepted += 1;
+                }
+                if !combine_rows(tableau, h, &k, next[0].as_mut(), Some(x), rows) {
+                    failed = true;
+                    break 'blocks;
+                }
+            }
+        }
+        if !failed {
+            return Ok(StoredTape {
+                tableau: tableau.clone(),
+                grid: grid.clone(),
+                states,
+                stages,
+                stats,
+            });
+        }
+        // Replay step-major to report the first non-finite step with a coherent partial state.
         let mut stats = Stats::default();
         for step in 0..n {
             let (t, h) = grid.step(step);
             let (done, next) = states.split_at_mut(step + 1);
-            let x = done[step].as_ref();
-            stats.field_evals += compute_stages(
+            let (evals, finite) = step_blocked(
                 tableau,
                 field,
                 t,
                 h,
-                x,
+                done[step].as_mut(),
                 &mut k,
                 &mut stages[step * (s - 1)..(step + 1) * (s - 1)],
                 false,
-                StageSet::Needed,
+                Some(next[0].as_mut()),
             );
+            stats.field_evals += evals;
             stats.steps_accepted += 1;
-            if !combine_step(tableau, h, &k, next[0].as_mut(), Some(x)) {
+            if !finite {
                 let final_state = next[0].clone();
                 states.truncate(step + 1);
                 return Err(OdeError::NonFinite {
