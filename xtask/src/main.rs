@@ -2,7 +2,10 @@
 //!
 //! - `cargo xtask ci`: what `.ci/run` runs, cheapest first (fmt, clippy, tests).
 //! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
+//! - `cargo xtask reproduce`: runs the study's experiments and writes `results/REPORT.md`
+//!   (see [`reproduce`]).
 
+mod reproduce;
 mod tidy;
 
 use std::path::PathBuf;
@@ -52,7 +55,7 @@ fn ci() -> Result<()> {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)"
 }
 
 fn main() -> ExitCode {
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::check(),
+        Some("reproduce") => reproduce::main(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{}", usage());
             Ok(())

@@ -15,7 +15,6 @@
 //! - [`report`] — `REPORT.md`;
 //! - [`error`] — [`ExperimentError`].
 //!
-//! [`CheckReport`]: plres_theory::CheckReport
 
 pub mod error;
 pub mod plot;
@@ -25,5 +24,6 @@ pub mod run;
 pub mod table;
 
 pub use error::{ExperimentError, ResultExt};
+pub use plres_theory::{CheckReport, Relation};
 pub use registry::{DynExperiment, Experiment, ExperimentConfig, Size};
 pub use run::{RunContext, RunOutput};
