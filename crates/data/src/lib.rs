@@ -1,5 +1,63 @@
 //! # plres-data — datasets
 //!
-//! One job: produce `(X, Y)` batches: seeded synthetic data (separated points, moons,
-//! circles, sphere, teacher flows), the embedded UCI digits, an IDX reader, and the
-//! preprocessing (standardisation, split, random embedding).
+//! One job: produce datasets `(X, Y)`, inputs `X ∈ R^{N×d_in}` with one sample per row
+//! (DESIGN.md §2) and regression or class targets, for the experiments of the study:
+//! seeded synthetic data, the embedded UCI digits, MNIST-format files by path, and the
+//! preprocessing that maps them into the ResNet's state space `R^d` (DESIGN.md §3).
+//! It depends on no other plres crate.
+//!
+//! What it computes:
+//! - separated inputs: `N` points in `B(0, r) ⊂ R^d` with `min_{i≠j} ‖x_i − x_j‖ ≥ δ`,
+//!   guaranteed (the separation `δ₀` of the a-priori PL bound, DESIGN.md §5), refused
+//!   at once when `N > (1 + 2r/δ)^d`;
+//! - teacher targets `y = Φ(x)`, the time-1 flow of `v(x) = Σ_j a_j cos(ω_j·x + b_j)`
+//!   (RK4), a field in the span of random Fourier features (§3.2), so zero loss is
+//!   reachable;
+//! - standardisation `z_j = (x_j − m_j)/s_j` fitted on the training set, a seeded
+//!   Fisher–Yates split, the embedding `x ↦ A x`, `A_kl ~ N(0, 1/d_in)`.
+//!
+//! Every random draw comes from an explicitly passed generator or seed
+//! (`rand_chacha`), and everything a file or a user can get wrong is a
+//! [`DataError`] naming the file and the byte or line; file content never panics.
+//!
+//! ## Module map
+//! - [`dataset`] — [`Dataset`], [`Targets`] (regression / classes), [`one_hot`].
+//! - [`synthetic`] — [`separated`](synthetic::separated) (separated ball),
+//!   [`shapes`](synthetic::shapes) (two moons, circles, unit sphere),
+//!   [`teacher`](synthetic::teacher) (teacher-flow targets, RK4).
+//! - [`digits`] — the embedded UCI handwritten digits (1797 × 64, 10 classes) and the CSV
+//!   parser; origin and licence in `data/README.md`.
+//! - [`idx`] — the IDX format (MNIST / Fashion-MNIST), raw or gzip: read and write.
+//! - [`mnist`] — [`load_fashion_mnist`] from a directory (Debian's
+//!   `dataset-fashion-mnist` installs to [`FASHION_MNIST_DEBIAN_DIR`]).
+//! - [`preprocess`] — [`standardize`](preprocess::standardize),
+//!   [`split`](preprocess::split), [`embed`](preprocess::embed).
+//! - [`error`] — [`DataError`], [`Location`].
+
+pub mod dataset;
+pub mod digits;
+pub mod error;
+pub mod idx;
+mod io_util;
+pub mod mnist;
+pub mod preprocess;
+mod rng_util;
+pub mod synthetic;
+
+pub use dataset::{Dataset, Targets, one_hot};
+pub use digits::{
+    DIGITS_CLASS_COUNTS, DIGITS_N_CLASSES, DIGITS_N_FEATURES, DIGITS_N_SAMPLES, load_digits,
+    load_digits_from_path, parse_labelled_csv,
+};
+pub use error::{DataError, Location};
+pub use idx::{IdxArray, IdxKind, parse_idx, read_idx, write_idx};
+pub use mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, load_fashion_mnist, load_idx_pair};
+pub use preprocess::embed::RandomEmbedding;
+pub use preprocess::split::{Split, shuffle, split_indices, train_test_split};
+pub use preprocess::standardize::{Standardizer, standardize_train_test};
+pub use synthetic::separated::{
+    BallTargets, SeparatedBallConfig, min_pairwise_distance, packing_bound, separated_ball,
+    separated_ball_points,
+};
+pub use synthetic::shapes::{circles, two_moons, unit_sphere};
+pub use synthetic::teacher::{TeacherConfig, TeacherFlow, teacher_dataset};

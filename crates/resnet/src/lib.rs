@@ -1,9 +1,80 @@
 //! # plres-resnet — the models the theory is about
 //!
-//! One job: the linear-residual ResNet (finite width, DESIGN §3.2), its infinite-width
-//! limit (the kernel ResNet, §3.4) and the non-linear baseline (§3.3), with exact
-//! gradients (§4) and safetensors checkpoints (§8).
+//! One job: the ResNet whose residual blocks are linear in their trained parameters
+//! (finite width, DESIGN §3.2), its infinite-width limit (the kernel ResNet, §3.4) and
+//! the non-linear baseline (§3.3), each with its exact gradient (§4), as plres-optim
+//! problems, with safetensors checkpoints (§8).
 //!
-//! Planned modules: `linear` (LinearResNet, `x^{k+1} = x^k + h U_k φ(x^k)`), `shl`
-//! (ShlResNet), `kernel` (KernelResNet), `loss` (squared, softmax cross-entropy),
-//! `checkpoint` (safetensors save/load).
+//! ## Equations
+//!
+//! Data `X ∈ R^{N×d_in}`, one sample per row; fixed input embedding `x^0 = A x`
+//! (identity by default), depth `L`, step `h = 1/L`, fixed output map `z = B x^L`
+//! (identity by default). Loss `L = (1/N) Σ_i ℓ(z_i, y_i)` with `ℓ = ½‖z − y‖²` or the
+//! softmax cross-entropy ([`loss`]).
+//!
+//! * **LinearResNet** ([`linear`]), a fixed feature map `φ: R^d → R^p` (plres-rff) and
+//!   trained `U_k ∈ R^{d×p}`: `x^{k+1} = x^k + h U_k φ(x^k)` (forward Euler), or an
+//!   explicit Runge–Kutta step of `ẋ = U(s) φ(x)` with `U(s)` linear between `L+1`
+//!   slices (plres-ode).
+//! * **ShlResNet** ([`shl`]): `x^{k+1} = x^k + h U_k √(2/p) σ(W_k x^k + c_k)`, all of
+//!   `U_k, W_k, c_k` trained.
+//! * **KernelResNet** ([`kernel`]): `x^{k+1} = x^k + h θ_k(x^k)` with
+//!   `θ_k = Σ_c k(·, c) a_c` in the RKHS of a kernel `k` (plres-kernels).
+//!
+//! Adjoint (exact, DESIGN §4): `p_i^L = (1/N) Bᵀ ∇ℓ(z_i, y_i)`,
+//! `p_i^k = p_i^{k+1} + h Df_k(x_i^k)ᵀ p_i^{k+1}`; Euclidean gradient
+//! `∂L/∂U_k = h Σ_i p_i^{k+1} φ(x_i^k)ᵀ`; in the `L²([0,1])` metric
+//! `⟨U, V⟩ = h Σ_k ⟨U_k, V_k⟩_F` the Riesz gradient is `G_k = (1/h) ∂L/∂U_k`, and
+//! gradient descent in that metric is the default. For the kernel ResNet the step
+//! `θ_k ← θ_k − η Σ_i k(·, x_i^k) p_i^{k+1}` appends the `N` trajectory points of layer
+//! `k` as centres with coefficients `−η p_i^{k+1}`.
+//!
+//! ## Modules
+//!
+//! * [`linear`] — [`LinearResNet`]: configuration, workspace and Euler hot loop, the
+//!   interpolated vector field for plres-ode, checkpoints.
+//! * [`shl`] — [`ShlResNet`], the non-linear baseline.
+//! * [`kernel`] — [`KernelResNet`], the infinite-width limit, with its growth report.
+//! * [`kernel_coefficients`] — [`KernelCoefficients`]: the kernel ResNet on a frozen
+//!   dictionary of centres, a flat-parameter problem for any optimizer.
+//! * [`loss`] — squared and softmax cross-entropy losses, [`Targets`].
+//! * [`maps`] — fixed input embedding / output map and shared input checks.
+//! * [`integrator`] — [`Integrator`] (Euler, midpoint, Heun, RK4) and `L²` slice weights.
+//! * [`problem`] — [`Trainable`] and [`TrainingProblem`], the plres-optim `Problem` of
+//!   every model (full batch and minibatches).
+//! * [`checkpoint`] — safetensors read/write (atomic, validated).
+//! * [`report`] — [`GradientReport`], [`Trajectory`], [`Record`].
+//! * [`error`] — [`ResNetError`], [`CheckpointError`].
+//!
+//! ## Speed
+//!
+//! The Euler training step is the product's hot loop: `Φ_k`, the feature map's vjp cache
+//! and the states of every layer live in a preallocated [`Workspace`]; each layer is
+//! one feature evaluation and one GEMM forward, two GEMMs and one vjp backward, all faer
+//! GEMMs on views of the flat parameter vector (`Par::rayon(2)` above a size
+//! threshold). With a warm workspace a training step allocates nothing.
+
+pub mod checkpoint;
+pub mod error;
+pub mod integrator;
+pub mod kernel;
+pub mod kernel_coefficients;
+pub mod linear;
+pub mod loss;
+pub mod maps;
+pub mod problem;
+pub mod report;
+pub mod shl;
+
+pub use checkpoint::{Checkpoint, FORMAT_VERSION};
+pub use error::{CheckpointError, ResNetError};
+pub use integrator::Integrator;
+pub use kernel::{KernelGradient, KernelResNet, KernelStepReport};
+pub use kernel_coefficients::{KernelCoefficients, KernelCoefficientsWorkspace};
+pub use linear::io::PeerProblem;
+pub use linear::{Init, LinearResNet, LinearResNetConfig, Workspace};
+pub use loss::{LossKind, TargetData, Targets};
+pub use maps::FixedMaps;
+pub use problem::{Trainable, TrainingProblem};
+pub use report::{GradientReport, Record, Trajectory};
+pub use shl::{Activation, ShlResNet, ShlResNetConfig, ShlWorkspace};

@@ -1,0 +1,188 @@
+//! The IDX file format (LeCun et al., the MNIST / Fashion-MNIST distribution format):
+//! reader and writer, raw or gzip-compressed.
+//!
+//! Layout (all integers big-endian):
+//! - bytes 0..4: magic `0x00 0x00 T D`, `T` the element type (`0x08` = unsigned byte,
+//!   the only type this crate reads), `D` the number of dimensions;
+//!   so `0x00000803` for an `n × rows × cols` image file and `0x00000801` for a label
+//!   file;
+//! - bytes 4..4+4D: the dimensions, one `u32` each;
+//! - then `Π dims` bytes of data, row-major (last index fastest), and nothing after.
+//!
+//! Files starting with the gzip magic `1f 8b` are decompressed first; byte offsets in
+//! errors then count bytes of the decompressed stream. Every malformation (short file,
+//! wrong magic, dimensions that disagree with the length) is a typed [`DataError`],
+//! never a panic.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::DataError;
+
+/// Magic number of a `u8` IDX file with 3 dimensions (images `n × rows × cols`).
+pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
+/// Magic number of a `u8` IDX file with 1 dimension (labels `n`).
+pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
+/// IDX type code of unsigned bytes.
+pub const IDX_TYPE_U8: u8 = 0x08;
+
+/// Which IDX file is expected: decides the accepted magic number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdxKind {
+    /// Images: magic [`IDX_IMAGES_MAGIC`], dimensions `[n, rows, cols]`.
+    Images,
+    /// Labels: magic [`IDX_LABELS_MAGIC`], dimensions `[n]`.
+    Labels,
+    /// Any `u8` IDX file: magic `0x000008DD` with any number of dimensions `DD`.
+    AnyU8,
+}
+
+impl IdxKind {
+    fn accepts(self, magic: u32) -> bool {
+        match self {
+            IdxKind::Images => magic == IDX_IMAGES_MAGIC,
+            IdxKind::Labels => magic == IDX_LABELS_MAGIC,
+            IdxKind::AnyU8 => magic >> 8 == u32::from(IDX_TYPE_U8),
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            IdxKind::Images => "0x00000803 (u8 images, 3 dimensions)",
+            IdxKind::Labels => "0x00000801 (u8 labels, 1 dimension)",
+            IdxKind::AnyU8 => "0x000008DD (u8 data, DD dimensions)",
+        }
+    }
+}
+
+/// An IDX array of unsigned bytes: dimensions and row-major data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdxArray {
+    /// The dimensions, outermost first (e.g. `[n, rows, cols]`).
+    pub dims: Vec<usize>,
+    /// `Π dims` bytes, row-major (last index fastest).
+    pub data: Vec<u8>,
+}
+
+impl IdxArray {
+    /// Encodes the array as an (uncompressed) IDX file.
+    ///
+    /// # Panics
+    /// If `data.len() != Π dims`, if there are more than 255 dimensions or if a
+    /// dimension exceeds `u32::MAX` (the message names the values).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let product: usize = self.dims.iter().product();
+        assert_eq!(
+            product,
+            self.data.len(),
+            "IdxArray::to_bytes: dims {:?} (product {product}) but data has {} bytes",
+            self.dims,
+            self.data.len()
+        );
+        let ndims = u8::try_from(self.dims.len()).unwrap_or_else(|_| {
+            panic!(
+                "IdxArray::to_bytes: {} dimensions, IDX allows at most 255",
+                self.dims.len()
+            )
+        });
+        let mut out = Vec::with_capacity(4 + 4 * self.dims.len() + self.data.len());
+        out.extend_from_slice(&[0, 0, IDX_TYPE_U8, ndims]);
+        for &d in &self.dims {
+            let d = u32::try_from(d)
+                .unwrap_or_else(|_| panic!("IdxArray::to_bytes: dimension {d} exceeds u32::MAX"));
+            out.extend_from_slice(&d.to_be_bytes());
+        }
+        out.extend_from_slice(&self.data);
+        out
+    }
+}
+
+/// Parses an IDX stream already in memory (decompressed). `file` names it in errors.
+///
+/// # Errors
+/// [`DataError::Truncated`] (header or data cut short), [`DataError::BadMagic`],
+/// [`DataError::DimensionOverflow`], [`DataError::TrailingBytes`] (bytes after the data
+/// the dimensions announce).
+pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
+    let len = bytes.len() as u64;
+    let truncated = |needed: u64| DataError::Truncated {
+        file: file.to_path_buf(),
+        offset: len,
+        needed,
+    };
+    let Some(magic_bytes) = bytes.first_chunk::<4>() else {
+        return Err(truncated(4));
+    };
+    let magic = u32::from_be_bytes(*magic_bytes);
+    if !kind.accepts(magic) {
+        return Err(DataError::BadMagic {
+            file: file.to_path_buf(),
+            found: magic,
+            expected: kind.expected(),
+        });
+    }
+    let ndims = usize::from(bytes[3]);
+    let header_len = 4 + 4 * ndims;
+    if bytes.len() < header_len {
+        return Err(truncated(header_len as u64));
+    }
+    let raw_dims: Vec<u32> = bytes[4..header_len]
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    let overflow = || DataError::DimensionOverflow {
+        file: file.to_path_buf(),
+        dims: raw_dims.clone(),
+    };
+    let mut needed = header_len as u64;
+    let mut product: u64 = 1;
+    for &d in &raw_dims {
+        product = product.checked_mul(u64::from(d)).ok_or_else(overflow)?;
+    }
+    needed = needed.checked_add(product).ok_or_else(overflow)?;
+    let needed_usize = usize::try_from(needed).map_err(|_| overflow())?;
+    if len < needed {
+        return Err(truncated(needed));
+    }
+    if len > needed {
+        return Err(DataError::TrailingBytes {
+            file: file.to_path_buf(),
+            offset: needed,
+            extra: len - needed,
+        });
+    }
+    Ok(IdxArray {
+        // u32 → usize is lossless on the 32- and 64-bit targets Rust supports for std
+        // here; the product already fit in usize above.
+        dims: raw_dims.iter().map(|&d| d as usize).collect(),
+        data: bytes[header_len..needed_usize].to_vec(),
+    })
+}
+
+/// Reads an IDX file, raw or gzip-compressed (detected by the magic `1f 8b`).
+pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataError> {
+    let path = path.as_ref();
+    let bytes = crate::io_util::read_maybe_gzip(path)?;
+    parse_idx(&bytes, path, kind)
+}
+
+/// Writes `array` as an IDX file at `path`, gzip-compressed when `gzip` is `true`.
+///
+/// # Panics
+/// As [`IdxArray::to_bytes`].
+pub fn write_idx(path: impl AsRef<Path>, array: &IdxArray, gzip: bool) -> Result<(), DataError> {
+    let path = path.as_ref();
+    let io_err = |source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let raw = array.to_bytes();
+    let bytes = if gzip {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(&raw).map_err(io_err)?;
+        enc.finish().map_err(io_err)?
+    } else {
+        raw
+    };
+    std::fs::write(path, bytes).map_err(io_err)
+}

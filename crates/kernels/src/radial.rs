@@ -1,0 +1,476 @@
+//! Distance-based (radial) kernels `k(x, y) = κ(‖x − y‖²)`, all with `k(x, x) = 1`.
+//!
+//! | kernel | `k` as a function of `r = ‖x − y‖` | spectral measure |
+//! |---|---|---|
+//! | [`Gaussian`] | `exp(−r²/(2σ²))` | `N(0, σ⁻² I)` |
+//! | [`Laplace`] | `exp(−r/ℓ)` | Student-t, 1 dof (Cauchy), scale `1/ℓ` |
+//! | [`Matern32`] | `(1 + √3 r/ℓ) e^{−√3 r/ℓ}` | Student-t, 3 dof, scale `1/ℓ` |
+//! | [`Matern52`] | `(1 + √5 r/ℓ + 5r²/(3ℓ²)) e^{−√5 r/ℓ}` | Student-t, 5 dof, scale `1/ℓ` |
+//! | [`InverseMultiquadric`] | `(1 + r²/c²)^{−1/2}` | none in [`SpectralMeasure`] |
+//!
+//! Gradients have the form `∇_x k(x, y) = g(r²) (x − y)`:
+//! Gaussian `g = −k/σ²`; Laplace `g = −e^{−r/ℓ}/(ℓ r)`, and `∇_x k = 0` at `r = 0`, where the
+//! Laplace kernel is not differentiable (its Clarke generalised gradient there is the
+//! ball of radius `1/ℓ`; `0` is its minimum-norm element and keeps Jacobians bounded); Matérn 3/2 `g = −(3/ℓ²) e^{−√3 r/ℓ}`;
+//! Matérn 5/2 `g = −(5/(3ℓ²))(1 + √5 r/ℓ) e^{−√5 r/ℓ}`; inverse multiquadric
+//! `g = −(1/c²)(1 + r²/c²)^{−3/2}`.
+//!
+//! Gram matrices use `‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y` through one GEMM, clamped at 0.
+//! That formula loses relative accuracy when `‖x − y‖² ≪ ‖x‖² + ‖y‖²` (cancellation,
+//! which `√·` in Laplace/Matérn would amplify to `O(√eps)`), so entries with
+//! `‖x − y‖² < 10⁻⁶ (‖x‖² + ‖y‖²)` are recomputed directly from the two rows.
+
+use std::sync::Mutex;
+
+use faer::linalg::matmul::matmul;
+use faer::prelude::{Reborrow, ReborrowMut};
+use faer::{Accum, MatMut, MatRef};
+use serde::{Deserialize, Serialize};
+
+use crate::kernel::check_weighted_grad_shapes;
+use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
+use crate::validate::check_param;
+use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
+
+/// Relative threshold below which a GEMM-based squared distance is recomputed directly.
+const REFINE: f64 = 1e-6;
+
+/// The profile `κ` of a radial kernel, as a function of the squared distance `s = r²`.
+pub(crate) trait RadialProfile: Sync {
+    /// `κ(s)`.
+    fn value(&self, s: f64) -> f64;
+    /// `g(s)` with `∇_x k(x, y) = g(‖x − y‖²) (x − y)`.
+    fn grad_factor(&self, s: f64) -> f64;
+    /// `κ` applied to every entry of `s` (override to vectorise).
+    fn value_slice(&self, s: &mut [f64]) {
+        for v in s.iter_mut() {
+            *v = self.value(*v);
+        }
+    }
+    /// The spectral measure, if it is one of the [`SpectralMeasure`] families.
+    fn measure(&self) -> Option<SpectralMeasure>;
+}
+
+/// `‖x_i − y_j‖²` from the GEMM entry `g = x_i·y_j` and the squared norms, recomputed
+/// directly when cancellation would make it inaccurate, clamped at 0.
+#[inline]
+fn sq_dist_entry(
+    g: f64,
+    ni: f64,
+    nj: f64,
+    x: MatRef<'_, f64>,
+    i: usize,
+    y: MatRef<'_, f64>,
+    j: usize,
+) -> f64 {
+    let s = ni + nj - 2.0 * g;
+    if s < REFINE * (ni + nj) {
+        direct_sq_dist(x, i, y, j)
+    } else {
+        s
+    }
+}
+
+fn check_pair(what: &str, x: &[f64], y: &[f64]) {
+    assert!(
+        x.len() == y.len(),
+        "{what}: x has length {}, y has length {}",
+        x.len(),
+        y.len()
+    );
+}
+
+fn sq_dist(x: &[f64], y: &[f64]) -> f64 {
+    x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum()
+}
+
+fn radial_eval<P: RadialProfile>(p: &P, x: &[f64], y: &[f64]) -> f64 {
+    check_pair("eval", x, y);
+    p.value(sq_dist(x, y))
+}
+
+fn radial_grad_x<P: RadialProfile>(p: &P, x: &[f64], y: &[f64], out: &mut [f64]) {
+    assert!(
+        x.len() == y.len() && out.len() == x.len(),
+        "grad_x: x has length {}, y has length {}, out has length {}",
+        x.len(),
+        y.len(),
+        out.len()
+    );
+    let g = p.grad_factor(sq_dist(x, y));
+    for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
+        *o = g * (a - b);
+    }
+}
+
+fn radial_gram<P: RadialProfile>(p: &P, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+    let nx = row_sq_norms(x);
+    let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
+        for (k, v) in seg.iter_mut().enumerate() {
+            let i = i0 + k;
+            *v = sq_dist_entry(*v, nx[i], nx[j], x, i, x, j);
+        }
+        p.value_slice(seg);
+    };
+    let k0 = p.value(0.0);
+    sym_driver("gram_in_place", x, out, f, |_| k0);
+}
+
+fn radial_cross_gram<P: RadialProfile>(
+    p: &P,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    out: MatMut<'_, f64>,
+) {
+    let nx = row_sq_norms(x);
+    let ny = row_sq_norms(y);
+    let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
+        for (k, v) in seg.iter_mut().enumerate() {
+            let i = i0 + k;
+            *v = sq_dist_entry(*v, nx[i], ny[j], x, i, y, j);
+        }
+        p.value_slice(seg);
+    };
+    cross_driver("cross_gram_in_place", x, y, out, f);
+}
+
+/// `out (⊕)= Σ_j w_ij g(‖x_i − y_j‖²)(x_i − y_j)`: `S = W ⊙ g(D²)` in `scratch`, then
+/// `out ⊕ −S Y` by GEMM and `out_i += (Σ_j S_ij) x_i`.
+///
+/// `(Σ_j S_ij) x_i − Σ_j S_ij y_j` cancels when `x_i ≈ y_j` (absolute error
+/// `~eps |S_ij| ‖x_i‖` against a term of size `|S_ij| ‖x_i − y_j‖`, unbounded relative to
+/// it for Laplace, whose `|g| ~ 1/r`). The pairs the Gram pass refines
+/// (`‖x_i − y_j‖² < 10⁻⁶(‖x_i‖² + ‖y_j‖²)`) are therefore left out of `S` and added
+/// directly as `w_ij g (x_i − y_j)` at the end; for all others `‖x_i‖ ≤ 10³ ‖x_i − y_j‖`
+/// bounds the cancellation.
+fn radial_weighted_grad<P: RadialProfile>(
+    p: &P,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    mut scratch: MatMut<'_, f64>,
+    mut out: MatMut<'_, f64>,
+    accum: Accum,
+) {
+    check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
+    let nx = row_sq_norms(x);
+    let ny = row_sq_norms(y);
+    // (i, j, w_ij g(s_ij)) of the near pairs, handled directly below.
+    let near: Mutex<Vec<(usize, usize, f64)>> = Mutex::new(Vec::new());
+    let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
+        let mut local = Vec::new();
+        for (k, v) in seg.iter_mut().enumerate() {
+            let i = i0 + k;
+            let (ni, nj) = (nx[i], ny[j]);
+            let s = ni + nj - 2.0 * *v;
+            if s < REFINE * (ni + nj) {
+                let wij = w[(i, j)];
+                if wij != 0.0 {
+                    local.push((i, j, wij * p.grad_factor(direct_sq_dist(x, i, y, j))));
+                }
+                *v = 0.0;
+            } else {
+                *v = w[(i, j)] * p.grad_factor(s);
+            }
+        }
+        if !local.is_empty() {
+            near.lock().unwrap_or_else(|e| e.into_inner()).extend(local);
+        }
+    };
+    cross_driver("weighted_grad_in_place", x, y, scratch.rb_mut(), f);
+    matmul(out.rb_mut(), accum, scratch.rb(), y, -1.0, par());
+    add_row_sums_times_x(scratch.rb(), x, out.rb_mut());
+    for (i, j, c) in near.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for l in 0..x.ncols() {
+            out[(i, l)] += c * (x[(i, l)] - y[(j, l)]);
+        }
+    }
+}
+
+/// `out_i += (Σ_j s_ij) x_i`, row block by row block (no allocation).
+pub(crate) fn add_row_sums_times_x(
+    s: MatRef<'_, f64>,
+    x: MatRef<'_, f64>,
+    mut out: MatMut<'_, f64>,
+) {
+    const B: usize = 64;
+    let (n, m, d) = (s.nrows(), s.ncols(), x.ncols());
+    let mut ib = 0;
+    while ib < n {
+        let len = B.min(n - ib);
+        let mut r = [0.0; B];
+        for j in 0..m {
+            let col = s.col(j);
+            for k in 0..len {
+                r[k] += col[ib + k];
+            }
+        }
+        for l in 0..d {
+            for k in 0..len {
+                out[(ib + k, l)] += r[k] * x[(ib + k, l)];
+            }
+        }
+        ib += len;
+    }
+}
+
+macro_rules! radial_kernel {
+    ($ty:ident, $name:literal) => {
+        impl Kernel for $ty {
+            fn name(&self) -> &'static str {
+                $name
+            }
+            fn eval(&self, x: &[f64], y: &[f64]) -> f64 {
+                radial_eval(self, x, y)
+            }
+            fn grad_x(&self, x: &[f64], y: &[f64], out: &mut [f64]) {
+                radial_grad_x(self, x, y, out)
+            }
+            fn gram_in_place(&self, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+                radial_gram(self, x, out)
+            }
+            fn cross_gram_in_place(
+                &self,
+                x: MatRef<'_, f64>,
+                y: MatRef<'_, f64>,
+                out: MatMut<'_, f64>,
+            ) {
+                radial_cross_gram(self, x, y, out)
+            }
+            fn spectral_measure(&self) -> Option<SpectralMeasure> {
+                self.measure()
+            }
+            fn spec(&self) -> Option<KernelSpec> {
+                Some(KernelSpec::from(*self))
+            }
+            fn weighted_grad_in_place(
+                &self,
+                x: MatRef<'_, f64>,
+                y: MatRef<'_, f64>,
+                w: MatRef<'_, f64>,
+                scratch: MatMut<'_, f64>,
+                out: MatMut<'_, f64>,
+                accum: Accum,
+            ) {
+                radial_weighted_grad(self, x, y, w, scratch, out, accum)
+            }
+        }
+    };
+}
+
+/// Gaussian (squared-exponential) kernel `k(x, y) = exp(−‖x − y‖²/(2σ²))`, bandwidth `σ`.
+///
+/// ```
+/// use plres_kernels::{Gaussian, Kernel};
+/// let k = Gaussian::new(2.0).unwrap();
+/// // at distance σ the kernel is e^{−1/2}
+/// assert!((k.eval(&[0.0, 0.0], &[2.0, 0.0]) - (-0.5f64).exp()).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelSpec", into = "KernelSpec")]
+pub struct Gaussian {
+    sigma: f64,
+    /// `1/(2σ²)`
+    inv_two_sigma_sq: f64,
+}
+
+impl Gaussian {
+    /// A Gaussian kernel of bandwidth `sigma`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] unless `sigma` is finite and `> 0`.
+    pub fn new(sigma: f64) -> Result<Self, KernelError> {
+        let sigma = check_param("sigma", sigma)?;
+        Ok(Self {
+            sigma,
+            inv_two_sigma_sq: 0.5 / (sigma * sigma),
+        })
+    }
+    /// The bandwidth `σ`.
+    pub fn sigma(&self) -> f64 {
+        self.sigma
+    }
+}
+
+impl RadialProfile for Gaussian {
+    fn value(&self, s: f64) -> f64 {
+        (-s * self.inv_two_sigma_sq).exp()
+    }
+    fn grad_factor(&self, s: f64) -> f64 {
+        -2.0 * self.inv_two_sigma_sq * self.value(s)
+    }
+    fn measure(&self) -> Option<SpectralMeasure> {
+        Some(SpectralMeasure::Gaussian { sigma: self.sigma })
+    }
+}
+radial_kernel!(Gaussian, "gaussian");
+
+/// Laplace (exponential) kernel `k(x, y) = exp(−‖x − y‖/ℓ)` with the Euclidean norm.
+///
+/// Not differentiable at `x = y`; [`Kernel::grad_x`] returns `0` there.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelSpec", into = "KernelSpec")]
+pub struct Laplace {
+    lengthscale: f64,
+}
+
+impl Laplace {
+    /// A Laplace kernel of length-scale `lengthscale`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
+    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
+        Ok(Self {
+            lengthscale: check_param("lengthscale", lengthscale)?,
+        })
+    }
+    /// The length-scale `ℓ`.
+    pub fn lengthscale(&self) -> f64 {
+        self.lengthscale
+    }
+}
+
+impl RadialProfile for Laplace {
+    fn value(&self, s: f64) -> f64 {
+        (-s.sqrt() / self.lengthscale).exp()
+    }
+    fn grad_factor(&self, s: f64) -> f64 {
+        let r = s.sqrt();
+        if r == 0.0 {
+            0.0
+        } else {
+            -(-r / self.lengthscale).exp() / (self.lengthscale * r)
+        }
+    }
+    fn measure(&self) -> Option<SpectralMeasure> {
+        Some(SpectralMeasure::StudentT {
+            dof: 1.0,
+            lengthscale: self.lengthscale,
+        })
+    }
+}
+radial_kernel!(Laplace, "laplace");
+
+/// Matérn kernel with `ν = 3/2`: `k = (1 + √3 r/ℓ) e^{−√3 r/ℓ}`, `r = ‖x − y‖`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelSpec", into = "KernelSpec")]
+pub struct Matern32 {
+    lengthscale: f64,
+}
+
+impl Matern32 {
+    /// A Matérn 3/2 kernel of length-scale `lengthscale`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
+    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
+        Ok(Self {
+            lengthscale: check_param("lengthscale", lengthscale)?,
+        })
+    }
+    /// The length-scale `ℓ`.
+    pub fn lengthscale(&self) -> f64 {
+        self.lengthscale
+    }
+}
+
+impl RadialProfile for Matern32 {
+    fn value(&self, s: f64) -> f64 {
+        let a = 3f64.sqrt() * s.sqrt() / self.lengthscale;
+        (1.0 + a) * (-a).exp()
+    }
+    fn grad_factor(&self, s: f64) -> f64 {
+        let a = 3f64.sqrt() * s.sqrt() / self.lengthscale;
+        -3.0 / (self.lengthscale * self.lengthscale) * (-a).exp()
+    }
+    fn measure(&self) -> Option<SpectralMeasure> {
+        Some(SpectralMeasure::StudentT {
+            dof: 3.0,
+            lengthscale: self.lengthscale,
+        })
+    }
+}
+radial_kernel!(Matern32, "matern32");
+
+/// Matérn kernel with `ν = 5/2`: `k = (1 + √5 r/ℓ + 5r²/(3ℓ²)) e^{−√5 r/ℓ}`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelSpec", into = "KernelSpec")]
+pub struct Matern52 {
+    lengthscale: f64,
+}
+
+impl Matern52 {
+    /// A Matérn 5/2 kernel of length-scale `lengthscale`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
+    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
+        Ok(Self {
+            lengthscale: check_param("lengthscale", lengthscale)?,
+        })
+    }
+    /// The length-scale `ℓ`.
+    pub fn lengthscale(&self) -> f64 {
+        self.lengthscale
+    }
+}
+
+impl RadialProfile for Matern52 {
+    fn value(&self, s: f64) -> f64 {
+        // a = √5 r/ℓ, and 5r²/(3ℓ²) = a²/3
+        let a = 5f64.sqrt() * s.sqrt() / self.lengthscale;
+        (1.0 + a + a * a / 3.0) * (-a).exp()
+    }
+    fn grad_factor(&self, s: f64) -> f64 {
+        let a = 5f64.sqrt() * s.sqrt() / self.lengthscale;
+        -5.0 / (3.0 * self.lengthscale * self.lengthscale) * (1.0 + a) * (-a).exp()
+    }
+    fn measure(&self) -> Option<SpectralMeasure> {
+        Some(SpectralMeasure::StudentT {
+            dof: 5.0,
+            lengthscale: self.lengthscale,
+        })
+    }
+}
+radial_kernel!(Matern52, "matern52");
+
+/// Inverse multiquadric kernel `k(x, y) = (1 + ‖x − y‖²/c²)^{−1/2}`.
+///
+/// Stationary with `k(0) = 1`, but its spectral measure (a Gaussian scale mixture,
+/// `ω | u ~ N(0, (u/c²) I)`, `u ~ χ²(1)`) is not one of the [`SpectralMeasure`]
+/// families, so [`Kernel::spectral_measure`] returns `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "KernelSpec", into = "KernelSpec")]
+pub struct InverseMultiquadric {
+    c: f64,
+}
+
+impl InverseMultiquadric {
+    /// An inverse multiquadric kernel with scale `c`.
+    ///
+    /// # Errors
+    /// [`KernelError::InvalidParameter`] unless `c` is finite and `> 0`.
+    pub fn new(c: f64) -> Result<Self, KernelError> {
+        Ok(Self {
+            c: check_param("c", c)?,
+        })
+    }
+    /// The scale `c`.
+    pub fn c(&self) -> f64 {
+        self.c
+    }
+}
+
+impl RadialProfile for InverseMultiquadric {
+    fn value(&self, s: f64) -> f64 {
+        1.0 / (1.0 + s / (self.c * self.c)).sqrt()
+    }
+    fn grad_factor(&self, s: f64) -> f64 {
+        let q = 1.0 + s / (self.c * self.c);
+        -1.0 / (self.c * self.c * q * q.sqrt())
+    }
+    fn measure(&self) -> Option<SpectralMeasure> {
+        None
+    }
+}
+radial_kernel!(InverseMultiquadric, "inverse_multiquadric");

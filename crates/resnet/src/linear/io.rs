@@ -1,0 +1,322 @@
+//! Checkpoints of a [`LinearResNet`] (DESIGN §8) and the PyTorch peer's gradient-check
+//! files.
+//!
+//! A LinearResNet checkpoint holds `features.omega` (`[p, d]`, `[p/2, d]` for paired
+//! features), `features.bias` (`[p]` or `[0]`), `residual.u` (`[S, d, p]`),
+//! `embed.in` / `embed.out` when present, and the metadata of
+//! [`crate::checkpoint::keys`]; `feature_map` is the JSON of the
+//! `plres_rff::FeatureSpec` that rebuilds the map from `omega` and `bias`.
+//!
+//! The peer format (`../shared/peer`, `features.omega [p,d]`, `features.bias [p]`,
+//! `residual.u [L,d,p]`, `data.x [N,d]`, `data.y [N,d]`, no metadata) describes an Euler
+//! RFF ResNet with `φ(x) = √(2/p) cos(Ωx + b)` and squared loss: [`PeerProblem`].
+
+use std::path::Path;
+use std::sync::Arc;
+
+use faer::{Mat, MatRef};
+use plres_kernels::KernelSpec;
+use plres_rff::{FeatureMap, FeatureSpec, FourierVariant};
+
+use crate::checkpoint::{Checkpoint, keys};
+use crate::error::{CheckpointError, ResNetError};
+use crate::integrator::Integrator;
+use crate::kernel::row_major;
+use crate::linear::{Init, LinearResNet, LinearResNetConfig};
+use crate::maps::FixedMaps;
+
+/// Writes `embed.in` (`[d, d_in]`) and `embed.out` (`[d_out, d]`) when present.
+pub(crate) fn insert_maps(c: &mut Checkpoint, maps: &FixedMaps) {
+    if let Some(a) = &maps.embed_in {
+        c.insert(
+            "embed.in",
+            vec![a.nrows(), a.ncols()],
+            row_major(a.as_ref()),
+        );
+    }
+    if let Some(b) = &maps.embed_out {
+        c.insert(
+            "embed.out",
+            vec![b.nrows(), b.ncols()],
+            row_major(b.as_ref()),
+        );
+    }
+}
+
+/// Reads the optional `embed.in`, `embed.out` for state dimension `d`.
+pub(crate) fn read_maps(c: &Checkpoint, d: usize) -> Result<FixedMaps, CheckpointError> {
+    let mut maps = FixedMaps::default();
+    if c.tensors.contains_key("embed.in") {
+        let t = c.tensor_rank("embed.in", 2)?;
+        let d_in = t.shape[1];
+        let data = c.tensor("embed.in", &[d, d_in])?;
+        let a = MatRef::from_row_major_slice(data, d, d_in).to_owned();
+        FixedMaps::check_embed_in(&a, d)?;
+        maps.embed_in = Some(a);
+    }
+    if c.tensors.contains_key("embed.out") {
+        let t = c.tensor_rank("embed.out", 2)?;
+        let d_out = t.shape[0];
+        let data = c.tensor("embed.out", &[d_out, d])?;
+        let b = MatRef::from_row_major_slice(data, d_out, d).to_owned();
+        FixedMaps::check_embed_out(&b, d)?;
+        maps.embed_out = Some(b);
+    }
+    Ok(maps)
+}
+
+/// The `bandwidth` metadata: `σ`, `ℓ` or `c` of the kernel, `"none"` otherwise.
+pub(crate) fn bandwidth_of(spec: &KernelSpec) -> String {
+    match *spec {
+        KernelSpec::Gaussian { sigma } => sigma.to_string(),
+        KernelSpec::Laplace { lengthscale }
+        | KernelSpec::Matern32 { lengthscale }
+        | KernelSpec::Matern52 { lengthscale } => lengthscale.to_string(),
+        KernelSpec::InverseMultiquadric { c } => c.to_string(),
+        _ => "none".to_string(),
+    }
+}
+
+/// Parses the `kernel` metadata (JSON of a `KernelSpec`).
+pub(crate) fn parse_kernel(c: &Checkpoint) -> Result<KernelSpec, CheckpointError> {
+    let v = c.meta(keys::KERNEL)?;
+    serde_json::from_str(v).map_err(|e| CheckpointError::InvalidMetadata {
+        key: keys::KERNEL,
+        value: v.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Rebuilds a feature map of the given spec from its weights and bias.
+fn build_features(
+    spec: &FeatureSpec,
+    omega: Mat<f64>,
+    bias: Vec<f64>,
+) -> Result<Arc<dyn FeatureMap>, ResNetError> {
+    Ok(Arc::from(spec.from_parts(omega, bias)?))
+}
+
+impl LinearResNet {
+    /// The checkpoint of this network (module docs).
+    ///
+    /// # Errors
+    /// None today (the `Result` leaves room for feature maps that cannot be
+    /// serialised).
+    pub fn to_checkpoint(&self) -> Result<Checkpoint, CheckpointError> {
+        let spec = self.features.spec();
+        let (d, p) = (self.d, self.p);
+        let mut c = Checkpoint::new();
+        let w = self.features.weights();
+        c.insert("features.omega", vec![w.nrows(), w.ncols()], row_major(w));
+        let b = self.features.bias();
+        c.insert("features.bias", vec![b.len()], b.to_vec());
+        c.insert("residual.u", vec![self.n_slices(), d, p], self.u.clone());
+        insert_maps(&mut c, &self.maps);
+        let kernel = self.features.limit_kernel();
+        c.set_meta(keys::MODEL, "linear_resnet");
+        c.set_meta(
+            keys::FEATURE_MAP,
+            serde_json::to_string(&spec).expect("FeatureSpec serialises"),
+        );
+        c.set_meta(
+            keys::KERNEL,
+            serde_json::to_string(&kernel).expect("KernelSpec serialises"),
+        );
+        c.set_meta(keys::BANDWIDTH, bandwidth_of(&kernel));
+        c.set_meta(keys::DEPTH, self.depth.to_string());
+        c.set_meta(keys::INTEGRATOR, self.integrator.name());
+        c.set_meta(
+            keys::SEED,
+            self.seed
+                .map_or_else(|| "none".to_string(), |s| s.to_string()),
+        );
+        Ok(c)
+    }
+
+    /// Rebuilds a network from a checkpoint written by [`LinearResNet::to_checkpoint`].
+    ///
+    /// # Errors
+    /// [`CheckpointError::WrongModel`], [`CheckpointError::MissingMetadata`],
+    /// [`CheckpointError::InvalidMetadata`], [`CheckpointError::MissingTensor`],
+    /// [`CheckpointError::WrongShape`] (each naming the tensor),
+    /// [`CheckpointError::Model`] (the parts do not make a valid feature map).
+    pub fn from_checkpoint(c: &Checkpoint) -> Result<Self, CheckpointError> {
+        let model = c.meta(keys::MODEL)?;
+        if model != "linear_resnet" {
+            return Err(CheckpointError::WrongModel {
+                expected: "linear_resnet",
+                found: model.to_string(),
+            });
+        }
+        let spec_str = c.meta(keys::FEATURE_MAP)?;
+        let spec: FeatureSpec =
+            serde_json::from_str(spec_str).map_err(|e| CheckpointError::InvalidMetadata {
+                key: keys::FEATURE_MAP,
+                value: spec_str.to_string(),
+                reason: e.to_string(),
+            })?;
+        let depth: usize = c.meta_parse(keys::DEPTH)?;
+        let integ_str = c.meta(keys::INTEGRATOR)?;
+        let integrator =
+            Integrator::from_name(integ_str).ok_or_else(|| CheckpointError::InvalidMetadata {
+                key: keys::INTEGRATOR,
+                value: integ_str.to_string(),
+                reason: "expected euler, midpoint, heun or rk4".into(),
+            })?;
+        let seed = match c.meta(keys::SEED)? {
+            "none" => None,
+            s => Some(
+                s.parse::<u64>()
+                    .map_err(|e| CheckpointError::InvalidMetadata {
+                        key: keys::SEED,
+                        value: s.to_string(),
+                        reason: e.to_string(),
+                    })?,
+            ),
+        };
+        let ut = c.tensor_rank("residual.u", 3)?;
+        let (d, p) = (ut.shape[1], ut.shape[2]);
+        let slices = integrator.n_slices(depth);
+        let u = c.tensor("residual.u", &[slices, d, p])?;
+        let paired = matches!(
+            spec,
+            FeatureSpec::Fourier {
+                variant: FourierVariant::Paired,
+                ..
+            }
+        );
+        let rows = if paired { p / 2 } else { p };
+        let omega = c.tensor("features.omega", &[rows, d])?;
+        let bt = c.tensor_rank("features.bias", 1)?;
+        let bias_len = if paired { bt.shape[0] } else { p };
+        let bias = c.tensor("features.bias", &[bias_len])?;
+        let omega = MatRef::from_row_major_slice(omega, rows, d).to_owned();
+        let features = build_features(&spec, omega, bias.to_vec())?;
+        let mut net = LinearResNet::new(
+            features,
+            LinearResNetConfig {
+                depth,
+                integrator,
+                init: Init::Zero,
+            },
+        )?;
+        if net.p != p || net.d != d {
+            return Err(CheckpointError::WrongShape {
+                name: "residual.u".into(),
+                expected: vec![slices, net.d, net.p],
+                found: vec![slices, d, p],
+            });
+        }
+        net.u.copy_from_slice(u);
+        net.seed = seed;
+        net.maps = read_maps(c, d)?;
+        Ok(net)
+    }
+
+    /// Saves atomically to `path` (safetensors, module docs).
+    ///
+    /// # Errors
+    /// As [`LinearResNet::to_checkpoint`], and [`CheckpointError::Io`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        self.to_checkpoint()?.save(path)
+    }
+
+    /// Loads and validates a checkpoint.
+    ///
+    /// # Errors
+    /// Every [`CheckpointError`] case, each naming the tensor or key at fault.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        Self::from_checkpoint(&Checkpoint::load(path)?)
+    }
+}
+
+/// A problem in the PyTorch peer's gradient-check format (module docs): an Euler RFF
+/// ResNet with cosine features, its data and its targets.
+#[derive(Clone, Debug)]
+pub struct PeerProblem {
+    /// The network (`Integrator::Euler`, `φ = √(2/p) cos(Ωx + b)`).
+    pub model: LinearResNet,
+    /// `data.x`, `N×d`.
+    pub x: Mat<f64>,
+    /// `data.y`, `N×d`.
+    pub y: Mat<f64>,
+}
+
+impl PeerProblem {
+    /// Reads a peer input file. The file carries no kernel; `kernel` (the one `Ω` was
+    /// drawn for, Gaussian with the peer's bandwidth, default `σ = 1`) only labels the
+    /// feature map — `Ω` and `b` define it.
+    ///
+    /// # Errors
+    /// [`CheckpointError`] for a missing tensor or an inconsistent shape (naming it),
+    /// non-F64 or non-finite values.
+    pub fn load(path: impl AsRef<Path>, kernel: KernelSpec) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let c = Checkpoint::from_bytes_unversioned(&bytes)?;
+        let ot = c.tensor_rank("features.omega", 2)?;
+        let (p, d) = (ot.shape[0], ot.shape[1]);
+        let omega = MatRef::from_row_major_slice(&ot.data, p, d).to_owned();
+        let bias = c.tensor("features.bias", &[p])?.to_vec();
+        let depth = c.tensor_rank("residual.u", 3)?.shape[0];
+        let u = c.tensor("residual.u", &[depth, d, p])?;
+        let n = c.tensor_rank("data.x", 2)?.shape[0];
+        let x = MatRef::from_row_major_slice(c.tensor("data.x", &[n, d])?, n, d).to_owned();
+        let y = MatRef::from_row_major_slice(c.tensor("data.y", &[n, d])?, n, d).to_owned();
+        let spec = FeatureSpec::Fourier {
+            kernel,
+            variant: FourierVariant::CosineWithPhase,
+        };
+        let features = build_features(&spec, omega, bias)?;
+        let mut model = LinearResNet::new(
+            features,
+            LinearResNetConfig {
+                depth,
+                integrator: Integrator::Euler,
+                init: Init::Zero,
+            },
+        )?;
+        model.u.copy_from_slice(u);
+        Ok(Self { model, x, y })
+    }
+
+    /// Writes the peer's input format (readable by `cli.py gradcheck`).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`], or [`CheckpointError::Model`] if the model is not an
+    /// Euler network without embedding/output map over `p×d` weights (what the peer
+    /// models).
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        let m = &self.model;
+        let w = m.features.weights();
+        if m.integrator != Integrator::Euler
+            || m.maps != FixedMaps::default()
+            || w.nrows() != m.p
+            || m.features.bias().len() != m.p
+        {
+            return Err(CheckpointError::Model(ResNetError::Unsupported(
+                "the peer format holds an Euler RFF ResNet with p×d weights, a bias of length p \
+                 and no embedding"
+                    .into(),
+            )));
+        }
+        let mut c = Checkpoint::new();
+        c.insert("features.omega", vec![m.p, m.d], row_major(w));
+        c.insert("features.bias", vec![m.p], m.features.bias().to_vec());
+        c.insert("residual.u", vec![m.depth, m.d, m.p], m.u.clone());
+        c.insert(
+            "data.x",
+            vec![self.x.nrows(), self.x.ncols()],
+            row_major(self.x.as_ref()),
+        );
+        c.insert(
+            "data.y",
+            vec![self.y.nrows(), self.y.ncols()],
+            row_major(self.y.as_ref()),
+        );
+        c.save(path)
+    }
+}

@@ -1,0 +1,575 @@
+//! The [`LinearResNet`] type, its configuration and its public API.
+
+use std::sync::Arc;
+
+use faer::{Mat, MatRef};
+use plres_optim::Metric;
+use plres_rff::FeatureMap;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::error::ResNetError;
+use crate::integrator::Integrator;
+use crate::linear::field;
+use crate::linear::workspace::{self, Workspace};
+use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
+use crate::maps::{FixedMaps, check_len};
+use crate::report::{GradientReport, Record, Trajectory};
+
+/// Initial value of the trained slices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Init {
+    /// `U = 0` (the study's choice): the network starts as the identity map.
+    #[default]
+    Zero,
+    /// `U` entries iid `N(0, std²)` from a `ChaCha8Rng` seeded with `seed`.
+    Normal {
+        /// Standard deviation (`≥ 0`, finite).
+        std: f64,
+        /// Seed of the generator.
+        seed: u64,
+    },
+}
+
+impl Init {
+    /// Fills `u` with the initial values.
+    ///
+    /// # Errors
+    /// [`ResNetError::InvalidSetting`] for a negative or non-finite `std`.
+    pub(crate) fn fill(&self, u: &mut [f64]) -> Result<(), ResNetError> {
+        match *self {
+            Init::Zero => u.fill(0.0),
+            Init::Normal { std, seed } => {
+                if !(std >= 0.0 && std.is_finite()) {
+                    return Err(ResNetError::InvalidSetting {
+                        what: "init std",
+                        value: std,
+                        reason: "must be finite and ≥ 0",
+                    });
+                }
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                for v in u.iter_mut() {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    *v = std * z;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Shape and initialisation of a [`LinearResNet`] (the feature map fixes `d` and `p`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearResNetConfig {
+    /// Depth `L ≥ 1` (step `h = 1/L`). Default 16.
+    pub depth: usize,
+    /// Depth discretisation. Default [`Integrator::Euler`] (the ResNet).
+    pub integrator: Integrator,
+    /// Initial `U`. Default [`Init::Zero`].
+    pub init: Init,
+}
+
+impl Default for LinearResNetConfig {
+    fn default() -> Self {
+        Self {
+            depth: 16,
+            integrator: Integrator::Euler,
+            init: Init::Zero,
+        }
+    }
+}
+
+/// The finite-width ResNet linear in its trained parameters (DESIGN §3.2, module docs
+/// of [`crate::linear`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use faer::Mat;
+/// use plres_kernels::KernelSpec;
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, Record, Targets};
+/// use plres_rff::{FourierVariant, RandomFourierFeatures};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+/// let spec = KernelSpec::Gaussian { sigma: 1.0 };
+/// let phi = RandomFourierFeatures::sample(&spec, 2, 64, FourierVariant::CosineWithPhase, &mut rng)
+///     .unwrap();
+/// let net = LinearResNet::new(Arc::new(phi), LinearResNetConfig { depth: 4, ..Default::default() })
+///     .unwrap();
+/// let x = Mat::from_fn(5, 2, |i, j| (i + j) as f64 * 0.1);
+/// // zero initialisation: the identity map
+/// assert_eq!(net.forward(x.as_ref()).unwrap(), x);
+/// let y = Mat::from_fn(5, 2, |i, _| i as f64 * 0.2);
+/// let g = net.loss_and_gradient(x.as_ref(), Targets::Values(y.as_ref()), Record::NONE).unwrap();
+/// assert_eq!(g.euclidean.len(), 4 * 2 * 64);
+/// ```
+#[derive(Clone, Debug)]
+pub struct LinearResNet {
+    pub(crate) features: Arc<dyn FeatureMap>,
+    pub(crate) seed: Option<u64>,
+    pub(crate) d: usize,
+    pub(crate) p: usize,
+    pub(crate) depth: usize,
+    pub(crate) integrator: Integrator,
+    pub(crate) u: Vec<f64>,
+    pub(crate) maps: FixedMaps,
+}
+
+impl LinearResNet {
+    /// A network over `features` (shared by all layers) with the given depth,
+    /// integrator and initial `U`.
+    ///
+    /// # Errors
+    /// [`ResNetError::ZeroDepth`], [`ResNetError::ZeroWidth`],
+    /// [`ResNetError::ZeroDimension`], [`ResNetError::InvalidSetting`] (init).
+    pub fn new(
+        features: Arc<dyn FeatureMap>,
+        config: LinearResNetConfig,
+    ) -> Result<Self, ResNetError> {
+        let d = features.input_dim();
+        let p = features.output_dim();
+        if config.depth == 0 {
+            return Err(ResNetError::ZeroDepth);
+        }
+        if p == 0 {
+            return Err(ResNetError::ZeroWidth);
+        }
+        if d == 0 {
+            return Err(ResNetError::ZeroDimension { what: "d (state)" });
+        }
+        let mut u = vec![0.0; config.integrator.n_slices(config.depth) * d * p];
+        config.init.fill(&mut u)?;
+        Ok(Self {
+            features,
+            seed: None,
+            d,
+            p,
+            depth: config.depth,
+            integrator: config.integrator,
+            u,
+            maps: FixedMaps::default(),
+        })
+    }
+
+    /// Adds the fixed input embedding `A ∈ R^{d×d_in}`: `x^0 = A x`.
+    ///
+    /// # Errors
+    /// [`ResNetError::DimensionMismatch`] (`A` must have `d` rows),
+    /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
+    pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
+        FixedMaps::check_embed_in(&a, self.d)?;
+        self.maps.embed_in = Some(a);
+        Ok(self)
+    }
+
+    /// Sets the fixed output map `B ∈ R^{d_out×d}`: `z = B x^L` (identity by default).
+    ///
+    /// # Errors
+    /// [`ResNetError::DimensionMismatch`] (`B` must have `d` columns),
+    /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
+    pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
+        FixedMaps::check_embed_out(&b, self.d)?;
+        self.maps.embed_out = Some(b);
+        Ok(self)
+    }
+
+    /// Records the seed the feature map was drawn with (the `seed` checkpoint metadata).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The seed recorded with [`LinearResNet::with_seed`].
+    pub fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+
+    /// The feature map `φ`.
+    pub fn features(&self) -> &Arc<dyn FeatureMap> {
+        &self.features
+    }
+
+    /// State dimension `d`.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+
+    /// Width `p`.
+    pub fn width(&self) -> usize {
+        self.p
+    }
+
+    /// Depth `L`.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// Step `h = 1/L`.
+    pub fn step(&self) -> f64 {
+        1.0 / self.depth as f64
+    }
+
+    /// The integrator.
+    pub fn integrator(&self) -> Integrator {
+        self.integrator
+    }
+
+    /// Number of slices `S` (`L` for Euler, `L+1` otherwise).
+    pub fn n_slices(&self) -> usize {
+        self.integrator.n_slices(self.depth)
+    }
+
+    /// Input dimension `d_in` (`d` without embedding).
+    pub fn input_dim(&self) -> usize {
+        self.maps.input_dim(self.d)
+    }
+
+    /// Output dimension `d_out` (`d` without output map).
+    pub fn output_dim(&self) -> usize {
+        self.maps.output_dim(self.d)
+    }
+
+    /// The fixed maps `A`, `B`.
+    pub fn maps(&self) -> &FixedMaps {
+        &self.maps
+    }
+
+    /// Number of trained parameters `S·d·p`.
+    pub fn n_params(&self) -> usize {
+        self.u.len()
+    }
+
+    /// The trained parameters, laid out as `residual.u` `[S, d, p]` (row-major).
+    pub fn params(&self) -> &[f64] {
+        &self.u
+    }
+
+    /// Mutable access to the trained parameters (layout of [`LinearResNet::params`]).
+    pub fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.u
+    }
+
+    /// Replaces the trained parameters.
+    ///
+    /// # Errors
+    /// [`ResNetError::ParameterLength`], [`ResNetError::NonFinite`].
+    pub fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError> {
+        check_len("params", self.u.len(), params.len())?;
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(ResNetError::NonFinite {
+                what: "params",
+                row: i,
+                col: 0,
+                value: params[i],
+            });
+        }
+        self.u.copy_from_slice(params);
+        Ok(())
+    }
+
+    /// Slice `U_k ∈ R^{d×p}` (`k < S`) as a view of the parameters.
+    ///
+    /// # Panics
+    /// If `k ≥ S`.
+    pub fn slice(&self, k: usize) -> MatRef<'_, f64> {
+        workspace::slice_t(&self.u, k, self.d, self.p).transpose()
+    }
+
+    /// Per-slice weights of the `L²` metric (see [`Integrator::slice_weights`]).
+    pub fn slice_weights(&self) -> Vec<f64> {
+        self.integrator.slice_weights(self.depth)
+    }
+
+    /// The parameter metric gradient descent uses by default: the discretised
+    /// `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F` (`w_k = h` for Euler,
+    /// DESIGN §4).
+    pub fn metric(&self) -> Metric {
+        let blocks = self
+            .slice_weights()
+            .into_iter()
+            .map(|w| (self.d * self.p, w))
+            .collect();
+        Metric::blocks(blocks).expect("slice weights are positive and blocks non-empty")
+    }
+
+    /// Buffers for batches of up to `n_max` samples.
+    pub fn workspace(&self, n_max: usize) -> Workspace {
+        Workspace::new(
+            n_max,
+            self.d,
+            self.p,
+            self.features.cache_dim(),
+            self.depth,
+            self.input_dim(),
+            self.output_dim(),
+            self.integrator,
+        )
+    }
+
+    fn check_workspace(&self, ws: &Workspace, n: usize) -> Result<(), ResNetError> {
+        assert!(
+            ws.fits(
+                self.d,
+                self.p,
+                self.depth,
+                self.input_dim(),
+                self.output_dim(),
+                self.integrator
+            ),
+            "workspace made for d={}, p={}, L={}, d_in={}, d_out={}, {:?}; model has d={}, p={}, L={}, d_in={}, d_out={}, {:?}",
+            ws.d,
+            ws.p,
+            ws.depth,
+            ws.d_in,
+            ws.d_out,
+            ws.integrator,
+            self.d,
+            self.p,
+            self.depth,
+            self.input_dim(),
+            self.output_dim(),
+            self.integrator
+        );
+        if n > ws.capacity() {
+            return Err(ResNetError::DimensionMismatch {
+                what: "batch rows (at most the workspace capacity)",
+                expected: ws.capacity(),
+                found: n,
+            });
+        }
+        Ok(())
+    }
+
+    /// Forward pass into `ws` (states `X_0..X_L` and output), for `params` (layout of
+    /// [`LinearResNet::params`]). Keeps what the backward pass needs.
+    fn forward_into(&self, u: &[f64], ws: &mut Workspace, x: MatRef<'_, f64>) {
+        let n = x.nrows();
+        ws.n = n;
+        self.maps.embed(x, ws.states[0].as_mut().subrows_mut(0, n));
+        match self.integrator {
+            Integrator::Euler => workspace::euler_forward(self.features.as_ref(), u, ws, n),
+            _ => field::ode_forward(self, u, ws, n),
+        }
+        let xl = ws.states[self.depth].as_ref().subrows(0, n);
+        self.maps.output(xl, ws.z.as_mut().subrows_mut(0, n));
+    }
+
+    /// Loss and Euclidean gradient into `ws` and `grad`, inputs already validated.
+    fn loss_and_gradient_core(
+        &self,
+        u: &[f64],
+        ws: &mut Workspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        let n = x.nrows();
+        self.forward_into(u, ws, x);
+        let loss = loss_in_place(
+            ws.z.as_ref().subrows(0, n),
+            targets,
+            ws.gz.as_mut().subrows_mut(0, n),
+        );
+        self.maps.adjoint_terminal(
+            ws.gz.as_ref().subrows(0, n),
+            ws.adjoints[self.depth].as_mut().subrows_mut(0, n),
+        );
+        match self.integrator {
+            Integrator::Euler => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
+            _ => field::ode_backward(self, u, ws, n, grad),
+        }
+        loss
+    }
+
+    /// The hot path: loss and Euclidean gradient `∂L/∂U` (layout of
+    /// [`LinearResNet::params`]) at `params`, with states, features and adjoints left in
+    /// `ws` ([`Workspace::state`], [`Workspace::phi`], [`Workspace::adjoint`]). With a
+    /// warm workspace this allocates nothing.
+    ///
+    /// # Errors
+    /// Bad data ([`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
+    /// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`]), wrong
+    /// `params`/`grad` length, a batch larger than the workspace.
+    ///
+    /// # Panics
+    /// If `ws` was made for another model shape.
+    pub fn loss_and_gradient_at(
+        &self,
+        params: &[f64],
+        ws: &mut Workspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        targets.validate(x.nrows(), self.output_dim())?;
+        check_len("params", self.u.len(), params.len())?;
+        check_len("grad", self.u.len(), grad.len())?;
+        self.check_workspace(ws, x.nrows())?;
+        Ok(self.loss_and_gradient_core(params, ws, x, targets, grad))
+    }
+
+    /// [`LinearResNet::loss_and_gradient_at`] at the model's own parameters.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::loss_and_gradient_at`].
+    pub fn loss_and_gradient_in(
+        &self,
+        ws: &mut Workspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ResNetError> {
+        self.loss_and_gradient_at(&self.u, ws, x, targets, grad)
+    }
+
+    /// Like [`LinearResNet::loss_and_gradient_at`] without checking the data (the
+    /// caller validated them once, e.g. a training problem at construction).
+    ///
+    /// # Panics
+    /// On shape mismatches.
+    pub(crate) fn loss_and_gradient_prevalidated(
+        &self,
+        params: &[f64],
+        ws: &mut Workspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        self.loss_and_gradient_core(params, ws, x, targets, grad)
+    }
+
+    /// Loss, Euclidean and Riesz gradients (and on request the trajectory and the
+    /// adjoints) at the model's parameters. Allocates its own workspace; use
+    /// [`LinearResNet::loss_and_gradient_in`] in loops.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::loss_and_gradient_at`].
+    pub fn loss_and_gradient(
+        &self,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        record: Record,
+    ) -> Result<GradientReport, ResNetError> {
+        let mut ws = self.workspace(x.nrows());
+        let mut euclidean = vec![0.0; self.u.len()];
+        let loss = self.loss_and_gradient_in(&mut ws, x, targets, &mut euclidean)?;
+        let mut riesz = vec![0.0; self.u.len()];
+        let riesz_norm_sq = self.metric().riesz_into(&euclidean, &mut riesz);
+        let n = x.nrows();
+        let grab = |v: &[Mat<f64>]| -> Vec<Mat<f64>> {
+            v.iter()
+                .map(|m| m.as_ref().subrows(0, n).to_owned())
+                .collect()
+        };
+        Ok(GradientReport {
+            loss,
+            euclidean,
+            riesz,
+            riesz_norm_sq,
+            trajectory: record.trajectory.then(|| grab(&ws.states)),
+            adjoints: record.adjoints.then(|| grab(&ws.adjoints)),
+        })
+    }
+
+    /// States at the layer boundaries and output for `params`, inputs validated.
+    fn trajectory_at(&self, u: &[f64], x: MatRef<'_, f64>) -> Trajectory {
+        let n = x.nrows();
+        let mut states: Vec<Mat<f64>> = (0..=self.depth).map(|_| Mat::zeros(n, self.d)).collect();
+        self.maps.embed(x, states[0].as_mut());
+        match self.integrator {
+            Integrator::Euler => {
+                let mut phi = Mat::zeros(n, self.p);
+                workspace::euler_forward_eval(
+                    self.features.as_ref(),
+                    u,
+                    &mut states,
+                    &mut phi,
+                    n,
+                    self.d,
+                    self.p,
+                );
+            }
+            _ => field::ode_forward_eval(self, u, &mut states),
+        }
+        let mut output = Mat::zeros(n, self.output_dim());
+        self.maps
+            .output(states[self.depth].as_ref(), output.as_mut());
+        Trajectory { states, output }
+    }
+
+    /// The output `Z = B x^L` for a batch `X` (`N×d_in`), one sample per row.
+    ///
+    /// # Errors
+    /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
+    /// [`ResNetError::NonFinite`].
+    pub fn forward(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
+        Ok(self.forward_trajectory(x)?.output)
+    }
+
+    /// The output and the states `X^0..X^L` at the layer boundaries.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::forward`].
+    pub fn forward_trajectory(&self, x: MatRef<'_, f64>) -> Result<Trajectory, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        Ok(self.trajectory_at(&self.u, x))
+    }
+
+    /// The loss at the model's parameters (no gradient).
+    ///
+    /// # Errors
+    /// As [`LinearResNet::loss_and_gradient_at`].
+    pub fn loss(&self, x: MatRef<'_, f64>, targets: Targets<'_>) -> Result<f64, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        targets.validate(x.nrows(), self.output_dim())?;
+        Ok(loss_value(
+            self.trajectory_at(&self.u, x).output.as_ref(),
+            targets,
+        ))
+    }
+
+    /// The loss at `params` (no gradient), e.g. for finite differences or line searches.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::loss_and_gradient_at`].
+    pub fn loss_at(
+        &self,
+        params: &[f64],
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+    ) -> Result<f64, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        targets.validate(x.nrows(), self.output_dim())?;
+        check_len("params", self.u.len(), params.len())?;
+        Ok(loss_value(
+            self.trajectory_at(params, x).output.as_ref(),
+            targets,
+        ))
+    }
+
+    /// Predicted classes `argmax_c z_{i,c}`.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::forward`].
+    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, ResNetError> {
+        let z = self.forward(x)?;
+        let mut out = vec![0; z.nrows()];
+        argmax_rows(z.as_ref(), &mut out);
+        Ok(out)
+    }
+
+    /// Fraction of samples whose predicted class equals the label.
+    ///
+    /// # Errors
+    /// As [`LinearResNet::forward`], plus label count/range errors.
+    pub fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
+        Targets::Labels(labels).validate(x.nrows(), self.output_dim())?;
+        let pred = self.predict(x)?;
+        let hits = pred.iter().zip(labels).filter(|(a, b)| a == b).count();
+        Ok(hits as f64 / labels.len() as f64)
+    }
+}

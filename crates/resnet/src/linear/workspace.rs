@@ -1,0 +1,246 @@
+//! Preallocated buffers of a [`super::LinearResNet`] and the forward-Euler hot loop.
+//!
+//! A [`Workspace`] is sized once for at most `n_max` samples (one full batch; minibatches
+//! use the first rows) and holds, for forward Euler, the states `X_0..X_L`, the features
+//! `Φ_k = φ(X_k)` and the feature map's vjp cache `S_k` of every layer (what the backward
+//! pass needs), the adjoints `P_0..P_L`, one `N×p` scratch `V` and the output buffers.
+//! A training step with a warm workspace allocates nothing: products are faer GEMMs
+//! into these buffers, on `Par::rayon(2)` above [`crate::maps::PAR_THRESHOLD`].
+//!
+//! Memory: `8·n_max·((L+1)·2d + L·(p + cache_dim) + p + 2 d_out)` bytes for Euler (the
+//! `Φ_k`, `S_k` dominate: 512 MiB at `N = 1024, p = 1024, L = 32`).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef};
+use plres_rff::FeatureMap;
+
+use crate::integrator::Integrator;
+use crate::linear::field::OdeBuffers;
+use crate::maps::par_for;
+
+/// Preallocated buffers for forward and backward passes of one model shape.
+#[derive(Debug)]
+pub struct Workspace {
+    pub(crate) n_max: usize,
+    pub(crate) n: usize,
+    pub(crate) d: usize,
+    pub(crate) p: usize,
+    pub(crate) depth: usize,
+    pub(crate) d_in: usize,
+    pub(crate) d_out: usize,
+    pub(crate) integrator: Integrator,
+    /// `X_0..X_L`, `n_max × d`.
+    pub(crate) states: Vec<Mat<f64>>,
+    /// Euler: `Φ_0..Φ_{L−1}`, `n_max × p` (empty otherwise).
+    pub(crate) phis: Vec<Mat<f64>>,
+    /// Euler: vjp caches `S_0..S_{L−1}`, `n_max × cache_dim` (empty otherwise).
+    pub(crate) caches: Vec<Mat<f64>>,
+    /// `P_0..P_L`, `n_max × d`.
+    pub(crate) adjoints: Vec<Mat<f64>>,
+    /// `n_max × p` scratch (`V = h P_{k+1} U_k`).
+    pub(crate) v: Mat<f64>,
+    /// `Z = X_L Bᵀ`, `n_max × d_out`.
+    pub(crate) z: Mat<f64>,
+    /// `∂L/∂Z`, `n_max × d_out`.
+    pub(crate) gz: Mat<f64>,
+    /// Stage storage of the Runge–Kutta integrators (`None` for Euler).
+    pub(crate) ode: Option<OdeBuffers>,
+}
+
+impl Workspace {
+    /// Buffers for batches of at most `n_max` samples of a model with state dimension
+    /// `d`, width `p`, vjp-cache width `cache_dim`, depth `L`, input and output
+    /// dimensions `d_in`, `d_out`, and the given integrator.
+    pub(crate) fn new(
+        n_max: usize,
+        d: usize,
+        p: usize,
+        cache_dim: usize,
+        depth: usize,
+        d_in: usize,
+        d_out: usize,
+        integrator: Integrator,
+    ) -> Self {
+        let euler = integrator == Integrator::Euler;
+        let per_layer = |cols: usize| -> Vec<Mat<f64>> {
+            if euler {
+                (0..depth).map(|_| Mat::zeros(n_max, cols)).collect()
+            } else {
+                Vec::new()
+            }
+        };
+        Self {
+            n_max,
+            n: 0,
+            d,
+            p,
+            depth,
+            d_in,
+            d_out,
+            integrator,
+            states: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
+            phis: per_layer(p),
+            caches: per_layer(cache_dim),
+            adjoints: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
+            v: Mat::zeros(n_max, p),
+            z: Mat::zeros(n_max, d_out),
+            gz: Mat::zeros(n_max, d_out),
+            ode: (!euler).then(|| OdeBuffers::new(n_max, d, p, cache_dim, depth, integrator)),
+        }
+    }
+
+    /// Largest batch these buffers hold.
+    pub fn capacity(&self) -> usize {
+        self.n_max
+    }
+
+    /// Number of samples of the last pass.
+    pub fn n_rows(&self) -> usize {
+        self.n
+    }
+
+    /// Depth `L` the buffers were made for.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// State `X_k` (`k = 0..=L`) of the last forward pass, `N×d`.
+    ///
+    /// # Panics
+    /// If `k > L`.
+    pub fn state(&self, k: usize) -> MatRef<'_, f64> {
+        self.states[k].as_ref().subrows(0, self.n)
+    }
+
+    /// Adjoint `P_k = ∂L/∂X_k` (`k = 0..=L`) of the last backward pass, `N×d`.
+    ///
+    /// # Panics
+    /// If `k > L`.
+    pub fn adjoint(&self, k: usize) -> MatRef<'_, f64> {
+        self.adjoints[k].as_ref().subrows(0, self.n)
+    }
+
+    /// Features `Φ_k = φ(X_k)` (`k < L`) kept by the last Euler training pass (`None`
+    /// for the other integrators, which do not keep them: apply the feature map to
+    /// [`Workspace::state`]).
+    pub fn phi(&self, k: usize) -> Option<MatRef<'_, f64>> {
+        self.phis.get(k).map(|m| m.as_ref().subrows(0, self.n))
+    }
+
+    /// Output `Z = X_L Bᵀ` of the last forward pass, `N×d_out`.
+    pub fn output(&self) -> MatRef<'_, f64> {
+        self.z.as_ref().subrows(0, self.n)
+    }
+
+    /// Whether the buffers fit a model of these dimensions.
+    pub(crate) fn fits(
+        &self,
+        d: usize,
+        p: usize,
+        depth: usize,
+        d_in: usize,
+        d_out: usize,
+        integrator: Integrator,
+    ) -> bool {
+        self.d == d
+            && self.p == p
+            && self.depth == depth
+            && self.d_in == d_in
+            && self.d_out == d_out
+            && self.integrator == integrator
+    }
+}
+
+/// `U_kᵀ` as a `p×d` column-major view of the row-major `d×p` block `k` of `u`.
+#[inline]
+pub(crate) fn slice_t(u: &[f64], k: usize, d: usize, p: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&u[k * d * p..(k + 1) * d * p], p, d)
+}
+
+/// Mutable `p×d` column-major view of block `k` of a flat `[S, d, p]` vector.
+#[inline]
+pub(crate) fn slice_t_mut(u: &mut [f64], k: usize, d: usize, p: usize) -> MatMut<'_, f64> {
+    MatMut::from_column_major_slice_mut(&mut u[k * d * p..(k + 1) * d * p], p, d)
+}
+
+/// Forward Euler over the first `n` rows, starting from `ws.states[0]`:
+/// `Φ_k = φ(X_k)` (with the vjp cache `S_k`), `X_{k+1} = X_k + h Φ_k U_kᵀ`.
+pub(crate) fn euler_forward(features: &dyn FeatureMap, u: &[f64], ws: &mut Workspace, n: usize) {
+    let (d, p, depth) = (ws.d, ws.p, ws.depth);
+    let h = 1.0 / depth as f64;
+    let par = par_for(n, p, d);
+    for k in 0..depth {
+        let (head, tail) = ws.states.split_at_mut(k + 1);
+        let xk = head[k].as_ref().subrows(0, n);
+        let mut xk1 = tail[0].as_mut().subrows_mut(0, n);
+        let mut phi = ws.phis[k].as_mut().subrows_mut(0, n);
+        features.apply_with_cache(xk, phi.as_mut(), ws.caches[k].as_mut().subrows_mut(0, n));
+        xk1.copy_from(xk);
+        matmul(xk1, Accum::Add, phi.as_ref(), slice_t(u, k, d, p), h, par);
+    }
+}
+
+/// Backward Euler adjoint over the first `n` rows from `ws.adjoints[L]` (already
+/// `P_L`): writes `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}` into block `k` of `grad` and
+/// `P_k = P_{k+1} + vjp(S_k, h P_{k+1} U_k)`.
+pub(crate) fn euler_backward(
+    features: &dyn FeatureMap,
+    u: &[f64],
+    ws: &mut Workspace,
+    n: usize,
+    grad: &mut [f64],
+) {
+    let (d, p, depth) = (ws.d, ws.p, ws.depth);
+    let h = 1.0 / depth as f64;
+    let par = par_for(n, p, d);
+    for k in (0..depth).rev() {
+        let (head, tail) = ws.adjoints.split_at_mut(k + 1);
+        let pk1 = tail[0].as_ref().subrows(0, n);
+        let mut pk = head[k].as_mut().subrows_mut(0, n);
+        let phi = ws.phis[k].as_ref().subrows(0, n);
+        matmul(
+            slice_t_mut(grad, k, d, p),
+            Accum::Replace,
+            phi.transpose(),
+            pk1,
+            h,
+            par,
+        );
+        let mut v = ws.v.as_mut().subrows_mut(0, n);
+        matmul(
+            v.as_mut(),
+            Accum::Replace,
+            pk1,
+            slice_t(u, k, d, p).transpose(),
+            h,
+            par,
+        );
+        pk.copy_from(pk1);
+        features.vjp_in_place(ws.caches[k].as_ref().subrows(0, n), v, pk, Accum::Add);
+    }
+}
+
+/// Forward Euler without caches for prediction, over `n` rows, into `states` (`L+1`
+/// buffers) using one `Φ` scratch buffer.
+pub(crate) fn euler_forward_eval(
+    features: &dyn FeatureMap,
+    u: &[f64],
+    states: &mut [Mat<f64>],
+    phi: &mut Mat<f64>,
+    n: usize,
+    d: usize,
+    p: usize,
+) {
+    let depth = states.len() - 1;
+    let h = 1.0 / depth as f64;
+    let par = par_for(n, p, d);
+    for k in 0..depth {
+        let (head, tail) = states.split_at_mut(k + 1);
+        let xk = head[k].as_ref().subrows(0, n);
+        let mut xk1 = tail[0].as_mut().subrows_mut(0, n);
+        let mut phi = phi.as_mut().subrows_mut(0, n);
+        features.apply_in_place(xk, phi.as_mut());
+        xk1.copy_from(xk);
+        matmul(xk1, Accum::Add, phi.as_ref(), slice_t(u, k, d, p), h, par);
+    }
+}

@@ -1,0 +1,162 @@
+//! The fixed linear maps around the flow and the checks every model shares.
+//!
+//! * input embedding `A ∈ R^{d×d_in}`: `x_i^0 = A x_i` (identity when absent, `d_in = d`);
+//! * output map `B ∈ R^{d_out×d}`: `z_i = B x_i^L` (identity by default, DESIGN §3.1);
+//!   the adjoint starts at `P^L = (∂L/∂Z) B` (DESIGN §4, `p_i^L = Bᵀ ∂L/∂z_i`).
+//!
+//! In row-major batch form (one sample per row) these are `X^0 = X Aᵀ`, `Z = X^L Bᵀ`.
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+
+use crate::error::ResNetError;
+use crate::loss::check_finite;
+
+/// GEMMs whose work `rows·inner·cols` reaches this size run on [`PARALLEL_THREADS`]
+/// threads; smaller ones run sequentially (rayon's fork/join costs ~10 µs, the time of a
+/// ~10⁵-flop product on one core).
+pub const PAR_THRESHOLD: usize = 1 << 17;
+
+/// Threads used for large products (both cores of the target machine).
+pub const PARALLEL_THREADS: usize = 2;
+
+/// Parallelism for a product with `rows·inner·cols` multiply–adds.
+#[inline]
+pub(crate) fn par_for(rows: usize, inner: usize, cols: usize) -> Par {
+    if rows.saturating_mul(inner).saturating_mul(cols) >= PAR_THRESHOLD {
+        Par::rayon(PARALLEL_THREADS)
+    } else {
+        Par::Seq
+    }
+}
+
+/// The fixed input embedding `A` and output map `B` of a model.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FixedMaps {
+    /// `A ∈ R^{d×d_in}` (`None` = identity, `d_in = d`).
+    pub embed_in: Option<Mat<f64>>,
+    /// `B ∈ R^{d_out×d}` (`None` = identity, `d_out = d`).
+    pub embed_out: Option<Mat<f64>>,
+}
+
+impl FixedMaps {
+    /// Input dimension `d_in`.
+    pub fn input_dim(&self, d: usize) -> usize {
+        self.embed_in.as_ref().map_or(d, |a| a.ncols())
+    }
+
+    /// Output dimension `d_out`.
+    pub fn output_dim(&self, d: usize) -> usize {
+        self.embed_out.as_ref().map_or(d, |b| b.nrows())
+    }
+
+    /// Validates `A` (`d×d_in`, finite, `d_in ≥ 1`) for state dimension `d`.
+    pub(crate) fn check_embed_in(a: &Mat<f64>, d: usize) -> Result<(), ResNetError> {
+        if a.nrows() != d {
+            return Err(ResNetError::DimensionMismatch {
+                what: "rows of the input embedding A (d)",
+                expected: d,
+                found: a.nrows(),
+            });
+        }
+        if a.ncols() == 0 {
+            return Err(ResNetError::ZeroDimension {
+                what: "d_in (columns of A)",
+            });
+        }
+        check_finite(a.as_ref(), "input embedding A")
+    }
+
+    /// Validates `B` (`d_out×d`, finite, `d_out ≥ 1`) for state dimension `d`.
+    pub(crate) fn check_embed_out(b: &Mat<f64>, d: usize) -> Result<(), ResNetError> {
+        if b.ncols() != d {
+            return Err(ResNetError::DimensionMismatch {
+                what: "columns of the output map B (d)",
+                expected: d,
+                found: b.ncols(),
+            });
+        }
+        if b.nrows() == 0 {
+            return Err(ResNetError::ZeroDimension {
+                what: "d_out (rows of B)",
+            });
+        }
+        check_finite(b.as_ref(), "output map B")
+    }
+
+    /// `x0 = X Aᵀ` (or a copy of `X`).
+    ///
+    /// # Panics
+    /// If the shapes disagree (`x: N×d_in`, `x0: N×d`).
+    pub(crate) fn embed(&self, x: MatRef<'_, f64>, x0: MatMut<'_, f64>) {
+        let mut x0 = x0;
+        match &self.embed_in {
+            None => x0.copy_from(x),
+            Some(a) => {
+                let par = par_for(x.nrows(), a.ncols(), a.nrows());
+                matmul(x0, Accum::Replace, x, a.transpose(), 1.0, par);
+            }
+        }
+    }
+
+    /// `z = X^L Bᵀ` (or a copy of `X^L`).
+    pub(crate) fn output(&self, xl: MatRef<'_, f64>, z: MatMut<'_, f64>) {
+        let mut z = z;
+        match &self.embed_out {
+            None => z.copy_from(xl),
+            Some(b) => {
+                let par = par_for(xl.nrows(), b.ncols(), b.nrows());
+                matmul(z, Accum::Replace, xl, b.transpose(), 1.0, par);
+            }
+        }
+    }
+
+    /// `P^L = G B` from the loss gradient `G = ∂L/∂Z` (or a copy of `G`).
+    pub(crate) fn adjoint_terminal(&self, g: MatRef<'_, f64>, pl: MatMut<'_, f64>) {
+        let mut pl = pl;
+        match &self.embed_out {
+            None => pl.copy_from(g),
+            Some(b) => {
+                let par = par_for(g.nrows(), b.nrows(), b.ncols());
+                matmul(pl, Accum::Replace, g, b.as_ref(), 1.0, par);
+            }
+        }
+    }
+
+    /// Validates a batch `x` (`N×d_in`, `N ≥ 1`, finite): the check every public entry
+    /// point runs once per call.
+    pub(crate) fn check_input(&self, x: MatRef<'_, f64>, d: usize) -> Result<(), ResNetError> {
+        check_batch(x, self.input_dim(d))
+    }
+}
+
+/// Validates a batch `x`: `N ≥ 1` rows, `d_in` columns, finite entries.
+pub(crate) fn check_batch(x: MatRef<'_, f64>, d_in: usize) -> Result<(), ResNetError> {
+    if x.nrows() == 0 {
+        return Err(ResNetError::EmptyData { what: "input X" });
+    }
+    if x.ncols() != d_in {
+        return Err(ResNetError::DimensionMismatch {
+            what: "input columns (d_in)",
+            expected: d_in,
+            found: x.ncols(),
+        });
+    }
+    check_finite(x, "input X")
+}
+
+/// Validates the length of a flat parameter (or gradient) vector.
+pub(crate) fn check_len(
+    what: &'static str,
+    expected: usize,
+    found: usize,
+) -> Result<(), ResNetError> {
+    if expected != found {
+        return Err(ResNetError::ParameterLength {
+            what,
+            expected,
+            found,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,715 @@
+//! `ShlResNet`: the non-linear baseline of the reference study (DESIGN §3.3).
+//!
+//! Residual `f_k(x) = U_k s σ(W_k x + c_k)` with `U_k ∈ R^{d×p}`, `W_k ∈ R^{p×d}`,
+//! `c_k ∈ R^p` all trained (mean-field-like), `s = √(2/p)`, `σ` = ReLU (the study) or
+//! `tanh`. With `W_k = W`, `c_k = c` for every `k` and frozen, this is exactly the
+//! [`crate::LinearResNet`] over random ReLU features `√(2/p) relu(Wx + c)`; the scale `s`
+//! makes the two start from the same network.
+//!
+//! Forward Euler, one sample per row: `Z_k = X_k W_kᵀ + 1 c_kᵀ`, `A_k = s σ(Z_k)`,
+//! `X_{k+1} = X_k + h A_k U_kᵀ`. Adjoint with `D_k = s σ'(Z_k)`:
+//! `∂L/∂U_kᵀ = h A_kᵀ P_{k+1}`, `Δ_k = (h P_{k+1} U_k) ⊙ D_k`,
+//! `∂L/∂W_kᵀ = X_kᵀ Δ_k`, `∂L/∂c_k = Δ_kᵀ 1`, `P_k = P_{k+1} + Δ_k W_k`.
+//! (At a ReLU kink `σ'(0) = 0`; finite-difference tests use `tanh`.)
+//!
+//! Parameters, flat: `[U (L·d·p) | W (L·p·d) | c (L·p)]`, each block row-major as the
+//! safetensors tensors `residual.u` `[L,d,p]`, `residual.w` `[L,p,d]`, `residual.c`
+//! `[L,p]`. Metric: weight `h` on every layer's `(U_k, W_k, c_k)` (the `L²` metric in
+//! depth).
+
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, MatMut, MatRef};
+use plres_optim::Metric;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{Checkpoint, keys};
+use crate::error::{CheckpointError, ResNetError};
+use crate::linear::Init;
+use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
+use crate::maps::{FixedMaps, check_len, par_for};
+use crate::report::{GradientReport, Record, Trajectory};
+
+/// The activation `σ`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// `max(z, 0)` (the study), `σ'(z) = [z > 0]`.
+    #[default]
+    Relu,
+    /// `tanh z`, `σ' = 1 − tanh²` (smooth: used by finite-difference tests).
+    Tanh,
+}
+
+impl Activation {
+    fn name(self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::Tanh => "tanh",
+        }
+    }
+}
+
+/// Shape and initialisation of a [`ShlResNet`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShlResNetConfig {
+    /// State dimension `d ≥ 1`.
+    pub dim: usize,
+    /// Width `p ≥ 1`.
+    pub width: usize,
+    /// Depth `L ≥ 1`. Default 16.
+    pub depth: usize,
+    /// `σ`. Default ReLU.
+    pub activation: Activation,
+    /// Initial `U`. Default zero.
+    pub init_u: Init,
+    /// Seed of the `N(0,1)` draw of `W_k`, `c_k`.
+    pub seed: u64,
+    /// Whether all layers start from the same draw `W_k = W`, `c_k = c` (default
+    /// `true`: the network starts as the LinearResNet over random ReLU features).
+    pub shared_init: bool,
+}
+
+impl Default for ShlResNetConfig {
+    fn default() -> Self {
+        Self {
+            dim: 2,
+            width: 64,
+            depth: 16,
+            activation: Activation::Relu,
+            init_u: Init::Zero,
+            seed: 0,
+            shared_init: true,
+        }
+    }
+}
+
+/// The non-linear baseline (module docs).
+#[derive(Clone, Debug)]
+pub struct ShlResNet {
+    d: usize,
+    p: usize,
+    depth: usize,
+    activation: Activation,
+    scale: f64,
+    seed: Option<u64>,
+    params: Vec<f64>,
+    maps: FixedMaps,
+}
+
+/// Preallocated buffers of a [`ShlResNet`] (states, activations `A_k`, derivatives
+/// `D_k`, adjoints, scratch); a training step with a warm workspace allocates nothing.
+#[derive(Debug)]
+pub struct ShlWorkspace {
+    n_max: usize,
+    n: usize,
+    shape: (usize, usize, usize, usize, usize),
+    states: Vec<Mat<f64>>,
+    acts: Vec<Mat<f64>>,
+    ders: Vec<Mat<f64>>,
+    adjoints: Vec<Mat<f64>>,
+    delta: Mat<f64>,
+    z: Mat<f64>,
+    gz: Mat<f64>,
+}
+
+impl ShlWorkspace {
+    /// Largest batch these buffers hold.
+    pub fn capacity(&self) -> usize {
+        self.n_max
+    }
+    /// State `X_k` of the last pass.
+    pub fn state(&self, k: usize) -> MatRef<'_, f64> {
+        self.states[k].as_ref().subrows(0, self.n)
+    }
+    /// Adjoint `P_k` of the last backward pass.
+    pub fn adjoint(&self, k: usize) -> MatRef<'_, f64> {
+        self.adjoints[k].as_ref().subrows(0, self.n)
+    }
+    /// Hidden features `A_k = s σ(X_k W_kᵀ + c_k)` of the last pass.
+    pub fn activations(&self, k: usize) -> MatRef<'_, f64> {
+        self.acts[k].as_ref().subrows(0, self.n)
+    }
+    /// Output `Z` of the last pass.
+    pub fn output(&self) -> MatRef<'_, f64> {
+        self.z.as_ref().subrows(0, self.n)
+    }
+}
+
+impl ShlResNet {
+    /// A baseline network; `W_k`, `c_k` drawn from `N(0,1)` with `config.seed`.
+    ///
+    /// # Errors
+    /// [`ResNetError::ZeroDepth`], [`ResNetError::ZeroWidth`],
+    /// [`ResNetError::ZeroDimension`], [`ResNetError::InvalidSetting`].
+    pub fn new(config: ShlResNetConfig) -> Result<Self, ResNetError> {
+        let (d, p, depth) = (config.dim, config.width, config.depth);
+        if depth == 0 {
+            return Err(ResNetError::ZeroDepth);
+        }
+        if p == 0 {
+            return Err(ResNetError::ZeroWidth);
+        }
+        if d == 0 {
+            return Err(ResNetError::ZeroDimension { what: "d (state)" });
+        }
+        let mut net = Self {
+            d,
+            p,
+            depth,
+            activation: config.activation,
+            scale: (2.0 / p as f64).sqrt(),
+            seed: Some(config.seed),
+            params: vec![0.0; depth * (2 * d * p + p)],
+            maps: FixedMaps::default(),
+        };
+        let nu = depth * d * p;
+        config.init_u.fill(&mut net.params[..nu])?;
+        let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+        let layers = if config.shared_init { 1 } else { depth };
+        let (w_len, c_len) = (p * d, p);
+        for k in 0..layers {
+            for v in &mut net.params[nu + k * w_len..nu + (k + 1) * w_len] {
+                *v = StandardNormal.sample(&mut rng);
+            }
+            let c0 = nu + depth * w_len + k * c_len;
+            for v in &mut net.params[c0..c0 + c_len] {
+                *v = StandardNormal.sample(&mut rng);
+            }
+        }
+        if config.shared_init {
+            for k in 1..depth {
+                net.params.copy_within(nu..nu + w_len, nu + k * w_len);
+                let c0 = nu + depth * w_len;
+                net.params.copy_within(c0..c0 + c_len, c0 + k * c_len);
+            }
+        }
+        Ok(net)
+    }
+
+    /// Adds the fixed input embedding `A ∈ R^{d×d_in}`.
+    ///
+    /// # Errors
+    /// As [`crate::LinearResNet::with_input_embedding`].
+    pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
+        FixedMaps::check_embed_in(&a, self.d)?;
+        self.maps.embed_in = Some(a);
+        Ok(self)
+    }
+
+    /// Sets the fixed output map `B ∈ R^{d_out×d}`.
+    ///
+    /// # Errors
+    /// As [`crate::LinearResNet::with_output_map`].
+    pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
+        FixedMaps::check_embed_out(&b, self.d)?;
+        self.maps.embed_out = Some(b);
+        Ok(self)
+    }
+
+    /// State dimension `d`.
+    pub fn dim(&self) -> usize {
+        self.d
+    }
+    /// Width `p`.
+    pub fn width(&self) -> usize {
+        self.p
+    }
+    /// Depth `L`.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+    /// The activation.
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+    /// Input dimension `d_in`.
+    pub fn input_dim(&self) -> usize {
+        self.maps.input_dim(self.d)
+    }
+    /// Output dimension `d_out`.
+    pub fn output_dim(&self) -> usize {
+        self.maps.output_dim(self.d)
+    }
+    /// The fixed maps.
+    pub fn maps(&self) -> &FixedMaps {
+        &self.maps
+    }
+    /// Number of trained parameters `L(2dp + p)`.
+    pub fn n_params(&self) -> usize {
+        self.params.len()
+    }
+    /// The flat parameters `[U | W | c]` (module docs).
+    pub fn params(&self) -> &[f64] {
+        &self.params
+    }
+    /// Mutable flat parameters.
+    pub fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.params
+    }
+
+    /// `U_k ∈ R^{d×p}`.
+    pub fn u(&self, k: usize) -> MatRef<'_, f64> {
+        u_t(&self.params, k, self.d, self.p).transpose()
+    }
+    /// `W_k ∈ R^{p×d}`.
+    pub fn w(&self, k: usize) -> MatRef<'_, f64> {
+        w_t(&self.params, k, self.d, self.p, self.depth).transpose()
+    }
+    /// `c_k ∈ R^p`.
+    pub fn c(&self, k: usize) -> &[f64] {
+        let o = self.c_offset() + k * self.p;
+        &self.params[o..o + self.p]
+    }
+
+    fn c_offset(&self) -> usize {
+        self.depth * 2 * self.d * self.p
+    }
+
+    /// The `L²`-in-depth metric: weight `h` on every parameter.
+    pub fn metric(&self) -> Metric {
+        Metric::blocks(vec![(self.params.len(), 1.0 / self.depth as f64)])
+            .expect("h > 0 and a non-empty block")
+    }
+
+    /// Buffers for batches of up to `n_max` samples.
+    pub fn workspace(&self, n_max: usize) -> ShlWorkspace {
+        let (d, p, depth) = (self.d, self.p, self.depth);
+        ShlWorkspace {
+            n_max,
+            n: 0,
+            shape: (d, p, depth, self.input_dim(), self.output_dim()),
+            states: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
+            acts: (0..depth).map(|_| Mat::zeros(n_max, p)).collect(),
+            ders: (0..depth).map(|_| Mat::zeros(n_max, p)).collect(),
+            adjoints: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
+            delta: Mat::zeros(n_max, p),
+            z: Mat::zeros(n_max, self.output_dim()),
+            gz: Mat::zeros(n_max, self.output_dim()),
+        }
+    }
+
+    /// Forward Euler into `ws` (states, `A_k`, `D_k`, output).
+    fn forward_into(&self, params: &[f64], ws: &mut ShlWorkspace, x: MatRef<'_, f64>) {
+        let (d, p, depth) = (self.d, self.p, self.depth);
+        let n = x.nrows();
+        ws.n = n;
+        let h = 1.0 / depth as f64;
+        let par = par_for(n, p, d);
+        self.maps.embed(x, ws.states[0].as_mut().subrows_mut(0, n));
+        let c0 = self.c_offset();
+        for k in 0..depth {
+            let (head, tail) = ws.states.split_at_mut(k + 1);
+            let xk = head[k].as_ref().subrows(0, n);
+            let a = &mut ws.acts[k];
+            matmul(
+                a.as_mut().subrows_mut(0, n),
+                Accum::Replace,
+                xk,
+                w_t(params, k, d, p, depth),
+                1.0,
+                par,
+            );
+            let ck = &params[c0 + k * p..c0 + (k + 1) * p];
+            let der = &mut ws.ders[k];
+            for j in 0..p {
+                let zc = &mut a.col_as_slice_mut(j)[..n];
+                let dc = &mut der.col_as_slice_mut(j)[..n];
+                activate(self.activation, self.scale, ck[j], zc, dc);
+            }
+            let mut xk1 = tail[0].as_mut().subrows_mut(0, n);
+            xk1.copy_from(xk);
+            matmul(
+                xk1,
+                Accum::Add,
+                a.as_ref().subrows(0, n),
+                u_t(params, k, d, p),
+                h,
+                par,
+            );
+        }
+        let xl = ws.states[depth].as_ref().subrows(0, n);
+        self.maps.output(xl, ws.z.as_mut().subrows_mut(0, n));
+    }
+
+    /// Loss and gradient, inputs validated.
+    fn core(
+        &self,
+        params: &[f64],
+        ws: &mut ShlWorkspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        let (d, p, depth) = (self.d, self.p, self.depth);
+        let n = x.nrows();
+        let h = 1.0 / depth as f64;
+        let par = par_for(n, p, d);
+        self.forward_into(params, ws, x);
+        let loss = loss_in_place(
+            ws.z.as_ref().subrows(0, n),
+            targets,
+            ws.gz.as_mut().subrows_mut(0, n),
+        );
+        self.maps.adjoint_terminal(
+            ws.gz.as_ref().subrows(0, n),
+            ws.adjoints[depth].as_mut().subrows_mut(0, n),
+        );
+        let nu = depth * d * p;
+        let (gu, rest) = grad.split_at_mut(nu);
+        let (gw, gc) = rest.split_at_mut(depth * p * d);
+        for k in (0..depth).rev() {
+            let (head, tail) = ws.adjoints.split_at_mut(k + 1);
+            let pk1 = tail[0].as_ref().subrows(0, n);
+            let xk = ws.states[k].as_ref().subrows(0, n);
+            // ∂L/∂U_kᵀ = h A_kᵀ P_{k+1}
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut gu[k * d * p..(k + 1) * d * p], p, d),
+                Accum::Replace,
+                ws.acts[k].as_ref().subrows(0, n).transpose(),
+                pk1,
+                h,
+                par,
+            );
+            // Δ = (h P_{k+1} U_k) ⊙ D_k
+            matmul(
+                ws.delta.as_mut().subrows_mut(0, n),
+                Accum::Replace,
+                pk1,
+                u_t(params, k, d, p).transpose(),
+                h,
+                par,
+            );
+            let gck = &mut gc[k * p..(k + 1) * p];
+            for j in 0..p {
+                let dc = &mut ws.delta.col_as_slice_mut(j)[..n];
+                let der = &ws.ders[k].col_as_slice(j)[..n];
+                let mut s = 0.0;
+                for (v, &g) in dc.iter_mut().zip(der) {
+                    *v *= g;
+                    s += *v;
+                }
+                gck[j] = s;
+            }
+            let delta = ws.delta.as_ref().subrows(0, n);
+            // ∂L/∂W_kᵀ = X_kᵀ Δ
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut gw[k * p * d..(k + 1) * p * d], d, p),
+                Accum::Replace,
+                xk.transpose(),
+                delta,
+                1.0,
+                par,
+            );
+            // P_k = P_{k+1} + Δ W_k
+            let mut pk = head[k].as_mut().subrows_mut(0, n);
+            pk.copy_from(pk1);
+            matmul(
+                pk,
+                Accum::Add,
+                delta,
+                w_t(params, k, d, p, depth).transpose(),
+                1.0,
+                par,
+            );
+        }
+        loss
+    }
+
+    fn check_ws(&self, ws: &ShlWorkspace, n: usize) -> Result<(), ResNetError> {
+        let want = (
+            self.d,
+            self.p,
+            self.depth,
+            self.input_dim(),
+            self.output_dim(),
+        );
+        assert!(
+            ws.shape == want,
+            "ShlWorkspace made for (d, p, L, d_in, d_out) = {:?}, model has {:?}",
+            ws.shape,
+            want
+        );
+        if n > ws.n_max {
+            return Err(ResNetError::DimensionMismatch {
+                what: "batch rows (at most the workspace capacity)",
+                expected: ws.n_max,
+                found: n,
+            });
+        }
+        Ok(())
+    }
+
+    /// Loss and Euclidean gradient at `params` (layout of [`ShlResNet::params`]) into
+    /// `grad`; states, activations and adjoints stay in `ws`. Allocation-free with a
+    /// warm workspace.
+    ///
+    /// # Errors
+    /// Bad data, wrong lengths, a batch larger than the workspace (as
+    /// [`crate::LinearResNet::loss_and_gradient_at`]).
+    ///
+    /// # Panics
+    /// If `ws` was made for another model shape.
+    pub fn loss_and_gradient_at(
+        &self,
+        params: &[f64],
+        ws: &mut ShlWorkspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> Result<f64, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        targets.validate(x.nrows(), self.output_dim())?;
+        check_len("params", self.params.len(), params.len())?;
+        check_len("grad", self.params.len(), grad.len())?;
+        self.check_ws(ws, x.nrows())?;
+        Ok(self.core(params, ws, x, targets, grad))
+    }
+
+    pub(crate) fn loss_and_gradient_prevalidated(
+        &self,
+        params: &[f64],
+        ws: &mut ShlWorkspace,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        self.core(params, ws, x, targets, grad)
+    }
+
+    /// Loss, Euclidean and Riesz gradients, and on request trajectory and adjoints.
+    ///
+    /// # Errors
+    /// As [`ShlResNet::loss_and_gradient_at`].
+    pub fn loss_and_gradient(
+        &self,
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+        record: Record,
+    ) -> Result<GradientReport, ResNetError> {
+        let mut ws = self.workspace(x.nrows());
+        let mut euclidean = vec![0.0; self.params.len()];
+        let loss = self.loss_and_gradient_at(&self.params, &mut ws, x, targets, &mut euclidean)?;
+        let mut riesz = vec![0.0; euclidean.len()];
+        let riesz_norm_sq = self.metric().riesz_into(&euclidean, &mut riesz);
+        let n = x.nrows();
+        let grab = |v: &[Mat<f64>]| {
+            v.iter()
+                .map(|m| m.as_ref().subrows(0, n).to_owned())
+                .collect()
+        };
+        Ok(GradientReport {
+            loss,
+            euclidean,
+            riesz,
+            riesz_norm_sq,
+            trajectory: record.trajectory.then(|| grab(&ws.states)),
+            adjoints: record.adjoints.then(|| grab(&ws.adjoints)),
+        })
+    }
+
+    /// The output and the states at the layer boundaries.
+    ///
+    /// # Errors
+    /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
+    /// [`ResNetError::NonFinite`].
+    pub fn forward_trajectory(&self, x: MatRef<'_, f64>) -> Result<Trajectory, ResNetError> {
+        self.forward_trajectory_at(&self.params, x)
+    }
+
+    fn forward_trajectory_at(
+        &self,
+        params: &[f64],
+        x: MatRef<'_, f64>,
+    ) -> Result<Trajectory, ResNetError> {
+        self.maps.check_input(x, self.d)?;
+        let mut ws = self.workspace(x.nrows());
+        self.forward_into(params, &mut ws, x);
+        Ok(Trajectory {
+            states: ws.states,
+            output: ws.z,
+        })
+    }
+
+    /// The output `Z = B x^L`.
+    ///
+    /// # Errors
+    /// As [`ShlResNet::forward_trajectory`].
+    pub fn forward(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
+        Ok(self.forward_trajectory(x)?.output)
+    }
+
+    /// The loss at `params` (no gradient).
+    ///
+    /// # Errors
+    /// As [`ShlResNet::loss_and_gradient_at`].
+    pub fn loss_at(
+        &self,
+        params: &[f64],
+        x: MatRef<'_, f64>,
+        targets: Targets<'_>,
+    ) -> Result<f64, ResNetError> {
+        check_len("params", self.params.len(), params.len())?;
+        targets.validate(x.nrows(), self.output_dim())?;
+        let t = self.forward_trajectory_at(params, x)?;
+        Ok(loss_value(t.output.as_ref(), targets))
+    }
+
+    /// Predicted classes.
+    ///
+    /// # Errors
+    /// As [`ShlResNet::forward`].
+    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, ResNetError> {
+        let z = self.forward(x)?;
+        let mut out = vec![0; z.nrows()];
+        argmax_rows(z.as_ref(), &mut out);
+        Ok(out)
+    }
+
+    /// Fraction of correctly classified samples.
+    ///
+    /// # Errors
+    /// As [`ShlResNet::forward`], plus label errors.
+    pub fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
+        Targets::Labels(labels).validate(x.nrows(), self.output_dim())?;
+        let pred = self.predict(x)?;
+        Ok(pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64)
+    }
+
+    /// The checkpoint (`residual.u`, `residual.w`, `residual.c`, optional `embed.*`).
+    pub fn to_checkpoint(&self) -> Checkpoint {
+        let (d, p, depth) = (self.d, self.p, self.depth);
+        let mut c = Checkpoint::new();
+        let nu = depth * d * p;
+        c.insert("residual.u", vec![depth, d, p], self.params[..nu].to_vec());
+        c.insert(
+            "residual.w",
+            vec![depth, p, d],
+            self.params[nu..2 * nu].to_vec(),
+        );
+        c.insert("residual.c", vec![depth, p], self.params[2 * nu..].to_vec());
+        crate::linear::io::insert_maps(&mut c, &self.maps);
+        c.set_meta(keys::MODEL, "shl_resnet");
+        c.set_meta(keys::FEATURE_MAP, format!("shl_{}", self.activation.name()));
+        c.set_meta(keys::KERNEL, "none");
+        c.set_meta(keys::BANDWIDTH, "none");
+        c.set_meta(keys::DEPTH, depth.to_string());
+        c.set_meta(keys::INTEGRATOR, "euler");
+        c.set_meta(
+            keys::SEED,
+            self.seed
+                .map_or_else(|| "none".to_string(), |s| s.to_string()),
+        );
+        c
+    }
+
+    /// Rebuilds a network from a checkpoint written by [`ShlResNet::to_checkpoint`].
+    ///
+    /// # Errors
+    /// [`CheckpointError`] naming the missing/ill-shaped tensor or bad metadata.
+    pub fn from_checkpoint(c: &Checkpoint) -> Result<Self, CheckpointError> {
+        let model = c.meta(keys::MODEL)?;
+        if model != "shl_resnet" {
+            return Err(CheckpointError::WrongModel {
+                expected: "shl_resnet",
+                found: model.to_string(),
+            });
+        }
+        let activation = match c.meta(keys::FEATURE_MAP)? {
+            "shl_relu" => Activation::Relu,
+            "shl_tanh" => Activation::Tanh,
+            other => {
+                return Err(CheckpointError::InvalidMetadata {
+                    key: keys::FEATURE_MAP,
+                    value: other.to_string(),
+                    reason: "expected shl_relu or shl_tanh".into(),
+                });
+            }
+        };
+        let depth: usize = c.meta_parse(keys::DEPTH)?;
+        let ut = c.tensor_rank("residual.u", 3)?;
+        let (d, p) = (ut.shape[1], ut.shape[2]);
+        let u = c.tensor("residual.u", &[depth, d, p])?;
+        let w = c.tensor("residual.w", &[depth, p, d])?;
+        let cc = c.tensor("residual.c", &[depth, p])?;
+        let seed = match c.meta(keys::SEED)? {
+            "none" => None,
+            s => Some(
+                s.parse::<u64>()
+                    .map_err(|e| CheckpointError::InvalidMetadata {
+                        key: keys::SEED,
+                        value: s.to_string(),
+                        reason: e.to_string(),
+                    })?,
+            ),
+        };
+        let mut net = ShlResNet::new(ShlResNetConfig {
+            dim: d,
+            width: p,
+            depth,
+            activation,
+            init_u: Init::Zero,
+            seed: 0,
+            shared_init: true,
+        })?;
+        net.seed = seed;
+        net.params.clear();
+        net.params.extend_from_slice(u);
+        net.params.extend_from_slice(w);
+        net.params.extend_from_slice(cc);
+        net.maps = crate::linear::io::read_maps(c, d)?;
+        Ok(net)
+    }
+
+    /// Saves atomically to `path` (safetensors).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`].
+    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<(), CheckpointError> {
+        self.to_checkpoint().save(path)
+    }
+
+    /// Loads and validates a checkpoint.
+    ///
+    /// # Errors
+    /// Every [`CheckpointError`] case.
+    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
+        Self::from_checkpoint(&Checkpoint::load(path)?)
+    }
+}
+
+/// `U_kᵀ` (`p×d` view) of the flat parameters.
+fn u_t(params: &[f64], k: usize, d: usize, p: usize) -> MatRef<'_, f64> {
+    MatRef::from_column_major_slice(&params[k * d * p..(k + 1) * d * p], p, d)
+}
+
+/// `W_kᵀ` (`d×p` view) of the flat parameters.
+fn w_t(params: &[f64], k: usize, d: usize, p: usize, depth: usize) -> MatRef<'_, f64> {
+    let o = depth * d * p + k * p * d;
+    MatRef::from_column_major_slice(&params[o..o + p * d], d, p)
+}
+
+/// On one column `z` of pre-activations (without bias): `z ← s σ(z + c)`,
+/// `der ← s σ'(z + c)`.
+#[inline]
+fn activate(act: Activation, s: f64, c: f64, z: &mut [f64], der: &mut [f64]) {
+    match act {
+        Activation::Relu => {
+            for (v, g) in z.iter_mut().zip(der.iter_mut()) {
+                let t = *v + c;
+                let pos = t > 0.0;
+                *v = if pos { s * t } else { 0.0 };
+                *g = if pos { s } else { 0.0 };
+            }
+        }
+        Activation::Tanh => {
+            for (v, g) in z.iter_mut().zip(der.iter_mut()) {
+                let t = (*v + c).tanh();
+                *v = s * t;
+                *g = s * (1.0 - t * t);
+            }
+        }
+    }
+}

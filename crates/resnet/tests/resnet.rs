@@ -1,0 +1,1437 @@
+//! Integration tests of plres-resnet: gradients against finite differences for every
+//! model × integrator × loss, closed forms (identity at zero, the literal Euler
+//! recursion, the certificate identity), the width limit, checkpoints, typed errors and
+//! the allocation-free training step.
+//!
+//! Finite differences (used throughout): for a direction `v` with `‖v‖ = 1`,
+//! `D(ε) = (L(θ+εv) − L(θ−εv))/(2ε) = ∇L·v + ε²/6 D³L[v,v,v] + O(u|L|/ε)`,
+//! `u = 2⁻⁵³`. The losses here have `|L|, |D³L| = O(1)–O(10)`, so with `ε = 10⁻⁵` the
+//! truncation term is `≲ 2·10⁻⁹` and the rounding term `≲ 10⁻¹⁰` (a few hundred roundings
+//! of relative size `u` in the forward pass, divided by `ε`). The check
+//! `|D(ε) − ∇L·v| ≤ 10⁻⁶ ‖∇L‖` (the issue's relative tolerance, measured against the
+//! Cauchy–Schwarz scale `‖∇L‖‖v‖` so that a direction nearly orthogonal to `∇L` does not
+//! make it meaningless) therefore has a margin of `≳ 10²` as long as `‖∇L‖ ≳ 10⁻²`,
+//! which the random inits and targets below guarantee (asserted).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::Arc;
+
+use faer::{Accum, Mat, MatMut, MatRef};
+use plres_kernels::KernelSpec;
+use plres_optim::{GradientDescentConfig, Problem, SgdConfig, State, Stopping, run};
+use plres_resnet::checkpoint::{Checkpoint, keys};
+use plres_resnet::{
+    Activation, CheckpointError, Init, Integrator, KernelCoefficients, KernelResNet, LinearResNet,
+    LinearResNetConfig, PeerProblem, Record, ResNetError, ShlResNet, ShlResNetConfig, TargetData,
+    Targets, Trainable, TrainingProblem,
+};
+use plres_rff::{
+    FeatureMap, FeatureSpec, FourierVariant, RandomFourierFeatures, RandomReluFeatures,
+};
+use proptest::prelude::*;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+// ---------------------------------------------------------------------------------------
+// Allocation counting (this thread only: tests run concurrently on other threads).
+
+struct CountingAlloc;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
+
+fn allocations_during(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(|c| c.get());
+    f();
+    ALLOCS.with(|c| c.get()) - before
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers.
+
+const U: f64 = f64::EPSILON / 2.0;
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(12)
+}
+
+fn normal_mat(rows: usize, cols: usize, scale: f64, seed: u64) -> Mat<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Mat::from_fn(rows, cols, |_, _| {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        scale * z
+    })
+}
+
+fn normal_vec(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    (0..n).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+fn gaussian_rff(d: usize, p: usize, sigma: f64, seed: u64) -> Arc<dyn FeatureMap> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    Arc::new(
+        RandomFourierFeatures::sample(
+            &KernelSpec::Gaussian { sigma },
+            d,
+            p,
+            FourierVariant::CosineWithPhase,
+            &mut rng,
+        )
+        .unwrap(),
+    )
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn norm(a: &[f64]) -> f64 {
+    dot(a, a).sqrt()
+}
+
+fn unit(mut v: Vec<f64>) -> Vec<f64> {
+    let n = norm(&v);
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+/// Checks `grad` against central differences of `loss` along three random unit
+/// directions and along the coordinate of the largest gradient entry (module docs).
+fn check_fd(loss: impl Fn(&[f64]) -> f64, params: &[f64], grad: &[f64], seed: u64, what: &str) {
+    let eps = 1e-5;
+    let g = norm(grad);
+    assert!(
+        g > 1e-2,
+        "{what}: gradient norm {g} too small for a meaningful check"
+    );
+    let imax = (0..grad.len())
+        .max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs()))
+        .unwrap();
+    let mut dirs: Vec<Vec<f64>> = (0..3)
+        .map(|s| unit(normal_vec(params.len(), seed + s)))
+        .collect();
+    let mut e = vec![0.0; params.len()];
+    e[imax] = 1.0;
+    dirs.push(e);
+    for v in dirs {
+        let plus: Vec<f64> = params.iter().zip(&v).map(|(p, v)| p + eps * v).collect();
+        let minus: Vec<f64> = params.iter().zip(&v).map(|(p, v)| p - eps * v).collect();
+        let fd = (loss(&plus) - loss(&minus)) / (2.0 * eps);
+        let an = dot(grad, &v);
+        assert!(
+            (fd - an).abs() <= 1e-6 * g,
+            "{what}: FD {fd} vs analytic {an} (|diff| {:e}, ‖∇L‖ {g})",
+            (fd - an).abs()
+        );
+    }
+}
+
+fn labels(n: usize, classes: usize, seed: u64) -> Vec<usize> {
+    (0..n)
+        .map(|i| ((i as u64 * 7 + seed) % classes as u64) as usize)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// Gradients against finite differences.
+
+/// One LinearResNet FD case: random init, Gaussian RFF, squared loss with an input
+/// embedding or cross-entropy with an output map to 3 logits.
+fn linear_fd_case(
+    n: usize,
+    d: usize,
+    p: usize,
+    depth: usize,
+    integ: Integrator,
+    ce: bool,
+    seed: u64,
+) {
+    let features = gaussian_rff(d, p, 1.0, seed);
+    let mut net = LinearResNet::new(
+        features,
+        LinearResNetConfig {
+            depth,
+            integrator: integ,
+            init: Init::Normal {
+                std: 1.0,
+                seed: seed + 1,
+            },
+        },
+    )
+    .unwrap();
+    let d_in = d + 1;
+    net = net
+        .with_input_embedding(normal_mat(d, d_in, 0.7, seed + 2))
+        .unwrap();
+    let x = normal_mat(n, d_in, 1.0, seed + 3);
+    let y = normal_mat(n, d, 1.0, seed + 4);
+    let lab = labels(n, 3, seed);
+    if ce {
+        net = net
+            .with_output_map(normal_mat(3, d, 1.0, seed + 5))
+            .unwrap();
+    }
+    let targets = if ce {
+        Targets::Labels(&lab)
+    } else {
+        Targets::Values(y.as_ref())
+    };
+    let rep = net
+        .loss_and_gradient(x.as_ref(), targets, Record::NONE)
+        .unwrap();
+    let params = net.params().to_vec();
+    check_fd(
+        |u| net.loss_at(u, x.as_ref(), targets).unwrap(),
+        &params,
+        &rep.euclidean,
+        seed,
+        &format!("LinearResNet {integ:?} ce={ce} N={n} d={d} p={p} L={depth}"),
+    );
+    // Riesz gradient = Euclidean / slice weight (L² metric)
+    let w = integ.slice_weights(depth);
+    for (k, wk) in w.iter().enumerate() {
+        for i in k * d * p..(k + 1) * d * p {
+            assert_eq!(rep.riesz[i], rep.euclidean[i] / wk);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+
+    #[test]
+    fn linear_resnet_gradients_match_finite_differences(
+        n in 2usize..6, d in 1usize..4, p in 2usize..12, depth in 1usize..5,
+        integ in 0usize..4, ce: bool, seed in 0u64..1000,
+    ) {
+        linear_fd_case(n, d, p, depth, Integrator::ALL[integ], ce, seed);
+    }
+
+    #[test]
+    fn shl_resnet_gradients_match_finite_differences(
+        n in 2usize..6, d in 1usize..4, p in 2usize..10, depth in 1usize..4,
+        ce: bool, seed in 0u64..1000,
+    ) {
+        let mut net = ShlResNet::new(ShlResNetConfig {
+            dim: d, width: p, depth, activation: Activation::Tanh,
+            init_u: Init::Normal { std: 1.0, seed }, seed: seed + 1, shared_init: false,
+        }).unwrap();
+        if ce {
+            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+        }
+        let x = normal_mat(n, d, 1.0, seed + 3);
+        let y = normal_mat(n, d, 1.0, seed + 4);
+        let lab = labels(n, 3, seed);
+        let targets = if ce { Targets::Labels(&lab) } else { Targets::Values(y.as_ref()) };
+        let rep = net.loss_and_gradient(x.as_ref(), targets, Record::NONE).unwrap();
+        let params = net.params().to_vec();
+        check_fd(|q| net.loss_at(q, x.as_ref(), targets).unwrap(), &params, &rep.euclidean, seed,
+            &format!("ShlResNet ce={ce}"));
+    }
+
+    /// Kernel ResNet: the derivative of L along `δθ_k = k(·, c) a` is
+    /// `h ⟨G_k, δθ_k⟩_H = h Σ_i k(c, x_i^k) ⟨p_i^{k+1}, a⟩` (reproducing property), checked
+    /// against central differences that append `c` with coefficient `±ε a`. Scale:
+    /// `|h⟨G_k, δθ_k⟩_H| ≤ ‖G‖ ‖δθ‖` with `‖δθ‖² = h k(c,c) ‖a‖²`.
+    #[test]
+    fn kernel_resnet_gradient_matches_finite_differences(
+        n in 2usize..6, d in 1usize..4, depth in 1usize..4, ce: bool, seed in 0u64..1000,
+    ) {
+        let spec = KernelSpec::Gaussian { sigma: 1.0 };
+        let mut net = KernelResNet::new(spec, d, depth).unwrap();
+        if ce {
+            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+        }
+        let x = normal_mat(n, d, 1.0, seed + 3);
+        let y = normal_mat(n, d, 1.0, seed + 4);
+        let lab = labels(n, 3, seed);
+        let targets = if ce { Targets::Labels(&lab) } else { Targets::Values(y.as_ref()) };
+        for _ in 0..2 {
+            net.gd_step(x.as_ref(), targets, 1.0).unwrap();
+        }
+        let g = net.loss_and_gradient(x.as_ref(), targets).unwrap();
+        let h = 1.0 / depth as f64;
+        let k = (seed as usize) % depth;
+        let c = normal_mat(1, d, 1.0, seed + 6);
+        let a = normal_mat(1, d, 1.0, seed + 7);
+        let kern = spec.build().unwrap();
+        let crow: Vec<f64> = (0..d).map(|j| c[(0, j)]).collect();
+        let mut an = 0.0;
+        for i in 0..n {
+            let xi: Vec<f64> = (0..d).map(|j| g.states[k][(i, j)]).collect();
+            let pa: f64 = (0..d).map(|j| g.adjoints[k + 1][(i, j)] * a[(0, j)]).sum();
+            an += h * kern.eval(&crow, &xi) * pa;
+        }
+        let eps = 1e-5;
+        let perturbed = |s: f64| {
+            let mut m = net.clone();
+            m.layers_mut()[k].append_scaled(c.as_ref(), a.as_ref(), s * eps).unwrap();
+            m.loss(x.as_ref(), targets).unwrap()
+        };
+        let fd = (perturbed(1.0) - perturbed(-1.0)) / (2.0 * eps);
+        let a_norm = (0..d).map(|j| a[(0, j)] * a[(0, j)]).sum::<f64>().sqrt();
+        let scale = g.riesz_norm_sq.sqrt() * h.sqrt() * a_norm;
+        prop_assert!(scale > 1e-3);
+        prop_assert!((fd - an).abs() <= 1e-6 * scale, "FD {} vs {} (scale {})", fd, an, scale);
+    }
+
+    #[test]
+    fn kernel_coefficients_gradients_match_finite_differences(
+        n in 2usize..6, d in 1usize..3, depth in 1usize..4, ce: bool, seed in 0u64..1000,
+    ) {
+        let mut net = KernelResNet::new(KernelSpec::Matern52 { lengthscale: 1.5 }, d, depth).unwrap();
+        if ce {
+            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+        }
+        let x = normal_mat(n, d, 1.0, seed + 3);
+        let y = normal_mat(n, d, 1.0, seed + 4);
+        let lab = labels(n, 3, seed);
+        let targets = if ce { TargetData::Labels(lab) } else { TargetData::Values(y) };
+        net.gd_step(x.as_ref(), targets.as_ref(), 1.0).unwrap();
+        net.add_trajectory_centres(x.as_ref()).unwrap();
+        let model = KernelCoefficients::new(net).unwrap();
+        let mut params = model.params().to_vec();
+        // move off the dictionary's zero coefficients
+        for (v, z) in params.iter_mut().zip(normal_vec(model.n_params(), seed)) {
+            *v += 0.3 * z;
+        }
+        let mut prob = TrainingProblem::new(model, x, targets).unwrap();
+        let mut grad = vec![0.0; params.len()];
+        prob.loss_and_gradient(&params, &mut grad).unwrap();
+        let prob = std::cell::RefCell::new(prob);
+        let loss = |q: &[f64]| {
+            let mut scratch = vec![0.0; q.len()];
+            prob.borrow_mut().loss_and_gradient(q, &mut scratch).unwrap()
+        };
+        check_fd(loss, &params, &grad, seed, "KernelCoefficients");
+    }
+}
+
+/// `P_0 = ∂L/∂X_0`: the recorded adjoint at layer 0 against central differences in the
+/// inputs (no embedding, so `X_0 = X`), Euler and RK4.
+#[test]
+fn recorded_adjoints_are_input_gradients() {
+    for integ in [Integrator::Euler, Integrator::Rk4] {
+        let net = LinearResNet::new(
+            gaussian_rff(2, 16, 1.0, 3),
+            LinearResNetConfig {
+                depth: 5,
+                integrator: integ,
+                init: Init::Normal { std: 1.0, seed: 4 },
+            },
+        )
+        .unwrap();
+        let x = normal_mat(4, 2, 1.0, 5);
+        let y = normal_mat(4, 2, 1.0, 6);
+        let t = Targets::Values(y.as_ref());
+        let rep = net.loss_and_gradient(x.as_ref(), t, Record::ALL).unwrap();
+        let p0 = &rep.adjoints.as_ref().unwrap()[0];
+        let traj = rep.trajectory.as_ref().unwrap();
+        assert_eq!(traj.len(), 6);
+        let mut flat = Vec::new();
+        for j in 0..2 {
+            for i in 0..4 {
+                flat.push(p0[(i, j)]);
+            }
+        }
+        let xflat: Vec<f64> = flat
+            .iter()
+            .enumerate()
+            .map(|(k, _)| x[(k % 4, k / 4)])
+            .collect();
+        check_fd(
+            |v| {
+                let xm = Mat::from_fn(4, 2, |i, j| v[j * 4 + i]);
+                net.loss(xm.as_ref(), t).unwrap()
+            },
+            &xflat,
+            &flat,
+            9,
+            "P_0",
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Closed forms.
+
+#[test]
+fn zero_initialisation_is_the_identity() {
+    let x = normal_mat(7, 3, 2.0, 1);
+    for integ in Integrator::ALL {
+        let net = LinearResNet::new(
+            gaussian_rff(3, 20, 1.0, 2),
+            LinearResNetConfig {
+                depth: 6,
+                integrator: integ,
+                init: Init::Zero,
+            },
+        )
+        .unwrap();
+        // U = 0: every residual is exactly 0 and x + h·0 = x bitwise.
+        assert_eq!(net.forward(x.as_ref()).unwrap(), x, "{integ:?}");
+    }
+    let shl = ShlResNet::new(ShlResNetConfig {
+        dim: 3,
+        width: 20,
+        depth: 4,
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(shl.forward(x.as_ref()).unwrap(), x);
+    let k = KernelResNet::new(KernelSpec::Laplace { lengthscale: 1.0 }, 3, 4).unwrap();
+    assert_eq!(k.forward(x.as_ref()).unwrap(), x);
+}
+
+/// Euler written out sample by sample with libm `cos`:
+/// `x^{k+1}_l = x^k_l + h Σ_j U_k[l, j] √(2/p) cos(ω_j·x^k + b_j)`.
+/// Tolerance: the feature map's SIMD cosine is within 4 ulp of libm, and each state
+/// entry is a sum of `p + 1` terms per layer, so the difference per layer is at most
+/// `γ_{p+d}·S` with `S = 1 + h Σ_j |U_k[l,j]| √(2/p)` bounding the terms; over `L` layers
+/// (Lipschitz growth ≤ `S`) we allow `16 u (p+d) L S^L`.
+#[test]
+fn euler_equals_the_literal_recursion() {
+    let (n, d, p, depth) = (5, 3, 24, 7);
+    let features = gaussian_rff(d, p, 1.3, 11);
+    let net = LinearResNet::new(
+        features.clone(),
+        LinearResNetConfig {
+            depth,
+            integrator: Integrator::Euler,
+            init: Init::Normal { std: 0.8, seed: 12 },
+        },
+    )
+    .unwrap();
+    let x = normal_mat(n, d, 1.0, 13);
+    let out = net.forward(x.as_ref()).unwrap();
+    let (omega, b) = (features.weights(), features.bias());
+    let h = 1.0 / depth as f64;
+    let s = (2.0 / p as f64).sqrt();
+    let u = net.params();
+    let mut bound: f64 = 1.0;
+    for k in 0..depth {
+        for l in 0..d {
+            let row: f64 = (0..p).map(|j| u[k * d * p + l * p + j].abs()).sum();
+            bound = bound.max(1.0 + h * row * s);
+        }
+    }
+    let tol = 16.0
+        * U
+        * (p + d) as f64
+        * depth as f64
+        * bound.powi(depth as i32)
+        * (1.0 + out.norm_max());
+    for i in 0..n {
+        let mut xi: Vec<f64> = (0..d).map(|j| x[(i, j)]).collect();
+        for k in 0..depth {
+            let phi: Vec<f64> = (0..p)
+                .map(|j| s * ((0..d).map(|l| omega[(j, l)] * xi[l]).sum::<f64>() + b[j]).cos())
+                .collect();
+            let next: Vec<f64> = (0..d)
+                .map(|l| {
+                    xi[l]
+                        + h * (0..p)
+                            .map(|j| u[k * d * p + l * p + j] * phi[j])
+                            .sum::<f64>()
+                })
+                .collect();
+            xi = next;
+        }
+        for l in 0..d {
+            assert!(
+                (out[(i, l)] - xi[l]).abs() <= tol,
+                "{} vs {} (tol {tol:e})",
+                out[(i, l)],
+                xi[l]
+            );
+        }
+    }
+}
+
+/// DESIGN §5.1: `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)` with
+/// `k_p = Φ_k Φ_kᵀ`, from the workspace's `Φ_k` and adjoints; both sides are sums of
+/// `O(N² p d L)` products, tolerance `1e-12` relative.
+#[test]
+fn gradient_norm_identity_from_workspace() {
+    let (n, d, p, depth) = (9, 2, 30, 4);
+    let net = LinearResNet::new(
+        gaussian_rff(d, p, 1.0, 21),
+        LinearResNetConfig {
+            depth,
+            integrator: Integrator::Euler,
+            init: Init::Normal { std: 0.5, seed: 22 },
+        },
+    )
+    .unwrap();
+    let x = normal_mat(n, d, 1.0, 23);
+    let y = normal_mat(n, d, 1.0, 24);
+    let mut ws = net.workspace(n);
+    let mut grad = vec![0.0; net.n_params()];
+    net.loss_and_gradient_in(&mut ws, x.as_ref(), Targets::Values(y.as_ref()), &mut grad)
+        .unwrap();
+    let lhs = net.metric().dual_norm_sq(&grad);
+    let h = 1.0 / depth as f64;
+    let mut rhs = 0.0;
+    for k in 0..depth {
+        let phi = ws.phi(k).unwrap();
+        let kp = phi * phi.transpose();
+        let pk = ws.adjoint(k + 1);
+        let pp = pk * pk.transpose();
+        for i in 0..n {
+            for j in 0..n {
+                rhs += h * pp[(i, j)] * kp[(i, j)];
+            }
+        }
+    }
+    assert!((lhs - rhs).abs() <= 1e-12 * lhs, "{lhs} vs {rhs}");
+    // the features kept in the workspace are φ of the kept states
+    let phi1 = net.features().apply(ws.state(1));
+    assert!((&phi1 - ws.phi(1).unwrap()).norm_max() == 0.0);
+}
+
+/// With `W_k = W`, `c_k = c` for all layers (shared init), the SHL baseline is the
+/// LinearResNet over `√(2/p) relu(Wx + c)`: same forward (same GEMMs, so equal up to the
+/// order of a few roundings; tolerance `8 u L (p + d) (1 + |z|)`).
+#[test]
+fn shl_with_shared_hidden_layer_is_the_relu_feature_resnet() {
+    let (n, d, p, depth) = (6, 3, 16, 5);
+    let shl = ShlResNet::new(ShlResNetConfig {
+        dim: d,
+        width: p,
+        depth,
+        activation: Activation::Relu,
+        init_u: Init::Normal { std: 1.0, seed: 3 },
+        seed: 4,
+        shared_init: true,
+    })
+    .unwrap();
+    let w = shl.w(0).to_owned();
+    let c = shl.c(0).to_vec();
+    let relu = RandomReluFeatures::from_parts(w, c).unwrap();
+    let mut lin = LinearResNet::new(
+        Arc::new(relu),
+        LinearResNetConfig {
+            depth,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let nu = depth * d * p;
+    lin.params_mut().copy_from_slice(&shl.params()[..nu]);
+    let x = normal_mat(n, d, 1.0, 5);
+    let a = shl.forward(x.as_ref()).unwrap();
+    let b = lin.forward(x.as_ref()).unwrap();
+    let tol = 8.0 * U * (depth * (p + d)) as f64 * (1.0 + a.norm_max());
+    assert!((&a - &b).norm_max() <= tol, "{:e}", (&a - &b).norm_max());
+}
+
+/// A gradient step in the `L²` metric decreases the loss to first order by
+/// `η‖G‖²`: `(L(θ) − L(θ − ηG))/η = ‖G‖² + O(η β ‖G‖²)`; with `η = 10⁻⁶` and curvature
+/// `β = O(10)` the relative remainder is `≲ 10⁻⁵`, rounding `u L/(η‖G‖²) ≲ 10⁻⁹`.
+#[test]
+fn kernel_gd_step_decreases_loss_by_eta_gradient_norm() {
+    let mut net = KernelResNet::new(KernelSpec::Gaussian { sigma: 0.8 }, 2, 3).unwrap();
+    let x = normal_mat(5, 2, 1.0, 1);
+    let y = normal_mat(5, 2, 1.0, 2);
+    let t = Targets::Values(y.as_ref());
+    net.gd_step(x.as_ref(), t, 0.5).unwrap();
+    let eta = 1e-6;
+    let r = net.gd_step(x.as_ref(), t, eta).unwrap();
+    let after = net.loss(x.as_ref(), t).unwrap();
+    let rate = (r.loss - after) / eta;
+    assert!(
+        (rate - r.riesz_norm_sq).abs() <= 1e-3 * r.riesz_norm_sq,
+        "{rate} vs {}",
+        r.riesz_norm_sq
+    );
+}
+
+/// Growth: after `T` steps every layer holds `T·N` centres, and the memory is at least
+/// the `2·T·N·L·d` doubles of centres and coefficients (and at most 4× that: vectors
+/// grow by doubling).
+#[test]
+fn kernel_resnet_growth_is_as_documented() {
+    let (n, d, depth, steps) = (8, 3, 4, 20);
+    let mut net = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.0 }, d, depth).unwrap();
+    let x = normal_mat(n, d, 1.0, 1);
+    let y = normal_mat(n, d, 0.5, 2);
+    let mut last = f64::INFINITY;
+    for _ in 0..steps {
+        let r = net
+            .gd_step(x.as_ref(), Targets::Values(y.as_ref()), 1.0)
+            .unwrap();
+        assert!(r.loss <= last);
+        last = r.loss;
+    }
+    assert_eq!(net.n_centres(), steps * n * depth);
+    assert!(net.centres_per_layer().iter().all(|&m| m == steps * n));
+    let floor = 16 * steps * n * depth * d;
+    assert!(net.memory_bytes() >= floor && net.memory_bytes() <= 4 * floor);
+    assert_eq!(net.steps(), steps);
+}
+
+// ---------------------------------------------------------------------------------------
+// Width limit.
+
+/// LinearResNet over Gaussian RFF and the KernelResNet, both trained from zero by the
+/// same 5 gradient steps in the `L²` metric, have outputs within `C/√p`.
+///
+/// Derivation of `C`. Both runs are the same computation with the kernel `k` replaced by
+/// `k_p(x,y) = (1/p) Σ_j ξ_j(x,y)`, `ξ_j = 2 cos(ω_j·x + b_j) cos(ω_j·y + b_j)
+/// = cos(ω_j·(x−y)) + cos(ω_j·(x+y) + 2b_j)`, so `Var k_p(x,y) = Var ξ/p` with
+/// `Var ξ = ½(1 + k(2(x−y))) + ½ − k(x−y)² ≤ 1`. The output of sample `j` is
+/// `z_j = x_j + h Σ_k θ_k(x_j^k)` with `θ_k = −η Σ_t Σ_i k(·, x_i^{k,t}) p_i^{k+1,t}`; to
+/// first order in the kernel errors `δz_j = −η h Σ_{k,t,i} p_i^{k+1,t} δk(x_j^k, x_i^{k,t})`,
+/// whose standard deviation is at most (triangle inequality for standard deviations,
+/// whatever the correlations) `A/√p`, `A = η h Σ_{k,t,i} ‖p_i^{k+1,t}‖_∞`, computed from the
+/// kernel run. A Gaussian tail at 6σ (probability 2·10⁻⁹ per entry) and a factor 2 for
+/// the higher-order terms (perturbed trajectories and adjoints, relative size
+/// `O(η T max|Dθ|) < 1` here) give `C = 12 A`. Every error at `p = 2¹²` and `p = 2¹⁶`
+/// (four feature draws each) must be below `C/√p`, and the error must scale as `1/√p`:
+/// the RMS error over the draws must shrink by at least 2.5 from `2¹²` to `2¹⁶` (the
+/// expected factor is `√16 = 4`; 2.5 leaves room for the sampling noise of 4 draws).
+/// At `p = 2¹⁶` the trained outputs move away from the identity by more than 4× the
+/// tolerance, so the agreement there is not trivial.
+#[test]
+fn rff_resnet_converges_to_kernel_resnet_as_width_grows() {
+    let (n, d, depth, steps, eta) = (4, 2, 2, 5, 1.0);
+    let sigma = 1.0;
+    let x = normal_mat(n, d, 1.0, 31);
+    let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
+    let t = Targets::Values(y.as_ref());
+    let mut kernel = KernelResNet::new(KernelSpec::Gaussian { sigma }, d, depth).unwrap();
+    let h = 1.0 / depth as f64;
+    let mut a_sens = 0.0;
+    for _ in 0..steps {
+        let g = kernel.loss_and_gradient(x.as_ref(), t).unwrap();
+        for k in 0..depth {
+            for i in 0..n {
+                let pmax = (0..d)
+                    .map(|j| g.adjoints[k + 1][(i, j)].abs())
+                    .fold(0.0, f64::max);
+                a_sens += eta * h * pmax;
+            }
+        }
+        kernel.apply_gradient(&g, eta).unwrap();
+    }
+    let zk = kernel.forward(x.as_ref()).unwrap();
+    let moved = (&zk - &x).norm_max();
+    let c = 12.0 * a_sens;
+    let mut rms = Vec::new();
+    for log_p in [12u32, 16] {
+        let p = 1usize << log_p;
+        let tol = c / (p as f64).sqrt();
+        if log_p == 16 {
+            assert!(
+                moved > 4.0 * tol,
+                "outputs moved by {moved}, tolerance {tol}"
+            );
+        }
+        let mut sq = 0.0;
+        for draw in 0..4u64 {
+            let mut net = LinearResNet::new(
+                gaussian_rff(d, p, sigma, 1000 * log_p as u64 + draw),
+                LinearResNetConfig {
+                    depth,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            for _ in 0..steps {
+                let r = net.loss_and_gradient(x.as_ref(), t, Record::NONE).unwrap();
+                for (u, g) in net.params_mut().iter_mut().zip(&r.riesz) {
+                    *u -= eta * g;
+                }
+            }
+            let diff = &net.forward(x.as_ref()).unwrap() - &zk;
+            let err = diff.norm_max();
+            assert!(err <= tol, "p = 2^{log_p}, draw {draw}: {err:e} > {tol:e}");
+            sq += diff.squared_norm_l2() / (n * d) as f64;
+        }
+        let r = (sq / 4.0).sqrt();
+        eprintln!(
+            "width limit: p = 2^{log_p}: RMS |z_rff − z_kernel| = {r:.3e}, tolerance C/√p = {tol:.3e} \
+             (C = {c:.2}), outputs moved by {moved:.3}"
+        );
+        rms.push(r);
+    }
+    assert!(
+        rms[0] > 2.5 * rms[1],
+        "error did not shrink like 1/√p: {rms:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Training through plres-optim.
+
+#[test]
+fn optimizers_train_every_model_through_the_problem() {
+    let x = normal_mat(12, 2, 1.0, 41);
+    let y = Mat::from_fn(12, 2, |i, j| x[(i, j)] + 0.3 * (x[(i, 1 - j)]).sin());
+    let net = LinearResNet::new(
+        gaussian_rff(2, 64, 1.0, 42),
+        LinearResNetConfig {
+            depth: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let metric = net.metric();
+    let mut prob = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let gd = GradientDescentConfig::new(0.2)
+        .with_metric(metric)
+        .build()
+        .unwrap();
+    let start = State::new(prob.model().params().to_vec());
+    let out = run(&mut prob, &gd, start, &Stopping::iterations(30), &mut []).unwrap();
+    let mut g = vec![0.0; prob.n_params()];
+    let l0 = prob
+        .loss_and_gradient(&vec![0.0; prob.n_params()], &mut g)
+        .unwrap();
+    let l1 = prob.loss_and_gradient(out.state.params(), &mut g).unwrap();
+    assert!(l1 < 0.5 * l0, "GD: {l0} → {l1}");
+    prob.model_mut().set_params(out.state.params()).unwrap();
+
+    // SGD with minibatches on the SHL baseline
+    let shl = ShlResNet::new(ShlResNetConfig {
+        dim: 2,
+        width: 32,
+        depth: 3,
+        ..Default::default()
+    })
+    .unwrap();
+    let metric = shl.metric();
+    let p0 = shl.params().to_vec();
+    let mut prob = TrainingProblem::new(shl, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let sgd = SgdConfig::new(0.1, 4, 7)
+        .with_metric(metric)
+        .build()
+        .unwrap();
+    let out = run(
+        &mut prob,
+        &sgd,
+        State::new(p0.clone()),
+        &Stopping::epochs(10),
+        &mut [],
+    )
+    .unwrap();
+    let l0 = prob
+        .loss_and_gradient(&p0, &mut vec![0.0; p0.len()])
+        .unwrap();
+    let l1 = prob
+        .loss_and_gradient(out.state.params(), &mut vec![0.0; p0.len()])
+        .unwrap();
+    assert!(l1 < l0, "SGD: {l0} → {l1}");
+
+    // kernel coefficients on the initial trajectory as dictionary
+    let mut knet = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.0 }, 2, 3).unwrap();
+    knet.add_trajectory_centres(x.as_ref()).unwrap();
+    let model = KernelCoefficients::new(knet).unwrap();
+    let metric = model.metric();
+    let p0 = model.params().to_vec();
+    let mut prob = TrainingProblem::new(model, x.clone(), TargetData::Values(y)).unwrap();
+    let gd = GradientDescentConfig::new(0.05)
+        .with_metric(metric)
+        .build()
+        .unwrap();
+    let out = run(
+        &mut prob,
+        &gd,
+        State::new(p0.clone()),
+        &Stopping::iterations(30),
+        &mut [],
+    )
+    .unwrap();
+    let l0 = prob
+        .loss_and_gradient(&p0, &mut vec![0.0; p0.len()])
+        .unwrap();
+    let l1 = prob
+        .loss_and_gradient(out.state.params(), &mut vec![0.0; p0.len()])
+        .unwrap();
+    assert!(l1 < l0, "kernel coefficients: {l0} → {l1}");
+    // the rebuilt network computes what the problem computed
+    prob.model_mut().set_params(out.state.params()).unwrap();
+    let rebuilt = prob.model().to_network().unwrap();
+    let lr = rebuilt.loss(x.as_ref(), prob.targets()).unwrap();
+    assert!((lr - l1).abs() <= 1e-12 * l1.max(1e-300), "{lr} vs {l1}");
+}
+
+/// A minibatch is the model evaluated on the gathered rows.
+#[test]
+fn minibatch_equals_the_model_on_the_gathered_rows() {
+    let x = normal_mat(10, 3, 1.0, 51);
+    let lab = labels(10, 4, 2);
+    let net = LinearResNet::new(
+        gaussian_rff(3, 16, 1.0, 52),
+        LinearResNetConfig {
+            depth: 3,
+            integrator: Integrator::Heun,
+            init: Init::Normal { std: 0.5, seed: 53 },
+        },
+    )
+    .unwrap()
+    .with_output_map(normal_mat(4, 3, 1.0, 54))
+    .unwrap();
+    let params = net.params().to_vec();
+    let idx = [7, 2, 9];
+    let xb = Mat::from_fn(3, 3, |r, j| x[(idx[r], j)]);
+    let lb: Vec<usize> = idx.iter().map(|&i| lab[i]).collect();
+    let direct = net
+        .loss_and_gradient(xb.as_ref(), Targets::Labels(&lb), Record::NONE)
+        .unwrap();
+    let mut prob = TrainingProblem::new(net, x, TargetData::Labels(lab)).unwrap();
+    let mut g = vec![0.0; params.len()];
+    let l = prob
+        .minibatch_loss_and_gradient(&params, &idx, &mut g)
+        .unwrap();
+    assert_eq!(l, direct.loss);
+    assert_eq!(g, direct.euclidean);
+}
+
+// ---------------------------------------------------------------------------------------
+// The training step allocates nothing.
+
+#[test]
+fn warm_training_step_allocates_nothing() {
+    // Sizes below every parallel threshold, so all the work runs on this thread and the
+    // thread-local counter sees all of it.
+    let (n, d, p, depth) = (32, 3, 64, 6);
+    let net = LinearResNet::new(
+        gaussian_rff(d, p, 1.0, 61),
+        LinearResNetConfig {
+            depth,
+            init: Init::Normal { std: 0.3, seed: 62 },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let x = normal_mat(n, d, 1.0, 63);
+    let y = normal_mat(n, d, 1.0, 64);
+    let mut ws = net.workspace(n);
+    let mut grad = vec![0.0; net.n_params()];
+    let t = Targets::Values(y.as_ref());
+    net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut grad)
+        .unwrap();
+    let a = allocations_during(|| {
+        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut grad)
+            .unwrap();
+    });
+    assert_eq!(a, 0, "LinearResNet step allocated {a} times");
+
+    let params = net.params().to_vec();
+    let mut prob = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let idx: Vec<usize> = (0..n).step_by(3).collect();
+    prob.loss_and_gradient(&params, &mut grad).unwrap();
+    prob.minibatch_loss_and_gradient(&params, &idx, &mut grad)
+        .unwrap();
+    let a = allocations_during(|| {
+        prob.loss_and_gradient(&params, &mut grad).unwrap();
+        prob.minibatch_loss_and_gradient(&params, &idx, &mut grad)
+            .unwrap();
+    });
+    assert_eq!(a, 0, "TrainingProblem allocated {a} times");
+
+    let shl = ShlResNet::new(ShlResNetConfig {
+        dim: d,
+        width: p,
+        depth,
+        ..Default::default()
+    })
+    .unwrap();
+    let mut sws = shl.workspace(n);
+    let mut g = vec![0.0; shl.n_params()];
+    let lab = labels(n, d, 1);
+    let t = Targets::Labels(&lab);
+    let params = shl.params().to_vec();
+    shl.loss_and_gradient_at(&params, &mut sws, x.as_ref(), t, &mut g)
+        .unwrap();
+    let a = allocations_during(|| {
+        shl.loss_and_gradient_at(&params, &mut sws, x.as_ref(), t, &mut g)
+            .unwrap();
+    });
+    assert_eq!(a, 0, "ShlResNet step allocated {a} times");
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkpoints.
+
+fn tmpdir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("plres-resnet-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn checkpoint_round_trips_are_bitwise() {
+    let dir = tmpdir("roundtrip");
+    let x = normal_mat(5, 4, 1.0, 71);
+    // Euler, Gaussian RFF, embedding and output map
+    let net = LinearResNet::new(
+        gaussian_rff(3, 10, 0.7, 72),
+        LinearResNetConfig {
+            depth: 3,
+            integrator: Integrator::Euler,
+            init: Init::Normal { std: 0.4, seed: 73 },
+        },
+    )
+    .unwrap()
+    .with_input_embedding(normal_mat(3, 4, 1.0, 74))
+    .unwrap()
+    .with_output_map(normal_mat(2, 3, 1.0, 75))
+    .unwrap()
+    .with_seed(72);
+    let path = dir.join("euler.safetensors");
+    net.save(&path).unwrap();
+    let back = LinearResNet::load(&path).unwrap();
+    assert_eq!(bits(back.params()), bits(net.params()));
+    assert_eq!(back.features().weights(), net.features().weights());
+    assert_eq!(bits(back.features().bias()), bits(net.features().bias()));
+    assert_eq!(back.maps(), net.maps());
+    assert_eq!(back.seed(), Some(72));
+    assert_eq!(back.features().spec(), net.features().spec());
+    assert_eq!(
+        back.forward(x.as_ref()).unwrap(),
+        net.forward(x.as_ref()).unwrap()
+    );
+    let c = Checkpoint::load(&path).unwrap();
+    assert_eq!(c.tensors["residual.u"].shape, vec![3, 3, 10]);
+    assert_eq!(c.tensors["features.omega"].shape, vec![10, 3]);
+    assert_eq!(c.tensors["embed.out"].shape, vec![2, 3]);
+    assert_eq!(c.meta(keys::BANDWIDTH).unwrap(), "0.7");
+    assert_eq!(c.meta(keys::INTEGRATOR).unwrap(), "euler");
+    assert_eq!(c.meta(keys::MODEL).unwrap(), "linear_resnet");
+    // the tensor order of residual.u is [L, d, p] row-major: U_1[2, 5]
+    assert_eq!(
+        c.tensors["residual.u"].data[d_p(1, 2, 5, 3, 10)],
+        net.slice(1)[(2, 5)]
+    );
+
+    // RK4 with L+1 slices, paired Matérn features
+    let mut rng = ChaCha8Rng::seed_from_u64(76);
+    let spec = FeatureSpec::Fourier {
+        kernel: KernelSpec::Matern52 { lengthscale: 2.0 },
+        variant: FourierVariant::Paired,
+    };
+    let feats: Arc<dyn FeatureMap> = Arc::from(spec.sample(4, 12, &mut rng).unwrap());
+    let net = LinearResNet::new(
+        feats,
+        LinearResNetConfig {
+            depth: 2,
+            integrator: Integrator::Rk4,
+            init: Init::Normal { std: 0.4, seed: 77 },
+        },
+    )
+    .unwrap();
+    let path = dir.join("rk4.safetensors");
+    net.save(&path).unwrap();
+    let back = LinearResNet::load(&path).unwrap();
+    assert_eq!(back.integrator(), Integrator::Rk4);
+    assert_eq!(bits(back.params()), bits(net.params()));
+    assert_eq!(
+        back.forward(x.as_ref()).unwrap(),
+        net.forward(x.as_ref()).unwrap()
+    );
+    assert_eq!(
+        Checkpoint::load(&path).unwrap().tensors["residual.u"].shape,
+        vec![3, 4, 12]
+    );
+
+    // SHL and kernel ResNet
+    let shl = ShlResNet::new(ShlResNetConfig {
+        dim: 4,
+        width: 6,
+        depth: 2,
+        init_u: Init::Normal { std: 1.0, seed: 1 },
+        shared_init: false,
+        ..Default::default()
+    })
+    .unwrap();
+    let path = dir.join("shl.safetensors");
+    shl.save(&path).unwrap();
+    let back = ShlResNet::load(&path).unwrap();
+    assert_eq!(bits(back.params()), bits(shl.params()));
+    assert_eq!(
+        back.forward(x.as_ref()).unwrap(),
+        shl.forward(x.as_ref()).unwrap()
+    );
+
+    let mut k = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.5 }, 4, 3).unwrap();
+    let y = normal_mat(5, 4, 1.0, 78);
+    k.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5)
+        .unwrap();
+    k.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5)
+        .unwrap();
+    let path = dir.join("kernel.safetensors");
+    k.save(&path).unwrap();
+    let back = KernelResNet::load(&path).unwrap();
+    assert_eq!(back.n_centres(), k.n_centres());
+    assert_eq!(back.steps(), 2);
+    assert_eq!(
+        back.forward(x.as_ref()).unwrap(),
+        k.forward(x.as_ref()).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn d_p(k: usize, l: usize, j: usize, d: usize, p: usize) -> usize {
+    k * d * p + l * p + j
+}
+
+/// Writes raw safetensors with the given (name, dtype, shape, bytes) and metadata.
+fn write_raw(
+    path: &std::path::Path,
+    tensors: &[(&str, safetensors::Dtype, Vec<usize>, Vec<u8>)],
+    meta: &std::collections::HashMap<String, String>,
+) {
+    let views: Vec<(&str, safetensors::tensor::TensorView<'_>)> = tensors
+        .iter()
+        .map(|(n, dt, s, b)| {
+            (
+                *n,
+                safetensors::tensor::TensorView::new(*dt, s.clone(), b).unwrap(),
+            )
+        })
+        .collect();
+    let bytes = safetensors::serialize(views, Some(meta.clone())).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
+    let dir = tmpdir("corrupt");
+    let net = LinearResNet::new(
+        gaussian_rff(2, 6, 1.0, 81),
+        LinearResNetConfig {
+            depth: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let good = net.to_checkpoint().unwrap();
+    let path = dir.join("c.safetensors");
+
+    // missing tensor
+    let mut c = good.clone();
+    c.tensors.remove("residual.u");
+    c.save(&path).unwrap();
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::MissingTensor { name }) if name == "residual.u"));
+
+    // wrong shape
+    let mut c = good.clone();
+    c.insert("features.bias", vec![7], vec![0.5; 7]);
+    c.save(&path).unwrap();
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::WrongShape { name, expected, found })
+            if name == "features.bias" && expected == vec![6] && found == vec![7]));
+
+    // non-finite value
+    let mut c = good.clone();
+    c.tensors.get_mut("residual.u").unwrap().data[3] = f64::NAN;
+    c.save(&path).unwrap();
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::NonFinite { name, index: 3, .. }) if name == "residual.u"));
+
+    // missing metadata
+    let mut c = good.clone();
+    c.metadata.remove(keys::DEPTH);
+    c.save(&path).unwrap();
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::MissingMetadata { key }) if key == keys::DEPTH));
+
+    // another model
+    let shl = ShlResNet::new(ShlResNetConfig::default()).unwrap();
+    shl.save(&path).unwrap();
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::WrongModel { expected: "linear_resnet", found }) if found == "shl_resnet"));
+
+    // unknown format_version, and none at all
+    let mut meta: std::collections::HashMap<String, String> = good
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let f64_bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+    let u = &good.tensors["residual.u"];
+    meta.insert("format_version".into(), "2".into());
+    write_raw(
+        &path,
+        &[(
+            "residual.u",
+            safetensors::Dtype::F64,
+            u.shape.clone(),
+            f64_bytes(&u.data),
+        )],
+        &meta,
+    );
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::UnsupportedFormatVersion { found: Some(v), supported: 1 }) if v == "2"));
+    meta.remove("format_version");
+    write_raw(
+        &path,
+        &[(
+            "residual.u",
+            safetensors::Dtype::F64,
+            u.shape.clone(),
+            f64_bytes(&u.data),
+        )],
+        &meta,
+    );
+    assert!(matches!(
+        LinearResNet::load(&path),
+        Err(CheckpointError::UnsupportedFormatVersion { found: None, .. })
+    ));
+
+    // wrong dtype
+    meta.insert("format_version".into(), "1".into());
+    let f32_bytes: Vec<u8> = u
+        .data
+        .iter()
+        .flat_map(|&x| (x as f32).to_le_bytes())
+        .collect();
+    write_raw(
+        &path,
+        &[(
+            "residual.u",
+            safetensors::Dtype::F32,
+            u.shape.clone(),
+            f32_bytes,
+        )],
+        &meta,
+    );
+    assert!(matches!(LinearResNet::load(&path),
+        Err(CheckpointError::WrongDtype { name, .. }) if name == "residual.u"));
+
+    // truncated file, missing file
+    let bytes = good.to_bytes().unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
+    assert!(matches!(
+        LinearResNet::load(&path),
+        Err(CheckpointError::Format(_))
+    ));
+    assert!(matches!(
+        LinearResNet::load(dir.join("absent")),
+        Err(CheckpointError::Io { .. })
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn checkpoint_writes_are_atomic() {
+    let dir = tmpdir("atomic");
+    let net =
+        LinearResNet::new(gaussian_rff(2, 4, 1.0, 91), LinearResNetConfig::default()).unwrap();
+    let path = dir.join("m.safetensors");
+    net.save(&path).unwrap();
+    let first = std::fs::read(&path).unwrap();
+    // overwrite with another model: the file is replaced, no temporary file remains
+    let mut other = net.clone();
+    other.params_mut()[0] = 1.0;
+    other.save(&path).unwrap();
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![std::ffi::OsString::from("m.safetensors")]);
+    assert_ne!(std::fs::read(&path).unwrap(), first);
+    assert_eq!(LinearResNet::load(&path).unwrap().params()[0], 1.0);
+    // a write that cannot happen leaves nothing behind and names the path
+    let bad = dir.join("no-such-dir").join("m.safetensors");
+    match net.save(&bad) {
+        Err(CheckpointError::Io { path, .. }) => assert!(path.starts_with(dir.join("no-such-dir"))),
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The PyTorch peer's gradient-check input format: written and read back, and its
+/// loss is the spec's `1/(2N) ‖X_L − Y‖²` of the literal recursion.
+#[test]
+fn peer_format_round_trip() {
+    let dir = tmpdir("peer");
+    let (n, d, p, depth) = (7, 3, 5, 4);
+    let mut model = LinearResNet::new(
+        gaussian_rff(d, p, 1.0, 101),
+        LinearResNetConfig {
+            depth,
+            init: Init::Normal {
+                std: 0.1,
+                seed: 102,
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    model.params_mut()[0] = 0.25;
+    let x = normal_mat(n, d, 1.0, 103);
+    let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
+    let prob = PeerProblem { model, x, y };
+    let path = dir.join("in.safetensors");
+    prob.save(&path).unwrap();
+    let back = PeerProblem::load(&path, KernelSpec::Gaussian { sigma: 1.0 }).unwrap();
+    assert_eq!(bits(back.model.params()), bits(prob.model.params()));
+    assert_eq!(back.x, prob.x);
+    let l = back
+        .model
+        .loss(back.x.as_ref(), Targets::Values(back.y.as_ref()))
+        .unwrap();
+    let z = prob.model.forward(prob.x.as_ref()).unwrap();
+    let r = &z - &prob.y;
+    let direct = r.squared_norm_l2() / (2.0 * n as f64);
+    assert!((l - direct).abs() <= 1e-14 * direct);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad inputs give typed errors, never panics.
+
+/// A feature map of width 0 (plres-rff refuses to build one; a user's own map might).
+#[derive(Debug)]
+struct Empty;
+impl FeatureMap for Empty {
+    fn input_dim(&self) -> usize {
+        2
+    }
+    fn output_dim(&self) -> usize {
+        0
+    }
+    fn apply_in_place(&self, _: MatRef<'_, f64>, _: MatMut<'_, f64>) {}
+    fn cache_dim(&self) -> usize {
+        0
+    }
+    fn apply_with_cache(&self, _: MatRef<'_, f64>, _: MatMut<'_, f64>, _: MatMut<'_, f64>) {}
+    fn vjp_in_place(&self, _: MatRef<'_, f64>, _: MatMut<'_, f64>, _: MatMut<'_, f64>, _: Accum) {}
+    fn limit_kernel(&self) -> KernelSpec {
+        KernelSpec::Linear
+    }
+    fn weights(&self) -> MatRef<'_, f64> {
+        MatRef::from_column_major_slice(&[], 0, 2)
+    }
+    fn bias(&self) -> &[f64] {
+        &[]
+    }
+}
+
+#[test]
+fn bad_inputs_give_typed_errors() {
+    use ResNetError as E;
+    let cfg = LinearResNetConfig {
+        depth: 2,
+        ..Default::default()
+    };
+    assert!(matches!(
+        LinearResNet::new(
+            gaussian_rff(2, 4, 1.0, 1),
+            LinearResNetConfig { depth: 0, ..cfg }
+        ),
+        Err(E::ZeroDepth)
+    ));
+    assert!(matches!(
+        LinearResNet::new(Arc::new(Empty), cfg),
+        Err(E::ZeroWidth)
+    ));
+    assert!(matches!(
+        ShlResNet::new(ShlResNetConfig {
+            width: 0,
+            ..Default::default()
+        }),
+        Err(E::ZeroWidth)
+    ));
+    assert!(matches!(
+        ShlResNet::new(ShlResNetConfig {
+            depth: 0,
+            ..Default::default()
+        }),
+        Err(E::ZeroDepth)
+    ));
+    assert!(matches!(
+        KernelResNet::new(KernelSpec::Linear, 2, 0),
+        Err(E::ZeroDepth)
+    ));
+    assert!(matches!(
+        KernelResNet::new(KernelSpec::Gaussian { sigma: -1.0 }, 2, 2),
+        Err(E::Kernel(_))
+    ));
+    assert!(matches!(
+        LinearResNet::new(
+            gaussian_rff(2, 4, 1.0, 1),
+            LinearResNetConfig {
+                init: Init::Normal { std: -1.0, seed: 0 },
+                ..cfg
+            }
+        ),
+        Err(E::InvalidSetting { .. })
+    ));
+
+    let net = LinearResNet::new(gaussian_rff(2, 4, 1.0, 1), cfg).unwrap();
+    let x = normal_mat(3, 2, 1.0, 2);
+    let y = normal_mat(3, 2, 1.0, 3);
+    let t = Targets::Values(y.as_ref());
+    // data/model dimension mismatch
+    let x3 = normal_mat(3, 3, 1.0, 4);
+    assert!(matches!(
+        net.forward(x3.as_ref()),
+        Err(E::DimensionMismatch {
+            expected: 2,
+            found: 3,
+            ..
+        })
+    ));
+    assert!(matches!(
+        net.loss_and_gradient(x3.as_ref(), t, Record::NONE),
+        Err(E::DimensionMismatch { .. })
+    ));
+    // empty data
+    let x0 = Mat::<f64>::zeros(0, 2);
+    assert!(matches!(net.forward(x0.as_ref()), Err(E::EmptyData { .. })));
+    assert!(matches!(net.predict(x0.as_ref()), Err(E::EmptyData { .. })));
+    // non-finite data and targets
+    let mut xn = x.clone();
+    xn[(1, 0)] = f64::NAN;
+    assert!(matches!(
+        net.forward(xn.as_ref()),
+        Err(E::NonFinite { row: 1, col: 0, .. })
+    ));
+    let mut yn = y.clone();
+    yn[(2, 1)] = f64::INFINITY;
+    assert!(matches!(
+        net.loss_and_gradient(x.as_ref(), Targets::Values(yn.as_ref()), Record::NONE),
+        Err(E::NonFinite {
+            what: "targets",
+            row: 2,
+            col: 1,
+            ..
+        })
+    ));
+    // target rows / columns
+    let y2 = normal_mat(2, 2, 1.0, 5);
+    assert!(matches!(
+        net.loss(x.as_ref(), Targets::Values(y2.as_ref())),
+        Err(E::DimensionMismatch {
+            expected: 3,
+            found: 2,
+            ..
+        })
+    ));
+    // labels out of range
+    assert!(matches!(
+        net.accuracy(x.as_ref(), &[0, 2, 1]),
+        Err(E::LabelOutOfRange {
+            index: 1,
+            label: 2,
+            n_classes: 2
+        })
+    ));
+    assert!(matches!(
+        net.loss_and_gradient(x.as_ref(), Targets::Labels(&[0, 1, 5]), Record::NONE),
+        Err(E::LabelOutOfRange {
+            index: 2,
+            label: 5,
+            ..
+        })
+    ));
+    // parameter and gradient lengths, workspace capacity
+    let mut ws = net.workspace(2);
+    let mut g = vec![0.0; net.n_params()];
+    assert!(matches!(
+        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut g),
+        Err(E::DimensionMismatch {
+            expected: 2,
+            found: 3,
+            ..
+        })
+    ));
+    let mut ws = net.workspace(3);
+    assert!(matches!(
+        net.loss_and_gradient_at(&[0.0; 3], &mut ws, x.as_ref(), t, &mut g),
+        Err(E::ParameterLength { what: "params", .. })
+    ));
+    assert!(matches!(
+        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut [0.0; 2]),
+        Err(E::ParameterLength { what: "grad", .. })
+    ));
+    let mut net2 = net.clone();
+    assert!(matches!(
+        net2.set_params(&vec![f64::NAN; net.n_params()]),
+        Err(E::NonFinite { .. })
+    ));
+    // embedding / output map shapes
+    assert!(matches!(
+        net.clone().with_input_embedding(Mat::zeros(3, 2)),
+        Err(E::DimensionMismatch { .. })
+    ));
+    assert!(matches!(
+        net.clone().with_output_map(Mat::zeros(2, 5)),
+        Err(E::DimensionMismatch { .. })
+    ));
+    // training problem: bad data at construction, bad minibatch indices per call
+    assert!(matches!(
+        TrainingProblem::new(net.clone(), xn.clone(), TargetData::Values(y.clone())),
+        Err(E::NonFinite { .. })
+    ));
+    let mut prob =
+        TrainingProblem::new(net.clone(), x.clone(), TargetData::Values(y.clone())).unwrap();
+    let params = net.params().to_vec();
+    let err = prob
+        .minibatch_loss_and_gradient(&params, &[0, 3], &mut g)
+        .unwrap_err();
+    assert!(matches!(
+        err.inner().and_then(|e| e.downcast_ref::<ResNetError>()),
+        Some(E::IndexOutOfRange {
+            index: 3,
+            n_samples: 3
+        })
+    ));
+    assert!(
+        prob.minibatch_loss_and_gradient(&params, &[], &mut g)
+            .is_err()
+    );
+    assert!(prob.loss_and_gradient(&params[1..], &mut g).is_err());
+    // kernel ResNet: bad data, bad learning rate
+    let mut k = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.0 }, 2, 2).unwrap();
+    assert!(matches!(
+        k.gd_step(x.as_ref(), t, 0.0),
+        Err(E::InvalidSetting { .. })
+    ));
+    assert!(matches!(
+        k.gd_step(xn.as_ref(), t, 0.1),
+        Err(E::NonFinite { .. })
+    ));
+    assert!(matches!(
+        k.forward(x3.as_ref()),
+        Err(E::DimensionMismatch { .. })
+    ));
+    assert!(matches!(KernelCoefficients::new(k), Err(E::Unsupported(_))));
+}

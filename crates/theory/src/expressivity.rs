@@ -1,0 +1,336 @@
+//! The expressivity condition along trajectories (DESIGN §5 "A-priori bound",
+//! "Necessity").
+//!
+//! At the states `X^k` (`k = 0..=L`) of a forward pass:
+//! * `λ_k = λ_min(K_k)` of the Gram — the features Gram `Φ_kΦ_kᵀ` at finite width, the
+//!   exact kernel Gram at infinite width;
+//! * the separation `δ_k = min_{i≠j} ‖x_i^k − x_j^k‖` against its guaranteed lower bound:
+//!   an Euler layer `x ↦ x + hθ_k(x)` with `Lip(θ_k) ≤ κ‖θ_k‖` contracts distances by at
+//!   most `(1 − hκ‖θ_k‖)₊`, so `δ_k ≥ δ₀ Π_{j<k}(1 − hκ‖θ_j‖)₊ ≥ δ₀ D_L(κ‖θ‖)`
+//!   ([`crate::pl::apriori`]; `D_L ≤ e^{−κ‖θ‖}`, the DESIGN's `δ₀e^{−R/σ}` as `L → ∞`);
+//! * Gershgorin: `λ_k ≥ min_i (K_ii − Σ_{j≠i} |K_ij|)` on the computed Gram, and for an
+//!   exact radial kernel `λ_k ≥ 1 − (N−1) ψ(δ_k)`;
+//! * necessity: at width `p < N` the `N×N` features Gram has rank `≤ p`, so `λ_k = 0` at
+//!   every layer and the certificate is void.
+//!
+//! Admissibility at finite width: `θ = Uφ` has `‖Dθ(x)‖ ≤ ‖U‖_F ‖Dφ(x)‖_op`, and for the
+//! plres-rff maps (`φ = √(2/p) σ(Wx + b)` with `|σ'| ≤ 1`, or paired `[cos, sin]/√(p/2)`)
+//! `Dφ(x)ᵀDφ(x) ≼ (2/p) WᵀW`, so `κ_p ≤ √(2/p) ‖W‖_op` (equality for paired features).
+
+use faer::{Mat, MatRef, Par};
+use plres_kernels::spectral::gershgorin_lower_bound;
+use plres_resnet::{Integrator, KernelResNet, LinearResNet};
+use plres_rff::FeatureMap;
+use serde::{Deserialize, Serialize};
+
+use crate::error::TheoryError;
+use crate::linalg::{OpNorm, SymEigen, gram_in_place, min_separation};
+use crate::pl::apriori::{Depth, admissibility_constant, contraction_factor, radial_profile};
+use crate::pl::linear::model_err;
+use crate::report::{CheckReport, Relation};
+
+/// `κ_p = √(2/p) ‖W‖_op`: an admissibility constant of a plres-rff feature map
+/// (`‖D(Uφ)(x)‖_op ≤ κ_p ‖U‖_F`, module docs).
+///
+/// # Errors
+/// [`TheoryError::NoConvergence`].
+pub fn feature_admissibility_bound(features: &dyn FeatureMap) -> Result<f64, TheoryError> {
+    let w = features.weights();
+    let mut op = OpNorm::new(w.ncols());
+    Ok((2.0 / features.output_dim() as f64).sqrt() * op.op_norm(w)?)
+}
+
+/// The expressivity quantities along one trajectory (module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrajectoryExpressivity {
+    /// Number of samples `N`.
+    pub n_samples: usize,
+    /// Width `p` (`None` for the exact kernel).
+    pub width: Option<usize>,
+    /// Depth `L`.
+    pub depth: usize,
+    /// `λ_k` at the states `X^0..X^L`.
+    pub lambda: Vec<f64>,
+    /// `tr(K_k)` (the rounding scale of `λ_k`: `|λ̂ − λ| ≲ N eps tr(K_k)`).
+    pub trace: Vec<f64>,
+    /// Row-sum Gershgorin bound `min_i (K_ii − Σ_{j≠i}|K_ij|)` of each Gram.
+    pub gershgorin: Vec<f64>,
+    /// Separation-based Gershgorin `1 − (N−1)ψ(δ_k)` (exact radial kernels only).
+    pub gershgorin_separation: Option<Vec<f64>>,
+    /// `δ_k` at the states.
+    pub separation: Vec<f64>,
+    /// `δ₀ = δ_0`.
+    pub delta0: f64,
+    /// The admissibility constant used (`κ` of the kernel, `κ_p` bound of the features).
+    pub kappa: Option<f64>,
+    /// `‖θ_k‖` per layer (`‖U_k‖_F`, or the RKHS norm).
+    pub layer_norms: Vec<f64>,
+    /// `‖θ‖ = (h Σ_k ‖θ_k‖²)^{1/2}` (Euler metric).
+    pub theta_norm: f64,
+    /// `δ₀ Π_{j<k}(1 − hκ‖θ_j‖)₊` per state (Euler models with a `κ`).
+    pub separation_bound: Option<Vec<f64>>,
+    /// `δ₀ D_L(κ‖θ‖)`, the ball-wide bound (Euler models with a `κ`).
+    pub separation_bound_ball: Option<f64>,
+}
+
+impl TrajectoryExpressivity {
+    /// `min_k λ_k`.
+    pub fn lambda_min(&self) -> f64 {
+        self.lambda.iter().copied().fold(f64::INFINITY, f64::min)
+    }
+
+    /// The checks: expressivity `min_k λ_k` above the rounding floor `N eps max_k tr(K_k)`;
+    /// row-sum Gershgorin `λ_k ≥ G_k` (worst margin, tolerance `4 N eps tr(K_k)`);
+    /// separation Gershgorin for radial kernels; separation bounds (worst ratio
+    /// `δ_k / bound_k ≥ 1`, tolerance `4 (L + d) eps`); and `p ≥ N` at finite width.
+    pub fn reports(&self) -> Vec<CheckReport> {
+        let eps = f64::EPSILON;
+        let nf = self.n_samples as f64;
+        let max_tr = self.trace.iter().copied().fold(0.0, f64::max);
+        let mut out = vec![CheckReport::new(
+            "expressivity: min_k λ_min(K_k) > 0 (above the rounding floor N·eps·tr K)",
+            "DESIGN §5 Expressivity condition",
+            self.lambda_min(),
+            nf * eps * max_tr,
+            0.0,
+            Relation::AtLeast,
+        )];
+        let worst_gap = |bounds: &[f64]| {
+            self.lambda
+                .iter()
+                .zip(bounds)
+                .zip(&self.trace)
+                .map(|((l, g), t)| (l - g) + 4.0 * nf * eps * t)
+                .fold(f64::INFINITY, f64::min)
+        };
+        out.push(CheckReport::new(
+            "Gershgorin: λ_k ≥ min_i (K_ii − Σ_{j≠i}|K_ij|) at every layer (worst margin)",
+            "DESIGN §5 A-priori bound",
+            worst_gap(&self.gershgorin),
+            0.0,
+            0.0,
+            Relation::AtLeast,
+        ));
+        if let Some(gs) = &self.gershgorin_separation {
+            out.push(CheckReport::new(
+                "Gershgorin by separation: λ_k ≥ 1 − (N−1) ψ(δ_k) (worst margin)",
+                "DESIGN §5 A-priori bound",
+                worst_gap(gs),
+                0.0,
+                0.0,
+                Relation::AtLeast,
+            ));
+        }
+        let tol = 4.0 * (self.depth as f64 + 8.0) * eps;
+        if let Some(b) = &self.separation_bound {
+            let worst = self
+                .separation
+                .iter()
+                .zip(b)
+                .filter(|(_, b)| **b > 0.0)
+                .map(|(s, b)| s / b)
+                .fold(f64::INFINITY, f64::min);
+            out.push(CheckReport::new(
+                "separation δ_k ≥ δ₀ Π_{j<k}(1 − hκ‖θ_j‖)₊ (worst ratio)",
+                "DESIGN §5 A-priori bound",
+                worst,
+                1.0,
+                tol,
+                Relation::AtLeast,
+            ));
+        }
+        if let Some(b) = self.separation_bound_ball {
+            let min_sep = self
+                .separation
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            out.push(CheckReport::new(
+                "separation min_k δ_k ≥ δ₀ D_L(κ‖θ‖) (→ δ₀e^{−κ‖θ‖})",
+                "DESIGN §5 A-priori bound",
+                min_sep,
+                b,
+                tol * b,
+                Relation::AtLeast,
+            ));
+        }
+        if let Some(p) = self.width {
+            out.push(width_condition(p, self.n_samples));
+        }
+        out
+    }
+}
+
+/// The necessary condition `p ≥ N` (DESIGN §5 Necessity): with fewer features than
+/// samples every features Gram is singular.
+pub fn width_condition(p: usize, n: usize) -> CheckReport {
+    CheckReport::new(
+        "necessary condition p ≥ N (else λ_k = 0 at every layer)",
+        "DESIGN §5 Necessity",
+        p as f64,
+        n as f64,
+        0.0,
+        Relation::AtLeast,
+    )
+}
+
+/// Check of the necessity statement itself at `p < N`: the measured `λ_min` of a
+/// features Gram is 0 up to its rounding `4 N eps tr(K)`.
+pub fn rank_deficiency_report(lambda_min: f64, trace: f64, p: usize, n: usize) -> CheckReport {
+    CheckReport::new(
+        format!("p = {p} < N = {n}: λ_min(ΦΦᵀ) = 0 (rank ≤ p)"),
+        "DESIGN §5 Necessity",
+        lambda_min,
+        0.0,
+        4.0 * n as f64 * f64::EPSILON * trace,
+        Relation::Within,
+    )
+}
+
+struct GramStats {
+    lambda: f64,
+    trace: f64,
+    gershgorin: f64,
+}
+
+fn gram_stats(gram: MatRef<'_, f64>, eig: &mut SymEigen) -> Result<GramStats, TheoryError> {
+    let trace = (0..gram.nrows()).map(|i| gram[(i, i)]).sum();
+    Ok(GramStats {
+        lambda: eig.lambda_min(gram)?,
+        trace,
+        gershgorin: gershgorin_lower_bound(gram),
+    })
+}
+
+fn layerwise_bound(delta0: f64, kappa: f64, norms: &[f64], h: f64) -> Vec<f64> {
+    let mut out = Vec::with_capacity(norms.len() + 1);
+    let mut prod = 1.0;
+    out.push(delta0);
+    for &t in norms {
+        prod *= (1.0 - h * kappa * t).max(0.0);
+        out.push(delta0 * prod);
+    }
+    out
+}
+
+/// Expressivity along the trajectory of a finite-width network at its parameters.
+/// Separation bounds are given for Euler models (their layer map is what the
+/// contraction argument covers).
+///
+/// # Errors
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+pub fn linear_expressivity(
+    model: &LinearResNet,
+    x: MatRef<'_, f64>,
+) -> Result<TrajectoryExpressivity, TheoryError> {
+    let traj = model.forward_trajectory(x).map_err(model_err)?;
+    let n = x.nrows();
+    let (d, p, depth) = (model.dim(), model.width(), model.depth());
+    let h = 1.0 / depth as f64;
+    let features = model.features().as_ref();
+    let mut phi = Mat::<f64>::zeros(n, p);
+    let mut gram = Mat::<f64>::zeros(n, n);
+    let mut eig = SymEigen::new(n, Par::Seq);
+    let (mut lambda, mut trace, mut gersh, mut sep) = (vec![], vec![], vec![], vec![]);
+    for xk in &traj.states {
+        features.apply_in_place(xk.as_ref(), phi.as_mut());
+        gram_in_place(phi.as_ref(), gram.as_mut(), Par::Seq);
+        let s = gram_stats(gram.as_ref(), &mut eig)?;
+        lambda.push(s.lambda);
+        trace.push(s.trace);
+        gersh.push(s.gershgorin);
+        sep.push(min_separation(xk.as_ref()));
+    }
+    let layer_norms: Vec<f64> = (0..model.n_slices())
+        .map(|k| {
+            let uk = &model.params()[k * d * p..(k + 1) * d * p];
+            uk.iter().map(|v| v * v).sum::<f64>().sqrt()
+        })
+        .collect();
+    let weights = model.slice_weights();
+    let theta_norm = layer_norms
+        .iter()
+        .zip(&weights)
+        .map(|(t, w)| w * t * t)
+        .sum::<f64>()
+        .sqrt();
+    let kappa = feature_admissibility_bound(features)?;
+    let euler = model.integrator() == Integrator::Euler;
+    let delta0 = sep[0];
+    Ok(TrajectoryExpressivity {
+        n_samples: n,
+        width: Some(p),
+        depth,
+        lambda,
+        trace,
+        gershgorin: gersh,
+        gershgorin_separation: None,
+        separation: sep,
+        delta0,
+        kappa: Some(kappa),
+        separation_bound: euler.then(|| layerwise_bound(delta0, kappa, &layer_norms, h)),
+        separation_bound_ball: euler
+            .then(|| delta0 * contraction_factor(kappa * theta_norm, Depth::Euler(depth))),
+        layer_norms,
+        theta_norm,
+    })
+}
+
+/// Expressivity along the trajectory of the infinite-width network (exact kernel
+/// Grams, RKHS norms of the layers, the kernel's admissibility constant when it has
+/// one, and the separation version of Gershgorin for radial kernels).
+///
+/// # Errors
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+pub fn kernel_expressivity(
+    net: &KernelResNet,
+    x: MatRef<'_, f64>,
+) -> Result<TrajectoryExpressivity, TheoryError> {
+    let traj = net.forward_trajectory(x).map_err(model_err)?;
+    let n = x.nrows();
+    let depth = net.depth();
+    let h = 1.0 / depth as f64;
+    let kernel = net.kernel();
+    let spec = net.kernel_spec();
+    let mut gram = Mat::<f64>::zeros(n, n);
+    let mut eig = SymEigen::new(n, Par::Seq);
+    let (mut lambda, mut trace, mut gersh, mut sep) = (vec![], vec![], vec![], vec![]);
+    for xk in &traj.states {
+        kernel.gram_in_place(xk.as_ref(), gram.as_mut());
+        let s = gram_stats(gram.as_ref(), &mut eig)?;
+        lambda.push(s.lambda);
+        trace.push(s.trace);
+        gersh.push(s.gershgorin);
+        sep.push(min_separation(xk.as_ref()));
+    }
+    let gershgorin_separation = sep
+        .iter()
+        .map(|&dk| radial_profile(spec, dk).map(|psi| 1.0 - (n as f64 - 1.0) * psi))
+        .collect::<Result<Vec<f64>, _>>()
+        .ok();
+    let layer_norms: Vec<f64> = net
+        .layers()
+        .iter()
+        .map(|l| l.norm_sq().max(0.0).sqrt())
+        .collect();
+    let theta_norm = net.norm_sq().max(0.0).sqrt();
+    let kappa = admissibility_constant(spec).ok();
+    let delta0 = sep[0];
+    Ok(TrajectoryExpressivity {
+        n_samples: n,
+        width: None,
+        depth,
+        lambda,
+        trace,
+        gershgorin: gersh,
+        gershgorin_separation,
+        separation: sep,
+        delta0,
+        kappa,
+        separation_bound: kappa.map(|k| layerwise_bound(delta0, k, &layer_norms, h)),
+        separation_bound_ball: kappa
+            .map(|k| delta0 * contraction_factor(k * theta_norm, Depth::Euler(depth))),
+        layer_norms,
+        theta_norm,
+    })
+}

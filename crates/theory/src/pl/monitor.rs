@@ -1,0 +1,380 @@
+//! [`Monitor`]: a plres-optim [`Observer`] that certifies the PL inequality along
+//! training.
+//!
+//! Every `every` iterates it computes the [`PlSnapshot`] of the iterate (a full-batch
+//! forward/backward pass of its own copy of the model, the Grams, `λ_k`, `a_k`) and
+//! appends a [`MonitorRow`]: iteration, `L`, `ρ = ‖G‖²/L`, `μ_cert`, `min_k λ_k`,
+//! `‖θ − θ₀‖` in the model's `L²` metric, the path length travelled and the path-length
+//! bound `2√(L₀/μ)` (`μ` the smallest certificate seen so far). A row with
+//! `ρ < μ_cert(1 − rel_tol)` is flagged as a violation (for Euler models a violation is
+//! a bug: the certificate is a theorem at every `θ`).
+//!
+//! At *every* iterate (cheaply, `O(n_params)`) it also accumulates the path length
+//! `Σ_t ‖θ_{t+1} − θ_t‖` and, for full-batch runs, the sufficient-decrease constant
+//! `c = min_t (L_t − L_{t+1}) / (‖θ_{t+1} − θ_t‖ ‖G_t‖)` (for GD `= (L_t − L_{t+1})/(η‖G_t‖²)`).
+//! With PL constant `μ` along the path this gives
+//! `Σ_t ‖θ_{t+1} − θ_t‖ ≤ (1/c)·2√(L₀/μ)` ([`crate::convergence`]); the flow bound
+//! `2√(L₀/μ)` (the `c = 1` case) is the column of the rows.
+
+use std::io::Write;
+
+use faer::{Mat, MatRef};
+use plres_optim::{Iterate, Metric, Observer, ObserverAction};
+use plres_resnet::LinearResNet;
+use serde::{Deserialize, Serialize};
+
+use crate::convergence::{gd_path_length_bound, path_length_bound};
+use crate::error::TheoryError;
+use crate::pl::linear::LinearCertifier;
+use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use crate::report::{CheckReport, Relation};
+
+/// Settings of a [`Monitor`].
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    /// Certify every `every`-th iterate (≥ 1; default 10).
+    pub every: u64,
+    /// Relative tolerance of the violation flag `ρ < μ(1 − rel_tol)` (default 1e-9).
+    pub rel_tol: f64,
+    /// Ask the optimizer to stop at the first violation (default false).
+    pub stop_on_violation: bool,
+}
+
+impl Default for MonitorConfig {
+    fn default() -> Self {
+        Self {
+            every: 10,
+            rel_tol: 1e-9,
+            stop_on_violation: false,
+        }
+    }
+}
+
+/// One certified iterate (a line of `metrics.csv`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MonitorRow {
+    /// Iteration `t`.
+    pub iteration: u64,
+    /// `L(θ_t)` (full batch).
+    pub loss: f64,
+    /// `‖G‖²` in the model's metric.
+    pub grad_norm_sq: f64,
+    /// `ρ = ‖G‖²/L`.
+    pub rho: f64,
+    /// `μ_cert` (Euler) or the continuous analogue (other integrators; see `exact`).
+    pub mu_cert: f64,
+    /// `min_k λ_k`.
+    pub lambda_min: f64,
+    /// `max_k a_k`.
+    pub a_max: f64,
+    /// `‖θ_t − θ₀‖` in the model's metric.
+    pub distance: f64,
+    /// `Σ_{s<t} ‖θ_{s+1} − θ_s‖` in the model's metric.
+    pub path_length: f64,
+    /// `2√(L₀/μ)`, `μ` the smallest certificate up to `t`.
+    pub path_bound: f64,
+    /// Whether `μ_cert` is a theorem (Euler) or an `O(h)` approximation.
+    pub exact: bool,
+    /// `ρ < μ_cert(1 − rel_tol)`.
+    pub violation: bool,
+}
+
+impl MonitorRow {
+    /// The CSV header matching [`MonitorRow::csv_line`].
+    pub const CSV_HEADER: &'static str = "iteration,loss,grad_norm_sq,rho,mu_cert,lambda_min,a_max,distance,path_length,path_bound,exact,violation";
+
+    /// The row as one CSV line (no newline), full precision.
+    pub fn csv_line(&self) -> String {
+        format!(
+            "{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{},{}",
+            self.iteration,
+            self.loss,
+            self.grad_norm_sq,
+            self.rho,
+            self.mu_cert,
+            self.lambda_min,
+            self.a_max,
+            self.distance,
+            self.path_length,
+            self.path_bound,
+            self.exact,
+            self.violation
+        )
+    }
+}
+
+/// The PL monitor (module docs). Owns a copy of the model (the feature map is shared)
+/// and of the data, so it can sit beside the training problem in an optimizer run.
+///
+/// ```
+/// use std::sync::Arc;
+/// use faer::Mat;
+/// use plres_kernels::KernelSpec;
+/// use plres_optim::{GradientDescentConfig, State, Stopping, run};
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, TargetData, TrainingProblem};
+/// use plres_rff::{FourierVariant, RandomFourierFeatures};
+/// use plres_theory::pl::{Monitor, MonitorConfig};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+/// let phi = RandomFourierFeatures::sample(
+///     &KernelSpec::Gaussian { sigma: 1.0 }, 2, 32, FourierVariant::CosineWithPhase, &mut rng,
+/// ).unwrap();
+/// let net = LinearResNet::new(Arc::new(phi), LinearResNetConfig { depth: 4, ..Default::default() }).unwrap();
+/// let x = Mat::from_fn(6, 2, |i, j| (i as f64) * if j == 0 { 1.5 } else { -0.5 });
+/// let y = Mat::from_fn(6, 2, |i, j| x[(i, j)] + 0.1 * ((i + j) as f64).sin());
+/// let mut monitor = Monitor::new(&net, x.as_ref(), y.as_ref(), MonitorConfig { every: 5, ..Default::default() }).unwrap();
+/// let metric = net.metric();
+/// let theta0 = net.params().to_vec();
+/// let mut problem = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+/// let gd = GradientDescentConfig::new(0.5).with_metric(metric).build().unwrap();
+/// run(&mut problem, &gd, State::new(theta0), &Stopping::iterations(20), &mut [&mut monitor]).unwrap();
+/// assert_eq!(monitor.rows().len(), 5); // iterations 0, 5, 10, 15, 20
+/// assert!(monitor.violations().is_empty());
+/// assert!(monitor.rows().iter().all(|r| r.rho >= r.mu_cert));
+/// ```
+#[derive(Debug)]
+pub struct Monitor {
+    model: LinearResNet,
+    x: Mat<f64>,
+    y: Mat<f64>,
+    certifier: LinearCertifier,
+    metric: Metric,
+    cfg: MonitorConfig,
+    theta0: Vec<f64>,
+    prev: Vec<f64>,
+    diff: Vec<f64>,
+    started: bool,
+    prev_loss: f64,
+    prev_grad_norm: f64,
+    prev_full_batch: bool,
+    l0: f64,
+    mu_min: f64,
+    path_length: f64,
+    decrease_c: f64,
+    rows: Vec<MonitorRow>,
+    last: Option<PlSnapshot>,
+    errors: Vec<(u64, TheoryError)>,
+}
+
+impl Monitor {
+    /// A monitor of `model` (its shape, feature map and fixed maps; the parameters come
+    /// from the iterates) on the squared loss of `(x, y)`.
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidParameter`] for `every = 0` or a `rel_tol` outside `[0, 1)`;
+    /// as [`LinearCertifier::new`].
+    pub fn new(
+        model: &LinearResNet,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+        cfg: MonitorConfig,
+    ) -> Result<Self, TheoryError> {
+        if cfg.every == 0 {
+            return Err(TheoryError::InvalidParameter {
+                name: "every",
+                value: 0.0,
+                expected: "certify every k ≥ 1 iterates",
+            });
+        }
+        if !(0.0..1.0).contains(&cfg.rel_tol) {
+            return Err(TheoryError::InvalidParameter {
+                name: "rel_tol",
+                value: cfg.rel_tol,
+                expected: "a relative tolerance in [0, 1)",
+            });
+        }
+        let n_params = model.n_params();
+        Ok(Self {
+            certifier: LinearCertifier::new(model, x.nrows())?,
+            metric: model.metric(),
+            model: model.clone(),
+            x: x.to_owned(),
+            y: y.to_owned(),
+            cfg,
+            theta0: vec![0.0; n_params],
+            prev: vec![0.0; n_params],
+            diff: vec![0.0; n_params],
+            started: false,
+            prev_loss: f64::NAN,
+            prev_grad_norm: f64::NAN,
+            prev_full_batch: false,
+            l0: f64::NAN,
+            mu_min: f64::INFINITY,
+            path_length: 0.0,
+            decrease_c: f64::INFINITY,
+            rows: Vec::new(),
+            last: None,
+            errors: Vec::new(),
+        })
+    }
+
+    /// The certified rows so far.
+    pub fn rows(&self) -> &[MonitorRow] {
+        &self.rows
+    }
+
+    /// Iterations whose row is a violation.
+    pub fn violations(&self) -> Vec<u64> {
+        self.rows
+            .iter()
+            .filter(|r| r.violation)
+            .map(|r| r.iteration)
+            .collect()
+    }
+
+    /// The snapshot of the last certified iterate.
+    pub fn last_snapshot(&self) -> Option<&PlSnapshot> {
+        self.last.as_ref()
+    }
+
+    /// Errors met while certifying (iteration, error); the run is not interrupted.
+    pub fn errors(&self) -> &[(u64, TheoryError)] {
+        &self.errors
+    }
+
+    /// The smallest certificate seen (`+∞` before the first row).
+    pub fn mu_min(&self) -> f64 {
+        self.mu_min
+    }
+
+    /// The sufficient-decrease constant observed over full-batch steps (`+∞` before the
+    /// first step; module docs).
+    pub fn decrease_constant(&self) -> f64 {
+        self.decrease_c
+    }
+
+    /// Path length `Σ_t ‖θ_{t+1} − θ_t‖` travelled so far (model metric).
+    pub fn path_length(&self) -> f64 {
+        self.path_length
+    }
+
+    /// Writes `MonitorRow::CSV_HEADER` and every row.
+    ///
+    /// # Errors
+    /// I/O errors of `w`.
+    pub fn write_csv(&self, mut w: impl Write) -> std::io::Result<()> {
+        writeln!(w, "{}", MonitorRow::CSV_HEADER)?;
+        for r in &self.rows {
+            writeln!(w, "{}", r.csv_line())?;
+        }
+        Ok(())
+    }
+
+    /// Certifies `params` now as iteration `iteration` (e.g. the final iterate of a run
+    /// whose index is not a multiple of `every`), and appends the row. Does not update
+    /// the path length (that is the observer's job).
+    ///
+    /// # Errors
+    /// As [`LinearCertifier::evaluate`].
+    pub fn certify(&mut self, iteration: u64, params: &[f64]) -> Result<MonitorRow, TheoryError> {
+        if !self.started {
+            self.theta0.copy_from_slice(params);
+            self.prev.copy_from_slice(params);
+            self.started = true;
+        }
+        let snap =
+            self.certifier
+                .evaluate(&self.model, params, self.x.as_ref(), self.y.as_ref())?;
+        if self.l0.is_nan() {
+            self.l0 = snap.loss;
+        }
+        let mu = snap.mu();
+        self.mu_min = self.mu_min.min(mu);
+        for ((d, p), t) in self.diff.iter_mut().zip(params).zip(&self.theta0) {
+            *d = p - t;
+        }
+        let row = MonitorRow {
+            iteration,
+            loss: snap.loss,
+            grad_norm_sq: snap.grad_norm_sq,
+            rho: snap.rho,
+            mu_cert: mu,
+            lambda_min: snap.lambda_min(),
+            a_max: snap.a_max(),
+            distance: self.metric.norm_sq(&self.diff).sqrt(),
+            path_length: self.path_length,
+            path_bound: path_length_bound(self.l0, self.mu_min),
+            exact: snap.kind == CertificateKind::Exact,
+            violation: snap.loss > 0.0 && snap.violates(self.cfg.rel_tol),
+        };
+        self.rows.push(row);
+        self.last = Some(snap);
+        Ok(row)
+    }
+
+    /// Summary checks of the run: no violation at any certified iterate (the worst
+    /// `ρ/μ_cert` against 1), and the path length against the bound
+    /// `(1/c)·2√(L₀/μ_min)` with the observed sufficient-decrease constant `c` (the flow
+    /// bound when `c` is unknown).
+    pub fn reports(&self) -> Vec<CheckReport> {
+        let exact = self.rows.iter().all(|r| r.exact);
+        let worst = self
+            .rows
+            .iter()
+            .filter(|r| r.loss > 0.0 && r.mu_cert > 0.0)
+            .map(|r| r.rho / r.mu_cert)
+            .fold(f64::INFINITY, f64::min);
+        let mut out = vec![CheckReport::new(
+            format!(
+                "ρ ≥ μ_cert at every certified iterate ({} rows{}; worst ρ/μ_cert)",
+                self.rows.len(),
+                if exact { "" } else { ", O(h) analogue" }
+            ),
+            "DESIGN §5 item 4",
+            worst,
+            1.0,
+            self.cfg.rel_tol,
+            Relation::AtLeast,
+        )];
+        let c = if self.decrease_c.is_finite() {
+            self.decrease_c
+        } else {
+            1.0
+        };
+        out.push(CheckReport::new(
+            format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
+            "DESIGN §5 Convergence, §7 Lazy regime",
+            self.path_length,
+            gd_path_length_bound(self.l0, self.mu_min, c),
+            0.0,
+            Relation::AtMost,
+        ));
+        out
+    }
+}
+
+impl Observer for Monitor {
+    fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {
+        let full_batch = it.batch.is_none();
+        let grad_norm = self.metric.dual_norm_sq(it.gradient).sqrt();
+        if self.started {
+            for ((d, p), q) in self.diff.iter_mut().zip(it.params).zip(&self.prev) {
+                *d = p - q;
+            }
+            let step = self.metric.norm_sq(&self.diff).sqrt();
+            self.path_length += step;
+            if full_batch && self.prev_full_batch && step > 0.0 && self.prev_grad_norm > 0.0 {
+                let c = (self.prev_loss - it.loss) / (step * self.prev_grad_norm);
+                self.decrease_c = self.decrease_c.min(c);
+            }
+        } else {
+            self.theta0.copy_from_slice(it.params);
+            self.started = true;
+        }
+        self.prev.copy_from_slice(it.params);
+        self.prev_loss = it.loss;
+        self.prev_grad_norm = grad_norm;
+        self.prev_full_batch = full_batch;
+        if self.rows.is_empty() || it.iteration.is_multiple_of(self.cfg.every) {
+            match self.certify(it.iteration, it.params) {
+                Ok(row) if row.violation && self.cfg.stop_on_violation => {
+                    return ObserverAction::Stop;
+                }
+                Ok(_) => {}
+                Err(e) => self.errors.push((it.iteration, e)),
+            }
+        }
+        ObserverAction::Continue
+    }
+}
