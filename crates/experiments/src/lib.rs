@@ -17,6 +17,7 @@
 //!
 
 pub mod error;
+pub mod experiments;
 pub mod plot;
 pub mod registry;
 pub mod report;

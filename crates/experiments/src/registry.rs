@@ -118,7 +118,11 @@ impl<E: Experiment> DynExperiment for E {
     }
 }
 
-static REGISTRY: &[&dyn DynExperiment] = &[];
+static REGISTRY: &[&dyn DynExperiment] = &[
+    &crate::experiments::PlCertificate,
+    &crate::experiments::Width,
+    &crate::experiments::RffBound,
+];
 
 /// Every experiment, in the order of the report.
 pub fn registry() -> &'static [&'static dyn DynExperiment] {
