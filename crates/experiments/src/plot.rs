@@ -36,6 +36,14 @@ pub enum Scale {
     Linear,
     /// Base-10 logarithmic.
     Log,
+    /// Logarithmic with ticks at powers of two (widths, depths).
+    Log2,
+}
+
+impl Scale {
+    fn is_log(self) -> bool {
+        self != Scale::Linear
+    }
 }
 
 /// How a series is drawn.
@@ -206,6 +214,12 @@ impl Plot {
     /// Makes the x axis logarithmic.
     pub fn log_x(mut self) -> Self {
         self.x_scale = Scale::Log;
+        self
+    }
+
+    /// Makes the x axis logarithmic with ticks at powers of two.
+    pub fn log2_x(mut self) -> Self {
+        self.x_scale = Scale::Log2;
         self
     }
 
@@ -422,7 +436,7 @@ struct Prepared {
 }
 
 fn usable(v: f64, scale: Scale) -> bool {
-    v.is_finite() && (scale == Scale::Linear || v > 0.0)
+    v.is_finite() && (!scale.is_log() || v > 0.0)
 }
 
 fn prepare(s: &Series, xs: Scale, ys: Scale) -> Prepared {
@@ -456,7 +470,7 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
     if !lo.is_finite() {
         return match scale {
             Scale::Linear => (0.0, 1.0),
-            Scale::Log => (0.1, 10.0),
+            Scale::Log | Scale::Log2 => (0.1, 10.0),
         };
     }
     match scale {
@@ -469,7 +483,7 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             let pad = 0.05 * (hi - lo);
             (lo - pad, hi + pad)
         }
-        Scale::Log => {
+        Scale::Log | Scale::Log2 => {
             let (mut a, mut b) = (lo.log10(), hi.log10());
             if b - a < 1e-3 {
                 a -= 0.5;
@@ -516,20 +530,32 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
         )
     });
     let (y0, y1) = axis_range(ys, plot.y_scale);
-    match (plot.x_scale, plot.y_scale) {
-        (Scale::Linear, Scale::Linear) => draw_in(root, plot, &prepared, x0..x1, y0..y1, y0),
-        (Scale::Linear, Scale::Log) => {
-            draw_in(root, plot, &prepared, x0..x1, (y0..y1).log_scale(), y0)
-        }
-        (Scale::Log, Scale::Linear) => {
-            draw_in(root, plot, &prepared, (x0..x1).log_scale(), y0..y1, y0)
-        }
-        (Scale::Log, Scale::Log) => draw_in(
+    let base = |s: Scale| if s == Scale::Log2 { 2.0 } else { 10.0 };
+    let (bx, by) = (base(plot.x_scale), base(plot.y_scale));
+    match (plot.x_scale.is_log(), plot.y_scale.is_log()) {
+        (false, false) => draw_in(root, plot, &prepared, x0..x1, y0..y1, y0),
+        (false, true) => draw_in(
             root,
             plot,
             &prepared,
-            (x0..x1).log_scale(),
-            (y0..y1).log_scale(),
+            x0..x1,
+            (y0..y1).log_scale().base(by),
+            y0,
+        ),
+        (true, false) => draw_in(
+            root,
+            plot,
+            &prepared,
+            (x0..x1).log_scale().base(bx),
+            y0..y1,
+            y0,
+        ),
+        (true, true) => draw_in(
+            root,
+            plot,
+            &prepared,
+            (x0..x1).log_scale().base(bx),
+            (y0..y1).log_scale().base(by),
             y0,
         ),
     }
@@ -577,7 +603,7 @@ where
         if let Some(band) = p.band.as_ref().filter(|b| b.len() >= 2) {
             // Band edges on a log axis are clipped to the bottom of the axis.
             let clip = |v: f64| {
-                if plot.y_scale == Scale::Log {
+                if plot.y_scale.is_log() {
                     v.max(y_min)
                 } else {
                     v

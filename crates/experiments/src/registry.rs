@@ -121,7 +121,10 @@ impl<E: Experiment> DynExperiment for E {
 static REGISTRY: &[&dyn DynExperiment] = &[
     &crate::experiments::PlCertificate,
     &crate::experiments::Width,
+    &crate::experiments::Depth,
+    &crate::experiments::WidthLimit,
     &crate::experiments::RffBound,
+    &crate::experiments::Lazy,
 ];
 
 /// Every experiment, in the order of the report.

@@ -217,7 +217,7 @@ impl Experiment for Width {
                 "width p",
                 "final loss",
             )
-            .log_x()
+            .log2_x()
             .log_y()
             .with(Series::mean_std("final loss", ps.clone(), &final_losses))
             .with(n_line(lo, hi)),
@@ -255,7 +255,7 @@ impl Experiment for Width {
                 "width p",
                 "min_k λ_k",
             )
-            .log_x()
+            .log2_x()
             .log_y()
             .with(Series::with_style(
                 "at θ = 0",
