@@ -483,7 +483,13 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             let pad = 0.05 * (hi - lo);
             (lo - pad, hi + pad)
         }
-        Scale::Log | Scale::Log2 => {
+        Scale::Log => {
+            // whole decades, so that the axis always carries labelled ticks
+            let a = (lo.log10() - 0.02).floor();
+            let b = (hi.log10() + 0.02).ceil().max(a + 1.0);
+            (10f64.powf(a), 10f64.powf(b))
+        }
+        Scale::Log2 => {
             let (mut a, mut b) = (lo.log10(), hi.log10());
             if b - a < 1e-3 {
                 a -= 0.5;

@@ -124,6 +124,7 @@ static REGISTRY: &[&dyn DynExperiment] = &[
     &crate::experiments::Depth,
     &crate::experiments::WidthLimit,
     &crate::experiments::RffBound,
+    &crate::experiments::LinearVsNonlinear,
     &crate::experiments::Lazy,
 ];
 

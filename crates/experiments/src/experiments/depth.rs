@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
 use crate::error::{ExperimentError, ResultExt};
-use crate::plot::{Plot, Series, Style, scatter_with_fit};
+use crate::plot::{Plot, Scale, Series, Style, scatter_with_fit};
 use crate::registry::{Experiment, ExperimentConfig, Size};
 use crate::run::{RunContext, RunOutput};
 use crate::table::{ColumnType, Table};
@@ -251,7 +251,7 @@ impl Experiment for Depth {
             tol.n_se * fit.slope_se + tol.slack,
             Relation::AtLeast,
         ));
-        let (plot, _) = scatter_with_fit(
+        let (mut plot, _) = scatter_with_fit(
             "Gap between the L² training curves of depths L and 2L",
             "step h = 1/L",
             "max_t |L_t^(L) − L_t^(2L)| / L₀",
@@ -260,6 +260,7 @@ impl Experiment for Depth {
             &gaps,
             Some((1.0, "order 1")),
         );
+        plot.x_scale = Scale::Log2;
         out.figure(
             "curve-gaps",
             "Largest gap between the L² training curves of consecutive depths against h: first order.",
@@ -319,7 +320,7 @@ impl Experiment for Depth {
             "step h = 1/L",
             "‖Z_L − Z_ref‖_F",
         )
-        .log_x()
+        .log2_x()
         .log_y();
         for (integrator, io) in [
             (Integrator::Euler, IntegratorOrder::Euler),

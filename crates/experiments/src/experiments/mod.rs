@@ -13,6 +13,7 @@
 pub mod common;
 pub mod depth;
 pub mod lazy;
+pub mod linear_vs_nonlinear;
 pub mod pl_certificate;
 pub mod rff_bound;
 pub mod width;
@@ -20,6 +21,7 @@ pub mod width_limit;
 
 pub use depth::{Depth, DepthConfig};
 pub use lazy::{Lazy, LazyConfig};
+pub use linear_vs_nonlinear::{LinearVsNonlinear, LinearVsNonlinearConfig};
 pub use pl_certificate::{PlCertificate, PlCertificateConfig};
 pub use rff_bound::{RffBound, RffBoundConfig};
 pub use width::{Width, WidthConfig};

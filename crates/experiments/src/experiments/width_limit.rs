@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, powers_of_two, require};
 use crate::error::{ExperimentError, ResultExt};
-use crate::plot::scatter_with_fit;
+use crate::plot::{Scale, scatter_with_fit};
 use crate::registry::{Experiment, ExperimentConfig, Size};
 use crate::row;
 use crate::run::{RunContext, RunOutput};
@@ -203,7 +203,7 @@ impl Experiment for WidthLimit {
         let mut report = report;
         report.claim = format!("trained LinearResNet → KernelResNet: {}", report.claim);
         out.check(report);
-        let (plot, fit) = scatter_with_fit(
+        let (mut plot, fit) = scatter_with_fit(
             format!(
                 "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
                 c.n, c.depth, c.steps
@@ -215,6 +215,7 @@ impl Experiment for WidthLimit {
             &errors,
             Some((-0.5, "slope −1/2")),
         );
+        plot.x_scale = Scale::Log2;
         out.figure(
             "output-error",
             "RMS difference between the outputs of the trained RFF ResNet and of the trained kernel \
@@ -236,7 +237,7 @@ impl Experiment for WidthLimit {
         let mut report = report;
         report.claim = format!("features Gram at the data: {}", report.claim);
         out.check(report);
-        let (plot, gram_fit) = scatter_with_fit(
+        let (mut plot, gram_fit) = scatter_with_fit(
             format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
             "width p",
             "mean ‖K_p − K‖_op",
@@ -245,6 +246,7 @@ impl Experiment for WidthLimit {
             &gram_errors,
             Some((-0.5, "slope −1/2")),
         );
+        plot.x_scale = Scale::Log2;
         out.figure(
             "gram-error",
             "Operator-norm error of the random-feature Gram at the data against the width.",
