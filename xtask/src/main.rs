@@ -2,8 +2,11 @@
 //!
 //! - `cargo xtask ci`: what `.ci/run` runs, cheapest first (fmt, clippy, tests).
 //! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
+//! - `cargo xtask reproduce`: runs the study's experiments and writes `results/REPORT.md`
+//!   (see [`reproduce`]).
 
 mod bench_peer;
+mod reproduce;
 mod tidy;
 
 use std::path::PathBuf;
@@ -53,7 +56,7 @@ fn ci() -> Result<()> {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)"
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("tidy") => tidy::check(),
         Some("bench-peer") => bench_peer::run(&args[1..]),
+        Some("reproduce") => reproduce::main(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{}", usage());
             Ok(())

@@ -1,8 +1,30 @@
 //! # plres-experiments — the study's experiments
 //!
-//! One job: each experiment is a function from a serde `Config` to a run folder
-//! (DESIGN §8: `config.json`, `metrics.csv`, `summary.json`, checks, plots).
+//! One job: each experiment of the study is a function from a serde `Config` to a run
+//! folder (DESIGN §8): `config.json`, `metrics.csv` (one row per iterate),
+//! `summary.json`, `checks.json` (the plres-theory [`CheckReport`]s) and plots as SVG
+//! and PNG; `cargo xtask reproduce` runs them and writes `REPORT.md`.
 //!
-//! Planned modules: `run` (run folders, atomic writes), `plot`, `report`, and one module
-//! per experiment (`pl_certificate`, `width`, `depth`, `width_limit`, `rff_bound`,
-//! `linear_vs_nonlinear`, `lazy`).
+//! Modules:
+//! - [`registry`] — [`Experiment`], [`Size`] (smoke / default / full), the registry;
+//! - [`run`] — run folders, atomic writes, [`RunContext`] (seeded streams, progress bars),
+//!   [`RunOutput`];
+//! - [`table`] — the typed CSV writer of `metrics.csv`;
+//! - [`plot`] — line plots (log axes, legends, mean ± std bands) and log-log scatters with
+//!   fitted slopes, drawn to SVG and PNG with `plotters`;
+//! - [`report`] — `REPORT.md`;
+//! - [`error`] — [`ExperimentError`].
+//!
+
+pub mod error;
+pub mod experiments;
+pub mod plot;
+pub mod registry;
+pub mod report;
+pub mod run;
+pub mod table;
+
+pub use error::{ExperimentError, ResultExt};
+pub use plres_theory::{CheckReport, Relation};
+pub use registry::{DynExperiment, Experiment, ExperimentConfig, Size};
+pub use run::{RunContext, RunOutput};

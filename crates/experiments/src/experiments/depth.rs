@@ -1,0 +1,375 @@
+//! Experiment 3, `depth`: the infinite-depth limit.
+//!
+//! *Training curves.* The same features and data, depths `L = 4 … 128`, gradient descent
+//! with the same step `η`: in the `L²([0,1])` metric (`G_k = (1/h) ∂L/∂U_k`, DESIGN §4)
+//! the curves collapse onto the gradient flow of the neural ODE as `L` grows (the
+//! difference of consecutive depths is `O(h)`); with the Euclidean metric of a
+//! deep-learning framework the same `η` is an `h`-times smaller step in function space,
+//! and deeper networks train ever slower.
+//!
+//! *Forward convergence orders* (DESIGN §7). For a smooth `θ(s) = A + sB` over fixed
+//! features, the output of the ResNet of depth `L` integrated by Euler, midpoint, Heun
+//! and RK4 converges to the flow of `ẋ = θ(s)(x)` (reference: RK4 at a much larger
+//! depth) at orders 1, 2, 2, 4.
+//!
+//! Checks: the fitted order of the consecutive-depth gap of the `L²` training curves is
+//! at least 1; the fitted order of every integrator is at least its classical order
+//! (plres-theory's `depth_order_report`: 3 standard errors + 0.25).
+
+use faer::Mat;
+use plres_data::{SeparatedBallConfig, separated_ball};
+use plres_optim::Metric;
+use plres_resnet::{
+    Init, Integrator, LinearResNet, LinearResNetConfig, TargetData, TrainingProblem,
+};
+use plres_theory::limits::{IntegratorOrder, SlopeTolerance, depth_order_report};
+use plres_theory::stats::log_log_fit;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+
+use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use crate::error::{ExperimentError, ResultExt};
+use crate::plot::{Plot, Scale, Series, Style, scatter_with_fit};
+use crate::registry::{Experiment, ExperimentConfig, Size};
+use crate::run::{RunContext, RunOutput};
+use crate::table::{ColumnType, Table};
+use crate::{CheckReport, Relation, row};
+
+/// The `depth` experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Depth;
+
+/// Configuration of [`Depth`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DepthConfig {
+    /// Number of samples `N`.
+    pub n: usize,
+    /// State dimension `d`.
+    pub dim: usize,
+    /// Radius of the ball of inputs.
+    pub radius: f64,
+    /// Minimum separation of the inputs.
+    pub delta: f64,
+    /// Bandwidth `σ` of the Gaussian kernel.
+    pub sigma: f64,
+    /// Width `p`.
+    pub width: usize,
+    /// Depths of the training curves (increasing, each twice the previous).
+    pub depths: Vec<usize>,
+    /// Step `η` (the same for every depth and both metrics).
+    pub learning_rate: f64,
+    /// Gradient steps per curve.
+    pub iterations: u64,
+    /// Depths of the forward-order study.
+    pub order_depths: Vec<usize>,
+    /// Depth of the RK4 reference solution.
+    pub reference_depth: usize,
+    /// Standard deviation of the entries of `A` and `B` in `θ(s) = A + sB`.
+    pub field_scale: f64,
+}
+
+impl ExperimentConfig for DepthConfig {
+    fn for_size(size: Size) -> Self {
+        let (n, width, depths, iterations, order_depths, reference_depth) = match size {
+            Size::Smoke => (8, 64, vec![2, 4, 8, 16], 40, vec![4, 8, 16, 32], 512),
+            Size::Default => (
+                24,
+                256,
+                vec![4, 8, 16, 32, 64, 128],
+                200,
+                vec![4, 8, 16, 32, 64, 128],
+                2048,
+            ),
+            Size::Full => (
+                64,
+                1024,
+                vec![4, 8, 16, 32, 64, 128, 256],
+                1000,
+                vec![4, 8, 16, 32, 64, 128, 256],
+                8192,
+            ),
+        };
+        Self {
+            n,
+            dim: 3,
+            radius: 2.0,
+            delta: 0.5,
+            sigma: 0.75,
+            width,
+            depths,
+            learning_rate: 1.0,
+            iterations,
+            order_depths,
+            reference_depth,
+            field_scale: 1.0,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        require(self.n >= 2, "n", self.n, "≥ 2")?;
+        require(self.width >= 1, "width", self.width, "≥ 1")?;
+        require(
+            self.depths.len() >= 3
+                && self.depths.windows(2).all(|w| w[1] == 2 * w[0])
+                && self.depths[0] >= 1,
+            "depths",
+            format!("{:?}", self.depths),
+            "at least three depths, each twice the previous",
+        )?;
+        require(
+            self.order_depths.len() >= 3 && self.order_depths.iter().all(|&l| l >= 1),
+            "order_depths",
+            format!("{:?}", self.order_depths),
+            "at least three depths ≥ 1",
+        )?;
+        let max_order = self.order_depths.iter().copied().max().unwrap_or(0);
+        require(
+            self.reference_depth >= 4 * max_order,
+            "reference_depth",
+            self.reference_depth,
+            "at least 4× the largest order depth",
+        )?;
+        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
+        require(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            self.learning_rate,
+            "a finite step > 0",
+        )
+    }
+}
+
+impl Experiment for Depth {
+    type Config = DepthConfig;
+
+    fn name(&self) -> &'static str {
+        "depth"
+    }
+
+    fn description(&self) -> &'static str {
+        "Depth L = 4 … 128: training curves in the L² metric collapse onto one (the neural-ODE \
+         limit) while Euclidean ones spread; Euler, midpoint, Heun and RK4 ResNets converge to \
+         the flow at orders 1, 2, 2, 4."
+    }
+
+    fn run(&self, c: &DepthConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
+        let data = separated_ball(
+            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
+            &mut ctx.rng(0),
+        )
+        .stage(|| "drawing separated points".into())?;
+        let y = data.y.to_matrix();
+        let features = gaussian_features(c.sigma, c.dim, c.width, &mut ctx.rng(1))?;
+
+        // --- training curves, both metrics
+        let mut metrics = Table::new(&[
+            ("metric", ColumnType::Text),
+            ("depth", ColumnType::Int),
+            ("iteration", ColumnType::Int),
+            ("loss", ColumnType::Float),
+            ("grad_norm_sq", ColumnType::Float),
+        ]);
+        let mut curves: Vec<(&str, Vec<Vec<f64>>)> = Vec::new();
+        for metric_name in ["l2", "euclidean"] {
+            let mut per_depth = Vec::new();
+            for &l in &c.depths {
+                let model = euler_resnet(features.clone(), l)?;
+                let metric = if metric_name == "l2" {
+                    model.metric()
+                } else {
+                    Metric::euclidean(model.n_params())
+                };
+                let theta0 = model.params().to_vec();
+                let mut problem =
+                    TrainingProblem::new(model, data.x.clone(), TargetData::Values(y.clone()))
+                        .stage(|| format!("training problem, L = {l}"))?;
+                let bar = ctx.progress_bar(c.iterations, format!("GD ({metric_name}), L = {l}"));
+                let (_, history) = gradient_descent(
+                    &mut problem,
+                    metric,
+                    c.learning_rate,
+                    theta0,
+                    c.iterations,
+                    &bar,
+                    &mut [],
+                    &format!("training L = {l} ({metric_name} metric)"),
+                )?;
+                for r in &history.records {
+                    metrics.push(row![metric_name, l, r.iteration, r.loss, r.grad_norm_sq])?;
+                }
+                per_depth.push(history.losses());
+            }
+            curves.push((metric_name, per_depth));
+        }
+        let mut out = RunOutput::new(metrics);
+        for (metric_name, per_depth) in &curves {
+            let title = if *metric_name == "l2" {
+                "Training curves, gradient descent in the L² metric"
+            } else {
+                "Training curves, Euclidean gradient descent (same η)"
+            };
+            let mut plot = Plot::new(title, "iteration", "loss").log_y();
+            for (l, losses) in c.depths.iter().zip(per_depth) {
+                let x = (0..losses.len()).map(|i| i as f64).collect();
+                plot = plot.with(Series::line(format!("L = {l}"), x, losses.clone()));
+            }
+            let caption = if *metric_name == "l2" {
+                "Loss per iterate for every depth, GD in the L² metric: the curves collapse onto \
+                 the neural-ODE limit."
+            } else {
+                "The same with Euclidean GD and the same η: each step is h times smaller in function \
+                 space and the curves spread."
+            };
+            out.figure(format!("curves-{metric_name}"), caption, plot);
+        }
+        // consecutive-depth gaps of the L² curves, relative to L₀
+        let l2 = &curves[0].1;
+        let l0 = l2[0][0];
+        let gaps: Vec<f64> = l2
+            .windows(2)
+            .map(|w| {
+                w[0].iter()
+                    .zip(&w[1])
+                    .map(|(a, b)| (a - b).abs() / l0)
+                    .fold(0.0, f64::max)
+            })
+            .collect();
+        let steps: Vec<f64> = c.depths[..c.depths.len() - 1]
+            .iter()
+            .map(|&l| 1.0 / l as f64)
+            .collect();
+        let fit = log_log_fit(&steps, &gaps).stage(|| "fitting the curve gaps".into())?;
+        let tol = SlopeTolerance::DEPTH;
+        out.check(CheckReport::new(
+            format!(
+                "L² training curves converge as L → ∞ at O(h): fitted order of max_t |L_t^(L) − L_t^(2L)|/L₀ is {:.3} ± {:.3}",
+                fit.slope, fit.slope_se
+            ),
+            "DESIGN §4 (depth-independent limit), §7 Depth",
+            fit.slope,
+            1.0,
+            tol.n_se * fit.slope_se + tol.slack,
+            Relation::AtLeast,
+        ));
+        let (mut plot, _) = scatter_with_fit(
+            "Gap between the L² training curves of depths L and 2L",
+            "step h = 1/L",
+            "max_t |L_t^(L) − L_t^(2L)| / L₀",
+            "gap",
+            &steps,
+            &gaps,
+            Some((1.0, "order 1")),
+        );
+        plot.x_scale = Scale::Log2;
+        out.figure(
+            "curve-gaps",
+            "Largest gap between the L² training curves of consecutive depths against h: first order.",
+            plot,
+        );
+
+        // --- forward convergence orders
+        let (d, p) = (c.dim, c.width);
+        let normal = StandardNormal;
+        let mut rng = ctx.rng(2);
+        let mut a = Mat::<f64>::zeros(d, p);
+        let mut b = Mat::<f64>::zeros(d, p);
+        for j in 0..p {
+            for i in 0..d {
+                let za: f64 = normal.sample(&mut rng);
+                let zb: f64 = normal.sample(&mut rng);
+                a[(i, j)] = c.field_scale * za;
+                b[(i, j)] = c.field_scale * zb;
+            }
+        }
+        let forward = |integrator: Integrator, depth: usize| -> Result<Mat<f64>, ExperimentError> {
+            let mut net = LinearResNet::new(
+                features.clone(),
+                LinearResNetConfig {
+                    depth,
+                    integrator,
+                    init: Init::Zero,
+                },
+            )
+            .stage(|| format!("{} ResNet of depth {depth}", integrator.name()))?;
+            let h = 1.0 / depth as f64;
+            let params = net.params_mut();
+            for k in 0..integrator.n_slices(depth) {
+                let s = k as f64 * h;
+                for i in 0..d {
+                    for j in 0..p {
+                        params[k * d * p + i * p + j] = a[(i, j)] + s * b[(i, j)];
+                    }
+                }
+            }
+            net.forward(data.x.as_ref())
+                .stage(|| format!("{} forward pass, L = {depth}", integrator.name()))
+        };
+        let reference = forward(Integrator::Rk4, c.reference_depth)?;
+        let ref_norm = reference.norm_l2();
+        // errors below this are rounding, not truncation: excluded from the fits
+        let floor = 1e3 * f64::EPSILON * ref_norm;
+        let mut orders = Table::new(&[
+            ("integrator", ColumnType::Text),
+            ("depth", ColumnType::Int),
+            ("h", ColumnType::Float),
+            ("error", ColumnType::Float),
+            ("in_fit", ColumnType::Int),
+        ]);
+        let mut order_plot = Plot::new(
+            "Forward convergence of the ResNet to the flow of ẋ = θ(s)(x)",
+            "step h = 1/L",
+            "‖Z_L − Z_ref‖_F",
+        )
+        .log2_x()
+        .log_y();
+        for (integrator, io) in [
+            (Integrator::Euler, IntegratorOrder::Euler),
+            (Integrator::Midpoint, IntegratorOrder::Midpoint),
+            (Integrator::Heun, IntegratorOrder::Heun),
+            (Integrator::Rk4, IntegratorOrder::Rk4),
+        ] {
+            let bar = ctx.progress_bar(
+                c.order_depths.len() as u64,
+                format!("{} orders", integrator.name()),
+            );
+            let mut hs = Vec::new();
+            let mut errs = Vec::new();
+            let (mut fit_h, mut fit_e) = (Vec::new(), Vec::new());
+            for &l in &c.order_depths {
+                let z = forward(integrator, l)?;
+                let err = (&z - &reference).norm_l2();
+                let h = 1.0 / l as f64;
+                let used = err > floor;
+                orders.push(row![integrator.name(), l, h, err, u64::from(used)])?;
+                hs.push(h);
+                errs.push(err);
+                if used {
+                    fit_h.push(h);
+                    fit_e.push(err);
+                }
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let (fit, report) = depth_order_report(io, &fit_h, &fit_e, SlopeTolerance::DEPTH)
+                .stage(|| format!("fitting the {} order", integrator.name()))?;
+            out.check(report);
+            out.value(format!("order_{}", integrator.name()), fit.slope);
+            order_plot = order_plot.with(Series::with_style(
+                format!("{} (fitted order {:.2})", integrator.name(), fit.slope),
+                hs,
+                errs,
+                Style::LineAndPoints,
+            ));
+        }
+        out.table("orders", orders);
+        out.figure(
+            "orders",
+            "Error of the Euler, midpoint, Heun and RK4 ResNets against the flow (RK4 reference at a \
+             much larger depth), log-log: slopes 1, 2, 2, 4.",
+            order_plot,
+        );
+        out.value("curve_gap_order", fit.slope)
+            .value("rounding_floor", floor);
+        Ok(out)
+    }
+}

@@ -1,0 +1,356 @@
+//! Experiment 7, `lazy`: the lazy regime against width.
+//!
+//! For widths `p ≥ N`, a LinearResNet (Gaussian RFF) is trained from `θ = 0` by gradient
+//! descent in the `L²` metric, with plres-theory's [`Monitor`] certifying the iterates.
+//! DESIGN §7: `‖θ_t − θ₀‖` stays below the path-length bound `2√(L₀/μ)` (with the
+//! measured sufficient-decrease constant, `(1/c)·2√(L₀/μ)` for GD), and the Gram
+//! matrices along the trajectories move little: the drift of `K_k = Φ_kΦ_kᵀ` between
+//! `θ₀` and `θ_T` is measured, and the smallest eigenvalue at `θ_T` is compared with the
+//! a-priori lower bound `λ_R` on the ball of radius `R = ‖θ_T − θ₀‖`.
+//!
+//! Checks per width: `ρ ≥ μ_cert` at every certified iterate; path length `≤` bound;
+//! `min_k λ_k(θ_T) ≥ λ_R` where the a-priori bound is not vacuous.
+
+use faer::{Mat, Par};
+use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
+use plres_resnet::{LinearResNet, TargetData, TrainingProblem};
+use plres_theory::linalg::{SymEigen, gram_in_place};
+use plres_theory::pl::{Monitor, MonitorConfig, apriori_bound_features};
+use serde::{Deserialize, Serialize};
+
+use super::common::{euler_resnet, gaussian_features, gradient_descent, powers_of_two, require};
+use crate::error::{ExperimentError, ResultExt};
+use crate::plot::{Plot, Series, Style};
+use crate::registry::{Experiment, ExperimentConfig, Size};
+use crate::run::{RunContext, RunOutput};
+use crate::table::{ColumnType, Table};
+use crate::{CheckReport, Relation, row};
+
+/// The `lazy` experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Lazy;
+
+/// Configuration of [`Lazy`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LazyConfig {
+    /// Number of samples `N`.
+    pub n: usize,
+    /// State dimension `d`.
+    pub dim: usize,
+    /// Radius of the ball of inputs.
+    pub radius: f64,
+    /// Minimum separation of the inputs.
+    pub delta: f64,
+    /// Standard deviation per coordinate of the targets around the inputs,
+    /// `y_i = x_i + scale·ξ_i`: small displacements keep the run near initialisation.
+    pub target_scale: f64,
+    /// Bandwidth `σ` of the Gaussian kernel.
+    pub sigma: f64,
+    /// Depth `L`.
+    pub depth: usize,
+    /// Smallest width (a power of two, `≥ N` for the certificate to be non-void).
+    pub min_width: usize,
+    /// Largest width (a power of two).
+    pub max_width: usize,
+    /// Step `η` in the `L²` metric.
+    pub learning_rate: f64,
+    /// Gradient steps.
+    pub iterations: u64,
+    /// Certify every `k`-th iterate.
+    pub certify_every: u64,
+}
+
+impl ExperimentConfig for LazyConfig {
+    fn for_size(size: Size) -> Self {
+        let (n, max_width, iterations, every) = match size {
+            Size::Smoke => (8, 256, 60, 5),
+            Size::Default => (24, 4096, 300, 10),
+            Size::Full => (48, 16384, 1500, 10),
+        };
+        Self {
+            n,
+            dim: 3,
+            radius: 2.0,
+            delta: 0.5,
+            target_scale: 0.1,
+            sigma: 0.75,
+            depth: 8,
+            min_width: (2 * n).next_power_of_two(),
+            max_width,
+            learning_rate: 1.0,
+            iterations,
+            certify_every: every,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        require(self.n >= 2, "n", self.n, "≥ 2")?;
+        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
+        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
+        require(
+            self.certify_every >= 1,
+            "certify_every",
+            self.certify_every,
+            "≥ 1",
+        )?;
+        require(
+            self.min_width.is_power_of_two()
+                && self.max_width.is_power_of_two()
+                && self.min_width <= self.max_width,
+            "min_width/max_width",
+            format!("{}/{}", self.min_width, self.max_width),
+            "powers of two, min ≤ max",
+        )?;
+        require(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            self.learning_rate,
+            "a finite step > 0",
+        )?;
+        require(
+            self.target_scale >= 0.0 && self.target_scale.is_finite(),
+            "target_scale",
+            self.target_scale,
+            "a finite scale ≥ 0",
+        )?;
+        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
+    }
+}
+
+/// The features Grams `Φ_kΦ_kᵀ` at the states `X^0..X^L` of `model` on `x`.
+fn grams(model: &LinearResNet, x: &Mat<f64>) -> Result<Vec<Mat<f64>>, ExperimentError> {
+    let traj = model
+        .forward_trajectory(x.as_ref())
+        .stage(|| "forward trajectory".into())?;
+    let n = x.nrows();
+    let mut phi = Mat::<f64>::zeros(n, model.width());
+    Ok(traj
+        .states
+        .iter()
+        .map(|s| {
+            model.features().apply_in_place(s.as_ref(), phi.as_mut());
+            let mut g = Mat::<f64>::zeros(n, n);
+            gram_in_place(phi.as_ref(), g.as_mut(), Par::Seq);
+            g
+        })
+        .collect())
+}
+
+impl Experiment for Lazy {
+    type Config = LazyConfig;
+
+    fn name(&self) -> &'static str {
+        "lazy"
+    }
+
+    fn description(&self) -> &'static str {
+        "The lazy regime against width: trained from θ = 0 to targets near the inputs, the \
+         parameters travel less than 2√(L₀/μ), uniformly in p, and the Gram matrices along the \
+         trajectories move little."
+    }
+
+    fn run(&self, c: &LazyConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
+        let mut ball = SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta);
+        ball.targets = BallTargets::Perturbed {
+            scale: c.target_scale,
+        };
+        let data =
+            separated_ball(&ball, &mut ctx.rng(0)).stage(|| "drawing separated points".into())?;
+        let x = &data.x;
+        let y = data.y.to_matrix();
+        let widths = powers_of_two(c.min_width, c.max_width);
+        let mut metrics = Table::new(&[
+            ("width", ColumnType::Int),
+            ("iteration", ColumnType::Int),
+            ("loss", ColumnType::Float),
+            ("rho", ColumnType::Float),
+            ("mu_cert", ColumnType::Float),
+            ("lambda_min", ColumnType::Float),
+            ("distance", ColumnType::Float),
+            ("path_length", ColumnType::Float),
+            ("path_bound", ColumnType::Float),
+        ]);
+        let mut sweep = Table::new(&[
+            ("width", ColumnType::Int),
+            ("final_loss", ColumnType::Float),
+            ("distance", ColumnType::Float),
+            ("path_length", ColumnType::Float),
+            ("path_bound", ColumnType::Float),
+            ("gram_drift", ColumnType::Float),
+            ("lambda_min_initial", ColumnType::Float),
+            ("lambda_min_final", ColumnType::Float),
+            ("apriori_lambda", ColumnType::Float),
+        ]);
+        let mut out = RunOutput::default();
+        let (mut dist, mut path, mut bound, mut drift, mut lam0s, mut lamts) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for (wi, &p) in widths.iter().enumerate() {
+            let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(100 + wi as u64))?;
+            let model = euler_resnet(features, c.depth)?;
+            let probe = model.clone();
+            let mut monitor = Monitor::new(
+                &model,
+                x.as_ref(),
+                y.as_ref(),
+                MonitorConfig {
+                    every: c.certify_every,
+                    ..Default::default()
+                },
+            )
+            .stage(|| format!("monitor, p = {p}"))?;
+            let metric = model.metric();
+            let theta0 = model.params().to_vec();
+            let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
+                .stage(|| format!("training problem, p = {p}"))?;
+            let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
+            let (outcome, _) = gradient_descent(
+                &mut problem,
+                metric,
+                c.learning_rate,
+                theta0,
+                c.iterations,
+                &bar,
+                &mut [&mut monitor],
+                &format!("training p = {p}"),
+            )?;
+            if monitor
+                .rows()
+                .last()
+                .is_none_or(|r| r.iteration != c.iterations)
+            {
+                monitor
+                    .certify(c.iterations, outcome.state.params())
+                    .stage(|| format!("certifying the final iterate, p = {p}"))?;
+            }
+            if let Some((it, e)) = monitor.errors().first() {
+                return Err(ExperimentError::model(
+                    format!("certifying iterate {it}, p = {p}"),
+                    e.clone(),
+                ));
+            }
+            for r in monitor.rows() {
+                metrics.push(row![
+                    p,
+                    r.iteration,
+                    r.loss,
+                    r.rho,
+                    r.mu_cert,
+                    r.lambda_min,
+                    r.distance,
+                    r.path_length,
+                    r.path_bound
+                ])?;
+            }
+            let last = *monitor
+                .rows()
+                .last()
+                .expect("the final iterate is certified");
+            let mut trained = problem.into_model();
+            trained
+                .set_params(outcome.state.params())
+                .stage(|| format!("final parameters, p = {p}"))?;
+            let k0 = grams(&probe, x)?;
+            let kt = grams(&trained, x)?;
+            let rel_drift = k0
+                .iter()
+                .zip(&kt)
+                .map(|(a, b)| (b - a).norm_l2() / a.norm_l2())
+                .fold(0.0, f64::max);
+            let mut eig = SymEigen::new(c.n, Par::Seq);
+            let mut lam_min = |ks: &[Mat<f64>]| -> Result<f64, ExperimentError> {
+                let mut m = f64::INFINITY;
+                for k in ks {
+                    m = m.min(eig.lambda_min(k.as_ref()).stage(|| "λ_min".into())?);
+                }
+                Ok(m)
+            };
+            let lam0 = lam_min(&k0)?;
+            let lamt = lam_min(&kt)?;
+            let apriori = apriori_bound_features(&probe, x.as_ref(), last.distance)
+                .stage(|| format!("a-priori bound, p = {p}"))?;
+            sweep.push(row![
+                p,
+                last.loss,
+                last.distance,
+                monitor.path_length(),
+                last.path_bound,
+                rel_drift,
+                lam0,
+                lamt,
+                apriori.lambda_star
+            ])?;
+            for mut rep in monitor.reports() {
+                rep.claim = format!("p = {p}: {}", rep.claim);
+                out.check(rep);
+            }
+            if apriori.lambda_star > 0.0 {
+                out.check(CheckReport::new(
+                    format!(
+                        "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
+                        last.distance
+                    ),
+                    "DESIGN §5 A-priori bound, §7 Lazy regime",
+                    lamt,
+                    apriori.lambda_star,
+                    4.0 * c.n as f64 * f64::EPSILON * k0[0].norm_l2(),
+                    Relation::AtLeast,
+                ));
+            }
+            tracing::info!(p, distance = last.distance, drift = rel_drift, "width done");
+            dist.push(last.distance);
+            path.push(monitor.path_length());
+            bound.push(last.path_bound);
+            drift.push(rel_drift);
+            lam0s.push(lam0);
+            lamts.push(lamt);
+        }
+        out.metrics = Some(metrics);
+        out.table("sweep", sweep);
+        let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+        out.figure(
+            "distance",
+            format!(
+                "Distance ‖θ_T − θ₀‖ and path length after {} steps, against the flow bound \
+                 2√(L₀/μ_min), for every width: bounded uniformly in p.",
+                c.iterations
+            ),
+            Plot::new("Distance travelled against width", "width p", "L² norm")
+                .log2_x()
+                .log_y()
+                .with(Series::with_style(
+                    "‖θ_T − θ₀‖",
+                    ps.clone(),
+                    dist.clone(),
+                    Style::LineAndPoints,
+                ))
+                .with(Series::with_style(
+                    "path length",
+                    ps.clone(),
+                    path.clone(),
+                    Style::LineAndPoints,
+                ))
+                .with(Series::with_style(
+                    "2√(L₀/μ_min)",
+                    ps.clone(),
+                    bound.clone(),
+                    Style::Dashed,
+                )),
+        );
+        out.figure(
+            "gram-drift",
+            "Relative drift max_k ‖K_k(θ_T) − K_k(θ₀)‖_F/‖K_k(θ₀)‖_F of the Gram matrices along the \
+             trajectories, and min_k λ_k at θ₀ and θ_T, against the width.",
+            Plot::new("Gram drift along the trajectories against width", "width p", "value")
+                .log2_x()
+                .log_y()
+                .with(Series::with_style("relative Gram drift", ps.clone(), drift.clone(), Style::LineAndPoints))
+                .with(Series::with_style("min_k λ_k(θ₀)", ps.clone(), lam0s, Style::LineAndPoints))
+                .with(Series::with_style("min_k λ_k(θ_T)", ps.clone(), lamts, Style::LineAndPoints)),
+        );
+        out.value("widths", serde_json::json!(widths))
+            .value("distance", serde_json::json!(dist))
+            .value("path_bound", serde_json::json!(bound))
+            .value("gram_drift", serde_json::json!(drift));
+        Ok(out)
+    }
+}

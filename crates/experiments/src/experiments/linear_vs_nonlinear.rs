@@ -1,0 +1,451 @@
+//! Experiment 6, `linear-vs-nonlinear`: the reference study's first figure.
+//!
+//! On the UCI handwritten digits shipped with plres-data (standardised, a seeded
+//! train/test split, a fixed random embedding `A: R^64 → R^d` and a fixed random output
+//! map `B: R^d → R^10`, softmax cross-entropy), two ResNets of depths `L ∈ {5, 10, 20}`
+//! are trained by minibatch SGD in their `L²` metric with a MultiStep schedule:
+//! * the LinearResNet over random ReLU features `φ(x) = √(2/p) relu(Wx + c)` (the hidden
+//!   layer of the reference experiments: only `U_k` is trained, DESIGN §3.2);
+//! * the ShlResNet `f_k(x) = U_k √(2/p) relu(W_k x + c_k)` with `U_k, W_k, c_k` trained
+//!   (DESIGN §3.3).
+//!
+//! Train loss and test error per epoch, mean ± std over seeds (each seed draws its own
+//! split, embedding, output map, features and batches) drawn as bands. Cross-entropy has
+//! no PL guarantee (DESIGN §3.1), so this experiment reports measurements: its checks are
+//! the empirical claims of the reference figure, stated with their tolerance.
+
+use faer::{Mat, MatRef};
+use plres_data::{RandomEmbedding, load_digits, standardize_train_test, train_test_split};
+use plres_optim::{Observer, Schedule, SgdConfig, State, Stopping, run};
+use plres_resnet::loss::{argmax_rows, loss_value};
+use plres_resnet::{
+    Activation, Init, LinearResNet, LinearResNetConfig, ResNetError, ShlResNet, ShlResNetConfig,
+    TargetData, Targets, Trainable, TrainingProblem,
+};
+use plres_rff::RandomReluFeatures;
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+use super::common::{Progress, require};
+use crate::error::{ExperimentError, ResultExt};
+use crate::plot::{Plot, Series, mean_std};
+use crate::registry::{Experiment, ExperimentConfig, Size};
+use crate::run::{RunContext, RunOutput};
+use crate::table::{ColumnType, Table};
+use crate::{CheckReport, Relation, row};
+
+/// The `linear-vs-nonlinear` experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinearVsNonlinear;
+
+/// Configuration of [`LinearVsNonlinear`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LinearVsNonlinearConfig {
+    /// Fraction of the 1797 digits held out for testing.
+    pub test_fraction: f64,
+    /// Use at most this many training samples (`None`: all).
+    pub max_train: Option<usize>,
+    /// State dimension `d` of the ResNets (the embedding `A` is `d × 64`).
+    pub dim: usize,
+    /// Width `p` (random ReLU features / hidden units).
+    pub width: usize,
+    /// Depths `L`.
+    pub depths: Vec<usize>,
+    /// Repetitions (split, embedding, output map, features, batches all redrawn).
+    pub seeds: usize,
+    /// Epochs of SGD.
+    pub epochs: u64,
+    /// Minibatch size.
+    pub batch_size: usize,
+    /// Base step `η₀` of SGD in the `L²` metric.
+    pub learning_rate: f64,
+    /// Epochs at which the step is multiplied by `gamma` (MultiStep).
+    pub milestones: Vec<u64>,
+    /// MultiStep factor.
+    pub gamma: f64,
+    /// Tolerance (absolute) of the "comparable test error" claim, added to two standard
+    /// errors of the difference of the means.
+    pub comparable_tolerance: f64,
+}
+
+impl ExperimentConfig for LinearVsNonlinearConfig {
+    fn for_size(size: Size) -> Self {
+        let (max_train, depths, seeds, epochs, batch_size) = match size {
+            Size::Smoke => (Some(300), vec![5], 2, 4, 32),
+            Size::Default => (None, vec![5, 10, 20], 5, 12, 64),
+            Size::Full => (None, vec![5, 10, 20], 5, 40, 64),
+        };
+        Self {
+            test_fraction: 0.25,
+            max_train,
+            dim: 24,
+            width: 128,
+            depths,
+            seeds,
+            epochs,
+            batch_size,
+            learning_rate: 0.5,
+            milestones: vec![epochs / 2, 3 * epochs / 4],
+            gamma: 0.1,
+            comparable_tolerance: 0.03,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        require(
+            self.test_fraction > 0.0 && self.test_fraction < 1.0,
+            "test_fraction",
+            self.test_fraction,
+            "in (0, 1)",
+        )?;
+        require(self.dim >= 1, "dim", self.dim, "≥ 1")?;
+        require(self.width >= 1, "width", self.width, "≥ 1")?;
+        require(
+            !self.depths.is_empty() && self.depths.iter().all(|&l| l >= 1),
+            "depths",
+            format!("{:?}", self.depths),
+            "non-empty, each ≥ 1",
+        )?;
+        require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
+        require(self.epochs >= 1, "epochs", self.epochs, "≥ 1")?;
+        require(self.batch_size >= 1, "batch_size", self.batch_size, "≥ 1")?;
+        require(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            self.learning_rate,
+            "a finite step > 0",
+        )?;
+        require(
+            self.gamma > 0.0 && self.gamma <= 1.0,
+            "gamma",
+            self.gamma,
+            "in (0, 1]",
+        )
+    }
+}
+
+/// What the experiment needs of a model besides training: its output.
+trait Classifier {
+    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError>;
+}
+
+impl Classifier for LinearResNet {
+    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
+        self.forward(x)
+    }
+}
+
+impl Classifier for ShlResNet {
+    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
+        self.forward(x)
+    }
+}
+
+/// The data of one repetition.
+struct Split {
+    x_train: Mat<f64>,
+    y_train: Vec<usize>,
+    x_test: Mat<f64>,
+    y_test: Vec<usize>,
+    embed: Mat<f64>,
+    output: Mat<f64>,
+}
+
+/// Train loss and test error at the end of every epoch (index 0: before training).
+struct Curves {
+    train_loss: Vec<f64>,
+    test_error: Vec<f64>,
+}
+
+fn evaluate<M: Classifier>(m: &M, s: &Split) -> Result<(f64, f64), ExperimentError> {
+    let z = m
+        .logits(s.x_train.as_ref())
+        .stage(|| "train logits".into())?;
+    let loss = loss_value(z.as_ref(), Targets::Labels(&s.y_train));
+    let zt = m.logits(s.x_test.as_ref()).stage(|| "test logits".into())?;
+    let mut pred = vec![0; zt.nrows()];
+    argmax_rows(zt.as_ref(), &mut pred);
+    let wrong = pred.iter().zip(&s.y_test).filter(|(a, b)| a != b).count();
+    Ok((loss, wrong as f64 / s.y_test.len() as f64))
+}
+
+fn train<M: Trainable + Classifier>(
+    model: M,
+    s: &Split,
+    c: &LinearVsNonlinearConfig,
+    shuffle_seed: u64,
+    ctx: &RunContext,
+    label: &str,
+) -> Result<Curves, ExperimentError> {
+    let metric = model.metric();
+    let theta0 = model.params().to_vec();
+    let (l0, e0) = evaluate(&model, s)?;
+    let mut problem = TrainingProblem::new(
+        model,
+        s.x_train.clone(),
+        TargetData::Labels(s.y_train.clone()),
+    )
+    .stage(|| format!("{label}: training problem"))?;
+    let sgd = SgdConfig::new(c.learning_rate, c.batch_size, shuffle_seed)
+        .with_metric(metric)
+        .with_schedule(Schedule::multi_step(c.milestones.clone(), c.gamma))
+        .build()
+        .stage(|| format!("{label}: SGD configuration"))?;
+    let batches = s.x_train.nrows().div_ceil(c.batch_size) as u64;
+    let bar = ctx.progress_bar(c.epochs * batches, label.to_owned());
+    let mut state = State::new(theta0);
+    let mut curves = Curves {
+        train_loss: vec![l0],
+        test_error: vec![e0],
+    };
+    for epoch in 0..c.epochs {
+        let mut progress = Progress(&bar);
+        let observers: &mut [&mut dyn Observer] = &mut [&mut progress];
+        let outcome = run(
+            &mut problem,
+            &sgd,
+            state,
+            &Stopping::epochs(epoch + 1),
+            observers,
+        )
+        .stage(|| format!("{label}: epoch {epoch}"))?;
+        state = outcome.state;
+        problem
+            .model_mut()
+            .set_params(state.params())
+            .stage(|| format!("{label}: parameters after epoch {epoch}"))?;
+        let (l, e) = evaluate(problem.model(), s)?;
+        curves.train_loss.push(l);
+        curves.test_error.push(e);
+    }
+    bar.finish_and_clear();
+    Ok(curves)
+}
+
+impl Experiment for LinearVsNonlinear {
+    type Config = LinearVsNonlinearConfig;
+
+    fn name(&self) -> &'static str {
+        "linear-vs-nonlinear"
+    }
+
+    fn description(&self) -> &'static str {
+        "LinearResNet over random ReLU features against the fully trained ShlResNet on the UCI \
+         digits, L ∈ {5, 10, 20}, SGD with a MultiStep schedule: train loss and test error per \
+         epoch, mean ± std over seeds (the reference study's first figure)."
+    }
+
+    fn run(
+        &self,
+        c: &LinearVsNonlinearConfig,
+        ctx: &RunContext,
+    ) -> Result<RunOutput, ExperimentError> {
+        let digits = load_digits().stage(|| "loading the embedded digits".into())?;
+        let mut metrics = Table::new(&[
+            ("model", ColumnType::Text),
+            ("depth", ColumnType::Int),
+            ("seed", ColumnType::Int),
+            ("epoch", ColumnType::Int),
+            ("train_loss", ColumnType::Float),
+            ("test_error", ColumnType::Float),
+        ]);
+        // curves[model][depth][seed]
+        let mut curves: [Vec<Vec<Curves>>; 2] = [Vec::new(), Vec::new()];
+        for m in curves.iter_mut() {
+            m.resize_with(c.depths.len(), Vec::new);
+        }
+        for seed in 0..c.seeds {
+            let mut rng = ctx.rng(seed as u64);
+            let split = train_test_split(&digits, c.test_fraction, rng.next_u64())
+                .stage(|| "train/test split".into())?;
+            let (mut train_set, mut test_set) = (split.train, split.test);
+            if let Some(m) = c.max_train {
+                if m < train_set.n_samples() {
+                    let idx: Vec<usize> = (0..m).collect();
+                    train_set = train_set.select(&idx);
+                }
+            }
+            standardize_train_test(&mut train_set, &mut test_set)
+                .stage(|| "standardising".into())?;
+            let n_classes = train_set.y.n_outputs();
+            let embed = RandomEmbedding::from_rng(train_set.d_in(), c.dim, &mut rng)
+                .stage(|| "input embedding".into())?
+                .a;
+            let scale = 1.0 / (c.dim as f64).sqrt();
+            let output = Mat::from_fn(n_classes, c.dim, |_, _| {
+                let z: f64 = StandardNormal.sample(&mut rng);
+                scale * z
+            });
+            let labels = |d: &plres_data::Dataset| -> Vec<usize> {
+                d.y.labels().map(<[usize]>::to_vec).unwrap_or_default()
+            };
+            let s = Split {
+                y_train: labels(&train_set),
+                y_test: labels(&test_set),
+                x_train: train_set.x,
+                x_test: test_set.x,
+                embed,
+                output,
+            };
+            let features = Arc::new(
+                RandomReluFeatures::sample(c.dim, c.width, &mut rng)
+                    .stage(|| "random ReLU features".into())?,
+            );
+            let shl_seed = rng.next_u64();
+            let shuffle_seed = rng.next_u64();
+            for (di, &l) in c.depths.iter().enumerate() {
+                let linear = LinearResNet::new(
+                    features.clone(),
+                    LinearResNetConfig {
+                        depth: l,
+                        ..Default::default()
+                    },
+                )
+                .and_then(|m| m.with_input_embedding(s.embed.clone()))
+                .and_then(|m| m.with_output_map(s.output.clone()))
+                .stage(|| format!("LinearResNet, L = {l}"))?;
+                let shl = ShlResNet::new(ShlResNetConfig {
+                    dim: c.dim,
+                    width: c.width,
+                    depth: l,
+                    activation: Activation::Relu,
+                    init_u: Init::Zero,
+                    seed: shl_seed,
+                    shared_init: true,
+                })
+                .and_then(|m| m.with_input_embedding(s.embed.clone()))
+                .and_then(|m| m.with_output_map(s.output.clone()))
+                .stage(|| format!("ShlResNet, L = {l}"))?;
+                let lin = train(
+                    linear,
+                    &s,
+                    c,
+                    shuffle_seed,
+                    ctx,
+                    &format!("linear L={l} s={seed}"),
+                )?;
+                let non = train(
+                    shl,
+                    &s,
+                    c,
+                    shuffle_seed,
+                    ctx,
+                    &format!("shl L={l} s={seed}"),
+                )?;
+                for (name, cv) in [("linear", &lin), ("shl", &non)] {
+                    for (e, (tl, te)) in cv.train_loss.iter().zip(&cv.test_error).enumerate() {
+                        metrics.push(row![name, l, seed, e, *tl, *te])?;
+                    }
+                }
+                tracing::info!(
+                    depth = l,
+                    seed,
+                    linear_test_error = lin.test_error.last().copied(),
+                    shl_test_error = non.test_error.last().copied(),
+                    "repetition done"
+                );
+                curves[0][di].push(lin);
+                curves[1][di].push(non);
+            }
+        }
+
+        let mut out = RunOutput::new(metrics);
+        let epochs: Vec<f64> = (0..=c.epochs).map(|e| e as f64).collect();
+        let mut loss_plot = Plot::new(
+            "Digits: training loss (mean ± std over seeds)",
+            "epoch",
+            "train cross-entropy",
+        )
+        .log_y();
+        let mut err_plot = Plot::new(
+            "Digits: test error (mean ± std over seeds)",
+            "epoch",
+            "test error",
+        );
+        let names = ["LinearResNet (ReLU features)", "ShlResNet"];
+        for (di, &l) in c.depths.iter().enumerate() {
+            for (mi, name) in names.iter().enumerate() {
+                let runs = &curves[mi][di];
+                let tl: Vec<Vec<f64>> = runs.iter().map(|r| r.train_loss.clone()).collect();
+                let te: Vec<Vec<f64>> = runs.iter().map(|r| r.test_error.clone()).collect();
+                loss_plot = loss_plot.with(Series::mean_std(
+                    format!("{name}, L = {l}"),
+                    epochs.clone(),
+                    &tl,
+                ));
+                err_plot = err_plot.with(Series::mean_std(
+                    format!("{name}, L = {l}"),
+                    epochs.clone(),
+                    &te,
+                ));
+            }
+        }
+        out.figure(
+            "train-loss",
+            format!(
+                "Training loss per epoch, mean ± std over {} seeds, for L ∈ {:?} (SGD, MultiStep at epochs {:?}).",
+                c.seeds, c.depths, c.milestones
+            ),
+            loss_plot,
+        );
+        out.figure(
+            "test-error",
+            format!("Test error per epoch, mean ± std over {} seeds.", c.seeds),
+            err_plot,
+        );
+
+        // The reference figure's claims, per depth: both models train (the mean training
+        // loss decreases) and the linear-in-parameters model's final test error is
+        // comparable to the non-linear one's.
+        let last = c.epochs as usize;
+        for (di, &l) in c.depths.iter().enumerate() {
+            let final_error = |mi: usize| -> (f64, f64) {
+                let runs: Vec<Vec<f64>> = curves[mi][di]
+                    .iter()
+                    .map(|r| vec![r.test_error[last]])
+                    .collect();
+                let (m, s) = mean_std(1, &runs);
+                (m[0], s[0])
+            };
+            let (lm, ls) = final_error(0);
+            let (sm, ss) = final_error(1);
+            let se = ((ls * ls + ss * ss) / c.seeds as f64).sqrt();
+            out.check(CheckReport::new(
+                format!(
+                    "L = {l}: LinearResNet test error {lm:.3} ± {ls:.3} is comparable to ShlResNet's \
+                     {sm:.3} ± {ss:.3} (≤ ShlResNet + 2 s.e. + {})",
+                    c.comparable_tolerance
+                ),
+                "reference study, Figure 1 (empirical)",
+                lm,
+                sm,
+                2.0 * se + c.comparable_tolerance,
+                Relation::AtMost,
+            ));
+            for (mi, name) in ["LinearResNet", "ShlResNet"].iter().enumerate() {
+                let first: f64 =
+                    curves[mi][di].iter().map(|r| r.train_loss[0]).sum::<f64>() / c.seeds as f64;
+                let fin: f64 = curves[mi][di]
+                    .iter()
+                    .map(|r| r.train_loss[last])
+                    .sum::<f64>()
+                    / c.seeds as f64;
+                out.check(CheckReport::new(
+                    format!("L = {l}: SGD trains the {name}: mean final training loss below half the initial one"),
+                    "reference study, Figure 1 (empirical)",
+                    fin,
+                    0.5 * first,
+                    0.0,
+                    Relation::AtMost,
+                ));
+            }
+            out.value(format!("linear_test_error_L{l}"), lm)
+                .value(format!("shl_test_error_L{l}"), sm)
+                .value(format!("linear_test_error_std_L{l}"), ls)
+                .value(format!("shl_test_error_std_L{l}"), ss);
+        }
+        Ok(out)
+    }
+}

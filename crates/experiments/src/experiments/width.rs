@@ -1,0 +1,405 @@
+//! Experiment 2, `width`: the expressivity transition at `p = N`.
+//!
+//! LinearResNets of widths `p` from `N/8` to `8N` (powers of two) over Gaussian random
+//! Fourier features are trained the same way (gradient descent in the `L²` metric from
+//! `θ = 0`) on the same separated data. Below `p = N` the `N×N` features Gram has rank
+//! `≤ p`, so `λ_k = 0` at every layer and the PL certificate is void (DESIGN §5,
+//! "Necessity"); above it `λ_k > 0` and the certificate holds. The reference study's
+//! second figure: narrower residuals fail to train.
+//!
+//! Checks: `λ_min = 0` (up to rounding) for every `p < N`; the expressivity condition
+//! `λ_min > 0` above the rounding floor for every `p ≥ N`; `ρ ≥ μ_cert` at the final
+//! iterate of every width (a theorem at any `θ`).
+
+use faer::Mat;
+use plres_data::{SeparatedBallConfig, separated_ball};
+use plres_resnet::{TargetData, TrainingProblem};
+use plres_theory::expressivity::{linear_expressivity, rank_deficiency_report};
+use plres_theory::pl::LinearCertifier;
+use serde::{Deserialize, Serialize};
+
+use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use crate::error::{ExperimentError, ResultExt};
+use crate::plot::{Plot, Series, Style, mean_std};
+use crate::registry::{Experiment, ExperimentConfig, Size};
+use crate::row;
+use crate::run::{RunContext, RunOutput};
+use crate::table::{ColumnType, Table};
+
+/// The `width` experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Width;
+
+/// Configuration of [`Width`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WidthConfig {
+    /// Number of samples `N` (a power of two, so that the widths `N·2^k` hit `p = N`).
+    pub n: usize,
+    /// State dimension `d`.
+    pub dim: usize,
+    /// Radius of the ball of inputs.
+    pub radius: f64,
+    /// Minimum separation of the inputs.
+    pub delta: f64,
+    /// Bandwidth `σ` of the Gaussian kernel.
+    pub sigma: f64,
+    /// Depth `L`.
+    pub depth: usize,
+    /// Smallest width is `N / 2^octaves_below`.
+    pub octaves_below: u32,
+    /// Largest width is `N · 2^octaves_above`.
+    pub octaves_above: u32,
+    /// Independent feature draws per width.
+    pub seeds: usize,
+    /// Step `η` of gradient descent in the `L²` metric.
+    pub learning_rate: f64,
+    /// Number of gradient steps.
+    pub iterations: u64,
+}
+
+impl WidthConfig {
+    /// The widths of the sweep.
+    pub fn widths(&self) -> Vec<usize> {
+        let lo = (self.n >> self.octaves_below).max(1);
+        super::common::powers_of_two(lo, self.n << self.octaves_above)
+    }
+}
+
+impl ExperimentConfig for WidthConfig {
+    fn for_size(size: Size) -> Self {
+        let (n, seeds, iterations) = match size {
+            Size::Smoke => (16, 1, 100),
+            Size::Default => (32, 3, 400),
+            Size::Full => (64, 5, 2000),
+        };
+        Self {
+            n,
+            dim: 3,
+            radius: 2.0,
+            delta: 0.5,
+            sigma: 0.75,
+            depth: 8,
+            octaves_below: 3,
+            octaves_above: 3,
+            seeds,
+            learning_rate: 1.0,
+            iterations,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        require(
+            self.n.is_power_of_two() && self.n >= 2,
+            "n",
+            self.n,
+            "a power of two ≥ 2",
+        )?;
+        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
+        require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
+        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
+        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")?;
+        require(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            self.learning_rate,
+            "a finite step > 0",
+        )
+    }
+}
+
+struct Trained {
+    final_loss: f64,
+    lambda_init: f64,
+    trace_init: f64,
+    lambda_final: f64,
+    losses: Vec<f64>,
+    rho: f64,
+    mu_cert: f64,
+    pl_check: crate::CheckReport,
+    expressivity_check: crate::CheckReport,
+}
+
+impl Experiment for Width {
+    type Config = WidthConfig;
+
+    fn name(&self) -> &'static str {
+        "width"
+    }
+
+    fn description(&self) -> &'static str {
+        "Width sweep p = N/8 … 8N: below p = N the features Gram is singular (λ_k = 0, the \
+         certificate is void) and training stalls; above it λ_k > 0 and the loss goes to zero."
+    }
+
+    fn run(&self, c: &WidthConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
+        let data = separated_ball(
+            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
+            &mut ctx.rng(0),
+        )
+        .stage(|| "drawing separated points".into())?;
+        let y = data.y.to_matrix();
+        let widths = c.widths();
+        let mut metrics = Table::new(&[
+            ("width", ColumnType::Int),
+            ("seed", ColumnType::Int),
+            ("iteration", ColumnType::Int),
+            ("loss", ColumnType::Float),
+        ]);
+        let mut sweep = Table::new(&[
+            ("width", ColumnType::Int),
+            ("seed", ColumnType::Int),
+            ("final_loss", ColumnType::Float),
+            ("lambda_min_initial", ColumnType::Float),
+            ("lambda_min_final", ColumnType::Float),
+            ("rho_final", ColumnType::Float),
+            ("mu_cert_final", ColumnType::Float),
+        ]);
+        let mut results: Vec<Vec<Trained>> = Vec::new();
+        for (wi, &p) in widths.iter().enumerate() {
+            let mut per_seed = Vec::new();
+            for s in 0..c.seeds {
+                let stream = 1000 + (wi * c.seeds + s) as u64;
+                let t = train_one(c, ctx, &data.x, &y, p, stream)?;
+                for (i, l) in t.losses.iter().enumerate() {
+                    metrics.push(row![p, s, i, *l])?;
+                }
+                sweep.push(row![
+                    p,
+                    s,
+                    t.final_loss,
+                    t.lambda_init,
+                    t.lambda_final,
+                    t.rho,
+                    t.mu_cert
+                ])?;
+                tracing::info!(
+                    p,
+                    seed = s,
+                    final_loss = t.final_loss,
+                    lambda = t.lambda_init,
+                    "trained"
+                );
+                per_seed.push(t);
+            }
+            results.push(per_seed);
+        }
+
+        let mut out = RunOutput::new(metrics);
+        out.table("sweep", sweep);
+        let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+        let runs_of = |f: fn(&Trained) -> f64| -> Vec<Vec<f64>> {
+            (0..c.seeds)
+                .map(|s| results.iter().map(|r| f(&r[s])).collect())
+                .collect()
+        };
+        let final_losses = runs_of(|t| t.final_loss);
+        let (mean_loss, _) = mean_std(ps.len(), &final_losses);
+        let n_line = |lo: f64, hi: f64| {
+            Series::with_style(
+                format!("p = N = {}", c.n),
+                vec![c.n as f64, c.n as f64],
+                vec![lo, hi],
+                Style::Dashed,
+            )
+        };
+        let positive: Vec<f64> = mean_loss.iter().copied().filter(|x| *x > 0.0).collect();
+        let lo = positive.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = positive.iter().copied().fold(0.0, f64::max);
+        out.figure(
+            "final-loss",
+            format!(
+                "Final training loss after {} gradient steps against the width p (mean ± std over {} \
+                 feature draws): narrow residuals (p < N) fail to train.",
+                c.iterations, c.seeds
+            ),
+            Plot::new(
+                format!("Final loss against width (N = {}, L = {})", c.n, c.depth),
+                "width p",
+                "final loss",
+            )
+            .log2_x()
+            .log_y()
+            .with(Series::mean_std("final loss", ps.clone(), &final_losses))
+            .with(n_line(lo, hi)),
+        );
+        // λ_min below the rounding floor is drawn at the floor
+        let floor: Vec<f64> = results
+            .iter()
+            .map(|r| {
+                let tr = r.iter().map(|t| t.trace_init).fold(0.0, f64::max);
+                c.n as f64 * f64::EPSILON * tr
+            })
+            .collect();
+        let lam = runs_of(|t| t.lambda_init);
+        let (lam_mean, _) = mean_std(ps.len(), &lam);
+        let lam_drawn: Vec<f64> = lam_mean
+            .iter()
+            .zip(&floor)
+            .map(|(l, f)| l.max(*f))
+            .collect();
+        let lam_fin = runs_of(|t| t.lambda_final);
+        let (lam_fin_mean, _) = mean_std(ps.len(), &lam_fin);
+        let lam_fin_drawn: Vec<f64> = lam_fin_mean
+            .iter()
+            .zip(&floor)
+            .map(|(l, f)| l.max(*f))
+            .collect();
+        let top = lam_drawn.iter().copied().fold(0.0, f64::max);
+        let bottom = floor.iter().copied().fold(f64::INFINITY, f64::min);
+        out.figure(
+            "lambda-min",
+            "min_k λ_min(Φ_kΦ_kᵀ) at θ = 0 and after training against the width (values below the \
+             rounding floor N·eps·tr K drawn at the floor): zero for p < N, positive for p ≥ N.",
+            Plot::new(
+                "Smallest Gram eigenvalue against width",
+                "width p",
+                "min_k λ_k",
+            )
+            .log2_x()
+            .log_y()
+            .with(Series::with_style(
+                "at θ = 0",
+                ps.clone(),
+                lam_drawn,
+                Style::LineAndPoints,
+            ))
+            .with(Series::with_style(
+                "after training",
+                ps.clone(),
+                lam_fin_drawn,
+                Style::LineAndPoints,
+            ))
+            .with(Series::with_style(
+                "rounding floor N·eps·tr K",
+                ps.clone(),
+                floor,
+                Style::Dashed,
+            ))
+            .with(n_line(bottom, top)),
+        );
+        let mut curves = Plot::new("Training curves (first draw)", "iteration", "loss").log_y();
+        for (r, &p) in results.iter().zip(&widths) {
+            let x: Vec<f64> = (0..r[0].losses.len()).map(|i| i as f64).collect();
+            curves = curves.with(Series::line(format!("p = {p}"), x, r[0].losses.clone()));
+        }
+        out.figure(
+            "curves",
+            "Training curves of every width (first feature draw).",
+            curves,
+        );
+
+        for (r, &p) in results.iter().zip(&widths) {
+            if p < c.n {
+                // the worst draw: the largest |λ_min| relative to its rounding
+                let worst = r
+                    .iter()
+                    .max_by(|a, b| {
+                        (a.lambda_init.abs() / a.trace_init)
+                            .total_cmp(&(b.lambda_init.abs() / b.trace_init))
+                    })
+                    .expect("at least one seed");
+                out.check(rank_deficiency_report(
+                    worst.lambda_init,
+                    worst.trace_init,
+                    p,
+                    c.n,
+                ));
+            } else {
+                let worst = r
+                    .iter()
+                    .min_by(|a, b| a.lambda_init.total_cmp(&b.lambda_init))
+                    .expect("at least one seed");
+                let mut rep = worst.expressivity_check.clone();
+                rep.claim = format!("p = {p} ≥ N: {}", rep.claim);
+                out.check(rep);
+            }
+            let worst = r
+                .iter()
+                .min_by(|a, b| (a.rho - a.mu_cert).total_cmp(&(b.rho - b.mu_cert)))
+                .expect("at least one seed");
+            let mut rep = worst.pl_check.clone();
+            rep.claim = format!("p = {p}, final iterate: {}", rep.claim);
+            out.check(rep);
+        }
+        let narrow: Vec<f64> = widths
+            .iter()
+            .zip(&mean_loss)
+            .filter(|(p, _)| **p < c.n)
+            .map(|(_, l)| *l)
+            .collect();
+        let wide: Vec<f64> = widths
+            .iter()
+            .zip(&mean_loss)
+            .filter(|(p, _)| **p > c.n)
+            .map(|(_, l)| *l)
+            .collect();
+        out.value("n", c.n as u64)
+            .value("widths", serde_json::json!(widths))
+            .value("mean_final_loss", serde_json::json!(mean_loss))
+            .value(
+                "best_final_loss_narrow",
+                narrow.iter().copied().fold(f64::INFINITY, f64::min),
+            )
+            .value(
+                "worst_final_loss_wide",
+                wide.iter().copied().fold(0.0, f64::max),
+            );
+        Ok(out)
+    }
+}
+
+fn train_one(
+    c: &WidthConfig,
+    ctx: &RunContext,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    p: usize,
+    stream: u64,
+) -> Result<Trained, ExperimentError> {
+    let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
+    let model = euler_resnet(features, c.depth)?;
+    let init =
+        linear_expressivity(&model, x.as_ref()).stage(|| format!("expressivity, p = {p}"))?;
+    let metric = model.metric();
+    let theta0 = model.params().to_vec();
+    let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
+        .stage(|| format!("training problem, p = {p}"))?;
+    let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
+    let (outcome, history) = gradient_descent(
+        &mut problem,
+        metric,
+        c.learning_rate,
+        theta0,
+        c.iterations,
+        &bar,
+        &mut [],
+        &format!("training p = {p}"),
+    )?;
+    let mut model = problem.into_model();
+    model
+        .set_params(outcome.state.params())
+        .stage(|| format!("final parameters, p = {p}"))?;
+    let fin =
+        linear_expressivity(&model, x.as_ref()).stage(|| format!("final expressivity, p = {p}"))?;
+    let mut cert =
+        LinearCertifier::new(&model, x.nrows()).stage(|| format!("certifier, p = {p}"))?;
+    let snap = cert
+        .evaluate(&model, model.params(), x.as_ref(), y.as_ref())
+        .stage(|| format!("certificate, p = {p}"))?;
+    let pl_check = snap
+        .reports()
+        .into_iter()
+        .find(|r| r.claim.starts_with("PL certificate"))
+        .expect("an Euler snapshot reports ρ ≥ μ_cert");
+    Ok(Trained {
+        final_loss: outcome.report.final_loss,
+        lambda_init: init.lambda_min(),
+        trace_init: init.trace.iter().copied().fold(0.0, f64::max),
+        lambda_final: fin.lambda_min(),
+        losses: history.losses(),
+        rho: snap.rho,
+        mu_cert: snap.mu(),
+        pl_check,
+        expressivity_check: init.reports().remove(0),
+    })
+}

@@ -1,0 +1,271 @@
+//! Experiment 4, `width-limit`: the RFF ResNet tends to the kernel ResNet as `p → ∞`.
+//!
+//! The infinite-width network (plres-resnet's `KernelResNet`, DESIGN §3.4) and
+//! LinearResNets over `p` Gaussian random Fourier features are trained by the same
+//! gradient steps in the `L²` metric from `θ = 0`. The trained outputs differ by
+//! `O(p^{−1/2})` (Monte Carlo error of the kernel, DESIGN §7); so does the Gram matrix of
+//! the features at the data.
+//!
+//! Checks: the fitted log-log slope of the output error against `p`, and that of the
+//! Gram error, are `−1/2` within plres-theory's tolerance (3 standard errors + 0.1).
+
+use faer::Mat;
+use plres_data::{SeparatedBallConfig, separated_ball};
+use plres_kernels::KernelSpec;
+use plres_resnet::{KernelResNet, Record, Targets};
+use plres_rff::FourierVariant;
+use plres_theory::limits::{SlopeTolerance, rff_kernel_error_sweep, width_slope_report};
+use serde::{Deserialize, Serialize};
+
+use super::common::{euler_resnet, gaussian_features, powers_of_two, require};
+use crate::error::{ExperimentError, ResultExt};
+use crate::plot::{Scale, scatter_with_fit};
+use crate::registry::{Experiment, ExperimentConfig, Size};
+use crate::row;
+use crate::run::{RunContext, RunOutput};
+use crate::table::{ColumnType, Table};
+
+/// The `width-limit` experiment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WidthLimit;
+
+/// Configuration of [`WidthLimit`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct WidthLimitConfig {
+    /// Number of samples `N`.
+    pub n: usize,
+    /// State dimension `d`.
+    pub dim: usize,
+    /// Radius of the ball of inputs.
+    pub radius: f64,
+    /// Minimum separation of the inputs.
+    pub delta: f64,
+    /// Bandwidth `σ` of the Gaussian kernel.
+    pub sigma: f64,
+    /// Depth `L`.
+    pub depth: usize,
+    /// Gradient steps (the kernel network grows by `N` centres per layer and step).
+    pub steps: usize,
+    /// Step `η` in the `L²` metric.
+    pub learning_rate: f64,
+    /// Smallest width (a power of two).
+    pub min_width: usize,
+    /// Largest width (a power of two).
+    pub max_width: usize,
+    /// Feature draws per width (outputs).
+    pub draws: usize,
+    /// Feature draws per width (Gram errors).
+    pub gram_draws: usize,
+}
+
+impl ExperimentConfig for WidthLimitConfig {
+    fn for_size(size: Size) -> Self {
+        let (n, depth, steps, max_width, draws) = match size {
+            Size::Smoke => (8, 3, 8, 1024, 4),
+            Size::Default => (16, 6, 20, 16384, 6),
+            Size::Full => (32, 8, 50, 65536, 16),
+        };
+        Self {
+            n,
+            dim: 2,
+            radius: 2.0,
+            delta: 0.5,
+            sigma: 1.0,
+            depth,
+            steps,
+            learning_rate: 1.0,
+            min_width: 16,
+            max_width,
+            draws,
+            gram_draws: 4 * draws,
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        require(self.n >= 2, "n", self.n, "≥ 2")?;
+        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
+        require(self.steps >= 1, "steps", self.steps, "≥ 1")?;
+        require(self.draws >= 1, "draws", self.draws, "≥ 1")?;
+        require(self.gram_draws >= 1, "gram_draws", self.gram_draws, "≥ 1")?;
+        require(
+            self.min_width.is_power_of_two()
+                && self.max_width.is_power_of_two()
+                && self.max_width >= 4 * self.min_width,
+            "min_width/max_width",
+            format!("{}/{}", self.min_width, self.max_width),
+            "powers of two spanning at least two octaves",
+        )?;
+        require(
+            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
+            "learning_rate",
+            self.learning_rate,
+            "a finite step > 0",
+        )?;
+        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
+    }
+}
+
+impl Experiment for WidthLimit {
+    type Config = WidthLimitConfig;
+
+    fn name(&self) -> &'static str {
+        "width-limit"
+    }
+
+    fn description(&self) -> &'static str {
+        "LinearResNet (Gaussian RFF) → KernelResNet as p grows: trained outputs and feature Grams \
+         approach their infinite-width limits at rate p^(−1/2)."
+    }
+
+    fn run(&self, c: &WidthLimitConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
+        let data = separated_ball(
+            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
+            &mut ctx.rng(0),
+        )
+        .stage(|| "drawing separated points".into())?;
+        let y = data.y.to_matrix();
+        let x = &data.x;
+        let targets = Targets::Values(y.as_ref());
+        let spec = KernelSpec::Gaussian { sigma: c.sigma };
+
+        // the infinite-width network, trained by `steps` GD steps in the L² metric
+        let mut kernel_net = KernelResNet::new(spec, c.dim, c.depth)
+            .stage(|| "building the kernel ResNet".into())?;
+        let bar = ctx.progress_bar(c.steps as u64, "kernel ResNet");
+        let mut kernel_losses = Vec::new();
+        for _ in 0..c.steps {
+            let rep = kernel_net
+                .gd_step(x.as_ref(), targets, c.learning_rate)
+                .stage(|| "kernel ResNet step".into())?;
+            kernel_losses.push(rep.loss);
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let z_kernel = kernel_net
+            .forward(x.as_ref())
+            .stage(|| "kernel ResNet output".into())?;
+        let moved = (&z_kernel - x).norm_l2() / ((c.n * c.dim) as f64).sqrt();
+        tracing::info!(
+            centres = kernel_net.n_centres(),
+            memory_bytes = kernel_net.memory_bytes(),
+            moved,
+            "kernel ResNet trained"
+        );
+
+        let widths = powers_of_two(c.min_width, c.max_width);
+        let mut metrics = Table::new(&[
+            ("width", ColumnType::Int),
+            ("draw", ColumnType::Int),
+            ("step", ColumnType::Int),
+            ("loss", ColumnType::Float),
+            ("kernel_loss", ColumnType::Float),
+        ]);
+        let mut sweep = Table::new(&[
+            ("width", ColumnType::Int),
+            ("draw", ColumnType::Int),
+            ("rms_output_error", ColumnType::Float),
+        ]);
+        let mut errors = Vec::new();
+        for (wi, &p) in widths.iter().enumerate() {
+            let bar = ctx.progress_bar((c.draws * c.steps) as u64, format!("RFF ResNet, p = {p}"));
+            let mut sq = 0.0;
+            for draw in 0..c.draws {
+                let stream = 1000 + (wi * c.draws + draw) as u64;
+                let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
+                let mut net = euler_resnet(features, c.depth)?;
+                for step in 0..c.steps {
+                    let g = net
+                        .loss_and_gradient(x.as_ref(), targets, Record::NONE)
+                        .stage(|| format!("gradient, p = {p}"))?;
+                    metrics.push(row![p, draw, step, g.loss, kernel_losses[step]])?;
+                    for (u, gi) in net.params_mut().iter_mut().zip(&g.riesz) {
+                        *u -= c.learning_rate * gi;
+                    }
+                    bar.inc(1);
+                }
+                let z = net
+                    .forward(x.as_ref())
+                    .stage(|| format!("output, p = {p}"))?;
+                let e = rms(&z, &z_kernel);
+                sweep.push(row![p, draw, e])?;
+                sq += e * e;
+            }
+            bar.finish_and_clear();
+            let err = (sq / c.draws as f64).sqrt();
+            tracing::info!(p, err, "width done");
+            errors.push(err);
+        }
+        let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+        let mut out = RunOutput::new(metrics);
+        out.table("sweep", sweep);
+        let (_, report) = width_slope_report(&ps, &errors, SlopeTolerance::WIDTH)
+            .stage(|| "fitting the output error slope".into())?;
+        let mut report = report;
+        report.claim = format!("trained LinearResNet → KernelResNet: {}", report.claim);
+        out.check(report);
+        let (mut plot, fit) = scatter_with_fit(
+            format!(
+                "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
+                c.n, c.depth, c.steps
+            ),
+            "width p",
+            "RMS |z_p − z_∞|",
+            format!("RMS over {} draws", c.draws),
+            &ps,
+            &errors,
+            Some((-0.5, "slope −1/2")),
+        );
+        plot.x_scale = Scale::Log2;
+        out.figure(
+            "output-error",
+            "RMS difference between the outputs of the trained RFF ResNet and of the trained kernel \
+             ResNet against the width, log-log, with the fitted slope and −1/2.",
+            plot,
+        );
+
+        let (gram_errors, _) = rff_kernel_error_sweep(
+            &spec,
+            x.as_ref(),
+            &widths,
+            c.gram_draws,
+            FourierVariant::CosineWithPhase,
+            &mut ctx.rng(2),
+        )
+        .stage(|| "Gram error sweep".into())?;
+        let (_, report) = width_slope_report(&ps, &gram_errors, SlopeTolerance::WIDTH)
+            .stage(|| "fitting the Gram error slope".into())?;
+        let mut report = report;
+        report.claim = format!("features Gram at the data: {}", report.claim);
+        out.check(report);
+        let (mut plot, gram_fit) = scatter_with_fit(
+            format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
+            "width p",
+            "mean ‖K_p − K‖_op",
+            format!("mean over {} draws", c.gram_draws),
+            &ps,
+            &gram_errors,
+            Some((-0.5, "slope −1/2")),
+        );
+        plot.x_scale = Scale::Log2;
+        out.figure(
+            "gram-error",
+            "Operator-norm error of the random-feature Gram at the data against the width.",
+            plot,
+        );
+        out.value("output_error_slope", fit.map_or(f64::NAN, |f| f.slope))
+            .value("gram_error_slope", gram_fit.map_or(f64::NAN, |f| f.slope))
+            .value(
+                "kernel_final_loss",
+                kernel_losses.last().copied().unwrap_or(f64::NAN),
+            )
+            .value("kernel_centres", kernel_net.n_centres() as u64)
+            .value("kernel_memory_bytes", kernel_net.memory_bytes() as u64)
+            .value("outputs_moved_rms", moved);
+        Ok(out)
+    }
+}
+
+/// `‖A − B‖_F / √(rows·cols)`.
+fn rms(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
+    (a - b).norm_l2() / ((a.nrows() * a.ncols()) as f64).sqrt()
+}

@@ -1,0 +1,473 @@
+//! `cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]`:
+//! runs the study's experiments into run folders and writes `DIR/REPORT.md`.
+//!
+//! Every selected run folder is checked first (none may exist unless `--force`), so a
+//! long run never stops half-way on a name clash. Each experiment then runs with its
+//! tracing log going to `run.log` in its folder and a progress bar per training loop on
+//! stderr (hidden when stderr is not a terminal). An experiment that fails does not stop
+//! the others; the report is written at the end in every case, and the command fails with
+//! one line if any check failed or any experiment returned an error.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, bail};
+use plres_experiments::Size;
+use plres_experiments::registry::{DynExperiment, find_in, registry};
+use plres_experiments::report::write_report;
+use plres_experiments::run::{check_run_folder, error_chain, execute, files, prepare_run};
+use tracing_subscriber::EnvFilter;
+
+/// The parsed command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Args {
+    /// Experiments to run (all when empty).
+    pub names: Vec<String>,
+    /// Size level.
+    pub size: Size,
+    /// Output directory (`results/` at the workspace root when `None`).
+    pub out: Option<PathBuf>,
+    /// Base seed.
+    pub seed: u64,
+    /// Replace existing run folders.
+    pub force: bool,
+    /// Only list the experiments.
+    pub list: bool,
+    /// Only print the usage.
+    pub help: bool,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Self {
+            names: Vec::new(),
+            size: Size::Default,
+            out: None,
+            seed: 0,
+            force: false,
+            list: false,
+            help: false,
+        }
+    }
+}
+
+/// The usage text.
+pub fn usage() -> &'static str {
+    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--list]
+
+Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPORT.md.
+  --smoke     tiny sizes (seconds in total; what CI runs)
+  --full      the sizes of the study's figures
+  --out DIR   output directory (default: results/ at the workspace root)
+  --seed S    base seed of every random generator (default 0)
+  --force     replace existing run folders
+  --list      list the experiments and exit
+Exits non-zero if any check fails or any experiment returns an error."
+}
+
+/// Parses the arguments that follow `reproduce`.
+pub fn parse(args: &[String]) -> Result<Args> {
+    let mut a = Args::default();
+    let mut size_flag: Option<&str> = None;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| -> Result<String> {
+            it.next()
+                .cloned()
+                .with_context(|| format!("{flag} needs a value\n{}", usage()))
+        };
+        match arg.as_str() {
+            "--smoke" | "--full" => {
+                if let Some(prev) = size_flag.filter(|p| *p != arg) {
+                    bail!("{prev} and {arg} exclude each other");
+                }
+                size_flag = Some(if arg == "--smoke" {
+                    "--smoke"
+                } else {
+                    "--full"
+                });
+                a.size = if arg == "--smoke" {
+                    Size::Smoke
+                } else {
+                    Size::Full
+                };
+            }
+            "--out" => a.out = Some(PathBuf::from(value("--out")?)),
+            "--seed" => {
+                let v = value("--seed")?;
+                a.seed = v
+                    .parse()
+                    .with_context(|| format!("--seed expects a non-negative integer, got `{v}`"))?;
+            }
+            "--force" => a.force = true,
+            "--list" => a.list = true,
+            "-h" | "--help" => a.help = true,
+            flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{}", usage()),
+            name => {
+                if !a.names.iter().any(|n| n == name) {
+                    a.names.push(name.to_owned());
+                }
+            }
+        }
+    }
+    Ok(a)
+}
+
+/// One line per experiment: name and description.
+pub fn list(experiments: &[&dyn DynExperiment]) -> String {
+    let width = experiments
+        .iter()
+        .map(|e| e.name().len())
+        .max()
+        .unwrap_or(0);
+    experiments
+        .iter()
+        .map(|e| format!("{:width$}  {}", e.name(), e.description()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// What a reproduce run ended with (when it did not fail outright).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Experiments run.
+    pub ran: Vec<String>,
+    /// Checks of the runs, and how many hold.
+    pub checks: usize,
+    /// Checks that hold.
+    pub holding: usize,
+}
+
+/// Runs `cargo xtask reproduce` with its arguments.
+pub fn main(args: &[String]) -> Result<()> {
+    let parsed = parse(args)?;
+    if parsed.help {
+        println!("{}", usage());
+        return Ok(());
+    }
+    if parsed.list {
+        println!("{}", list(registry()));
+        return Ok(());
+    }
+    let out = parsed
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::workspace_root().join("results"));
+    let command = format!("cargo xtask reproduce {}", args.join(" "));
+    let progress = std::io::stderr().is_terminal();
+    let outcome = run_with(&parsed, registry(), &out, command.trim_end(), progress)?;
+    eprintln!(
+        "all {} checks of {} experiment(s) hold; report: {}",
+        outcome.checks,
+        outcome.ran.len(),
+        out.join("REPORT.md").display()
+    );
+    Ok(())
+}
+
+/// Runs the selected experiments of `experiments` into `out`, writes the report and
+/// returns the outcome; fails (after writing the report) if a check fails or an
+/// experiment errs.
+pub fn run_with(
+    args: &Args,
+    experiments: &[&dyn DynExperiment],
+    out: &Path,
+    command: &str,
+    progress: bool,
+) -> Result<Outcome> {
+    let selected: Vec<&dyn DynExperiment> = if args.names.is_empty() {
+        experiments.to_vec()
+    } else {
+        args.names
+            .iter()
+            .map(|n| find_in(experiments, n))
+            .collect::<Result<_, _>>()?
+    };
+    if selected.is_empty() {
+        bail!("no experiments to run");
+    }
+    for e in &selected {
+        check_run_folder(out, e.name(), args.force)?;
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+
+    let mut failures: Vec<String> = Vec::new();
+    let mut outcome = Outcome {
+        ran: Vec::new(),
+        checks: 0,
+        holding: 0,
+    };
+    for e in &selected {
+        let config = e.default_config(args.size);
+        let folder = prepare_run(out, *e, config, args.size, args.seed, args.force)?;
+        let log_path = folder.path().join(files::LOG);
+        let log = std::fs::File::create(&log_path)
+            .with_context(|| format!("creating {}", log_path.display()))?;
+        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(Mutex::new(log))
+            .with_ansi(false)
+            .with_env_filter(filter)
+            .finish();
+        eprintln!("{}: running ({} size)…", e.name(), args.size);
+        let result =
+            tracing::subscriber::with_default(subscriber, || execute(*e, &folder, progress));
+        outcome.ran.push(e.name().to_owned());
+        match result {
+            Ok(rec) => {
+                let holding = rec.checks.iter().filter(|c| c.holds).count();
+                outcome.checks += rec.checks.len();
+                outcome.holding += holding;
+                eprintln!(
+                    "{}: {holding}/{} checks hold ({:.1} s) → {}",
+                    e.name(),
+                    rec.checks.len(),
+                    rec.wall_time.as_secs_f64(),
+                    rec.folder.display()
+                );
+                for c in rec.failing() {
+                    eprintln!("{}: check FAILS: {}", e.name(), c.table_row());
+                    failures.push(format!("{}: check fails: {}", e.name(), c.claim));
+                }
+            }
+            Err(err) => {
+                let text = error_chain(&err);
+                eprintln!("{}: ERROR: {text}", e.name());
+                failures.push(format!("{}: {text}", e.name()));
+            }
+        }
+    }
+    let report = out.join("REPORT.md");
+    write_report(out, experiments, command)
+        .with_context(|| format!("writing {}", report.display()))?;
+    if !failures.is_empty() {
+        bail!(
+            "{} problem(s), see {}: {}",
+            failures.len(),
+            report.display(),
+            failures.join("; ")
+        );
+    }
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plres_experiments::plot::{Plot, Series};
+    use plres_experiments::table::{ColumnType, Table};
+    use plres_experiments::{CheckReport, ExperimentError, Relation, RunContext, RunOutput, row};
+
+    fn s(args: &[&str]) -> Vec<String> {
+        args.iter().map(|a| (*a).to_owned()).collect()
+    }
+
+    #[test]
+    fn parses_every_option() {
+        let a = parse(&s(&[
+            "width", "--smoke", "--out", "/tmp/x", "--seed", "42", "--force", "depth", "width",
+        ]))
+        .unwrap();
+        assert_eq!(
+            a,
+            Args {
+                names: vec!["width".into(), "depth".into()],
+                size: Size::Smoke,
+                out: Some("/tmp/x".into()),
+                seed: 42,
+                force: true,
+                list: false,
+                help: false,
+            }
+        );
+        assert_eq!(parse(&[]).unwrap(), Args::default());
+        assert_eq!(parse(&s(&["--full"])).unwrap().size, Size::Full);
+        assert!(parse(&s(&["--list"])).unwrap().list);
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        let msg = |a: &[&str]| parse(&s(a)).unwrap_err().to_string();
+        assert!(msg(&["--smoke", "--full"]).contains("exclude each other"));
+        assert!(msg(&["--seed", "-3"]).contains("got `-3`"));
+        assert!(msg(&["--seed"]).contains("--seed needs a value"));
+        assert!(msg(&["--out"]).contains("--out needs a value"));
+        assert!(msg(&["--fast"]).contains("unknown option `--fast`"));
+    }
+
+    /// Partial sums of the geometric series Σ r^k against the closed form
+    /// (1 − r^{n+1})/(1 − r): a real check whose claim can be made false on purpose.
+    struct Geometric {
+        name: &'static str,
+        /// Claims the infinite sum 1/(1 − r) is reached already (false for finite n).
+        claim_limit: bool,
+        /// Returns an error instead of running.
+        fail: bool,
+    }
+
+    /// The configuration, as JSON (implementing `DynExperiment` directly keeps xtask
+    /// free of a serde dependency): `{"ratio": r, "terms": n}`.
+    fn geometric_config(size: Size) -> serde_json::Value {
+        serde_json::json!({"ratio": 0.5, "terms": if size == Size::Smoke { 10 } else { 40 }})
+    }
+
+    impl DynExperiment for Geometric {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        fn description(&self) -> &'static str {
+            "Partial sums of a geometric series."
+        }
+        fn default_config(&self, size: Size) -> serde_json::Value {
+            geometric_config(size)
+        }
+        fn run_json(
+            &self,
+            c: &serde_json::Value,
+            ctx: &RunContext,
+        ) -> Result<RunOutput, ExperimentError> {
+            if self.fail {
+                return Err(ExperimentError::config(self.name, "asked to fail"));
+            }
+            let ratio = c["ratio"].as_f64().expect("ratio");
+            let terms = c["terms"].as_u64().expect("terms") as usize;
+            tracing::info!(terms, "summing");
+            let mut t = Table::new(&[("k", ColumnType::Int), ("partial_sum", ColumnType::Float)]);
+            let bar = ctx.progress_bar(terms as u64, "summing");
+            let (mut sum, mut term) = (0.0, 1.0);
+            let mut ys = Vec::new();
+            for k in 0..=terms {
+                sum += term;
+                term *= ratio;
+                t.push(row![k, sum])?;
+                ys.push(sum);
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let predicted = if self.claim_limit {
+                1.0 / (1.0 - ratio)
+            } else {
+                (1.0 - ratio.powi(terms as i32 + 1)) / (1.0 - ratio)
+            };
+            let xs = (0..=terms).map(|k| k as f64).collect();
+            let mut out = RunOutput::new(t);
+            out.figure(
+                "sums",
+                "Partial sums.",
+                Plot::new("partial sums", "k", "sum").with(Series::line("S_k", xs, ys)),
+            )
+            .check(CheckReport::new(
+                "S_n = (1 − r^{n+1})/(1 − r)",
+                "closed form",
+                sum,
+                predicted,
+                // n + 1 additions, each rounding by at most eps·|S| ≤ 2 eps
+                2.0 * (terms as f64 + 1.0) * f64::EPSILON,
+                Relation::Within,
+            ));
+            Ok(out)
+        }
+    }
+
+    static EXPERIMENTS: &[&dyn DynExperiment] = &[&Geometric {
+        name: "geometric",
+        claim_limit: false,
+        fail: false,
+    }];
+
+    fn temp_dir(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("xtask-reproduce-{}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        d
+    }
+
+    #[test]
+    fn runs_logs_reports_and_protects_folders() {
+        let out = temp_dir("ok");
+        let args = parse(&s(&["--smoke", "--seed", "5"])).unwrap();
+        let o = run_with(&args, EXPERIMENTS, &out, "cmd", false).unwrap();
+        assert_eq!((o.ran.len(), o.checks, o.holding), (1, 1, 1));
+        let dir = out.join("geometric");
+        for f in [
+            "config.json",
+            "metrics.csv",
+            "summary.json",
+            "checks.json",
+            "sums.svg",
+            "sums.png",
+        ] {
+            assert!(dir.join(f).is_file(), "{f} missing");
+        }
+        let log = std::fs::read_to_string(dir.join(files::LOG)).unwrap();
+        assert!(
+            log.contains("summing") && log.contains("run starts"),
+            "{log}"
+        );
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(md.contains("**All 1 checks hold**"), "{md}");
+        assert!(md.contains("Produced by `cmd`"));
+
+        // A second run without --force refuses, naming the folder, and leaves it alone.
+        let err = run_with(&args, EXPERIMENTS, &out, "cmd", false).unwrap_err();
+        assert!(
+            err.to_string().contains(&dir.display().to_string()),
+            "{err}"
+        );
+        let forced = parse(&s(&["geometric", "--smoke", "--force"])).unwrap();
+        run_with(&forced, EXPERIMENTS, &out, "cmd", false).unwrap();
+
+        let unknown = parse(&s(&["nope"])).unwrap();
+        let err = run_with(&unknown, EXPERIMENTS, &out, "cmd", false).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unknown experiment `nope` (known: geometric)"
+        );
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    /// A failing check and an erroring experiment both make the command fail with one
+    /// line naming them, after the report (which shows them) is written; the other
+    /// experiments still run.
+    #[test]
+    fn failures_make_the_command_fail() {
+        static MIXED: &[&dyn DynExperiment] = &[
+            &Geometric {
+                name: "broken",
+                claim_limit: false,
+                fail: true,
+            },
+            &Geometric {
+                name: "overclaim",
+                claim_limit: true,
+                fail: false,
+            },
+            &Geometric {
+                name: "fine",
+                claim_limit: false,
+                fail: false,
+            },
+        ];
+        let out = temp_dir("fail");
+        let err = run_with(&Args::default(), MIXED, &out, "cmd", false).unwrap_err();
+        let msg = err.to_string();
+        assert!(!msg.contains('\n'), "one line: {msg}");
+        assert!(msg.starts_with("2 problem(s)"), "{msg}");
+        assert!(
+            msg.contains("broken: invalid configuration of `broken`: asked to fail"),
+            "{msg}"
+        );
+        assert!(msg.contains("overclaim: check fails: S_n"), "{msg}");
+        assert!(
+            out.join("fine").join(files::SUMMARY).is_file(),
+            "later runs still ran"
+        );
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(
+            md.contains("**1 of 2 checks hold; 1 FAIL** across 3 runs (1 did not complete)"),
+            "{md}"
+        );
+        assert!(md.contains("| **NO** |") && md.contains("asked to fail"));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
