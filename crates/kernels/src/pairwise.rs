@@ -135,7 +135,15 @@ fn transpose_into(src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>, stream: bool) 
                     .try_as_col_major()
                     .expect("unit stride")
                     .as_slice();
-                tile[k * TILE_ROWS..k * TILE_ROWS + h].copy_from_slice(&sc[ib..ib + h]);
+                let dst_k = &mut tile[k * TILE_ROWS..k * TILE_ROWS + h];
+                if let (Ok(d), Ok(s)) = (
+                    <&mut [f64; TILE_ROWS]>::try_from(&mut *dst_k),
+                    <&[f64; TILE_ROWS]>::try_from(&sc[ib..ib + h]),
+                ) {
+                    *d = *s; // fixed length: inlined vector moves, no memmove call
+                } else {
+                    dst_k.copy_from_slice(&sc[ib..ib + h]);
+                }
             }
             for t in 0..h {
                 for (k, b) in buf[..w].iter_mut().enumerate() {

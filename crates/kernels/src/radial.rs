@@ -17,7 +17,7 @@
 //!
 //! Gram matrices use `‖x − y‖² = ‖x‖² + ‖y‖² − 2 x·y` through one GEMM, clamped at 0,
 //! then the profile column by column (Gaussian, Laplace and Matérn through the
-//! vectorised `exp` of [`crate::simd`], within 2 ulp of libm's).
+//! crate's vectorised, runtime-dispatched `exp`, within 2 ulp of libm's).
 //! That formula loses relative accuracy when `‖x − y‖² ≪ ‖x‖² + ‖y‖²` (cancellation,
 //! which `√·` in Laplace/Matérn would amplify to `O(√eps)`), so entries with
 //! `‖x − y‖² < 10⁻⁶ (‖x‖² + ‖y‖²)` are recomputed directly from the two rows.
