@@ -123,10 +123,12 @@ impl TrajectoryExpressivity {
         }
         let tol = 4.0 * (self.depth as f64 + 8.0) * eps;
         if let Some(b) = &self.separation_bound {
+            // k = 0 is δ₀/δ₀ = 1 by definition: the layers start at k = 1
             let worst = self
                 .separation
                 .iter()
                 .zip(b)
+                .skip(1)
                 .filter(|(_, b)| **b > 0.0)
                 .map(|(s, b)| s / b)
                 .fold(f64::INFINITY, f64::min);
@@ -333,4 +335,211 @@ pub fn kernel_expressivity(
         layer_norms,
         theta_norm,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use plres_kernels::KernelSpec;
+    use plres_resnet::{Init, LinearResNetConfig};
+    use plres_rff::{FourierVariant, RandomFourierFeatures, RandomReluFeatures};
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    use super::*;
+    use crate::pl::apriori::apriori_bound_features;
+    use crate::pl::linear::LinearCertifier;
+
+    fn grid_points(n: usize, gap: f64) -> Mat<f64> {
+        Mat::from_fn(n, 2, |i, j| {
+            if j == 0 {
+                (i % 4) as f64 * gap
+            } else {
+                (i / 4) as f64 * gap
+            }
+        })
+    }
+
+    fn rff(d: usize, p: usize, seed: u64) -> Arc<dyn FeatureMap> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        Arc::new(
+            RandomFourierFeatures::sample(
+                &KernelSpec::Gaussian { sigma: 1.0 },
+                d,
+                p,
+                FourierVariant::CosineWithPhase,
+                &mut rng,
+            )
+            .unwrap(),
+        )
+    }
+
+    #[test]
+    fn finite_width_trajectory_checks_hold() {
+        let x = grid_points(8, 2.0);
+        let cfg = LinearResNetConfig {
+            depth: 4,
+            init: Init::Normal { std: 0.2, seed: 3 },
+            ..Default::default()
+        };
+        let net = LinearResNet::new(rff(2, 32, 1), cfg).unwrap();
+        let e = linear_expressivity(&net, x.as_ref()).unwrap();
+        assert_eq!(e.lambda.len(), 5);
+        assert!((e.delta0 - 2.0).abs() < 1e-15);
+        for r in e.reports() {
+            assert!(r.holds, "{}", r.table_row());
+        }
+    }
+
+    #[test]
+    fn narrow_width_is_rank_deficient() {
+        let x = grid_points(8, 2.0);
+        let net = LinearResNet::new(
+            rff(2, 5, 2),
+            LinearResNetConfig {
+                depth: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let e = linear_expressivity(&net, x.as_ref()).unwrap();
+        for (l, t) in e.lambda.iter().zip(&e.trace) {
+            assert!(rank_deficiency_report(*l, *t, 5, 8).holds, "λ = {l}");
+        }
+        assert!(!width_condition(5, 8).holds);
+        assert!(!e.reports()[0].holds, "expressivity must fail at p < N");
+    }
+
+    #[test]
+    fn kernel_trajectory_checks_hold() {
+        let x = grid_points(8, 3.0);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for spec in [
+            KernelSpec::Gaussian { sigma: 1.0 },
+            KernelSpec::Matern52 { lengthscale: 1.0 },
+        ] {
+            let mut net = KernelResNet::new(spec, 2, 3).unwrap();
+            for layer in net.layers_mut() {
+                let c = Mat::from_fn(4, 2, |_, _| {
+                    3.0 * {
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        z
+                    }
+                });
+                let a = Mat::from_fn(4, 2, |_, _| {
+                    0.3 * {
+                        let z: f64 = StandardNormal.sample(&mut rng);
+                        z
+                    }
+                });
+                layer.append(c.as_ref(), a.as_ref()).unwrap();
+            }
+            let e = kernel_expressivity(&net, x.as_ref()).unwrap();
+            assert!(e.gershgorin_separation.is_some() && e.separation_bound.is_some());
+            for r in e.reports() {
+                assert!(r.holds, "{spec:?}: {}", r.table_row());
+            }
+        }
+    }
+
+    /// `κ_p = √(2/p)‖W‖` bounds `‖Dφ(x)‖_op` at random points, for all three maps
+    /// (`Dφ` assembled from the map's own vjp with unit vectors).
+    #[test]
+    fn feature_admissibility_bounds_jacobians() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (d, p) = (3, 10);
+        let g = KernelSpec::Gaussian { sigma: 0.7 };
+        let maps: Vec<Arc<dyn FeatureMap>> = vec![
+            Arc::new(
+                RandomFourierFeatures::sample(&g, d, p, FourierVariant::CosineWithPhase, &mut rng)
+                    .unwrap(),
+            ),
+            Arc::new(
+                RandomFourierFeatures::sample(&g, d, p, FourierVariant::Paired, &mut rng).unwrap(),
+            ),
+            Arc::new(RandomReluFeatures::sample(d, p, &mut rng).unwrap()),
+        ];
+        for phi in maps {
+            let kappa = feature_admissibility_bound(phi.as_ref()).unwrap();
+            let x = Mat::from_fn(20, d, |_, _| {
+                2.0 * {
+                    let z: f64 = StandardNormal.sample(&mut rng);
+                    z
+                }
+            });
+            let mut feat = Mat::zeros(20, p);
+            let mut cache = Mat::zeros(20, phi.cache_dim());
+            phi.apply_with_cache(x.as_ref(), feat.as_mut(), cache.as_mut());
+            // rows of Dφ(x_i): e_jᵀ Dφ(x_i) = vjp with V = e_j in every row
+            let mut jac = vec![Mat::<f64>::zeros(p, d); 20];
+            for j in 0..p {
+                let mut v = Mat::zeros(20, p);
+                v.col_mut(j).fill(1.0);
+                let mut gx = Mat::zeros(20, d);
+                phi.vjp_in_place(
+                    cache.as_ref(),
+                    v.as_mut(),
+                    gx.as_mut(),
+                    faer::Accum::Replace,
+                );
+                for i in 0..20 {
+                    for c in 0..d {
+                        jac[i][(j, c)] = gx[(i, c)];
+                    }
+                }
+            }
+            let mut op = OpNorm::new(d);
+            for m in &jac {
+                assert!(op.op_norm(m.as_ref()).unwrap() <= kappa * (1.0 + 1e-12));
+            }
+        }
+    }
+
+    /// The finite-width a-priori constant is below `μ_cert` at random θ of the ball.
+    #[test]
+    fn feature_apriori_below_certificate_on_the_ball() {
+        let x = grid_points(8, 3.0);
+        let y = Mat::from_fn(8, 2, |i, j| x[(i, j)] + 0.1 * ((i * 2 + j) as f64).sin());
+        let mut rng = ChaCha8Rng::seed_from_u64(21);
+        for seed in 0..6 {
+            let mut net = LinearResNet::new(
+                rff(2, 24, seed),
+                LinearResNetConfig {
+                    depth: 3,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let lam0 = {
+                let f = net.features().apply(x.as_ref());
+                crate::linalg::lambda_min_sym((&f * f.transpose()).as_ref()).unwrap()
+            };
+            let kappa = feature_admissibility_bound(net.features().as_ref()).unwrap();
+            let radius = 0.5 * lam0.sqrt() / (kappa * 4.0);
+            let b = apriori_bound_features(&net, x.as_ref(), radius).unwrap();
+            assert!(b.mu > 0.0, "{b:?}");
+            let mut cert = LinearCertifier::new(&net, 8).unwrap();
+            for _ in 0..5 {
+                let dir: Vec<f64> = (0..net.n_params())
+                    .map(|_| StandardNormal.sample(&mut rng))
+                    .collect();
+                let norm = net.metric().norm_sq(&dir).sqrt();
+                let u: f64 = rand_distr::Uniform::new(0.0, 1.0).unwrap().sample(&mut rng);
+                let theta: Vec<f64> = dir.iter().map(|v| v * u * radius / norm).collect();
+                net.set_params(&theta).unwrap();
+                let snap = cert.evaluate(&net, &theta, x.as_ref(), y.as_ref()).unwrap();
+                assert!(
+                    snap.mu_cert.unwrap() >= b.mu * (1.0 - 1e-12),
+                    "{} < {}",
+                    snap.mu_cert.unwrap(),
+                    b.mu
+                );
+                for &l in &snap.lambda {
+                    assert!(l >= b.lambda_star * (1.0 - 1e-12) - 1e-14);
+                }
+            }
+        }
+    }
 }

@@ -4,7 +4,10 @@
 //! Per layer (Euler) or node (interpolated integrators) `k`, with `X^k` the states of
 //! the model's own forward pass:
 //! * `Φ_k = φ(X^k)` and the feature map's vjp cache, one feature evaluation;
-//! * `K_k = Φ_kΦ_kᵀ` by a lower-triangular GEMM, `λ_k = λ_min(K_k)` (symmetric QR);
+//! * `K_k = Φ_kΦ_kᵀ` by a lower-triangular GEMM, `λ_k = λ_min(K_k)` — for `N > 64` a
+//!   Lanczos estimate certified from below by a Cholesky factorisation
+//!   ([`CertifiedLambdaMin`]: a lower bound within `1e-10` relative in the usual case,
+//!   exact symmetric QR otherwise), so `μ_cert` is never overestimated;
 //! * `M_i = U_k Dφ(x_i^k)` for all `i` at once: row `c` of every `M_i` is
 //!   `Dφ(x_i)ᵀ U_k[c,:]ᵀ`, i.e. the feature map's vjp with all rows of `V` equal to
 //!   `U_k[c,:]` — `d` vjps, each an `N×p` Hadamard product and an `(N×p)·(p×d)` GEMM, for
@@ -25,7 +28,7 @@ use plres_resnet::{Integrator, LinearResNet, Targets, Workspace};
 use plres_rff::FeatureMap;
 
 use crate::error::TheoryError;
-use crate::linalg::{OpNorm, SymEigen, gram_in_place};
+use crate::linalg::{CertifiedLambdaMin, MaxOpNorm, gram_in_place};
 use crate::pl::certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
 
@@ -76,13 +79,14 @@ pub struct LinearCertifier {
     v: Mat<f64>,
     /// `N × d²`: columns `c·d..(c+1)·d` hold row `c` of every `M_i`.
     jac: Mat<f64>,
+    /// `X^k` of the certificate's own Euler forward pass ([`LinearCertifier::certify`]).
+    xk: Mat<f64>,
     /// The fused Jacobian path when the map's vjp is `(V ⊙ cache) W̃` (verified).
     fused: Option<Fused>,
     gram: Mat<f64>,
     kp: Mat<f64>,
-    eig: SymEigen,
-    opn: [OpNorm; 2],
-    mi: [Mat<f64>; 2],
+    eig: CertifiedLambdaMin,
+    opn: MaxOpNorm,
     lambda: Vec<f64>,
     a: Vec<f64>,
     adj: Vec<f64>,
@@ -131,12 +135,12 @@ impl LinearCertifier {
             cache: Mat::zeros(n, cache_dim),
             v: Mat::zeros(n, p),
             jac: Mat::zeros(n, d * d),
+            xk: Mat::zeros(n, d),
             fused: Fused::detect(model.features().as_ref()),
             gram: Mat::zeros(n, n),
             kp: Mat::zeros(n, d),
-            eig: SymEigen::new(n, par_for(n * n * n)),
-            opn: [OpNorm::new(d), OpNorm::new(d)],
-            mi: [Mat::zeros(d, d), Mat::zeros(d, d)],
+            eig: CertifiedLambdaMin::new(n, par_for(n * n * n)),
+            opn: MaxOpNorm::new(d),
             lambda: vec![0.0; nodes],
             a: vec![0.0; nodes],
             adj: vec![0.0; nodes],
@@ -165,28 +169,7 @@ impl LinearCertifier {
         x: MatRef<'_, f64>,
         y: MatRef<'_, f64>,
     ) -> Result<PlSnapshot, TheoryError> {
-        assert!(
-            model.dim() == self.d
-                && model.width() == self.p
-                && model.depth() == self.depth
-                && model.integrator() == self.integrator,
-            "LinearCertifier made for d={}, p={}, L={}, {:?}; model has d={}, p={}, L={}, {:?}",
-            self.d,
-            self.p,
-            self.depth,
-            self.integrator,
-            model.dim(),
-            model.width(),
-            model.depth(),
-            model.integrator()
-        );
-        if x.nrows() != self.n {
-            return Err(TheoryError::Shape {
-                what: "rows of X (the certifier's N)",
-                expected: self.n,
-                got: x.nrows(),
-            });
-        }
+        self.check_shape(model, x)?;
         let loss = model
             .loss_and_gradient_at(params, &mut self.ws, x, Targets::Values(y), &mut self.grad)
             .map_err(model_err)?;
@@ -198,47 +181,8 @@ impl LinearCertifier {
         let features: &dyn FeatureMap = model.features().as_ref();
         let (mut identity, mut scale, mut eig_scale) = (0.0, 0.0, 0.0);
         for k in 0..nodes {
-            let xk = self.ws.state(k);
-            features.apply_with_cache(xk, self.phi.as_mut(), self.cache.as_mut());
-            gram_in_place(self.phi.as_ref(), self.gram.as_mut(), par_for(n * n * p));
-            self.lambda[k] = self.eig.lambda_min(self.gram.as_ref())?;
-            // a_k from the Jacobians M_i = U_k Dφ(x_i)
-            let uk = &params[k * d * p..(k + 1) * d * p];
-            if let Some(f) = &mut self.fused {
-                // M = S T with T[j, c·d + e] = U_k[c, j] W̃[j, e]: one (N×p)·(p×d²) GEMM
-                for c in 0..d {
-                    let row = &uk[c * p..(c + 1) * p];
-                    for e in 0..d {
-                        let wcol = f.w.col(e);
-                        let mut tcol = f.t.col_mut(c * d + e);
-                        for j in 0..p {
-                            tcol[j] = row[j] * wcol[j];
-                        }
-                    }
-                }
-                matmul(
-                    self.jac.as_mut(),
-                    Accum::Replace,
-                    self.cache.as_ref(),
-                    f.t.as_ref(),
-                    1.0,
-                    par_for(n * p * d * d),
-                );
-            } else {
-                for c in 0..d {
-                    let row = &uk[c * p..(c + 1) * p];
-                    for (j, &val) in row.iter().enumerate() {
-                        self.v.col_mut(j).fill(val);
-                    }
-                    features.vjp_in_place(
-                        self.cache.as_ref(),
-                        self.v.as_mut(),
-                        self.jac.as_mut().subcols_mut(c * d, d),
-                        Accum::Replace,
-                    );
-                }
-            }
-            self.a[k] = max_op_norm(self.jac.as_ref(), d, &mut self.opn, &mut self.mi)?;
+            features.apply_with_cache(self.ws.state(k), self.phi.as_mut(), self.cache.as_mut());
+            self.layer_quantities(features, params, k)?;
             if euler {
                 // item 1 term tr(Pᵀ K P), ‖P‖², and the rounding scales
                 let pk1 = self.ws.adjoint(k + 1);
@@ -270,78 +214,251 @@ impl LinearCertifier {
                 self.adj[k] = pn;
             }
         }
+        let extras = euler.then(|| EulerExtras {
+            identity: Some(identity),
+            kernel_bound: Some(
+                h * self
+                    .lambda
+                    .iter()
+                    .zip(&self.adj)
+                    .map(|(l, q)| l * q)
+                    .sum::<f64>(),
+            ),
+            adjoint_norm_sq: self.adj.clone(),
+            terminal: frob_sq(self.ws.adjoint(depth)),
+            scale,
+            eig_scale,
+        });
+        Ok(self.snapshot(loss, grad_norm_sq, extras))
+    }
+
+    /// `λ_k`, `a_k` (into `self.lambda[k]`, `self.a[k]`) and the Gram `K_k` (left in
+    /// `self.gram`) from `Φ_k`, the vjp cache (already in `self.phi`, `self.cache`) and
+    /// the slice `U_k` of `params`.
+    fn layer_quantities(
+        &mut self,
+        features: &dyn FeatureMap,
+        params: &[f64],
+        k: usize,
+    ) -> Result<(), TheoryError> {
+        let (n, d, p) = (self.n, self.d, self.p);
+        gram_in_place(self.phi.as_ref(), self.gram.as_mut(), par_for(n * n * p));
+        self.lambda[k] = self.eig.lambda_min(self.gram.as_ref())?;
+        // a_k from the Jacobians M_i = U_k Dφ(x_i)
+        let uk = &params[k * d * p..(k + 1) * d * p];
+        if let Some(f) = &mut self.fused {
+            // M = S T with T[j, c·d + e] = U_k[c, j] W̃[j, e]: one (N×p)·(p×d²) GEMM
+            for c in 0..d {
+                let row = &uk[c * p..(c + 1) * p];
+                for e in 0..d {
+                    let wcol = f.w.col(e);
+                    let mut tcol = f.t.col_mut(c * d + e);
+                    for j in 0..p {
+                        tcol[j] = row[j] * wcol[j];
+                    }
+                }
+            }
+            matmul(
+                self.jac.as_mut(),
+                Accum::Replace,
+                self.cache.as_ref(),
+                f.t.as_ref(),
+                1.0,
+                par_for(n * p * d * d),
+            );
+        } else {
+            for c in 0..d {
+                let row = &uk[c * p..(c + 1) * p];
+                for (j, &val) in row.iter().enumerate() {
+                    self.v.col_mut(j).fill(val);
+                }
+                features.vjp_in_place(
+                    self.cache.as_ref(),
+                    self.v.as_mut(),
+                    self.jac.as_mut().subcols_mut(c * d, d),
+                    Accum::Replace,
+                );
+            }
+        }
+        self.a[k] = self.opn.max_rows(self.jac.as_ref())?.0;
+        Ok(())
+    }
+
+    /// The certificate alone at `params` — `λ_k`, `a_k`, `μ_cert` (or the continuous
+    /// analogue) — with the loss `L(θ)` and `‖G‖²` supplied by the caller (e.g. an
+    /// optimizer's full-batch iterate, whose gradient the model's metric turns into
+    /// `‖G‖²`). For Euler models the forward pass runs inside the layer loop (one extra
+    /// `(N×p)·(p×d)` GEMM per layer), so no backward pass is spent: this is the
+    /// monitor's hot path. Items 1–3 need the adjoints and are left out of the snapshot
+    /// (`identity`, `kernel_bound` are `None`); use [`LinearCertifier::evaluate`] for
+    /// them.
+    ///
+    /// # Errors
+    /// As [`LinearCertifier::evaluate`].
+    ///
+    /// # Panics
+    /// As [`LinearCertifier::evaluate`], and when `params` does not have the model's
+    /// length.
+    pub fn certify(
+        &mut self,
+        model: &LinearResNet,
+        params: &[f64],
+        x: MatRef<'_, f64>,
+        loss: f64,
+        grad_norm_sq: f64,
+    ) -> Result<PlSnapshot, TheoryError> {
+        self.check_shape(model, x)?;
+        assert_eq!(
+            params.len(),
+            model.n_params(),
+            "certify: {} parameters for a model of {}",
+            params.len(),
+            model.n_params()
+        );
+        let (n, d, p, depth) = (self.n, self.d, self.p, self.depth);
+        let h = 1.0 / depth as f64;
+        let features: &dyn FeatureMap = model.features().as_ref();
+        if self.integrator == Integrator::Euler {
+            // X^0 = X Aᵀ, then X^{k+1} = X^k + h Φ_k U_kᵀ alongside the layer quantities
+            let maps = model.maps();
+            match &maps.embed_in {
+                None => self.xk.copy_from(x),
+                Some(a) => matmul(
+                    self.xk.as_mut(),
+                    Accum::Replace,
+                    x,
+                    a.transpose(),
+                    1.0,
+                    Par::Seq,
+                ),
+            }
+            for k in 0..depth {
+                features.apply_with_cache(self.xk.as_ref(), self.phi.as_mut(), self.cache.as_mut());
+                self.layer_quantities(features, params, k)?;
+                let ukt =
+                    MatRef::from_column_major_slice(&params[k * d * p..(k + 1) * d * p], p, d);
+                matmul(
+                    self.xk.as_mut(),
+                    Accum::Add,
+                    self.phi.as_ref(),
+                    ukt,
+                    h,
+                    par_for(n * p * d),
+                );
+            }
+        } else {
+            let mut m = model.clone();
+            m.set_params(params).map_err(model_err)?;
+            let traj = m.forward_trajectory(x).map_err(model_err)?;
+            for (k, xk) in traj.states.iter().enumerate() {
+                features.apply_with_cache(xk.as_ref(), self.phi.as_mut(), self.cache.as_mut());
+                self.layer_quantities(features, params, k)?;
+            }
+        }
+        Ok(self.snapshot(loss, grad_norm_sq, None))
+    }
+
+    fn check_shape(&self, model: &LinearResNet, x: MatRef<'_, f64>) -> Result<(), TheoryError> {
+        assert!(
+            model.dim() == self.d
+                && model.width() == self.p
+                && model.depth() == self.depth
+                && model.integrator() == self.integrator,
+            "LinearCertifier made for d={}, p={}, L={}, {:?}; model has d={}, p={}, L={}, {:?}",
+            self.d,
+            self.p,
+            self.depth,
+            self.integrator,
+            model.dim(),
+            model.width(),
+            model.depth(),
+            model.integrator()
+        );
+        if x.nrows() != self.n {
+            return Err(TheoryError::Shape {
+                what: "rows of X (the certifier's N)",
+                expected: self.n,
+                got: x.nrows(),
+            });
+        }
+        if x.ncols() != model.input_dim() {
+            return Err(TheoryError::Shape {
+                what: "columns of X (the model's d_in)",
+                expected: model.input_dim(),
+                got: x.ncols(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Assembles the snapshot from `self.lambda`, `self.a` (and, for the full Euler
+    /// evaluation, the adjoint terms).
+    fn snapshot(&self, loss: f64, grad_norm_sq: f64, extras: Option<EulerExtras>) -> PlSnapshot {
+        let (n, p, depth) = (self.n, self.p, self.depth);
+        let h = 1.0 / depth as f64;
         let rho = if loss > 0.0 {
             grad_norm_sq / loss
         } else {
             f64::NAN
         };
-        let snapshot = if euler {
-            let terminal = frob_sq(self.ws.adjoint(depth));
-            let kernel_bound: f64 = h * self
-                .lambda
-                .iter()
-                .zip(&self.adj)
-                .map(|(l, q)| l * q)
-                .sum::<f64>();
-            PlSnapshot {
-                kind: CertificateKind::Exact,
-                n_samples: n,
-                depth,
-                width: Some(p),
-                loss,
-                grad_norm_sq,
-                rho,
-                lambda: self.lambda.clone(),
-                a: self.a.clone(),
-                sigma_b_sq: self.sigma_b_sq,
-                adjoint_norm_sq: self.adj.clone(),
-                terminal_adjoint_sq: terminal,
-                identity: Some(identity),
-                kernel_bound: Some(kernel_bound),
-                rounding_scale: scale,
-                n_inner: 2 * n + p * d + d,
-                eig_scale,
-                mu_cert: Some(mu_cert(&self.lambda, &self.a, h, n, self.sigma_b_sq)),
-                mu_continuous: continuous_analogue_cells(
-                    &self.lambda,
-                    &self.a,
-                    h,
-                    n,
-                    self.sigma_b_sq,
-                ),
-            }
+        let euler = self.integrator == Integrator::Euler;
+        let (mu_cert, mu_continuous) = if euler {
+            (
+                Some(mu_cert(&self.lambda, &self.a, h, n, self.sigma_b_sq)),
+                continuous_analogue_cells(&self.lambda, &self.a, h, n, self.sigma_b_sq),
+            )
         } else {
-            let s: Vec<f64> = (0..nodes).map(|k| k as f64 * h).collect();
-            PlSnapshot {
-                kind: CertificateKind::ApproximateOrderH,
-                n_samples: n,
-                depth,
-                width: Some(p),
-                loss,
-                grad_norm_sq,
-                rho,
-                lambda: self.lambda.clone(),
-                a: self.a.clone(),
-                sigma_b_sq: self.sigma_b_sq,
-                adjoint_norm_sq: Vec::new(),
-                terminal_adjoint_sq: f64::NAN,
-                identity: None,
-                kernel_bound: None,
-                rounding_scale: 0.0,
-                n_inner: 2 * n + p * d + d,
-                eig_scale: 0.0,
-                mu_cert: None,
-                mu_continuous: continuous_analogue_nodes(
-                    &s,
-                    &self.lambda,
-                    &self.a,
-                    n,
-                    self.sigma_b_sq,
-                )?,
-            }
+            let s: Vec<f64> = (0..self.lambda.len()).map(|k| k as f64 * h).collect();
+            (
+                None,
+                continuous_analogue_nodes(&s, &self.lambda, &self.a, n, self.sigma_b_sq)
+                    .expect("nodes k·h are increasing and the values finite"),
+            )
         };
-        Ok(snapshot)
+        let e = extras.unwrap_or(EulerExtras {
+            identity: None,
+            kernel_bound: None,
+            adjoint_norm_sq: Vec::new(),
+            terminal: f64::NAN,
+            scale: 0.0,
+            eig_scale: 0.0,
+        });
+        PlSnapshot {
+            kind: if euler {
+                CertificateKind::Exact
+            } else {
+                CertificateKind::ApproximateOrderH
+            },
+            n_samples: n,
+            depth,
+            width: Some(p),
+            loss,
+            grad_norm_sq,
+            rho,
+            lambda: self.lambda.clone(),
+            a: self.a.clone(),
+            sigma_b_sq: self.sigma_b_sq,
+            adjoint_norm_sq: e.adjoint_norm_sq,
+            terminal_adjoint_sq: e.terminal,
+            identity: e.identity,
+            kernel_bound: e.kernel_bound,
+            rounding_scale: e.scale,
+            n_inner: 2 * n + p * self.d + self.d,
+            eig_scale: e.eig_scale,
+            mu_cert,
+            mu_continuous,
+        }
     }
+}
+
+/// The adjoint-based terms of the full Euler evaluation (items 1–3).
+struct EulerExtras {
+    identity: Option<f64>,
+    kernel_bound: Option<f64>,
+    adjoint_norm_sq: Vec<f64>,
+    terminal: f64,
+    scale: f64,
+    eig_scale: f64,
 }
 
 /// The fused Jacobian path: when a feature map's vjp is `∇_X = (V ⊙ C) W̃` with `C` its
@@ -421,41 +538,6 @@ pub(crate) fn frob_sq(m: MatRef<'_, f64>) -> f64 {
     s
 }
 
-/// `max_i ‖M_i‖_op` where row `c` of `M_i` is `jac[i, c·d..(c+1)·d]`, over two threads
-/// when there is enough work.
-fn max_op_norm(
-    jac: MatRef<'_, f64>,
-    d: usize,
-    opn: &mut [OpNorm; 2],
-    mi: &mut [Mat<f64>; 2],
-) -> Result<f64, TheoryError> {
-    let n = jac.nrows();
-    let run = |rows: std::ops::Range<usize>, opn: &mut OpNorm, m: &mut Mat<f64>| {
-        let mut best = 0.0f64;
-        for i in rows {
-            for c in 0..d {
-                for j in 0..d {
-                    m[(c, j)] = jac[(i, c * d + j)];
-                }
-            }
-            best = best.max(opn.op_norm(m.as_ref())?);
-        }
-        Ok::<f64, TheoryError>(best)
-    };
-    let [o0, o1] = opn;
-    let [m0, m1] = mi;
-    if n * d * d * d < 1 << 16 || n < 2 {
-        return run(0..n, o0, m0);
-    }
-    let half = n / 2;
-    let (r0, r1) = std::thread::scope(|s| {
-        let h1 = s.spawn(|| run(half..n, o1, m1));
-        let r0 = run(0..half, o0, m0);
-        (r0, h1.join().expect("operator-norm thread panicked"))
-    });
-    Ok(r0?.max(r1?))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -523,6 +605,52 @@ mod tests {
         }
     }
 
+    /// The fast path (`certify`: own Euler forward inside the layer loop, or the model's
+    /// trajectory for the other integrators) gives the `λ_k`, `a_k` and certificate of
+    /// the full evaluation (same states up to the rounding of one GEMM per layer:
+    /// relative 1e-12), with an input embedding.
+    #[test]
+    fn certify_matches_evaluate() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(12);
+        let (n, d, p) = (9, 3, 20);
+        let mut z = move || -> f64 { StandardNormal.sample(&mut rng) };
+        for integrator in [Integrator::Euler, Integrator::Heun, Integrator::Rk4] {
+            let mut r2 = rand_chacha::ChaCha8Rng::seed_from_u64(integrator as u64);
+            let phi = maps(&mut r2, d, p).remove(0);
+            let cfg = LinearResNetConfig {
+                depth: 4,
+                integrator,
+                ..Default::default()
+            };
+            let mut net = LinearResNet::new(phi, cfg).unwrap();
+            for v in net.params_mut() {
+                *v = 0.4 * z();
+            }
+            let a = Mat::from_fn(d, d + 2, |_, _| 0.5 * z());
+            let net = net.with_input_embedding(a).unwrap();
+            let x = Mat::from_fn(n, d + 2, |_, _| z());
+            let y = Mat::from_fn(n, d, |_, _| z());
+            let mut cert = LinearCertifier::new(&net, n).unwrap();
+            let params = net.params().to_vec();
+            let full = cert
+                .evaluate(&net, &params, x.as_ref(), y.as_ref())
+                .unwrap();
+            let fast = cert
+                .certify(&net, &params, x.as_ref(), full.loss, full.grad_norm_sq)
+                .unwrap();
+            let close = |u: f64, v: f64| (u - v).abs() <= 1e-12 * u.abs().max(v.abs()).max(1e-300);
+            for k in 0..full.lambda.len() {
+                assert!(
+                    close(full.lambda[k], fast.lambda[k]) && close(full.a[k], fast.a[k]),
+                    "{integrator:?} layer {k}"
+                );
+            }
+            assert!(close(full.mu(), fast.mu()));
+            assert_eq!(fast.rho, full.rho);
+            assert!(fast.identity.is_none());
+        }
+    }
+
     /// `a_k = max_i ‖U_k Dφ(x_i^k)‖` against a central-difference Jacobian of
     /// `x ↦ U_k φ(x)` (Gaussian features, smooth): step τ = 1e-5, error
     /// `O(τ² ‖U‖‖D³φ‖) + O(eps/τ)` ≈ 1e-9, tolerance 1e-7.
@@ -553,7 +681,7 @@ mod tests {
             .unwrap();
         let traj = net.forward_trajectory(x.as_ref()).unwrap();
         let tau = 1e-5;
-        let mut opn = OpNorm::new(d);
+        let mut opn = crate::linalg::OpNorm::new(d);
         for k in 0..2 {
             let u = net.slice(k);
             let mut best = 0.0f64;

@@ -1,9 +1,10 @@
 //! [`Monitor`]: a plres-optim [`Observer`] that certifies the PL inequality along
 //! training.
 //!
-//! Every `every` iterates it computes the [`PlSnapshot`] of the iterate (a full-batch
-//! forward/backward pass of its own copy of the model, the Grams, `λ_k`, `a_k`) and
-//! appends a [`MonitorRow`]: iteration, `L`, `ρ = ‖G‖²/L`, `μ_cert`, `min_k λ_k`,
+//! Every `every` iterates it computes the [`PlSnapshot`] of the iterate — at full-batch
+//! iterates only the certificate (`λ_k`, `a_k`, `μ_cert`, with `L` and `∂L/∂θ` taken from
+//! the optimizer), otherwise (or with `full_checks`) the full evaluation of its own copy
+//! of the model (forward/backward pass and items 1–3) — and appends a [`MonitorRow`]: iteration, `L`, `ρ = ‖G‖²/L`, `μ_cert`, `min_k λ_k`,
 //! `‖θ − θ₀‖` in the model's `L²` metric, the path length travelled and the path-length
 //! bound `2√(L₀/μ)` (`μ` the smallest certificate seen so far). A row with
 //! `ρ < μ_cert(1 − rel_tol)` is flagged as a violation (for Euler models a violation is
@@ -38,6 +39,12 @@ pub struct MonitorConfig {
     pub rel_tol: f64,
     /// Ask the optimizer to stop at the first violation (default false).
     pub stop_on_violation: bool,
+    /// Run the full evaluation (own forward/backward pass and the checks of items 1–3)
+    /// at every certified iterate. Default false: at full-batch iterates the monitor
+    /// takes `L` and `∂L/∂θ` from the optimizer (the problem must be the model on the
+    /// monitor's data) and spends only the certificate itself
+    /// ([`LinearCertifier::certify`]); minibatch iterates always get the full evaluation.
+    pub full_checks: bool,
 }
 
 impl Default for MonitorConfig {
@@ -46,6 +53,7 @@ impl Default for MonitorConfig {
             every: 10,
             rel_tol: 1e-9,
             stop_on_violation: false,
+            full_checks: false,
         }
     }
 }
@@ -268,14 +276,27 @@ impl Monitor {
     /// # Errors
     /// As [`LinearCertifier::evaluate`].
     pub fn certify(&mut self, iteration: u64, params: &[f64]) -> Result<MonitorRow, TheoryError> {
+        self.record(iteration, params, None)
+    }
+
+    /// Certifies and appends a row; with `given = Some((L, ‖G‖²))` only the certificate
+    /// is computed (the fast path), otherwise the full evaluation.
+    fn record(
+        &mut self,
+        iteration: u64,
+        params: &[f64],
+        given: Option<(f64, f64)>,
+    ) -> Result<MonitorRow, TheoryError> {
         if !self.started {
             self.theta0.copy_from_slice(params);
             self.prev.copy_from_slice(params);
             self.started = true;
         }
-        let snap =
-            self.certifier
-                .evaluate(&self.model, params, self.x.as_ref(), self.y.as_ref())?;
+        let (x, y) = (self.x.as_ref(), self.y.as_ref());
+        let snap = match given {
+            Some((loss, gns)) => self.certifier.certify(&self.model, params, x, loss, gns)?,
+            None => self.certifier.evaluate(&self.model, params, x, y)?,
+        };
         if self.l0.is_nan() {
             self.l0 = snap.loss;
         }
@@ -367,7 +388,9 @@ impl Observer for Monitor {
         self.prev_grad_norm = grad_norm;
         self.prev_full_batch = full_batch;
         if self.rows.is_empty() || it.iteration.is_multiple_of(self.cfg.every) {
-            match self.certify(it.iteration, it.params) {
+            let given =
+                (full_batch && !self.cfg.full_checks).then_some((it.loss, grad_norm * grad_norm));
+            match self.record(it.iteration, it.params, given) {
                 Ok(row) if row.violation && self.cfg.stop_on_violation => {
                     return ObserverAction::Stop;
                 }
