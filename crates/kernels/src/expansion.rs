@@ -30,22 +30,22 @@ use crate::pairwise::par;
 use crate::validate::{check_batch, check_dim, check_finite};
 use crate::{Kernel, KernelError};
 
-/// Entries of one `N × block` workspace matrix (2²¹ f64 = 16 MiB).
+/// Default entries of one `N × block` workspace matrix (2²¹ f64 = 16 MiB).
 const WORKSPACE_ENTRIES: usize = 1 << 21;
-/// Smallest block of centres processed at once.
-const MIN_BLOCK: usize = 64;
 
-/// Number of centres processed at once for a batch of `n` rows.
-fn block_len(n: usize) -> usize {
-    (WORKSPACE_ENTRIES / n.max(1)).max(MIN_BLOCK)
+/// Number of centres processed at once for a batch of `n` rows within `max_entries`
+/// workspace entries (at least one).
+fn block_len(n: usize, max_entries: usize) -> usize {
+    (max_entries / n.max(1)).max(1)
 }
 
-/// Reusable workspace for [`KernelExpansion`] batch routines (two `N × block` matrices,
-/// grown on demand and never shrunk).
+/// Reusable workspace for [`KernelExpansion`] batch routines (one `N × block` matrix for
+/// evaluation, two for vector–Jacobian products; grown on demand, never shrunk).
 #[derive(Debug)]
 pub struct ExpansionWorkspace {
     first: Mat<f64>,
     second: Mat<f64>,
+    max_entries: usize,
 }
 
 impl Default for ExpansionWorkspace {
@@ -55,11 +55,19 @@ impl Default for ExpansionWorkspace {
 }
 
 impl ExpansionWorkspace {
-    /// An empty workspace.
+    /// An empty workspace with the default budget of 2²¹ entries (16 MiB) per matrix.
     pub fn new() -> Self {
+        Self::with_max_entries(WORKSPACE_ENTRIES)
+    }
+
+    /// An empty workspace whose matrices hold at most `max_entries` entries each (but at
+    /// least one column of `N`): a batch of `N` rows is processed against
+    /// `max(max_entries / N, 1)` centres at a time.
+    pub fn with_max_entries(max_entries: usize) -> Self {
         Self {
             first: Mat::new(),
             second: Mat::new(),
+            max_entries,
         }
     }
 
@@ -72,6 +80,12 @@ impl ExpansionWorkspace {
         if mat.nrows() != rows || mat.ncols() < cols {
             *mat = Mat::zeros(rows, cols);
         }
+    }
+
+    /// One `rows × cols` view.
+    fn one(&mut self, rows: usize, cols: usize) -> MatMut<'_, f64> {
+        Self::ensure(&mut self.first, rows, cols);
+        self.first.as_mut().subcols_mut(0, cols)
     }
 
     /// Two `rows × cols` views.
@@ -293,8 +307,8 @@ impl KernelExpansion {
             out.fill(0.0);
             return;
         }
-        let bs = block_len(n).min(m);
-        let (mut k, _) = ws.two(n, bs);
+        let bs = block_len(n, ws.max_entries).min(m);
+        let mut k = ws.one(n, bs);
         let mut start = 0;
         while start < m {
             let len = bs.min(m - start);
@@ -401,7 +415,7 @@ impl KernelExpansion {
             }
             return;
         }
-        let bs = block_len(n).min(m);
+        let bs = block_len(n, ws.max_entries).min(m);
         let (mut w, mut s) = ws.two(n, bs);
         let mut start = 0;
         while start < m {
@@ -447,7 +461,7 @@ impl KernelExpansion {
         if m1 == 0 || m2 == 0 {
             return 0.0;
         }
-        let bs = block_len(m2).min(m1);
+        let bs = block_len(m2, WORKSPACE_ENTRIES).min(m1);
         let mut k = Mat::<f64>::zeros(bs, m2);
         let mut t = Mat::<f64>::zeros(bs, self.d);
         let b = other.coefficients();

@@ -913,6 +913,33 @@ fn expansion_append_and_memory() {
             assert!((e1[(i, l)] + 0.5 * direct).abs() <= tol);
         }
     }
+    // Tiny workspace budgets split the 40 centres into blocks of 1, 2 and 8: same
+    // values and vjps up to the re-association of the m-term sums (tolerance as above).
+    let v = Mat::from_fn(5, d, |_, _| StandardNormal.sample(&mut rng));
+    let mut vjp = Mat::zeros(5, d);
+    two.vjp_in_place(x.as_ref(), v.as_ref(), vjp.as_mut());
+    for budget in [1, 10, 40] {
+        let mut ws = ExpansionWorkspace::with_max_entries(budget);
+        let mut e = Mat::zeros(5, d);
+        two.eval_in_place_with(x.as_ref(), e.as_mut(), &mut ws);
+        let mut g = Mat::zeros(5, d);
+        two.vjp_in_place_with(x.as_ref(), v.as_ref(), g.as_mut(), Accum::Replace, &mut ws);
+        assert!(ws.memory_bytes() <= 2 * 8 * 5 * (budget / 5).max(1));
+        for i in 0..5 {
+            for l in 0..d {
+                let abs: f64 = (0..m).map(|cc| a[(cc, l)].abs()).sum();
+                assert!((e[(i, l)] - e2[(i, l)]).abs() <= (m as f64 + 200.0) * EPS * abs);
+                // vjp terms are bounded by |w|·|g|·|x − c| ≤ Σ_c |a_c||v_i|·(|x|+|c|)/σ²
+                let scale: f64 = (0..m)
+                    .map(|cc| {
+                        let av: f64 = (0..d).map(|k| (a[(cc, k)] * v[(i, k)]).abs()).sum();
+                        av * (x[(i, l)].abs() + c[(cc, l)].abs())
+                    })
+                    .sum();
+                assert!((g[(i, l)] - vjp[(i, l)]).abs() <= 4.0 * (m as f64 + 8.0) * EPS * scale);
+            }
+        }
+    }
     assert_eq!(one.centres(), c.as_ref());
     assert_eq!(one.coefficients()[(3, 1)], -0.5 * a[(3, 1)]);
 }
