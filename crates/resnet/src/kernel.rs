@@ -23,7 +23,16 @@
 //! (`N = 64`, `L = 16`, `T = 500`) with `d = 16`:
 //! `2·500·64·16·16·8 B = 131 MB` of centres and coefficients, plus the `N×m` cross-Gram
 //! buffer of one layer at a time (`64·32 000·8 B = 16 MB`) — far within 2 GB (even
-//! `d = 64` needs 0.52 GB). [`KernelResNet::memory_bytes`] reports the exact figure.
+//! `d = 64` needs 0.52 GB). [`KernelResNet::memory_bytes`] reports the exact figure
+//! (vector capacities, which grow by doubling: at most twice the entries held).
+//!
+//! Measured once (`cargo run -p plres-resnet --example kernel_growth -- 64 16 500 16`,
+//! Gaussian `σ = 1`, `η = 0.5`, on the shared 2-vCPU machine at load ≈ 11): after 500
+//! steps 32 000 centres per layer, expansions 134.2 MB, peak resident memory 188 MB,
+//! loss 0.995 → 0.0029, 1960 s wall in total (step 50: 0.37 s, step 500: 12.4 s; the
+//! per-step time grows with `T` as stated, the spread is the machine's load). The
+//! `--memory-only` mode of the same example (the same appends, no evaluation) gives
+//! 16.8 MB for `d = 2` and 537 MB for `d = 64`.
 
 use std::sync::Arc;
 
