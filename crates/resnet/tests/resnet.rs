@@ -10,8 +10,9 @@
 //! of relative size `u` in the forward pass, divided by `ε`). The check
 //! `|D(ε) − ∇L·v| ≤ 10⁻⁶ ‖∇L‖` (the relative tolerance, measured against the
 //! Cauchy–Schwarz scale `‖∇L‖‖v‖` so that a direction nearly orthogonal to `∇L` does not
-//! make it meaningless) therefore has a margin of `≳ 10²` as long as `‖∇L‖ ≳ 10⁻²`,
-//! which the random inits and targets below guarantee (asserted).
+//! make it meaningless) therefore has a margin of `≳ 10²` as long as `‖∇L‖ ≳ 10⁻²`;
+//! below that scale (a random draw with a tiny gradient) the check becomes the absolute
+//! `10⁻⁸`, still 5× above the finite-difference error.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -30,6 +31,7 @@ use plres_rff::{
     FeatureMap, FeatureSpec, FourierVariant, RandomFourierFeatures, RandomReluFeatures,
 };
 use proptest::prelude::*;
+use proptest::test_runner::FileFailurePersistence;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -74,12 +76,25 @@ fn allocations_during(f: impl FnOnce()) -> usize {
 
 const U: f64 = f64::EPSILON / 2.0;
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
+/// `PROPTEST_CASES` cases (default 12), failures kept in
+/// `proptest-regressions/resnet.txt` (relative to the crate) and replayed first.
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(12)
+        .unwrap_or(12);
+    ProptestConfig {
+        cases,
+        failure_persistence: Some(Box::new(FileFailurePersistence::Direct(
+            "proptest-regressions/resnet.txt",
+        ))),
+        ..ProptestConfig::default()
+    }
 }
+
+/// Scale below which the gradient checks become absolute: the finite-difference error
+/// is `≲ 2·10⁻⁹` (module docs), so `10⁻⁶ · G_FLOOR = 10⁻⁸` still has a margin of 5.
+const G_FLOOR: f64 = 1e-2;
 
 fn normal_mat(rows: usize, cols: usize, scale: f64, seed: u64) -> Mat<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -127,10 +142,7 @@ fn unit(mut v: Vec<f64>) -> Vec<f64> {
 fn check_fd(loss: impl Fn(&[f64]) -> f64, params: &[f64], grad: &[f64], seed: u64, what: &str) {
     let eps = 1e-5;
     let g = norm(grad);
-    assert!(
-        g > 1e-2,
-        "{what}: gradient norm {g} too small for a meaningful check"
-    );
+    let scale = g.max(G_FLOOR);
     let imax = (0..grad.len())
         .max_by(|&a, &b| grad[a].abs().total_cmp(&grad[b].abs()))
         .unwrap();
@@ -146,7 +158,7 @@ fn check_fd(loss: impl Fn(&[f64]) -> f64, params: &[f64], grad: &[f64], seed: u6
         let fd = (loss(&plus) - loss(&minus)) / (2.0 * eps);
         let an = dot(grad, &v);
         assert!(
-            (fd - an).abs() <= 1e-6 * g,
+            (fd - an).abs() <= 1e-6 * scale,
             "{what}: FD {fd} vs analytic {an} (|diff| {:e}, ‖∇L‖ {g})",
             (fd - an).abs()
         );
@@ -224,7 +236,7 @@ fn linear_fd_case(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
+    #![proptest_config(config())]
 
     #[test]
     fn linear_resnet_gradients_match_finite_differences(
@@ -297,8 +309,7 @@ proptest! {
         };
         let fd = (perturbed(1.0) - perturbed(-1.0)) / (2.0 * eps);
         let a_norm = (0..d).map(|j| a[(0, j)] * a[(0, j)]).sum::<f64>().sqrt();
-        let scale = g.riesz_norm_sq.sqrt() * h.sqrt() * a_norm;
-        prop_assert!(scale > 1e-3);
+        let scale = (g.riesz_norm_sq.sqrt() * h.sqrt() * a_norm).max(G_FLOOR);
         prop_assert!((fd - an).abs() <= 1e-6 * scale, "FD {} vs {} (scale {})", fd, an, scale);
     }
 
