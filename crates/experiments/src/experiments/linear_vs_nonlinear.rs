@@ -261,11 +261,9 @@ impl Experiment for LinearVsNonlinear {
             let split = train_test_split(&digits, c.test_fraction, rng.next_u64())
                 .stage(|| "train/test split".into())?;
             let (mut train_set, mut test_set) = (split.train, split.test);
-            if let Some(m) = c.max_train {
-                if m < train_set.n_samples() {
-                    let idx: Vec<usize> = (0..m).collect();
-                    train_set = train_set.select(&idx);
-                }
+            if let Some(m) = c.max_train.filter(|m| *m < train_set.n_samples()) {
+                let idx: Vec<usize> = (0..m).collect();
+                train_set = train_set.select(&idx);
             }
             standardize_train_test(&mut train_set, &mut test_set)
                 .stage(|| "standardising".into())?;
