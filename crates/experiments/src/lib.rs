@@ -13,7 +13,23 @@
 //! - [`plot`] — line plots (log axes, legends, mean ± std bands) and log-log scatters with
 //!   fitted slopes, drawn to SVG and PNG with `plotters`;
 //! - [`report`] — `REPORT.md`;
-//! - [`error`] — [`ExperimentError`].
+//! - [`error`] — [`ExperimentError`];
+//! - [`experiments`] — the seven experiments, one module each.
+//!
+//! Running one experiment into a folder (what `cargo xtask reproduce rff-bound --smoke`
+//! does, without the log file and the report):
+//!
+//! ```
+//! use plres_experiments::{Size, registry::find, run};
+//!
+//! let out = std::env::temp_dir().join(format!("plres-doc-{}", std::process::id()));
+//! let exp = find("rff-bound")?;
+//! let record = run::run(&out, exp, exp.default_config(Size::Smoke), Size::Smoke, 0, false, false)?;
+//! assert!(record.checks.iter().all(|c| c.holds));
+//! assert!(out.join("rff-bound/failure.png").is_file());
+//! # std::fs::remove_dir_all(&out)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 
 pub mod error;

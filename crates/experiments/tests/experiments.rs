@@ -432,9 +432,15 @@ fn plots_with_every_scale_and_style_render() {
     let y: Vec<f64> = x.iter().map(|v| (-v / 3.0).exp()).collect();
     let mut with_zero = y.clone();
     with_zero[3] = 0.0;
-    for (i, (lx, ly)) in [(false, false), (false, true), (true, false), (true, true)]
-        .into_iter()
-        .enumerate()
+    for (i, (lx, ly)) in [
+        (false, false),
+        (false, true),
+        (true, false),
+        (true, true),
+        (true, true),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut p = Plot::new(format!("plot {i}"), "x", "y")
             .with(Series::line("line", x.clone(), y.clone()))
@@ -445,7 +451,7 @@ fn plots_with_every_scale_and_style_render() {
                 &[y.clone(), with_zero.clone()],
             ));
         if lx {
-            p = p.log_x();
+            p = if i == 4 { p.log2_x() } else { p.log_x() };
         }
         if ly {
             p = p.log_y();
@@ -461,4 +467,99 @@ fn plots_with_every_scale_and_style_render() {
         .with(Series::line("z", vec![1.0], vec![0.0]));
     plres_experiments::plot::render(&p, &dir, "empty").unwrap();
     cleanup(&dir);
+}
+
+/// The registry holds the seven experiments of issue 8, in the report's order, and every
+/// configuration of every size validates and survives JSON.
+#[test]
+fn registry_has_the_seven_experiments_with_valid_configs() {
+    use plres_experiments::registry::{names, registry};
+    assert_eq!(
+        names(),
+        [
+            "pl-certificate",
+            "width",
+            "depth",
+            "width-limit",
+            "rff-bound",
+            "linear-vs-nonlinear",
+            "lazy"
+        ]
+    );
+    for e in registry() {
+        assert!(!e.description().is_empty());
+        for size in [Size::Smoke, Size::Default, Size::Full] {
+            let cfg = e.default_config(size);
+            let text = serde_json::to_string(&cfg).unwrap();
+            let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, cfg, "{} {size}", e.name());
+        }
+    }
+}
+
+/// An out-of-domain value in a real experiment's configuration is a typed error naming
+/// the field, raised before any work.
+#[test]
+fn real_configs_are_validated() {
+    let out = temp_dir("validate");
+    let exp = plres_experiments::registry::find("width").unwrap();
+    let mut cfg = exp.default_config(Size::Smoke);
+    cfg["n"] = serde_json::json!(12);
+    let err = run::run(&out, exp, cfg, Size::Smoke, 0, false, false).unwrap_err();
+    assert!(
+        matches!(&err, ExperimentError::InvalidConfig { message, .. } if message.contains("n = 12")),
+        "{err:?}"
+    );
+    let mut cfg = exp.default_config(Size::Smoke);
+    cfg["depth"] = serde_json::json!("deep");
+    let err = run::run(&out, exp, cfg, Size::Smoke, 0, true, false).unwrap_err();
+    assert!(
+        matches!(err, ExperimentError::InvalidConfig { .. }),
+        "{err:?}"
+    );
+    cleanup(&out);
+}
+
+/// Every registered experiment runs at smoke size into a complete run folder, and every
+/// check it reports holds (what `cargo xtask reproduce --smoke` asserts in CI); the
+/// report then counts them all.
+#[test]
+fn every_experiment_runs_at_smoke_size_and_its_checks_hold() {
+    use plres_experiments::registry::registry;
+    let out = temp_dir("smoke");
+    let mut total = 0;
+    for e in registry() {
+        let rec = run::run(
+            &out,
+            *e,
+            e.default_config(Size::Smoke),
+            Size::Smoke,
+            0,
+            false,
+            false,
+        )
+        .unwrap_or_else(|err| panic!("{}: {}", e.name(), run::error_chain(&err)));
+        let failing: Vec<String> = rec.failing().map(CheckReport::table_row).collect();
+        assert!(failing.is_empty(), "{}: {failing:#?}", e.name());
+        assert!(!rec.checks.is_empty(), "{} reports no check", e.name());
+        total += rec.checks.len();
+        let dir = out.join(e.name());
+        let summary: RunSummary = read_json(&dir.join(files::SUMMARY)).unwrap();
+        assert!(!summary.figures.is_empty(), "{} draws no figure", e.name());
+        for f in &summary.figures {
+            assert_eq!(
+                png_size(&dir.join(format!("{}.png", f.stem))),
+                plres_experiments::plot::PLOT_SIZE
+            );
+            assert!(dir.join(format!("{}.svg", f.stem)).is_file());
+        }
+        let csv = std::fs::read_to_string(dir.join(files::METRICS)).unwrap();
+        assert!(csv.lines().count() > 1, "{}: empty metrics.csv", e.name());
+    }
+    let totals = write_report(&out, registry(), "test").unwrap();
+    assert_eq!(
+        (totals.runs, totals.checks, totals.holding),
+        (7, total, total)
+    );
+    cleanup(&out);
 }

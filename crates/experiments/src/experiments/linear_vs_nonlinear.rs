@@ -261,11 +261,9 @@ impl Experiment for LinearVsNonlinear {
             let split = train_test_split(&digits, c.test_fraction, rng.next_u64())
                 .stage(|| "train/test split".into())?;
             let (mut train_set, mut test_set) = (split.train, split.test);
-            if let Some(m) = c.max_train {
-                if m < train_set.n_samples() {
-                    let idx: Vec<usize> = (0..m).collect();
-                    train_set = train_set.select(&idx);
-                }
+            if let Some(m) = c.max_train.filter(|m| *m < train_set.n_samples()) {
+                let idx: Vec<usize> = (0..m).collect();
+                train_set = train_set.select(&idx);
             }
             standardize_train_test(&mut train_set, &mut test_set)
                 .stage(|| "standardising".into())?;
@@ -353,48 +351,50 @@ impl Experiment for LinearVsNonlinear {
 
         let mut out = RunOutput::new(metrics);
         let epochs: Vec<f64> = (0..=c.epochs).map(|e| e as f64).collect();
-        let mut loss_plot = Plot::new(
-            "Digits: training loss (mean ± std over seeds)",
-            "epoch",
-            "train cross-entropy",
-        )
-        .log_y();
-        let mut err_plot = Plot::new(
-            "Digits: test error (mean ± std over seeds)",
-            "epoch",
-            "test error",
-        );
         let names = ["LinearResNet (ReLU features)", "ShlResNet"];
         for (di, &l) in c.depths.iter().enumerate() {
+            let mut loss_plot = Plot::new(
+                format!(
+                    "Digits, L = {l}: training loss (mean ± std over {} seeds)",
+                    c.seeds
+                ),
+                "epoch",
+                "train cross-entropy",
+            )
+            .log_y();
+            let mut err_plot = Plot::new(
+                format!(
+                    "Digits, L = {l}: test error (mean ± std over {} seeds)",
+                    c.seeds
+                ),
+                "epoch",
+                "test error",
+            );
             for (mi, name) in names.iter().enumerate() {
                 let runs = &curves[mi][di];
                 let tl: Vec<Vec<f64>> = runs.iter().map(|r| r.train_loss.clone()).collect();
                 let te: Vec<Vec<f64>> = runs.iter().map(|r| r.test_error.clone()).collect();
-                loss_plot = loss_plot.with(Series::mean_std(
-                    format!("{name}, L = {l}"),
-                    epochs.clone(),
-                    &tl,
-                ));
-                err_plot = err_plot.with(Series::mean_std(
-                    format!("{name}, L = {l}"),
-                    epochs.clone(),
-                    &te,
-                ));
+                loss_plot = loss_plot.with(Series::mean_std(*name, epochs.clone(), &tl));
+                err_plot = err_plot.with(Series::mean_std(*name, epochs.clone(), &te));
             }
+            out.figure(
+                format!("train-loss-l{l}"),
+                format!(
+                    "L = {l}: training loss per epoch, mean ± std over {} seeds (SGD, MultiStep at \
+                     epochs {:?}).",
+                    c.seeds, c.milestones
+                ),
+                loss_plot,
+            );
+            out.figure(
+                format!("test-error-l{l}"),
+                format!(
+                    "L = {l}: test error per epoch, mean ± std over {} seeds.",
+                    c.seeds
+                ),
+                err_plot,
+            );
         }
-        out.figure(
-            "train-loss",
-            format!(
-                "Training loss per epoch, mean ± std over {} seeds, for L ∈ {:?} (SGD, MultiStep at epochs {:?}).",
-                c.seeds, c.depths, c.milestones
-            ),
-            loss_plot,
-        );
-        out.figure(
-            "test-error",
-            format!("Test error per epoch, mean ± std over {} seeds.", c.seeds),
-            err_plot,
-        );
 
         // The reference figure's claims, per depth: both models train (the mean training
         // loss decreases) and the linear-in-parameters model's final test error is
