@@ -46,18 +46,27 @@ pub struct FixedSolver {
     x_old: Mat<f64>,
     x_init: Mat<f64>,
     f1: Mat<f64>,
+    /// The row-block sweep's own contiguous buffers (one block's state, stages and stage
+    /// input): a block of a tall batch is `d` column pieces a full column apart, and with a
+    /// power-of-two row count those pieces alias in the caches' sets; copied into contiguous
+    /// buffers they stay resident.
+    block_ws: RkWorkspace,
+    block_x: Mat<f64>,
 }
 
 impl FixedSolver {
     /// A solver for `tableau` (buffers are sized on first use).
     pub fn new(tableau: ButcherTableau) -> Self {
         let ws = RkWorkspace::new(&tableau, 0, 0);
+        let block_ws = ws.clone();
         FixedSolver {
             tableau,
             ws,
             x_old: Mat::zeros(0, 0),
             x_init: Mat::zeros(0, 0),
             f1: Mat::zeros(0, 0),
+            block_ws,
+            block_x: Mat::zeros(0, 0),
         }
     }
 
@@ -72,6 +81,9 @@ impl FixedSolver {
             self.x_old = Mat::zeros(nrows, ncols);
             self.x_init = Mat::zeros(nrows, ncols);
             self.f1 = Mat::zeros(nrows, ncols);
+            let b = row_block(&self.tableau, nrows, ncols);
+            self.block_ws = RkWorkspace::new(&self.tableau, b, ncols);
+            self.block_x = Mat::zeros(b, ncols);
         }
     }
 
@@ -165,10 +177,15 @@ impl FixedSolver {
         }
         self.x_init.copy_from(x.rb());
         let tab = &self.tableau;
-        let (k, ys) = self.ws.buffers();
+        let (k, ys) = self.block_ws.buffers();
+        let xb = &mut self.block_x;
         let mut stats = Stats::default();
         let mut failed = false;
         'blocks: for rows in blocks(nr, row_block(tab, nr, nc)) {
+            let local = (0, rows.1);
+            xb.as_mut()
+                .subrows_mut(0, rows.1)
+                .copy_from(x.rb().subrows(rows.0, rows.1));
             for step in 0..n {
                 let (t, h) = grid.step(step);
                 let e = stages_rows(
@@ -176,29 +193,32 @@ impl FixedSolver {
                     field,
                     t,
                     h,
-                    x.rb(),
+                    xb.as_ref(),
                     k,
                     ys,
                     false,
                     StageSet::Needed,
-                    rows,
+                    local,
                 );
                 if rows.0 == 0 {
                     stats.field_evals += e;
                     stats.steps_accepted += 1;
                 }
-                let finite = combine_rows(tab, h, k, x.rb_mut(), None, rows);
+                let finite = combine_rows(tab, h, k, xb.as_mut(), None, local);
                 if every {
                     states[step + 1]
                         .as_mut()
                         .subrows_mut(rows.0, rows.1)
-                        .copy_from(x.rb().subrows(rows.0, rows.1));
+                        .copy_from(xb.as_ref().subrows(0, rows.1));
                 }
                 if !finite {
                     failed = true;
                     break 'blocks;
                 }
             }
+            x.rb_mut()
+                .subrows_mut(rows.0, rows.1)
+                .copy_from(xb.as_ref().subrows(0, rows.1));
         }
         if failed {
             x.copy_from(self.x_init.as_ref());

@@ -90,7 +90,42 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
         }
         && (0..terms.len).all(|k| terms.get(k).1.row_stride() == 1);
     let mut nonfinite = 0.0f64;
-    if contiguous {
+    // Every operand one contiguous run of n·d elements (column stride = n): one long column.
+    let whole =
+        |m: MatRef<'_, f64>| m.row_stride() == 1 && (d <= 1 || m.col_stride() == n as isize);
+    let flat = n > 0
+        && d > 0
+        && dst.row_stride() == 1
+        && (d <= 1 || dst.col_stride() == n as isize)
+        && match base {
+            Base::Mat(b) => whole(b),
+            _ => true,
+        }
+        && (0..terms.len).all(|k| whole(terms.get(k).1));
+    if flat {
+        let len = n * d;
+        // SAFETY: each operand has unit row stride and column stride n (checked above), so its
+        // n·d elements are exactly the `len` consecutive f64 from its first element; `dst` is
+        // borrowed mutably for the whole call and the operands are shared borrows.
+        let as_slice = |m: MatRef<'_, f64>| unsafe { std::slice::from_raw_parts(m.as_ptr(), len) };
+        let dst_all = unsafe { std::slice::from_raw_parts_mut(dst.rb_mut().as_ptr_mut(), len) };
+        let empty: &[f64] = &[];
+        let mut cols: [&[f64]; MAX_TERMS] = [empty; MAX_TERMS];
+        for k in 0..terms.len {
+            cols[k] = as_slice(terms.get(k).1);
+        }
+        let chunk_base = match base {
+            Base::Mat(b) => ChunkBase::Slice(as_slice(b)),
+            Base::InPlace => ChunkBase::InPlace,
+            Base::Zero => ChunkBase::Zero,
+        };
+        nonfinite += combine_chunk(
+            dst_all,
+            chunk_base,
+            &terms.coef[..terms.len],
+            &cols[..terms.len],
+        );
+    } else if contiguous {
         let empty: &[f64] = &[];
         let mut cols: [&[f64]; MAX_TERMS] = [empty; MAX_TERMS];
         for j in 0..d {
