@@ -486,6 +486,89 @@ fn euler_equals_the_literal_recursion() {
     }
 }
 
+/// The tiled Euler step (default workspace of a column-wise map, features recomputed tile
+/// by tile, rows split between two threads) against the step that keeps every `Φ_k`: same
+/// loss, states, adjoints and gradient up to rounding. Both compute the same sums in other
+/// orders (GEMM blocking; the fused forward kernel vs faer's GEMM for `XΩᵀ`), each sum of at
+/// most `N + p + d` terms, and a perturbation of layer `k` is amplified by at most
+/// `Π (1 + h s Σ_j |U_k|)` (as in `euler_equals_the_literal_recursion`) through the layers:
+/// tolerance `16 u (N + p + d) L bound^L · scale`. Sizes exercise the split (150 rows →
+/// 80 + 70, tiles of 64 with tails) and two feature blocks (600 = 512 + 88). The tiled step
+/// is bitwise reproducible.
+#[test]
+fn tiled_step_equals_the_feature_keeping_step() {
+    let (n, d, p, depth) = (150, 3, 600, 4);
+    let relu: Arc<dyn FeatureMap> =
+        Arc::new(RandomReluFeatures::sample(d, p, &mut ChaCha8Rng::seed_from_u64(71)).unwrap());
+    for features in [gaussian_rff(d, p, 1.1, 70), relu] {
+        let net = LinearResNet::new(
+            features,
+            LinearResNetConfig {
+                depth,
+                init: Init::Normal { std: 0.4, seed: 72 },
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let x = normal_mat(n, d, 1.0, 73);
+        let y = normal_mat(n, d, 1.0, 74);
+        let t = Targets::Values(y.as_ref());
+        let mut tiled = net.workspace(n);
+        let mut kept = net.workspace_keeping_features(n);
+        assert!(!tiled.keeps_features() && kept.keeps_features());
+        assert!(tiled.phi(0).is_none());
+        let mut g_tiled = vec![0.0; net.n_params()];
+        let mut g_kept = vec![0.0; net.n_params()];
+        let l_tiled = net
+            .loss_and_gradient_in(&mut tiled, x.as_ref(), t, &mut g_tiled)
+            .unwrap();
+        let l_kept = net
+            .loss_and_gradient_in(&mut kept, x.as_ref(), t, &mut g_kept)
+            .unwrap();
+
+        let u = net.params();
+        let (h, s) = (1.0 / depth as f64, (2.0 / p as f64).sqrt());
+        let mut bound: f64 = 1.0;
+        for k in 0..depth {
+            for l in 0..d {
+                let row: f64 = (0..p).map(|j| u[k * d * p + l * p + j].abs()).sum();
+                bound = bound.max(1.0 + h * row * s);
+            }
+        }
+        let rel = 16.0 * U * (n + p + d) as f64 * depth as f64 * bound.powi(depth as i32);
+        let what = format!("{:?}", net.features().spec());
+        let xl = kept.state(depth);
+        let dx = (tiled.state(depth) - xl).norm_max();
+        assert!(
+            dx <= rel * (1.0 + xl.norm_max()),
+            "{what}: X_L differs by {dx:e}"
+        );
+        assert!(
+            (l_tiled - l_kept).abs() <= rel * l_kept,
+            "{what}: loss {l_tiled} vs {l_kept}"
+        );
+        let p0 = kept.adjoint(0);
+        let dp = (tiled.adjoint(0) - p0).norm_max();
+        assert!(dp <= rel * p0.norm_max(), "{what}: P_0 differs by {dp:e}");
+        let gmax = g_kept.iter().fold(0.0f64, |a, v| a.max(v.abs()));
+        let dg = g_tiled
+            .iter()
+            .zip(&g_kept)
+            .fold(0.0f64, |a, (x, y)| a.max((x - y).abs()));
+        assert!(
+            dg <= rel * gmax,
+            "{what}: gradient differs by {dg:e} (max {gmax:e})"
+        );
+
+        let mut again = vec![0.0; net.n_params()];
+        let l2 = net
+            .loss_and_gradient_in(&mut tiled, x.as_ref(), t, &mut again)
+            .unwrap();
+        assert_eq!(l2.to_bits(), l_tiled.to_bits(), "{what}");
+        assert_eq!(bits(&again), bits(&g_tiled), "{what}: not reproducible");
+    }
+}
+
 /// DESIGN §5.1: `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)` with
 /// `k_p = Φ_k Φ_kᵀ`, from the workspace's `Φ_k` and adjoints; both sides are sums of
 /// `O(N² p d L)` products, tolerance `1e-12` relative.
@@ -503,7 +586,8 @@ fn gradient_norm_identity_from_workspace() {
     .unwrap();
     let x = normal_mat(n, d, 1.0, 23);
     let y = normal_mat(n, d, 1.0, 24);
-    let mut ws = net.workspace(n);
+    let mut ws = net.workspace_keeping_features(n);
+    assert!(ws.keeps_features());
     let mut grad = vec![0.0; net.n_params()];
     net.loss_and_gradient_in(&mut ws, x.as_ref(), Targets::Values(y.as_ref()), &mut grad)
         .unwrap();

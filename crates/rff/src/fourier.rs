@@ -383,6 +383,17 @@ impl FeatureMap for RandomFourierFeatures {
     }
 
     /// `∇_X = (V ⊙ cache) Ω` (cosine) or `(V_cos ⊙ cache_cos + V_sin ⊙ cache_sin) Ω` (paired).
+    /// `φ_j = √(2/p) cos(ω_j·x + b_j)` column by column for the cosine-with-phase variant;
+    /// `None` for paired features.
+    fn columnwise(&self) -> Option<crate::map::Columnwise<'_>> {
+        (self.variant == FourierVariant::CosineWithPhase).then(|| crate::map::Columnwise {
+            weights: self.omega.as_ref(),
+            bias: &self.bias,
+            scale: self.scale(),
+            activation: crate::map::ColumnActivation::Cos,
+        })
+    }
+
     fn vjp_in_place(
         &self,
         cache: MatRef<'_, f64>,

@@ -64,6 +64,6 @@ pub mod trig;
 
 pub use error::{BoundError, RffError};
 pub use fourier::{FourierVariant, RandomFourierFeatures};
-pub use map::FeatureMap;
+pub use map::{ColumnActivation, Columnwise, FeatureMap};
 pub use relu::RandomReluFeatures;
 pub use spec::FeatureSpec;

@@ -94,6 +94,15 @@ pub trait FeatureMap: std::fmt::Debug + Send + Sync {
         }
     }
 
+    /// The column-by-column structure `φ_j(x) = s·σ(w_j·x + b_j)` when the map has it
+    /// (cosine-with-phase Fourier features, ReLU features), so that a consumer can compute
+    /// any block of features of any block of rows itself — e.g. a training step that never
+    /// holds a whole `N×p` matrix ([`Columnwise::block`]). `None` (the default) for maps
+    /// without it (paired Fourier features, whose columns come in cos/sin pairs).
+    fn columnwise(&self) -> Option<Columnwise<'_>> {
+        None
+    }
+
     /// The `N×N` Gram of the features, `K_p = Φ Φᵀ`, `(K_p)_{ij} = k_p(x_i, x_j)`.
     fn gram(&self, x: MatRef<'_, f64>) -> Mat<f64> {
         let phi = self.apply(x);
@@ -396,6 +405,122 @@ pub(crate) fn scaled_copy(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>, alpha:
     for j in 0..dst.ncols() {
         for i in 0..dst.nrows() {
             dst[(i, j)] = alpha * src[(i, j)];
+        }
+    }
+}
+
+/// The element-wise activation `σ` of a [`Columnwise`] map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnActivation {
+    /// `σ = cos`, `σ' = −sin` (random Fourier features with a phase).
+    Cos,
+    /// `σ = relu`, `σ'(y) = 1[y > 0]` (0 at the kink; NaN stays NaN in `σ`).
+    Relu,
+}
+
+/// A feature map seen column by column: `φ_j(x) = s·σ(w_j·x + b_j)`, `j < p`
+/// ([`FeatureMap::columnwise`]).
+#[derive(Clone, Copy, Debug)]
+pub struct Columnwise<'a> {
+    /// Rows `w_j`: `p×d`.
+    pub weights: MatRef<'a, f64>,
+    /// `b_j`: `p` entries.
+    pub bias: &'a [f64],
+    /// `s` (`√(2/p)` for the maps here).
+    pub scale: f64,
+    /// `σ`.
+    pub activation: ColumnActivation,
+}
+
+impl Columnwise<'_> {
+    /// Features `j0 .. j0 + jb` of the rows `x` (`ib×d`), with `jb = z.len() / ib`:
+    /// `z ← s·σ(x W_{j0..}ᵀ + b_{j0..})` and, when given, `deriv ← s·σ'(…)`, both `ib×jb`
+    /// column-major. Entry by entry the same operations as the map's own forward pass
+    /// (one GEMM, then `y = z + b_j` rounded, then the activation), single-threaded.
+    ///
+    /// # Panics
+    /// If `z.len()` is not a multiple of `x.nrows()`, the block runs past `p`, `x` does not
+    /// have `d` columns, or `deriv` has another length than `z`.
+    pub fn block(&self, x: MatRef<'_, f64>, j0: usize, z: &mut [f64], deriv: Option<&mut [f64]>) {
+        let (ib, d) = (x.nrows(), self.weights.ncols());
+        assert!(
+            ib > 0 && z.len().is_multiple_of(ib),
+            "Columnwise::block: z has length {}, not a multiple of the {ib} rows",
+            z.len()
+        );
+        let jb = z.len() / ib;
+        assert!(
+            j0 + jb <= self.weights.nrows() && x.ncols() == d,
+            "Columnwise::block: features {j0}..{} of {}, x is {ib}×{} (d = {d})",
+            j0 + jb,
+            self.weights.nrows(),
+            x.ncols()
+        );
+        matmul(
+            MatMut::from_column_major_slice_mut(z, ib, jb),
+            Accum::Replace,
+            x,
+            self.weights.subrows(j0, jb).transpose(),
+            1.0,
+            Par::Seq,
+        );
+        let s = self.scale;
+        let bias = &self.bias[j0..j0 + jb];
+        match (self.activation, deriv) {
+            (ColumnActivation::Cos, None) => {
+                for (col, &b) in z.chunks_exact_mut(ib).zip(bias) {
+                    crate::trig::shifted_cos_in_place(col, b, s);
+                }
+            }
+            (ColumnActivation::Cos, Some(g)) => {
+                assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
+                for ((col, gc), &b) in z.chunks_exact_mut(ib).zip(g.chunks_exact_mut(ib)).zip(bias)
+                {
+                    crate::trig::shifted_cos_sin(col, b, s, gc);
+                }
+            }
+            (ColumnActivation::Relu, deriv) => {
+                // faer's kernels leave the upper vector state dirty; the baseline-x86-64
+                // loop below would pay an SSE/AVX transition penalty on every instruction.
+                clear_upper_simd_state();
+                match deriv {
+                    None => {
+                        for (col, &b) in z.chunks_exact_mut(ib).zip(bias) {
+                            for zi in col.iter_mut() {
+                                let y = *zi + b;
+                                *zi = s * if y < 0.0 { 0.0 } else { y };
+                            }
+                        }
+                    }
+                    Some(g) => {
+                        assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
+                        for ((col, gc), &b) in
+                            z.chunks_exact_mut(ib).zip(g.chunks_exact_mut(ib)).zip(bias)
+                        {
+                            for (zi, gi) in col.iter_mut().zip(gc.iter_mut()) {
+                                let y = *zi + b;
+                                *zi = s * if y < 0.0 { 0.0 } else { y };
+                                *gi = if y > 0.0 { s } else { 0.0 };
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `vzeroupper` on x86-64 with AVX (a no-op elsewhere): after a faer product, before scalar
+/// or SSE code, which otherwise runs several times slower on Intel cores.
+#[inline]
+pub(crate) fn clear_upper_simd_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: AVX is available (checked above), which is all `vzeroupper` needs; it
+            // only zeroes bits 128 and up of the vector registers, which the compiler treats
+            // as clobbered by this intrinsic.
+            unsafe { std::arch::x86_64::_mm256_zeroupper() }
         }
     }
 }

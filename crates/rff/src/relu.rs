@@ -196,6 +196,16 @@ impl FeatureMap for RandomReluFeatures {
     }
 
     /// `∇_X = (V ⊙ cache) W`.
+    /// `φ_j = √(2/p) relu(w_j·x + c_j)` column by column.
+    fn columnwise(&self) -> Option<crate::map::Columnwise<'_>> {
+        Some(crate::map::Columnwise {
+            weights: self.w.as_ref(),
+            bias: &self.c,
+            scale: self.scale(),
+            activation: crate::map::ColumnActivation::Relu,
+        })
+    }
+
     fn vjp_in_place(
         &self,
         cache: MatRef<'_, f64>,

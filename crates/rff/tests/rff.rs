@@ -270,6 +270,79 @@ mod feature_maps {
         }
     }
 
+    /// [`FeatureMap::columnwise`]: `None` exactly for paired features; otherwise every block
+    /// of rows × features from [`Columnwise::block`] is the definition (same tolerance as
+    /// [`apply_matches_definition`]), and so is its derivative `s·σ'`: `−s sin(z + b)` within
+    /// the same bound, and for ReLU `s·1[z + b > 0]` exactly wherever `|z + b|` exceeds the
+    /// bound (nearer the kink the rounded sign may differ).
+    #[test]
+    fn columnwise_blocks_match_definition() {
+        for (n, d, p) in [(13, 3, 24), (9, 70, 10)] {
+            let x = Mat::from_fn(n, d, |i, l| ((i * 5 + l * 11) as f64 * 0.29).cos() * 2.0);
+            for spec in all_specs(0.8) {
+                let map = sample(spec, d, p, 12);
+                let paired = matches!(
+                    spec,
+                    FeatureSpec::Fourier {
+                        variant: FourierVariant::Paired,
+                        ..
+                    }
+                );
+                let Some(cw) = map.columnwise() else {
+                    assert!(paired, "{spec:?} has no column-wise form");
+                    continue;
+                };
+                assert!(!paired);
+                let s = (2.0 / p as f64).sqrt();
+                assert_eq!(cw.scale, s);
+                let (ib, jb) = (5, 7);
+                for i0 in (0..n).step_by(ib) {
+                    for j0 in (0..p).step_by(jb) {
+                        let (ni, nj) = (ib.min(n - i0), jb.min(p - j0));
+                        let mut z = vec![0.0; ni * nj];
+                        let mut g = vec![0.0; ni * nj];
+                        cw.block(x.as_ref().subrows(i0, ni), j0, &mut z, Some(&mut g));
+                        let mut z_only = vec![0.0; ni * nj];
+                        cw.block(x.as_ref().subrows(i0, ni), j0, &mut z_only, None);
+                        assert_eq!(z, z_only, "{spec:?}: with and without derivative");
+                        for jj in 0..nj {
+                            for ii in 0..ni {
+                                let (i, j) = (i0 + ii, j0 + jj);
+                                let w = cw.weights;
+                                let zz: f64 = (0..d).map(|l| w[(j, l)] * x[(i, l)]).sum();
+                                let mag: f64 = (0..d).map(|l| (w[(j, l)] * x[(i, l)]).abs()).sum();
+                                let y = zz + cw.bias[j];
+                                let tol = s
+                                    * ((d + 2) as f64 * EPS * (mag + cw.bias[j].abs()) + 4.0 * EPS);
+                                let (phi, dphi) = match spec {
+                                    FeatureSpec::Relu => {
+                                        (s * y.max(0.0), if y > 0.0 { s } else { 0.0 })
+                                    }
+                                    _ => (s * y.cos(), -s * y.sin()),
+                                };
+                                let (got, dgot) = (z[jj * ni + ii], g[jj * ni + ii]);
+                                assert!(
+                                    (got - phi).abs() <= tol,
+                                    "{spec:?} ({i},{j}): {got} vs {phi}"
+                                );
+                                match spec {
+                                    FeatureSpec::Relu if y.abs() <= tol / s => {}
+                                    FeatureSpec::Relu => {
+                                        assert_eq!(dgot, dphi, "{spec:?} ({i},{j})")
+                                    }
+                                    _ => assert!(
+                                        (dgot - dphi).abs() <= tol,
+                                        "{spec:?} ({i},{j}): {dgot} vs {dphi}"
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// Same seed → bitwise the same weights; the forward pass with cache gives bitwise the
     /// same Φ as without; a row-major (strided) output and the two-thread path agree with
     /// the column-major single-thread result (up to GEMM summation order).

@@ -19,10 +19,12 @@
 //! [`field`].
 //!
 //! Modules: [`model`] (the type, its configuration and public API), [`workspace`]
-//! (preallocated buffers, the Euler hot loop), [`field`] (the interpolated vector
-//! field for plres-ode), [`io`] (checkpoints).
+//! (preallocated buffers, the Euler hot loop keeping every `Φ_k`), [`fused`] (the tiled
+//! Euler step for column-wise feature maps, which keeps only the states), [`field`] (the
+//! interpolated vector field for plres-ode), [`io`] (checkpoints).
 
 pub mod field;
+pub mod fused;
 pub mod io;
 pub mod model;
 pub mod workspace;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ResNetError;
 use crate::integrator::Integrator;
 use crate::linear::field;
+use crate::linear::fused;
 use crate::linear::workspace::{self, Workspace};
 use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
 use crate::maps::{FixedMaps, check_len};
@@ -295,8 +296,23 @@ impl LinearResNet {
         Metric::blocks(blocks).expect("slice weights are positive and blocks non-empty")
     }
 
-    /// Buffers for batches of up to `n_max` samples.
+    /// Buffers for batches of up to `n_max` samples. With forward Euler and a column-wise
+    /// feature map ([`FeatureMap::columnwise`](plres_rff::FeatureMap::columnwise): cosine
+    /// Fourier features with a phase, ReLU features) the training step is the tiled one of
+    /// [`super::fused`] and keeps no `Φ_k` ([`Workspace::phi`] is `None`); otherwise as
+    /// [`LinearResNet::workspace_keeping_features`].
     pub fn workspace(&self, n_max: usize) -> Workspace {
+        self.workspace_with(n_max, self.features.columnwise().is_none())
+    }
+
+    /// Buffers that keep every `Φ_k = φ(X_k)` and the feature map's vjp cache of the last
+    /// Euler pass ([`Workspace::phi`]): `2·N·p·L` more doubles than [`LinearResNet::workspace`],
+    /// for analyses that want the features themselves.
+    pub fn workspace_keeping_features(&self, n_max: usize) -> Workspace {
+        self.workspace_with(n_max, true)
+    }
+
+    fn workspace_with(&self, n_max: usize, keep_features: bool) -> Workspace {
         Workspace::new(
             n_max,
             self.d,
@@ -306,6 +322,7 @@ impl LinearResNet {
             self.input_dim(),
             self.output_dim(),
             self.integrator,
+            keep_features,
         )
     }
 
@@ -333,6 +350,12 @@ impl LinearResNet {
             self.output_dim(),
             self.integrator
         );
+        assert!(
+            ws.tiles.is_none() || self.features.columnwise().is_some(),
+            "workspace made for the tiled step of a column-wise feature map; this model's map \
+             ({:?}) is not column-wise: use its own LinearResNet::workspace",
+            self.features.spec()
+        );
         if n > ws.capacity() {
             return Err(ResNetError::DimensionMismatch {
                 what: "batch rows (at most the workspace capacity)",
@@ -350,7 +373,10 @@ impl LinearResNet {
         ws.n = n;
         self.maps.embed(x, ws.states[0].as_mut().subrows_mut(0, n));
         match self.integrator {
-            Integrator::Euler => workspace::euler_forward(self.features.as_ref(), u, ws, n),
+            Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {
+                (Some(tiles), Some(cw)) => fused::forward(&cw, u, &mut ws.states, n, tiles),
+                _ => workspace::euler_forward(self.features.as_ref(), u, ws, n),
+            },
             _ => field::ode_forward(self, u, ws, n),
         }
         let xl = ws.states[self.depth].as_ref().subrows(0, n);
@@ -378,7 +404,19 @@ impl LinearResNet {
             ws.adjoints[self.depth].as_mut().subrows_mut(0, n),
         );
         match self.integrator {
-            Integrator::Euler => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
+            Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {
+                (Some(tiles), Some(cw)) => fused::backward(
+                    &cw,
+                    u,
+                    &ws.states,
+                    &mut ws.adjoints,
+                    n,
+                    grad,
+                    tiles,
+                    &mut ws.g1,
+                ),
+                _ => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
+            },
             _ => field::ode_backward(self, u, ws, n, grad),
         }
         loss
@@ -481,6 +519,11 @@ impl LinearResNet {
         let mut states: Vec<Mat<f64>> = (0..=self.depth).map(|_| Mat::zeros(n, self.d)).collect();
         self.maps.embed(x, states[0].as_mut());
         match self.integrator {
+            Integrator::Euler if self.features.columnwise().is_some() => {
+                let cw = self.features.columnwise().expect("checked just above");
+                let mut tiles = [fused::Tile::new(self.p), fused::Tile::new(self.p)];
+                fused::forward(&cw, u, &mut states, n, &mut tiles);
+            }
             Integrator::Euler => {
                 let mut phi = Mat::zeros(n, self.p);
                 workspace::euler_forward_eval(

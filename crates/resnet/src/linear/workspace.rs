@@ -7,8 +7,12 @@
 //! A training step with a warm workspace allocates nothing: products are faer GEMMs
 //! into these buffers, on `Par::rayon(2)` above [`crate::maps::PAR_THRESHOLD`].
 //!
-//! Memory: `8·n_max·((L+1)·2d + L·(p + cache_dim) + p + 2 d_out)` bytes for Euler (the
-//! `Φ_k`, `S_k` dominate: 512 MiB at `N = 1024, p = 1024, L = 32`).
+//! Memory: `8·n_max·((L+1)·2d + L·(p + cache_dim) + p + 2 d_out)` bytes for Euler when the
+//! features are kept (the `Φ_k`, `S_k` dominate: 512 MiB at `N = 1024, p = 1024, L = 32`).
+//! For a column-wise feature map ([`plres_rff::FeatureMap::columnwise`]) the default
+//! workspace keeps no features: the tiled step of [`super::fused`] recomputes them, and the
+//! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + p·d) + 2 tiles` bytes (the tiles
+//! `2·3·64·min(p, 512)·8` bytes, 1.5 MiB at most): 9 MiB at `N = 1024, d = 16, L = 32`.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
@@ -16,6 +20,7 @@ use plres_rff::FeatureMap;
 
 use crate::integrator::Integrator;
 use crate::linear::field::OdeBuffers;
+use crate::linear::fused::Tile;
 use crate::maps::par_for;
 
 /// Preallocated buffers for forward and backward passes of one model shape.
@@ -45,6 +50,10 @@ pub struct Workspace {
     pub(crate) gz: Mat<f64>,
     /// Stage storage of the Runge–Kutta integrators (`None` for Euler).
     pub(crate) ode: Option<OdeBuffers>,
+    /// Euler without kept features: the tiled step's per-thread tiles and the second
+    /// thread's `p×d` gradient buffer (empty otherwise).
+    pub(crate) tiles: Option<Box<[Tile; 2]>>,
+    pub(crate) g1: Vec<f64>,
 }
 
 impl Workspace {
@@ -60,10 +69,12 @@ impl Workspace {
         d_in: usize,
         d_out: usize,
         integrator: Integrator,
+        keep_features: bool,
     ) -> Self {
         let euler = integrator == Integrator::Euler;
+        let tiled = euler && !keep_features;
         let per_layer = |cols: usize| -> Vec<Mat<f64>> {
-            if euler {
+            if euler && keep_features {
                 (0..depth).map(|_| Mat::zeros(n_max, cols)).collect()
             } else {
                 Vec::new()
@@ -82,10 +93,12 @@ impl Workspace {
             phis: per_layer(p),
             caches: per_layer(cache_dim),
             adjoints: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
-            v: Mat::zeros(n_max, p),
+            v: Mat::zeros(if tiled { 0 } else { n_max }, if tiled { 0 } else { p }),
             z: Mat::zeros(n_max, d_out),
             gz: Mat::zeros(n_max, d_out),
             ode: (!euler).then(|| OdeBuffers::new(n_max, d, p, cache_dim, depth, integrator)),
+            tiles: tiled.then(|| Box::new([Tile::new(p), Tile::new(p)])),
+            g1: if tiled { vec![0.0; p * d] } else { Vec::new() },
         }
     }
 
@@ -120,11 +133,37 @@ impl Workspace {
         self.adjoints[k].as_ref().subrows(0, self.n)
     }
 
-    /// Features `Φ_k = φ(X_k)` (`k < L`) kept by the last Euler training pass (`None`
-    /// for the other integrators, which do not keep them: apply the feature map to
-    /// [`Workspace::state`]).
+    /// Features `Φ_k = φ(X_k)` (`k < L`) kept by the last Euler training pass of a
+    /// workspace made by [`LinearResNet::workspace_keeping_features`](super::LinearResNet::workspace_keeping_features)
+    /// (`None` otherwise — the tiled step and the other integrators do not keep them:
+    /// apply the feature map to [`Workspace::state`]).
     pub fn phi(&self, k: usize) -> Option<MatRef<'_, f64>> {
         self.phis.get(k).map(|m| m.as_ref().subrows(0, self.n))
+    }
+
+    /// Whether this workspace keeps every `Φ_k` (otherwise an Euler step is the tiled one of
+    /// [`super::fused`]).
+    pub fn keeps_features(&self) -> bool {
+        !self.phis.is_empty()
+    }
+
+    /// Bytes of the buffers held (what a training step keeps plus its scratch; for the
+    /// Runge–Kutta integrators the stage tape plres-ode records during a pass is not
+    /// counted).
+    pub fn bytes(&self) -> usize {
+        let mats = |v: &[Mat<f64>]| -> usize { v.iter().map(|m| 8 * m.nrows() * m.ncols()).sum() };
+        mats(&self.states)
+            + mats(&self.phis)
+            + mats(&self.caches)
+            + mats(&self.adjoints)
+            + 8 * (self.v.nrows() * self.v.ncols()
+                + self.z.nrows() * self.z.ncols()
+                + self.gz.nrows() * self.gz.ncols()
+                + self.g1.len())
+            + self
+                .tiles
+                .as_ref()
+                .map_or(0, |t| t[0].bytes() + t[1].bytes())
     }
 
     /// Output `Z = X_L Bᵀ` of the last forward pass, `N×d_out`.
