@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         .expect("valid configuration");
         let x = seeded_normal(n, d, 2);
         let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
-        let mut ws = net.workspace(n);
+        let mut ws = net.training_workspace(n);
         let mut grad = vec![0.0; net.n_params()];
         group.bench_function(format!("step_{label}"), |bench| {
             bench.iter(|| {

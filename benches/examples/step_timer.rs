@@ -258,13 +258,15 @@ fn time(problem: Problem, steps: usize, warmup: usize, lr: f64) -> Result<()> {
         init: Init::Zero,
     };
     let net = LinearResNet::new(Arc::new(features), config).map_err(|e| e.to_string())?;
-    let mut grad = vec![0.0; net.n_params()];
+    // written, not only allocated: a zeroed allocation is not resident until first touched,
+    // and the gradient's pages would otherwise count as memory of the step
+    let mut grad = vec![1.0; net.n_params()];
     // baseline: data, features, parameters and gradient exist, the workspace does not
     let rss_baseline = peak_rss_bytes();
     let mut losses = Vec::with_capacity(warmup + steps);
     let mut step_ms = Vec::with_capacity(steps);
     if steps > 0 {
-        let mut ws = net.workspace(n);
+        let mut ws = net.training_workspace(n);
         for s in 0..warmup + steps {
             let t0 = Instant::now();
             let loss = net

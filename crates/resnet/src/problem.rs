@@ -75,7 +75,7 @@ impl Trainable for LinearResNet {
         LinearResNet::output_dim(self)
     }
     fn new_workspace(&self, n_max: usize) -> Workspace {
-        self.workspace(n_max)
+        self.training_workspace(n_max)
     }
     fn loss_and_gradient_unchecked(
         &self,

@@ -566,6 +566,18 @@ fn tiled_step_equals_the_feature_keeping_step() {
             .unwrap();
         assert_eq!(l2.to_bits(), l_tiled.to_bits(), "{what}");
         assert_eq!(bits(&again), bits(&g_tiled), "{what}: not reproducible");
+
+        // the training workspace alternates two adjoint buffers: same arithmetic, same bits
+        let mut lean = net.training_workspace(n);
+        assert!(!lean.keeps_adjoints() && tiled.keeps_adjoints());
+        assert!(lean.bytes() < tiled.bytes() && tiled.bytes() < kept.bytes());
+        let l3 = net
+            .loss_and_gradient_in(&mut lean, x.as_ref(), t, &mut again)
+            .unwrap();
+        assert_eq!(l3.to_bits(), l_tiled.to_bits(), "{what}");
+        assert_eq!(bits(&again), bits(&g_tiled), "{what}: training workspace");
+        let p0 = lean.adjoint(0).to_owned();
+        assert!(p0 == tiled.adjoint(0).to_owned(), "{what}: P_0");
     }
 }
 

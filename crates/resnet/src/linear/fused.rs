@@ -25,7 +25,7 @@ use faer::prelude::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef};
 use plres_rff::Columnwise;
 
-use crate::linear::workspace::{slice_t, slice_t_mut};
+use crate::linear::workspace::{adjoint_pair, slice_t, slice_t_mut};
 
 /// Rows per tile.
 pub const TILE_ROWS: usize = 64;
@@ -198,8 +198,9 @@ pub(crate) fn forward(
     }
 }
 
-/// Backward Euler adjoint over the first `n` rows from `adjoints[L]` (already `P_L`):
-/// block `k` of `grad` ← `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`, `P_k` into `adjoints[k]`. `g1` is the
+/// Backward Euler adjoint over the first `n` rows from `P_L` (already in its adjoint
+/// buffer, [`adjoint_pair`]): block `k` of `grad` ← `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`, `P_k` into
+/// its buffer. `g1` is the
 /// second thread's `p×d` gradient buffer.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
@@ -217,9 +218,9 @@ pub(crate) fn backward(
     let h = 1.0 / depth as f64;
     let mid = split_row(n);
     for k in (0..depth).rev() {
-        let (head, tail) = adjoints.split_at_mut(k + 1);
-        let pk1 = tail[0].as_ref().subrows(0, n);
-        let mut pk = head[k].as_mut().subrows_mut(0, n);
+        let (pk1, pk) = adjoint_pair(adjoints, depth, k);
+        let pk1 = pk1.as_ref().subrows(0, n);
+        let mut pk = pk.as_mut().subrows_mut(0, n);
         pk.copy_from(pk1);
         let xk = states[k].as_ref().subrows(0, n);
         let ukt = slice_t(u, k, d, p);

@@ -302,17 +302,26 @@ impl LinearResNet {
     /// [`super::fused`] and keeps no `Φ_k` ([`Workspace::phi`] is `None`); otherwise as
     /// [`LinearResNet::workspace_keeping_features`].
     pub fn workspace(&self, n_max: usize) -> Workspace {
-        self.workspace_with(n_max, self.features.columnwise().is_none())
+        self.workspace_with(n_max, self.features.columnwise().is_none(), true)
+    }
+
+    /// The leanest buffers for training: as [`LinearResNet::workspace`], but with forward
+    /// Euler only two adjoint buffers alternate (only `P_0` is kept,
+    /// [`Workspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
+    /// `X_0..X_L`, two `N×d` adjoints, two tiles and one `p×d` buffer. What
+    /// [`TrainingProblem`](crate::TrainingProblem) uses.
+    pub fn training_workspace(&self, n_max: usize) -> Workspace {
+        self.workspace_with(n_max, self.features.columnwise().is_none(), false)
     }
 
     /// Buffers that keep every `Φ_k = φ(X_k)` and the feature map's vjp cache of the last
     /// Euler pass ([`Workspace::phi`]): `2·N·p·L` more doubles than [`LinearResNet::workspace`],
     /// for analyses that want the features themselves.
     pub fn workspace_keeping_features(&self, n_max: usize) -> Workspace {
-        self.workspace_with(n_max, true)
+        self.workspace_with(n_max, true, true)
     }
 
-    fn workspace_with(&self, n_max: usize, keep_features: bool) -> Workspace {
+    fn workspace_with(&self, n_max: usize, keep_features: bool, keep_adjoints: bool) -> Workspace {
         Workspace::new(
             n_max,
             self.d,
@@ -323,6 +332,7 @@ impl LinearResNet {
             self.output_dim(),
             self.integrator,
             keep_features,
+            keep_adjoints,
         )
     }
 
@@ -399,9 +409,10 @@ impl LinearResNet {
             targets,
             ws.gz.as_mut().subrows_mut(0, n),
         );
+        let last = ws.adjoint_slot(self.depth);
         self.maps.adjoint_terminal(
             ws.gz.as_ref().subrows(0, n),
-            ws.adjoints[self.depth].as_mut().subrows_mut(0, n),
+            ws.adjoints[last].as_mut().subrows_mut(0, n),
         );
         match self.integrator {
             Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {

@@ -70,8 +70,15 @@ impl Workspace {
         d_out: usize,
         integrator: Integrator,
         keep_features: bool,
+        keep_adjoints: bool,
     ) -> Self {
         let euler = integrator == Integrator::Euler;
+        // the Runge–Kutta adjoint (plres-ode's tape) writes every P_k
+        let n_adjoints = if keep_adjoints || !euler {
+            depth + 1
+        } else {
+            2
+        };
         let tiled = euler && !keep_features;
         let per_layer = |cols: usize| -> Vec<Mat<f64>> {
             if euler && keep_features {
@@ -92,7 +99,7 @@ impl Workspace {
             states: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
             phis: per_layer(p),
             caches: per_layer(cache_dim),
-            adjoints: (0..=depth).map(|_| Mat::zeros(n_max, d)).collect(),
+            adjoints: (0..n_adjoints).map(|_| Mat::zeros(n_max, d)).collect(),
             v: Mat::zeros(if tiled { 0 } else { n_max }, if tiled { 0 } else { p }),
             z: Mat::zeros(n_max, d_out),
             gz: Mat::zeros(n_max, d_out),
@@ -125,12 +132,38 @@ impl Workspace {
         self.states[k].as_ref().subrows(0, self.n)
     }
 
-    /// Adjoint `P_k = ∂L/∂X_k` (`k = 0..=L`) of the last backward pass, `N×d`.
+    /// Adjoint `P_k = ∂L/∂X_k` (`k = 0..=L`) of the last backward pass, `N×d`. A
+    /// training workspace ([`LinearResNet::training_workspace`](super::LinearResNet::training_workspace))
+    /// keeps only `P_0` (the gradient with respect to the embedded input).
     ///
     /// # Panics
-    /// If `k > L`.
+    /// If `k > L`, or `k > 0` and this workspace does not keep the adjoints
+    /// ([`Workspace::keeps_adjoints`]).
     pub fn adjoint(&self, k: usize) -> MatRef<'_, f64> {
-        self.adjoints[k].as_ref().subrows(0, self.n)
+        assert!(
+            k <= self.depth && (k == 0 || self.keeps_adjoints()),
+            "adjoint P_{k} of a depth-{} workspace that keeps {}",
+            self.depth,
+            if self.keeps_adjoints() {
+                "every P_k"
+            } else {
+                "only P_0"
+            }
+        );
+        self.adjoints[self.adjoint_slot(k)]
+            .as_ref()
+            .subrows(0, self.n)
+    }
+
+    /// Whether every `P_k` of the last backward pass is kept (otherwise two `N×d` buffers
+    /// alternate and only `P_0` survives the pass).
+    pub fn keeps_adjoints(&self) -> bool {
+        self.adjoints.len() == self.depth + 1
+    }
+
+    /// Buffer holding `P_k`.
+    pub(crate) fn adjoint_slot(&self, k: usize) -> usize {
+        if self.keeps_adjoints() { k } else { k % 2 }
     }
 
     /// Features `Φ_k = φ(X_k)` (`k < L`) kept by the last Euler training pass of a
@@ -233,9 +266,9 @@ pub(crate) fn euler_backward(
     let h = 1.0 / depth as f64;
     let par = par_for(n, p, d);
     for k in (0..depth).rev() {
-        let (head, tail) = ws.adjoints.split_at_mut(k + 1);
-        let pk1 = tail[0].as_ref().subrows(0, n);
-        let mut pk = head[k].as_mut().subrows_mut(0, n);
+        let (pk1, pk) = adjoint_pair(&mut ws.adjoints, depth, k);
+        let pk1 = pk1.as_ref().subrows(0, n);
+        let mut pk = pk.as_mut().subrows_mut(0, n);
         let phi = ws.phis[k].as_ref().subrows(0, n);
         matmul(
             slice_t_mut(grad, k, d, p),
@@ -256,6 +289,26 @@ pub(crate) fn euler_backward(
         );
         pk.copy_from(pk1);
         features.vjp_in_place(ws.caches[k].as_ref().subrows(0, n), v, pk, Accum::Add);
+    }
+}
+
+/// `(P_{k+1}, P_k)` from the adjoint buffers of a depth-`depth` pass: every `P_k` kept
+/// (`depth + 1` buffers) or two alternating buffers (`P_k` in buffer `k mod 2`).
+pub(crate) fn adjoint_pair(
+    adjoints: &mut [Mat<f64>],
+    depth: usize,
+    k: usize,
+) -> (&Mat<f64>, &mut Mat<f64>) {
+    if adjoints.len() == depth + 1 {
+        let (head, tail) = adjoints.split_at_mut(k + 1);
+        (&tail[0], &mut head[k])
+    } else {
+        let (a, b) = adjoints.split_at_mut(1);
+        if k.is_multiple_of(2) {
+            (&b[0], &mut a[0])
+        } else {
+            (&a[0], &mut b[0])
+        }
     }
 }
 
