@@ -492,12 +492,19 @@ fn euler_equals_the_literal_recursion() {
 /// orders (GEMM blocking; the fused forward kernel vs faer's GEMM for `XΩᵀ`), each sum of at
 /// most `N + p + d` terms, and a perturbation of layer `k` is amplified by at most
 /// `Π (1 + h s Σ_j |U_k|)` (as in `euler_equals_the_literal_recursion`) through the layers:
-/// tolerance `16 u (N + p + d) L bound^L · scale`. Sizes exercise the split (150 rows →
-/// 80 + 70, tiles of 64 with tails) and two feature blocks (600 = 512 + 88). The tiled step
-/// is bitwise reproducible.
+/// tolerance `16 u (N + p + d) L bound^L · scale`. Sizes exercise both two-thread splits
+/// (features 304 + 296 of 600, feature tiles 512 + 88; rows 152 + 148 of 300, row tiles of
+/// 64 with tails). The tiled step is bitwise reproducible.
 #[test]
 fn tiled_step_equals_the_feature_keeping_step() {
-    let (n, d, p, depth) = (150, 3, 600, 4);
+    // (150, 600): the threads split the features (p ≥ N); (300, 100): the rows
+    for (n, p) in [(150, 600), (300, 100)] {
+        tiled_case(n, p);
+    }
+}
+
+fn tiled_case(n: usize, p: usize) {
+    let (d, depth) = (3, 4);
     let relu: Arc<dyn FeatureMap> =
         Arc::new(RandomReluFeatures::sample(d, p, &mut ChaCha8Rng::seed_from_u64(71)).unwrap());
     for features in [gaussian_rff(d, p, 1.1, 70), relu] {

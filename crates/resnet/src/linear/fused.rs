@@ -11,7 +11,7 @@
 //!   `G[J] += h Φ[I, J]ᵀ P_{k+1}[I]`, `V = h P_{k+1}[I] U_k[:, J] ⊙ S[I, J]`,
 //!   `P_k[I] += V W[J]`.
 //!
-//! A tile (`T·P_B` doubles, three buffers per thread) stays in the L2 cache between the
+//! A tile (`T·P_B` doubles, two buffers per thread) stays in the L2 cache between the
 //! activation and the two or three GEMMs that consume it, so the step's memory traffic is
 //! the states, the adjoints and the parameters, and what must be kept for the backward pass
 //! is only `X_0..X_L` (the features are recomputed: one more GEMM `X W_Jᵀ` and one more
@@ -21,7 +21,7 @@
 //! on scheduling: same inputs, same bits.
 
 use faer::linalg::matmul::matmul;
-use faer::prelude::ReborrowMut;
+use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef};
 use plres_rff::Columnwise;
 
@@ -34,12 +34,11 @@ pub const TILE_FEATURES: usize = 512;
 /// Batches smaller than this run on one thread (a fork/join costs ~10 µs).
 const SPLIT_MIN_ROWS: usize = 2 * TILE_ROWS;
 
-/// One thread's tile buffers: `Φ` tile, `σ'` tile, `V` tile.
+/// One thread's tile buffers: the `Φ` tile (then `V`) and the `σ'` tile.
 #[derive(Debug, Clone)]
 pub(crate) struct Tile {
     z: Vec<f64>,
     s: Vec<f64>,
-    v: Vec<f64>,
 }
 
 impl Tile {
@@ -48,13 +47,12 @@ impl Tile {
         Tile {
             z: vec![0.0; len],
             s: vec![0.0; len],
-            v: vec![0.0; len],
         }
     }
 
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
-        8 * (self.z.len() + self.s.len() + self.v.len())
+        8 * (self.z.len() + self.s.len())
     }
 }
 
@@ -100,45 +98,45 @@ fn forward_rows(
     }
 }
 
-/// For the rows of one thread: `g ← h Φᵀ P_{k+1}` (`p×d`, `U_kᵀ` layout) and
-/// `P_k += (h P_{k+1} U_k ⊙ S) W` (`pk` already holds `P_{k+1}`).
+/// One thread's share of the backward pass of layer `k`, for the rows of `xk` and the
+/// features `j_lo..j_hi`: `g ← h Φ[:, J]ᵀ P_{k+1}` (`g` is `(j_hi − j_lo)×d`, rows of
+/// `∂L/∂U_kᵀ`) and `pk += (h P_{k+1} U_k[:, J] ⊙ S[:, J]) W[J]`. The `V` tile reuses the `Φ`
+/// tile's buffer once the gradient product has consumed it.
 #[allow(clippy::too_many_arguments)]
-fn backward_rows(
+fn backward_part(
     cw: &Columnwise<'_>,
     ukt: MatRef<'_, f64>,
     xk: MatRef<'_, f64>,
     pk1: MatRef<'_, f64>,
     mut pk: MatMut<'_, f64>,
     mut g: MatMut<'_, f64>,
+    (j_lo, j_hi): (usize, usize),
     h: f64,
     tile: &mut Tile,
 ) {
-    let (m, p) = (xk.nrows(), ukt.nrows());
+    let m = xk.nrows();
     if m == 0 {
         g.fill(0.0);
         return;
     }
-    let mut j0 = 0;
-    while j0 < p {
-        let jb = TILE_FEATURES.min(p - j0);
+    let mut j0 = j_lo;
+    while j0 < j_hi {
+        let jb = TILE_FEATURES.min(j_hi - j0);
         let mut i0 = 0;
         while i0 < m {
             let ib = TILE_ROWS.min(m - i0);
-            let (z, s, v) = (
-                &mut tile.z[..ib * jb],
-                &mut tile.s[..ib * jb],
-                &mut tile.v[..ib * jb],
-            );
+            let (z, s) = (&mut tile.z[..ib * jb], &mut tile.s[..ib * jb]);
             cw.block(xk.subrows(i0, ib), j0, z, Some(&mut *s));
             let pt = pk1.subrows(i0, ib);
             matmul(
-                g.rb_mut().subrows_mut(j0, jb),
+                g.rb_mut().subrows_mut(j0 - j_lo, jb),
                 if i0 == 0 { Accum::Replace } else { Accum::Add },
                 MatRef::from_column_major_slice(z, ib, jb).transpose(),
                 pt,
                 h,
                 faer::Par::Seq,
             );
+            let v = z;
             matmul(
                 MatMut::from_column_major_slice_mut(v, ib, jb),
                 Accum::Replace,
@@ -200,8 +198,10 @@ pub(crate) fn forward(
 
 /// Backward Euler adjoint over the first `n` rows from `P_L` (already in its adjoint
 /// buffer, [`adjoint_pair`]): block `k` of `grad` ← `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`, `P_k` into
-/// its buffer. `g1` is the
-/// second thread's `p×d` gradient buffer.
+/// its buffer. Two threads split the smaller side: the features when `p ≥ N` (each writes
+/// its rows of the gradient; the second thread's share of `P_k` goes to `extra`, `N×d`), the
+/// rows otherwise (the second thread's gradient goes to `extra`, `p×d`); `extra` holds
+/// `min(N, p)·d` doubles and is added after the join.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
     cw: &Columnwise<'_>,
@@ -211,12 +211,14 @@ pub(crate) fn backward(
     n: usize,
     grad: &mut [f64],
     tiles: &mut [Tile; 2],
-    g1: &mut [f64],
+    extra: &mut [f64],
 ) {
     let depth = states.len() - 1;
     let (p, d) = (cw.weights.nrows(), states[0].ncols());
     let h = 1.0 / depth as f64;
     let mid = split_row(n);
+    let by_features = mid < n && p >= n;
+    let jmid = (p / 2).div_ceil(8) * 8;
     for k in (0..depth).rev() {
         let (pk1, pk) = adjoint_pair(adjoints, depth, k);
         let pk1 = pk1.as_ref().subrows(0, n);
@@ -224,21 +226,34 @@ pub(crate) fn backward(
         pk.copy_from(pk1);
         let xk = states[k].as_ref().subrows(0, n);
         let ukt = slice_t(u, k, d, p);
-        let (x0, x1) = xk.split_at_row(mid);
-        let (q0, q1) = pk1.split_at_row(mid);
-        let (r0, r1) = pk.split_at_row_mut(mid);
         let [t0, t1] = tiles;
         let gk = slice_t_mut(grad, k, d, p);
         if mid == n {
-            backward_rows(cw, ukt, x0, q0, r0, gk, h, t0);
-        } else {
-            let g1m = MatMut::from_column_major_slice_mut(&mut *g1, p, d);
+            backward_part(cw, ukt, xk, pk1, pk, gk, (0, p), h, t0);
+        } else if by_features {
+            let mut pbuf = MatMut::from_column_major_slice_mut(&mut extra[..n * d], n, d);
+            pbuf.fill(0.0);
+            let (g0, g1) = gk.split_at_row_mut(jmid);
             rayon::join(
-                || backward_rows(cw, ukt, x0, q0, r0, gk, h, t0),
-                || backward_rows(cw, ukt, x1, q1, r1, g1m, h, t1),
+                || backward_part(cw, ukt, xk, pk1, pk.rb_mut(), g0, (0, jmid), h, t0),
+                || backward_part(cw, ukt, xk, pk1, pbuf.rb_mut(), g1, (jmid, p), h, t1),
             );
             crate::maps::clear_upper_simd_state();
-            for (a, b) in grad[k * d * p..(k + 1) * d * p].iter_mut().zip(g1.iter()) {
+            pk += pbuf.rb();
+        } else {
+            let (x0, x1) = xk.split_at_row(mid);
+            let (q0, q1) = pk1.split_at_row(mid);
+            let (r0, r1) = pk.split_at_row_mut(mid);
+            let g1m = MatMut::from_column_major_slice_mut(&mut extra[..p * d], p, d);
+            rayon::join(
+                || backward_part(cw, ukt, x0, q0, r0, gk, (0, p), h, t0),
+                || backward_part(cw, ukt, x1, q1, r1, g1m, (0, p), h, t1),
+            );
+            crate::maps::clear_upper_simd_state();
+            for (a, b) in grad[k * d * p..(k + 1) * d * p]
+                .iter_mut()
+                .zip(extra[..p * d].iter())
+            {
                 *a += *b;
             }
         }

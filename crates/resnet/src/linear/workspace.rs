@@ -11,8 +11,9 @@
 //! features are kept (the `Φ_k`, `S_k` dominate: 512 MiB at `N = 1024, p = 1024, L = 32`).
 //! For a column-wise feature map ([`plres_rff::FeatureMap::columnwise`]) the default
 //! workspace keeps no features: the tiled step of [`super::fused`] recomputes them, and the
-//! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + p·d) + 2 tiles` bytes (the tiles
-//! `2·3·64·min(p, 512)·8` bytes, 1.5 MiB at most): 9 MiB at `N = 1024, d = 16, L = 32`.
+//! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + min(n_max, p)·d) + 2 tiles` bytes (the
+//! tiles `2·2·64·min(p, 512)·8` bytes, 1 MiB at most): 9 MiB at `N = 1024, d = 16, L = 32`;
+//! [`super::LinearResNet::training_workspace`] keeps two adjoints instead of `L + 1`.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
@@ -51,7 +52,7 @@ pub struct Workspace {
     /// Stage storage of the Runge–Kutta integrators (`None` for Euler).
     pub(crate) ode: Option<OdeBuffers>,
     /// Euler without kept features: the tiled step's per-thread tiles and the second
-    /// thread's `p×d` gradient buffer (empty otherwise).
+    /// thread's share of the backward pass (`min(n_max, p)·d` doubles; empty otherwise).
     pub(crate) tiles: Option<Box<[Tile; 2]>>,
     pub(crate) g1: Vec<f64>,
 }
@@ -105,7 +106,11 @@ impl Workspace {
             gz: Mat::zeros(n_max, d_out),
             ode: (!euler).then(|| OdeBuffers::new(n_max, d, p, cache_dim, depth, integrator)),
             tiles: tiled.then(|| Box::new([Tile::new(p), Tile::new(p)])),
-            g1: if tiled { vec![0.0; p * d] } else { Vec::new() },
+            g1: if tiled {
+                vec![0.0; p.min(n_max) * d]
+            } else {
+                Vec::new()
+            },
         }
     }
 
