@@ -12,8 +12,8 @@
 //! For a column-wise feature map ([`plres_rff::FeatureMap::columnwise`]) the default
 //! workspace keeps no features: the tiled step of [`super::fused`] recomputes them, and the
 //! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + min(n_max, p)·d) + 2 tiles` bytes (the
-//! tiles `2·2·64·min(p, 512)·8` bytes, 1 MiB at most): 9 MiB at `N = 1024, d = 16, L = 32`;
-//! [`super::LinearResNet::training_workspace`] keeps two adjoints instead of `L + 1`.
+//! tiles `2·2·64·min(p, 256)·8` bytes, 512 KiB at most): 9 MiB at `N = 1024, d = 16, L = 32`,
+//! 5 MiB for [`super::LinearResNet::training_workspace`], which keeps two adjoints, not `L + 1`.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
