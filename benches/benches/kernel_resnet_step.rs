@@ -12,7 +12,7 @@
 //!   `K(X, C)` of the layer shape, the kernel work a layer performs about three times per
 //!   step (value, vjp) besides the GEMMs.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/resnet cargo bench -p plres-benches --bench kernel_resnet_step`.
+//! Run: `cargo bench -p plres-benches --bench kernel_resnet_step`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -1,18 +1,19 @@
 //! One LinearResNet training step (forward + adjoint + update) at the issue's sizes,
 //! the workload of the PyTorch/JAX peer (`../shared/peer`, "Model spec").
 //!
-//! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` (forward Euler,
-//!   `Φ_k`, the vjp cache and the states kept in a warm `Workspace`, adjoint, `∂L/∂U`)
-//!   followed by the SGD update `U ← U − 0.1 ∂L/∂U` the peer times. Problem as the peer's
+//! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` in a warm
+//!   `training_workspace` (the tiled Euler step of `plres_resnet::linear::fused`: states
+//!   kept, `Φ_k` recomputed tile by tile in the backward pass; adjoint, `∂L/∂U`) followed by
+//!   the SGD update `U ← U − 0.1 ∂L/∂U` the peer times. Problem as the peer's
 //!   `make_problem`: Gaussian RFF `σ = 1` (`√(2/p) cos(XΩᵀ + b)`), `X ~ N(0,1)`,
 //!   `Y = X + ½ sin 2X`, `U ~ N(0, 0.1²)`, squared loss. Sizes `(N, d, p, L)` =
-//!   `(1024, 16, 1024, 32)` and `(512, 64, 4096, 16)`.
+//!   `(1024, 16, 1024, 32)`, `(512, 64, 4096, 16)` and `(4096, 8, 256, 64)`.
 //! * `resnet_step/gemm_N=…` — one bare faer GEMM `X Ωᵀ` of the layer shape (`N×d` by
 //!   `d×p`, two threads): a step performs 5 GEMMs of this size per layer (2 forward,
 //!   3 backward, `10·N·d·p·L` flop) plus `2·N·p·L` sin/cos, so `5·L·gemm` is the GEMM
 //!   floor of a step.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/resnet cargo bench -p plres-benches --bench resnet_step`.
+//! Run: `cargo bench -p plres-benches --bench resnet_step`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -27,8 +28,12 @@ use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-/// `(N, d, p, L)` of the issue (the peer's first two sizes).
-const SIZES: [(usize, usize, usize, usize); 2] = [(1024, 16, 1024, 32), (512, 64, 4096, 16)];
+/// `(N, d, p, L)` of the issue (the peer's three sizes).
+const SIZES: [(usize, usize, usize, usize); 3] = [
+    (1024, 16, 1024, 32),
+    (512, 64, 4096, 16),
+    (4096, 8, 256, 64),
+];
 
 /// The peer's learning rate.
 const LR: f64 = 0.1;

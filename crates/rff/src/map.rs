@@ -409,6 +409,9 @@ pub(crate) fn scaled_copy(mut dst: MatMut<'_, f64>, src: MatRef<'_, f64>, alpha:
     }
 }
 
+/// Largest input dimension for which [`Columnwise::block`] uses the fused kernel.
+const FUSED_BLOCK_MAX_DIM: usize = 32;
+
 /// The element-wise activation `σ` of a [`Columnwise`] map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ColumnActivation {
@@ -435,8 +438,9 @@ pub struct Columnwise<'a> {
 impl Columnwise<'_> {
     /// Features `j0 .. j0 + jb` of the rows `x` (`ib×d`), with `jb = z.len() / ib`:
     /// `z ← s·σ(x W_{j0..}ᵀ + b_{j0..})` and, when given, `deriv ← s·σ'(…)`, both `ib×jb`
-    /// column-major. Entry by entry the same operations as the map's own forward pass
-    /// (one GEMM, then `y = z + b_j` rounded, then the activation), single-threaded.
+    /// column-major. The map's own forward kernels, single-threaded: for `d ≤ 32` the fused
+    /// kernel (`b_j + w_j·x` and the activation in registers), otherwise one GEMM, then
+    /// `y = z + b_j` rounded, then the activation.
     ///
     /// # Panics
     /// If `z.len()` is not a multiple of `x.nrows()`, the block runs past `p`, `x` does not
@@ -456,16 +460,44 @@ impl Columnwise<'_> {
             self.weights.nrows(),
             x.ncols()
         );
+        let s = self.scale;
+        let bias = &self.bias[j0..j0 + jb];
+        let w = self.weights.subrows(j0, jb);
+        let mut deriv = deriv;
+        if let Some(g) = deriv.as_deref() {
+            assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
+        }
+        // d ≤ 32: the maps' own fused kernel (`b + w_j·x` and the activation in registers,
+        // the block written once); measured on the step of a 64×256 tile it beats GEMM then
+        // activation by ~10 % at d = 8 and is no faster at d = 64
+        let act = match self.activation {
+            ColumnActivation::Cos => crate::fused::Activation::Cos,
+            ColumnActivation::Relu => crate::fused::Activation::Relu,
+        };
+        if d <= FUSED_BLOCK_MAX_DIM
+            && crate::fused::try_forward(
+                x,
+                w,
+                bias,
+                s,
+                act,
+                MatMut::from_column_major_slice_mut(&mut *z, ib, jb),
+                deriv
+                    .as_deref_mut()
+                    .map(|g| MatMut::from_column_major_slice_mut(g, ib, jb)),
+                Par::Seq,
+            )
+        {
+            return;
+        }
         matmul(
             MatMut::from_column_major_slice_mut(z, ib, jb),
             Accum::Replace,
             x,
-            self.weights.subrows(j0, jb).transpose(),
+            w.transpose(),
             1.0,
             Par::Seq,
         );
-        let s = self.scale;
-        let bias = &self.bias[j0..j0 + jb];
         match (self.activation, deriv) {
             (ColumnActivation::Cos, None) => {
                 for (col, &b) in z.chunks_exact_mut(ib).zip(bias) {
