@@ -31,8 +31,9 @@
 //!
 //! ## Modules
 //!
-//! * [`linear`] — [`LinearResNet`]: configuration, workspace and Euler hot loop, the
-//!   interpolated vector field for plres-ode, checkpoints.
+//! * [`linear`] — [`LinearResNet`]: configuration, workspace, the Euler hot loops (tiled,
+//!   [`linear::fused`], or keeping `Φ_k`), the interpolated vector field for plres-ode,
+//!   checkpoints.
 //! * [`shl`] — [`ShlResNet`], the non-linear baseline.
 //! * [`kernel`] — [`KernelResNet`], the infinite-width limit, with its growth report.
 //! * [`kernel_coefficients`] — [`KernelCoefficients`]: the kernel ResNet on a frozen
@@ -48,28 +49,24 @@
 //!
 //! ## Speed
 //!
-//! The Euler training step is the product's hot loop: `Φ_k`, the feature map's vjp cache
-//! and the states of every layer live in a preallocated [`Workspace`]; each layer is
-//! one feature evaluation and one GEMM forward, two GEMMs and one vjp backward, all faer
-//! GEMMs on views of the flat parameter vector (`Par::rayon(2)` above a size
-//! threshold). With a warm workspace a training step allocates nothing (asserted by the
-//! integration tests with a counting allocator). The Runge–Kutta integrators go through
-//! plres-ode's stored tape, which allocates its stage buffers per pass.
+//! The Euler training step is the product's hot loop. For a column-wise feature map
+//! (cosine Fourier features with a phase, ReLU features; [`plres_rff::Columnwise`]) it is
+//! the tiled step of [`linear::fused`]: the states `X_0..X_L` are kept, `Φ_k` is never
+//! stored but recomputed in 64×256 tiles that stay in cache between the activation and the
+//! GEMMs consuming them, and the rows (forward) and the smaller of rows or features
+//! (backward) are split between two threads at fixed positions (bitwise reproducible).
+//! Other maps keep `Φ_k` and the vjp cache in the [`Workspace`]
+//! ([`LinearResNet::workspace_keeping_features`] asks for that path explicitly). Every
+//! product is a faer GEMM on views of the flat parameter vector; with a warm workspace a
+//! training step allocates nothing (asserted by the integration tests with a counting
+//! allocator). The Runge–Kutta integrators go through plres-ode's stored tape, which
+//! allocates its stage buffers per pass.
 //!
-//! Criterion figures (`cargo bench -p plres-benches --bench resnet_step`; one step =
-//! forward + adjoint + SGD update, Gaussian RFF, the PyTorch peer's problem), measured on
-//! the shared 2-vCPU machine while it was loaded (load average ≈ 13, so absolute times
-//! are inflated; the same run's bare GEMM `X Ωᵀ` gives the floor `5·L·t_gemm` of the
-//! five layer GEMMs):
-//!
-//! | `(N, d, p, L)` | step | `5·L·t_gemm` |
-//! |---|---|---|
-//! | (1024, 16, 1024, 32) | 1.48 s | 0.74 s |
-//! | (512, 64, 4096, 16) | 5.34 s | 3.00 s |
-//!
-//! A profile of the first size: GEMM micro-kernels ≈ 45 %, sin/cos ≈ 18 %, the
-//! `V ⊙ cache` pass of the feature map's vjp ≈ 8 %, thread barriers ≈ 14 % (inflated by
-//! the load).
+//! Measured (`cargo xtask bench-peer`, `benches/README.md`; one step = forward + adjoint +
+//! SGD update, Gaussian RFF, the PyTorch peer's problem, 2-vCPU Sapphire Rapids guest):
+//! see `benches/README.md` for the table against PyTorch and the machine floor
+//! `10·N·d·p·L / GEMM rate + 2·N·p·L / sincos rate`; the step runs at 1.2–1.5× that floor
+//! and needs `(L+1)·N·d` doubles of states plus ~1.5 MiB ([`LinearResNet::training_workspace`]).
 
 pub mod checkpoint;
 pub mod error;
