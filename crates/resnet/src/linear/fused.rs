@@ -145,10 +145,7 @@ fn backward_part(
                 h,
                 faer::Par::Seq,
             );
-            crate::maps::clear_upper_simd_state();
-            for (vi, si) in v.iter_mut().zip(s.iter()) {
-                *vi *= *si;
-            }
+            hadamard(v, s);
             matmul(
                 pk.rb_mut().subrows_mut(i0, ib),
                 Accum::Add,
@@ -161,6 +158,38 @@ fn backward_part(
         }
         j0 += jb;
     }
+}
+
+/// `v ← v ⊙ s`, with the widest vectors the CPU has (a product is exact in any width: the
+/// same bits on every path). The baseline-x86-64 loop runs after `vzeroupper`, since faer's
+/// kernels leave the upper vector state dirty.
+fn hadamard(v: &mut [f64], s: &[f64]) {
+    fn body(v: &mut [f64], s: &[f64]) {
+        for (vi, si) in v.iter_mut().zip(s) {
+            *vi *= *si;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f")]
+        fn avx512(v: &mut [f64], s: &[f64]) {
+            body(v, s);
+        }
+        #[target_feature(enable = "avx2")]
+        fn avx2(v: &mut [f64], s: &[f64]) {
+            body(v, s);
+        }
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the CPU supports AVX-512F (checked just above).
+            return unsafe { avx512(v, s) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above).
+            return unsafe { avx2(v, s) };
+        }
+    }
+    crate::maps::clear_upper_simd_state();
+    body(v, s);
 }
 
 /// Forward Euler over the first `n` rows of `states` (`states[0]` already `X_0`):
