@@ -434,9 +434,11 @@ impl LinearResNet {
     }
 
     /// The hot path: loss and Euclidean gradient `∂L/∂U` (layout of
-    /// [`LinearResNet::params`]) at `params`, with states, features and adjoints left in
-    /// `ws` ([`Workspace::state`], [`Workspace::phi`], [`Workspace::adjoint`]). With a
-    /// warm workspace this allocates nothing.
+    /// [`LinearResNet::params`]) at `params`, with the states and what the workspace keeps
+    /// of the features and adjoints left in `ws` ([`Workspace::state`], [`Workspace::phi`]
+    /// for [`LinearResNet::workspace_keeping_features`], [`Workspace::adjoint`] — every
+    /// `P_k` except for [`LinearResNet::training_workspace`]). With a warm workspace this
+    /// allocates nothing.
     ///
     /// # Errors
     /// Bad data ([`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
