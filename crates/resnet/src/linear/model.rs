@@ -333,6 +333,7 @@ impl LinearResNet {
             self.integrator,
             keep_features,
             keep_adjoints,
+            self.maps.embed_out.is_none(),
         )
     }
 
@@ -359,6 +360,17 @@ impl LinearResNet {
             self.input_dim(),
             self.output_dim(),
             self.integrator
+        );
+        assert!(
+            ws.identity_out == self.maps.embed_out.is_none(),
+            "workspace made for a model {} an output map B; this model {}: use its own \
+             LinearResNet::workspace",
+            if ws.identity_out { "without" } else { "with" },
+            if ws.identity_out {
+                "has one"
+            } else {
+                "has none"
+            }
         );
         assert!(
             ws.tiles.is_none() || self.features.columnwise().is_some(),
@@ -389,8 +401,10 @@ impl LinearResNet {
             },
             _ => field::ode_forward(self, u, ws, n),
         }
-        let xl = ws.states[self.depth].as_ref().subrows(0, n);
-        self.maps.output(xl, ws.z.as_mut().subrows_mut(0, n));
+        if !ws.identity_out {
+            let xl = ws.states[self.depth].as_ref().subrows(0, n);
+            self.maps.output(xl, ws.z.as_mut().subrows_mut(0, n));
+        }
     }
 
     /// Loss and Euclidean gradient into `ws` and `grad`, inputs already validated.
@@ -404,16 +418,26 @@ impl LinearResNet {
     ) -> f64 {
         let n = x.nrows();
         self.forward_into(u, ws, x);
-        let loss = loss_in_place(
-            ws.z.as_ref().subrows(0, n),
-            targets,
-            ws.gz.as_mut().subrows_mut(0, n),
-        );
         let last = ws.adjoint_slot(self.depth);
-        self.maps.adjoint_terminal(
-            ws.gz.as_ref().subrows(0, n),
-            ws.adjoints[last].as_mut().subrows_mut(0, n),
-        );
+        let loss = if ws.identity_out {
+            // Z = X_L and P_L = ∂L/∂Z: no copies
+            loss_in_place(
+                ws.states[self.depth].as_ref().subrows(0, n),
+                targets,
+                ws.adjoints[last].as_mut().subrows_mut(0, n),
+            )
+        } else {
+            let loss = loss_in_place(
+                ws.z.as_ref().subrows(0, n),
+                targets,
+                ws.gz.as_mut().subrows_mut(0, n),
+            );
+            self.maps.adjoint_terminal(
+                ws.gz.as_ref().subrows(0, n),
+                ws.adjoints[last].as_mut().subrows_mut(0, n),
+            );
+            loss
+        };
         match self.integrator {
             Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {
                 (Some(tiles), Some(cw)) => fused::backward(

@@ -12,6 +12,8 @@
 //! For a column-wise feature map ([`plres_rff::FeatureMap::columnwise`]) the default
 //! workspace keeps no features: the tiled step of [`super::fused`] recomputes them, and the
 //! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + min(n_max, p)·d) + 2 tiles` bytes (the
+//! `2 d_out` only with an output map `B`; with the identity the loss reads `X_L` and writes
+//! `P_L` directly; the
 //! tiles `2·2·64·min(p, 256)·8` bytes, 512 KiB at most): 9 MiB at `N = 1024, d = 16, L = 32`,
 //! 5 MiB for [`super::LinearResNet::training_workspace`], which keeps two adjoints, not `L + 1`.
 
@@ -45,10 +47,13 @@ pub struct Workspace {
     pub(crate) adjoints: Vec<Mat<f64>>,
     /// `n_max × p` scratch (`V = h P_{k+1} U_k`).
     pub(crate) v: Mat<f64>,
-    /// `Z = X_L Bᵀ`, `n_max × d_out`.
+    /// `Z = X_L Bᵀ`, `n_max × d_out` (empty when `B` is the identity: `Z` is `X_L`).
     pub(crate) z: Mat<f64>,
-    /// `∂L/∂Z`, `n_max × d_out`.
+    /// `∂L/∂Z`, `n_max × d_out` (empty when `B` is the identity: the loss writes `∂L/∂Z`
+    /// straight into `P_L`).
     pub(crate) gz: Mat<f64>,
+    /// Whether the output map `B` is the identity (`z`, `gz` unused).
+    pub(crate) identity_out: bool,
     /// Stage storage of the Runge–Kutta integrators (`None` for Euler).
     pub(crate) ode: Option<OdeBuffers>,
     /// Euler without kept features: the tiled step's per-thread tiles and the second
@@ -72,6 +77,7 @@ impl Workspace {
         integrator: Integrator,
         keep_features: bool,
         keep_adjoints: bool,
+        identity_out: bool,
     ) -> Self {
         let euler = integrator == Integrator::Euler;
         // the Runge–Kutta adjoint (plres-ode's tape) writes every P_k
@@ -102,8 +108,9 @@ impl Workspace {
             caches: per_layer(cache_dim),
             adjoints: (0..n_adjoints).map(|_| Mat::zeros(n_max, d)).collect(),
             v: Mat::zeros(if tiled { 0 } else { n_max }, if tiled { 0 } else { p }),
-            z: Mat::zeros(n_max, d_out),
-            gz: Mat::zeros(n_max, d_out),
+            z: Mat::zeros(if identity_out { 0 } else { n_max }, d_out),
+            gz: Mat::zeros(if identity_out { 0 } else { n_max }, d_out),
+            identity_out,
             ode: (!euler).then(|| OdeBuffers::new(n_max, d, p, cache_dim, depth, integrator)),
             tiles: tiled.then(|| Box::new([Tile::new(p), Tile::new(p)])),
             g1: if tiled {
@@ -206,7 +213,11 @@ impl Workspace {
 
     /// Output `Z = X_L Bᵀ` of the last forward pass, `N×d_out`.
     pub fn output(&self) -> MatRef<'_, f64> {
-        self.z.as_ref().subrows(0, self.n)
+        if self.identity_out {
+            self.state(self.depth)
+        } else {
+            self.z.as_ref().subrows(0, self.n)
+        }
     }
 
     /// Whether the buffers fit a model of these dimensions.
