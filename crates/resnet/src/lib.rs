@@ -52,7 +52,7 @@
 //! The Euler training step is the product's hot loop. For a column-wise feature map
 //! (cosine Fourier features with a phase, ReLU features; [`plres_rff::Columnwise`]) it is
 //! the tiled step of [`linear::fused`]: the states `X_0..X_L` are kept, `Φ_k` is never
-//! stored but recomputed in 64×256 tiles that stay in cache between the activation and the
+//! stored but recomputed in 64×128 tiles that stay in cache between the activation and the
 //! GEMMs consuming them, and the rows (forward) and the smaller of rows or features
 //! (backward) are split between two threads at fixed positions (bitwise reproducible).
 //! Other maps keep `Φ_k` and the vjp cache in the [`Workspace`]
@@ -66,7 +66,8 @@
 //! SGD update, Gaussian RFF, the PyTorch peer's problem, 2-vCPU Sapphire Rapids guest):
 //! see `benches/README.md` for the table against PyTorch and the machine floor
 //! `10·N·d·p·L / GEMM rate + 2·N·p·L / sincos rate`; the step runs at 1.2–1.5× that floor
-//! and needs `(L+1)·N·d` doubles of states plus ~1.5 MiB ([`LinearResNet::training_workspace`]).
+//! and its workspace ([`LinearResNet::training_workspace`]) is the `(L+1)·N·d` doubles of
+//! states plus two `N×d` adjoints, two tile pairs (256 KiB) and one `min(N, p)·d` buffer.
 
 pub mod checkpoint;
 pub mod error;

@@ -493,8 +493,8 @@ fn euler_equals_the_literal_recursion() {
 /// most `N + p + d` terms, and a perturbation of layer `k` is amplified by at most
 /// `Π (1 + h s Σ_j |U_k|)` (as in `euler_equals_the_literal_recursion`) through the layers:
 /// tolerance `16 u (N + p + d) L bound^L · scale`. Sizes exercise both two-thread splits
-/// (features 304 + 296 of 600, feature tiles 256 + 48 and 256 + 40; rows 152 + 148 of 300, row tiles of
-/// 64 with tails). The tiled step is bitwise reproducible.
+/// (features 304 + 296 of 600, feature tiles 128 + 128 + 48 and 128 + 128 + 40; rows
+/// 152 + 148 of 300, row tiles of 64 with tails). The tiled step is bitwise reproducible.
 #[test]
 fn tiled_step_equals_the_feature_keeping_step() {
     // (150, 600): the threads split the features (p ≥ N); (300, 100): the rows

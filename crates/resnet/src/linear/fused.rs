@@ -30,7 +30,7 @@ use crate::linear::workspace::{adjoint_pair, slice_t, slice_t_mut};
 /// Rows per tile.
 pub const TILE_ROWS: usize = 64;
 /// Features per tile.
-pub const TILE_FEATURES: usize = 256;
+pub const TILE_FEATURES: usize = 128;
 /// Batches smaller than this run on one thread (a fork/join costs ~10 µs).
 const SPLIT_MIN_ROWS: usize = 2 * TILE_ROWS;
 

@@ -14,7 +14,7 @@
 //! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + min(n_max, p)·d) + 2 tiles` bytes (the
 //! `2 d_out` only with an output map `B`; with the identity the loss reads `X_L` and writes
 //! `P_L` directly; the
-//! tiles `2·2·64·min(p, 256)·8` bytes, 512 KiB at most): 9 MiB at `N = 1024, d = 16, L = 32`,
+//! tiles `2·2·64·min(p, 128)·8` bytes, 256 KiB at most): 9 MiB at `N = 1024, d = 16, L = 32`,
 //! 5 MiB for [`super::LinearResNet::training_workspace`], which keeps two adjoints, not `L + 1`.
 
 use faer::linalg::matmul::matmul;
