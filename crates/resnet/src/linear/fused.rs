@@ -14,11 +14,17 @@
 //! A tile (`T·P_B` doubles, two buffers per thread) stays in the L2 cache between the
 //! activation and the two or three GEMMs that consume it, so the step's memory traffic is
 //! the states, the adjoints and the parameters, and what must be kept for the backward pass
-//! is only `X_0..X_L` (the features are recomputed: one more GEMM `X W_Jᵀ` and one more
-//! `sincos` per tile, the cheapest terms of the step). The rows are split between two
-//! threads at a fixed row (`rayon::join`, each thread's GEMMs sequential); the second
-//! thread's gradient goes to its own buffer and is added after, so the result does not depend
-//! on scheduling: same inputs, same bits.
+//! is only `X_0..X_L` (the features are recomputed: one more `X W_Jᵀ` and one more cosine
+//! per entry, besides the sine the backward pass needs anyway). A tile's `Φ` comes from
+//! [`Columnwise::block`] (for `d ≤ 32` the feature maps' fused register kernel, otherwise a
+//! GEMM then the activation).
+//!
+//! Two threads (`rayon::join`, each thread's GEMMs sequential) split the work at fixed
+//! positions: the rows in the forward pass; in the backward pass the features when `p ≥ N`
+//! (the second thread's share of `P_k` goes to its own `N×d` buffer) and the rows otherwise
+//! (its share of the gradient goes to its own `p×d` buffer); the shares are added after the
+//! join, so the result does not depend on scheduling: same inputs, same bits. Batches under
+//! 128 rows run on one thread.
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
