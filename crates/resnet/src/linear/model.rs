@@ -297,7 +297,7 @@ impl LinearResNet {
     }
 
     /// Buffers for batches of up to `n_max` samples. With forward Euler and a column-wise
-    /// feature map ([`FeatureMap::columnwise`](plres_rff::FeatureMap::columnwise): cosine
+    /// feature map ([`FeatureMap::columnwise`]: cosine
     /// Fourier features with a phase, ReLU features) the training step is the tiled one of
     /// [`super::fused`] and keeps no `Φ_k` ([`Workspace::phi`] is `None`); otherwise as
     /// [`LinearResNet::workspace_keeping_features`].
