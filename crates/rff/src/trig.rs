@@ -34,7 +34,7 @@
 //! in practice. Lanes with `|x| > 10⁵`, infinities and NaNs also go to libm: every output
 //! is always correct, only speed depends on the argument range.
 //!
-//! **Polynomial.** `sin r ≈ r + r³ Σ_{i<8} T_i r^{2i}` on `|r| ≤ π/2 + 10⁻⁶` ([`T`]: a
+//! **Polynomial.** `sin r ≈ r + r³ Σ_{i<8} T_i r^{2i}` on `|r| ≤ π/2 + 10⁻⁶` (`T`: a
 //! Chebyshev fit in `r²` computed with 50-digit arithmetic; fit error `< 4·10⁻¹⁹`, about
 //! `0.32 ulp` once the coefficients are rounded to double), Horner with fused
 //! multiply–adds.
