@@ -76,6 +76,7 @@ pub mod linear;
 mod pairwise;
 pub mod radial;
 mod simd;
+pub use simd::clear_upper_state;
 pub mod spec;
 pub mod spectral;
 pub mod validate;

@@ -215,9 +215,12 @@ pub(crate) fn store_fence() {
 }
 
 /// Clears the upper halves of the AVX registers (`vzeroupper`) when the CPU has AVX;
-/// a no-op elsewhere.
+/// a no-op elsewhere. faer's GEMM kernels return with that state dirty, and scalar or SSE
+/// code run after them (libm's `exp`, loops compiled for the baseline x86-64 target) is then
+/// several times slower on Intel cores: call this after a product, before such code. Public
+/// for the crates above this one (plres-rff).
 #[inline]
-pub(crate) fn clear_upper_state() {
+pub fn clear_upper_state() {
     #[cfg(target_arch = "x86_64")]
     {
         if std::arch::is_x86_feature_detected!("avx") {

@@ -24,8 +24,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::RffError;
 use crate::fused::{self, Activation};
 use crate::map::{
-    FeatureMap, Slab, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
-    forward_blocked, hadamard_in_place, scaled_copy,
+    ColumnActivation, Columnwise, FeatureMap, Slab, check_backward, check_forward, effective_par,
+    for_each_col2, forward_blocked, forward_columnwise, hadamard_in_place, scaled_copy,
 };
 use crate::spec::FeatureSpec;
 use crate::trig::{self, Backend};
@@ -236,6 +236,8 @@ impl RandomFourierFeatures {
         (2.0 / self.p as f64).sqrt()
     }
 
+    /// The forward pass: the cosine variant is [`forward_columnwise`]; paired features
+    /// write `s cos` into the first half of `Φ` and `s sin` into the second.
     fn forward(
         &self,
         x: MatRef<'_, f64>,
@@ -243,70 +245,56 @@ impl RandomFourierFeatures {
         mut cache: Option<MatMut<'_, f64>>,
     ) {
         let s = self.scale();
-        let rows = self.omega.nrows();
         let w = self.omega.as_ref();
-        let act = match self.variant {
-            FourierVariant::CosineWithPhase => Activation::Cos,
-            FourierVariant::Paired => Activation::Paired,
-        };
+        if self.variant == FourierVariant::CosineWithPhase {
+            let act = ColumnActivation::Cos;
+            forward_columnwise(x, w, &self.bias, s, act, phi, cache, self.par, usize::MAX);
+            return;
+        }
         let cache_view = cache.as_mut().map(|c| c.rb_mut());
-        if fused::try_forward(x, w, &self.bias, s, act, phi.rb_mut(), cache_view, self.par) {
+        if fused::try_forward(
+            x,
+            w,
+            &self.bias,
+            s,
+            Activation::Paired,
+            phi.rb_mut(),
+            cache_view,
+            self.par,
+        ) {
             return;
         }
         let backend = Backend::detect();
-        match self.variant {
-            FourierVariant::CosineWithPhase => {
-                let slab = Slab {
-                    w,
-                    shift: &self.bias,
-                    z: phi,
-                    extra: [cache, None, None],
-                };
-                let act = |slab: Slab<'_>| {
-                    let shift = slab.shift;
-                    match slab.extra {
-                        [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, c| {
-                            trig::cos_sin_in_place_with(backend, z, shift[j], s, -s, c);
-                        }),
-                        _ => for_each_col(slab.z, |j, z| {
-                            trig::shifted_cos_in_place_with(backend, z, shift[j], s);
-                        }),
-                    }
-                };
-                forward_blocked(x, slab, self.par, &act);
+        let rows = self.omega.nrows();
+        let (p_cos, p_sin) = phi.split_at_col_mut(rows);
+        let (c_cos, c_sin) = match cache {
+            Some(c) => {
+                let (a, b) = c.split_at_col_mut(rows);
+                (Some(a), Some(b))
             }
-            FourierVariant::Paired => {
-                let (p_cos, p_sin) = phi.split_at_col_mut(rows);
-                let (c_cos, c_sin) = match cache {
-                    Some(c) => {
-                        let (a, b) = c.split_at_col_mut(rows);
-                        (Some(a), Some(b))
-                    }
-                    None => (None, None),
-                };
-                let slab = Slab {
-                    w,
-                    shift: &[],
-                    z: p_cos,
-                    extra: [Some(p_sin), c_cos, c_sin],
-                };
-                let act = |slab: Slab<'_>| {
-                    let [Some(mut p_sin), c_cos, c_sin] = slab.extra else {
-                        unreachable!("the sin half is always present")
-                    };
-                    let mut p_cos = slab.z;
-                    for_each_col2(p_cos.rb_mut(), p_sin.rb_mut(), |_, z, sn| {
-                        trig::cos_sin_in_place_with(backend, z, 0.0, s, s, sn);
-                    });
-                    // ∂φ_cos/∂z = −φ_sin, ∂φ_sin/∂z = φ_cos
-                    if let (Some(c_cos), Some(c_sin)) = (c_cos, c_sin) {
-                        scaled_copy(c_cos, p_sin.rb(), -1.0);
-                        scaled_copy(c_sin, p_cos.rb(), 1.0);
-                    }
-                };
-                forward_blocked(x, slab, self.par, &act);
+            None => (None, None),
+        };
+        let slab = Slab {
+            w,
+            shift: &[],
+            z: p_cos,
+            extra: [Some(p_sin), c_cos, c_sin],
+        };
+        let act = |slab: Slab<'_>| {
+            let [Some(mut p_sin), c_cos, c_sin] = slab.extra else {
+                unreachable!("the sin half is always present")
+            };
+            let mut p_cos = slab.z;
+            for_each_col2(p_cos.rb_mut(), p_sin.rb_mut(), |_, z, sn| {
+                trig::cos_sin_in_place_with(backend, z, 0.0, s, s, sn);
+            });
+            // ∂φ_cos/∂z = −φ_sin, ∂φ_sin/∂z = φ_cos
+            if let (Some(c_cos), Some(c_sin)) = (c_cos, c_sin) {
+                scaled_copy(c_cos, p_sin.rb(), -1.0);
+                scaled_copy(c_sin, p_cos.rb(), 1.0);
             }
-        }
+        };
+        forward_blocked(x, slab, self.par, &act);
     }
 }
 
@@ -382,18 +370,18 @@ impl FeatureMap for RandomFourierFeatures {
         self.forward(x, phi, Some(cache));
     }
 
-    /// `∇_X = (V ⊙ cache) Ω` (cosine) or `(V_cos ⊙ cache_cos + V_sin ⊙ cache_sin) Ω` (paired).
     /// `φ_j = √(2/p) cos(ω_j·x + b_j)` column by column for the cosine-with-phase variant;
     /// `None` for paired features.
-    fn columnwise(&self) -> Option<crate::map::Columnwise<'_>> {
-        (self.variant == FourierVariant::CosineWithPhase).then(|| crate::map::Columnwise {
+    fn columnwise(&self) -> Option<Columnwise<'_>> {
+        (self.variant == FourierVariant::CosineWithPhase).then(|| Columnwise {
             weights: self.omega.as_ref(),
             bias: &self.bias,
             scale: self.scale(),
-            activation: crate::map::ColumnActivation::Cos,
+            activation: ColumnActivation::Cos,
         })
     }
 
+    /// `∇_X = (V ⊙ cache) Ω` (cosine) or `(V_cos ⊙ cache_cos + V_sin ⊙ cache_sin) Ω` (paired).
     fn vjp_in_place(
         &self,
         cache: MatRef<'_, f64>,

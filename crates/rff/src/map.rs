@@ -460,99 +460,107 @@ impl Columnwise<'_> {
             self.weights.nrows(),
             x.ncols()
         );
-        let s = self.scale;
-        let bias = &self.bias[j0..j0 + jb];
-        let w = self.weights.subrows(j0, jb);
-        let mut deriv = deriv;
         if let Some(g) = deriv.as_deref() {
             assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
         }
-        // d ≤ 32: the maps' own fused kernel (`b + w_j·x` and the activation in registers,
-        // the block written once); measured on the step of 64-row tiles it beats GEMM then
-        // activation by ~10 % at d = 8 and is no faster at d = 64
-        let act = match self.activation {
-            ColumnActivation::Cos => crate::fused::Activation::Cos,
-            ColumnActivation::Relu => crate::fused::Activation::Relu,
-        };
-        if d <= FUSED_BLOCK_MAX_DIM
-            && crate::fused::try_forward(
-                x,
-                w,
-                bias,
-                s,
-                act,
-                MatMut::from_column_major_slice_mut(&mut *z, ib, jb),
-                deriv
-                    .as_deref_mut()
-                    .map(|g| MatMut::from_column_major_slice_mut(g, ib, jb)),
-                Par::Seq,
-            )
-        {
-            return;
-        }
-        matmul(
-            MatMut::from_column_major_slice_mut(z, ib, jb),
-            Accum::Replace,
+        forward_columnwise(
             x,
-            w.transpose(),
-            1.0,
+            self.weights.subrows(j0, jb),
+            &self.bias[j0..j0 + jb],
+            self.scale,
+            self.activation,
+            MatMut::from_column_major_slice_mut(z, ib, jb),
+            deriv.map(|g| MatMut::from_column_major_slice_mut(g, ib, jb)),
             Par::Seq,
+            // measured on the training step's 64-row tiles, the fused kernel beats GEMM then
+            // activation by ~10 % at d = 8 and is no faster at d = 64
+            FUSED_BLOCK_MAX_DIM,
         );
-        match (self.activation, deriv) {
-            (ColumnActivation::Cos, None) => {
-                for (col, &b) in z.chunks_exact_mut(ib).zip(bias) {
-                    crate::trig::shifted_cos_in_place(col, b, s);
-                }
-            }
-            (ColumnActivation::Cos, Some(g)) => {
-                assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
-                for ((col, gc), &b) in z.chunks_exact_mut(ib).zip(g.chunks_exact_mut(ib)).zip(bias)
-                {
-                    crate::trig::shifted_cos_sin(col, b, s, gc);
-                }
-            }
-            (ColumnActivation::Relu, deriv) => {
-                // faer's kernels leave the upper vector state dirty; the baseline-x86-64
-                // loop below would pay an SSE/AVX transition penalty on every instruction.
-                clear_upper_simd_state();
-                match deriv {
-                    None => {
-                        for (col, &b) in z.chunks_exact_mut(ib).zip(bias) {
-                            for zi in col.iter_mut() {
-                                let y = *zi + b;
-                                *zi = s * if y < 0.0 { 0.0 } else { y };
-                            }
-                        }
-                    }
-                    Some(g) => {
-                        assert_eq!(g.len(), z.len(), "Columnwise::block: deriv length");
-                        for ((col, gc), &b) in
-                            z.chunks_exact_mut(ib).zip(g.chunks_exact_mut(ib)).zip(bias)
-                        {
-                            for (zi, gi) in col.iter_mut().zip(gc.iter_mut()) {
-                                let y = *zi + b;
-                                *zi = s * if y < 0.0 { 0.0 } else { y };
-                                *gi = if y > 0.0 { s } else { 0.0 };
-                            }
-                        }
-                    }
-                }
-            }
-        }
     }
 }
 
-/// `vzeroupper` on x86-64 with AVX (a no-op elsewhere): after a faer product, before scalar
-/// or SSE code, which otherwise runs several times slower on Intel cores.
-#[inline]
-pub(crate) fn clear_upper_simd_state() {
-    #[cfg(target_arch = "x86_64")]
+/// `Φ = s·σ(X Wᵀ + b)` and, with `cache`, `s·σ'(X Wᵀ + b)` for a column-wise activation:
+/// the fused register kernel when `d ≤ fused_max_dim` and the layouts allow it, otherwise
+/// faer's GEMM on column blocks ([`forward_blocked`]) with the activation right after each
+/// block (`y = z + b_j` rounded, then `σ`). The one forward pass of
+/// [`RandomFourierFeatures`](crate::RandomFourierFeatures) (cosine variant),
+/// [`RandomReluFeatures`](crate::RandomReluFeatures) and [`Columnwise::block`].
+#[allow(clippy::too_many_arguments)] // private; mirrors the maths' list of operands
+pub(crate) fn forward_columnwise(
+    x: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    bias: &[f64],
+    s: f64,
+    act: ColumnActivation,
+    mut phi: MatMut<'_, f64>,
+    mut cache: Option<MatMut<'_, f64>>,
+    par: Par,
+    fused_max_dim: usize,
+) {
+    let fused_act = match act {
+        ColumnActivation::Cos => crate::fused::Activation::Cos,
+        ColumnActivation::Relu => crate::fused::Activation::Relu,
+    };
+    if x.ncols() <= fused_max_dim
+        && crate::fused::try_forward(
+            x,
+            w,
+            bias,
+            s,
+            fused_act,
+            phi.rb_mut(),
+            cache.as_mut().map(|c| c.rb_mut()),
+            par,
+        )
     {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is available (checked above), which is all `vzeroupper` needs; it
-            // only zeroes bits 128 and up of the vector registers, which the compiler treats
-            // as clobbered by this intrinsic.
-            unsafe { std::arch::x86_64::_mm256_zeroupper() }
+        return;
+    }
+    let slab = Slab {
+        w,
+        shift: bias,
+        z: phi,
+        extra: [cache, None, None],
+    };
+    match act {
+        ColumnActivation::Cos => {
+            let backend = crate::trig::Backend::detect();
+            let act = |slab: Slab<'_>| {
+                let shift = slab.shift;
+                match slab.extra {
+                    [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, c| {
+                        crate::trig::cos_sin_in_place_with(backend, z, shift[j], s, -s, c);
+                    }),
+                    _ => for_each_col(slab.z, |j, z| {
+                        crate::trig::shifted_cos_in_place_with(backend, z, shift[j], s);
+                    }),
+                }
+            };
+            forward_blocked(x, slab, par, &act);
+        }
+        ColumnActivation::Relu => {
+            let act = |slab: Slab<'_>| {
+                // faer's kernels leave the upper vector state dirty; the baseline-x86-64
+                // loops below would pay an SSE/AVX transition penalty on every instruction
+                plres_kernels::clear_upper_state();
+                let c = slab.shift;
+                match slab.extra {
+                    [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, g| {
+                        for (zi, gi) in z.iter_mut().zip(g.iter_mut()) {
+                            let y = *zi + c[j];
+                            // NaN stays NaN in φ (`y < 0` is false); its derivative is 0
+                            *zi = s * if y < 0.0 { 0.0 } else { y };
+                            *gi = if y > 0.0 { s } else { 0.0 };
+                        }
+                    }),
+                    _ => for_each_col(slab.z, |j, z| {
+                        for zi in z.iter_mut() {
+                            let y = *zi + c[j];
+                            *zi = s * if y < 0.0 { 0.0 } else { y };
+                        }
+                    }),
+                }
+            };
+            forward_blocked(x, slab, par, &act);
         }
     }
 }

@@ -18,10 +18,9 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::error::RffError;
 use crate::fourier::check_finite_parts;
-use crate::fused::{self, Activation};
 use crate::map::{
-    FeatureMap, Slab, check_backward, check_forward, effective_par, for_each_col, for_each_col2,
-    forward_blocked, hadamard_in_place,
+    ColumnActivation, Columnwise, FeatureMap, check_backward, check_forward, effective_par,
+    forward_columnwise, hadamard_in_place,
 };
 use crate::spec::FeatureSpec;
 
@@ -112,53 +111,20 @@ impl RandomReluFeatures {
         (2.0 / self.w.nrows() as f64).sqrt()
     }
 
-    fn forward(
-        &self,
-        x: MatRef<'_, f64>,
-        mut phi: MatMut<'_, f64>,
-        mut cache: Option<MatMut<'_, f64>>,
-    ) {
-        let s = self.scale();
-        let w = self.w.as_ref();
-        let cache_view = cache.as_mut().map(|c| c.rb_mut());
-        if fused::try_forward(
+    /// The forward pass ([`forward_columnwise`] with `σ = relu`).
+    fn forward(&self, x: MatRef<'_, f64>, phi: MatMut<'_, f64>, cache: Option<MatMut<'_, f64>>) {
+        let (w, act) = (self.w.as_ref(), ColumnActivation::Relu);
+        forward_columnwise(
             x,
             w,
             &self.c,
-            s,
-            Activation::Relu,
-            phi.rb_mut(),
-            cache_view,
+            self.scale(),
+            act,
+            phi,
+            cache,
             self.par,
-        ) {
-            return;
-        }
-        let slab = Slab {
-            w: self.w.as_ref(),
-            shift: &self.c,
-            z: phi,
-            extra: [cache, None, None],
-        };
-        let act = |slab: Slab<'_>| {
-            let c = slab.shift;
-            match slab.extra {
-                [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, g| {
-                    for (zi, gi) in z.iter_mut().zip(g.iter_mut()) {
-                        let y = *zi + c[j];
-                        // NaN stays NaN in φ (`y < 0` is false); its derivative is 0
-                        *zi = s * if y < 0.0 { 0.0 } else { y };
-                        *gi = if y > 0.0 { s } else { 0.0 };
-                    }
-                }),
-                _ => for_each_col(slab.z, |j, z| {
-                    for zi in z.iter_mut() {
-                        let y = *zi + c[j];
-                        *zi = s * if y < 0.0 { 0.0 } else { y };
-                    }
-                }),
-            }
-        };
-        forward_blocked(x, slab, self.par, &act);
+            usize::MAX,
+        );
     }
 }
 
@@ -195,17 +161,17 @@ impl FeatureMap for RandomReluFeatures {
         self.forward(x, phi, Some(cache));
     }
 
-    /// `∇_X = (V ⊙ cache) W`.
     /// `φ_j = √(2/p) relu(w_j·x + c_j)` column by column.
-    fn columnwise(&self) -> Option<crate::map::Columnwise<'_>> {
-        Some(crate::map::Columnwise {
+    fn columnwise(&self) -> Option<Columnwise<'_>> {
+        Some(Columnwise {
             weights: self.w.as_ref(),
             bias: &self.c,
             scale: self.scale(),
-            activation: crate::map::ColumnActivation::Relu,
+            activation: ColumnActivation::Relu,
         })
     }
 
+    /// `∇_X = (V ⊙ cache) W`.
     fn vjp_in_place(
         &self,
         cache: MatRef<'_, f64>,
