@@ -218,7 +218,8 @@ pub(crate) fn store_fence() {
 /// a no-op elsewhere. faer's GEMM kernels return with that state dirty, and scalar or SSE
 /// code run after them (libm's `exp`, loops compiled for the baseline x86-64 target) is then
 /// several times slower on Intel cores: call this after a product, before such code. Public
-/// for the crates above this one (plres-rff).
+/// for the crates above this one (plres-rff, plres-resnet; plres-ode, which depends on no
+/// plres crate, has its own `plres_ode::simd::clear_avx_upper`).
 #[inline]
 pub fn clear_upper_state() {
     #[cfg(target_arch = "x86_64")]

@@ -11,9 +11,9 @@
 //! chooses the loss. Squared loss on one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};
+use plres_kernels::clear_upper_state;
 
 use crate::error::ResNetError;
-use crate::maps::clear_upper_simd_state;
 
 /// The targets of a batch; the variant chooses the loss.
 #[derive(Clone, Copy, Debug)]
@@ -186,7 +186,7 @@ pub fn cross_entropy_loss_in_place(
     let c = z.ncols();
     let inv_n = 1.0 / n as f64;
     let mut total = 0.0;
-    clear_upper_simd_state();
+    clear_upper_state();
     for i in 0..n {
         let label = labels[i];
         assert!(label < c, "label {label} of sample {i} ≥ {c} classes");
@@ -254,7 +254,7 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: Targets<'_>) -> f64 {
                 labels.len()
             );
             let mut total = 0.0;
-            clear_upper_simd_state();
+            clear_upper_state();
             for (i, &label) in labels.iter().enumerate() {
                 let mut m = f64::NEG_INFINITY;
                 for j in 0..z.ncols() {

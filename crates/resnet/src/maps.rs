@@ -30,25 +30,6 @@ pub(crate) fn par_for(rows: usize, inner: usize, cols: usize) -> Par {
     }
 }
 
-/// Clears the upper halves of the vector registers (`vzeroupper`) on x86-64 with AVX.
-///
-/// faer's AVX-512 GEMM micro-kernels return with the upper register state dirty, and
-/// libm's scalar `exp`/`ln`/`tanh` that run after them are then ~30× slower (measured on
-/// the target machine: 607 ns instead of 18 ns per `exp`). Call this after a GEMM and
-/// before a loop of libm calls on the same thread.
-#[inline]
-pub(crate) fn clear_upper_simd_state() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU supports AVX (checked just above), which is all
-            // `vzeroupper` requires; it only zeroes bits 128 and up of the vector
-            // registers, which the compiler treats as clobbered by this intrinsic.
-            unsafe { std::arch::x86_64::_mm256_zeroupper() }
-        }
-    }
-}
-
 /// The fixed input embedding `A` and output map `B` of a model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FixedMaps {

@@ -19,6 +19,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
+use plres_kernels::clear_upper_state;
 use plres_optim::Metric;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -29,7 +30,7 @@ use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
 use crate::linear::Init;
 use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
-use crate::maps::{FixedMaps, check_len, clear_upper_simd_state, par_for};
+use crate::maps::{FixedMaps, check_len, par_for};
 use crate::report::{GradientReport, Record, Trajectory};
 
 /// The activation `σ`.
@@ -314,7 +315,7 @@ impl ShlResNet {
             );
             let ck = &params[c0 + k * p..c0 + (k + 1) * p];
             let der = &mut ws.ders[k];
-            clear_upper_simd_state();
+            clear_upper_state();
             for j in 0..p {
                 let zc = &mut a.col_as_slice_mut(j)[..n];
                 let dc = &mut der.col_as_slice_mut(j)[..n];

@@ -194,7 +194,7 @@ fn hadamard(v: &mut [f64], s: &[f64]) {
             return unsafe { avx2(v, s) };
         }
     }
-    crate::maps::clear_upper_simd_state();
+    plres_kernels::clear_upper_state();
     body(v, s);
 }
 
@@ -273,7 +273,7 @@ pub(crate) fn backward(
                 || backward_part(cw, ukt, xk, pk1, pk.rb_mut(), g0, (0, jmid), h, t0),
                 || backward_part(cw, ukt, xk, pk1, pbuf.rb_mut(), g1, (jmid, p), h, t1),
             );
-            crate::maps::clear_upper_simd_state();
+            plres_kernels::clear_upper_state();
             pk += pbuf.rb();
         } else {
             let (x0, x1) = xk.split_at_row(mid);
@@ -284,7 +284,7 @@ pub(crate) fn backward(
                 || backward_part(cw, ukt, x0, q0, r0, gk, (0, p), h, t0),
                 || backward_part(cw, ukt, x1, q1, r1, g1m, (0, p), h, t1),
             );
-            crate::maps::clear_upper_simd_state();
+            plres_kernels::clear_upper_state();
             for (a, b) in grad[k * d * p..(k + 1) * d * p]
                 .iter_mut()
                 .zip(extra[..p * d].iter())
