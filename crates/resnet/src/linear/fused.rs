@@ -42,13 +42,13 @@ const SPLIT_MIN_ROWS: usize = 2 * TILE_ROWS;
 
 /// One thread's tile buffers: the `Φ` tile (then `V`) and the `σ'` tile.
 #[derive(Debug, Clone)]
-pub(crate) struct Tile {
+struct Tile {
     z: Vec<f64>,
     s: Vec<f64>,
 }
 
 impl Tile {
-    pub(crate) fn new(p: usize) -> Self {
+    fn new(p: usize) -> Self {
         let len = TILE_ROWS * TILE_FEATURES.min(p);
         Tile {
             z: vec![0.0; len],
@@ -56,9 +56,32 @@ impl Tile {
         }
     }
 
+    fn bytes(&self) -> usize {
+        8 * (self.z.len() + self.s.len())
+    }
+}
+
+/// The tiled step's buffers: one tile pair per thread and the second thread's share of the
+/// backward pass (`extra`, see [`backward`]; empty for forward-only use).
+#[derive(Debug, Clone)]
+pub(crate) struct Scratch {
+    tiles: [Tile; 2],
+    extra: Vec<f64>,
+}
+
+impl Scratch {
+    /// Buffers for width `p`; `extra` doubles for the backward pass (`min(n_max, p)·d`,
+    /// or 0 for forward passes only).
+    pub(crate) fn new(p: usize, extra: usize) -> Self {
+        Scratch {
+            tiles: [Tile::new(p), Tile::new(p)],
+            extra: vec![0.0; extra],
+        }
+    }
+
     /// Bytes held.
     pub(crate) fn bytes(&self) -> usize {
-        8 * (self.z.len() + self.s.len())
+        self.tiles[0].bytes() + self.tiles[1].bytes() + 8 * self.extra.len()
     }
 }
 
@@ -205,7 +228,7 @@ pub(crate) fn forward(
     u: &[f64],
     states: &mut [Mat<f64>],
     n: usize,
-    tiles: &mut [Tile; 2],
+    scratch: &mut Scratch,
 ) {
     let depth = states.len() - 1;
     let (p, d) = (cw.weights.nrows(), states[0].ncols());
@@ -219,7 +242,7 @@ pub(crate) fn forward(
         let ukt = slice_t(u, k, d, p);
         let (x0, x1) = xk.split_at_row(mid);
         let (y0, y1) = xk1.split_at_row_mut(mid);
-        let [t0, t1] = tiles;
+        let [t0, t1] = &mut scratch.tiles;
         if mid == n {
             forward_rows(cw, ukt, x0, y0, h, t0);
         } else {
@@ -235,9 +258,8 @@ pub(crate) fn forward(
 /// buffer, [`adjoint_pair`]): block `k` of `grad` ← `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`, `P_k` into
 /// its buffer. Two threads split the smaller side: the features when `p ≥ N` (each writes
 /// its rows of the gradient; the second thread's share of `P_k` goes to `extra`, `N×d`), the
-/// rows otherwise (the second thread's gradient goes to `extra`, `p×d`); `extra` holds
-/// `min(N, p)·d` doubles and is added after the join.
-#[allow(clippy::too_many_arguments)]
+/// rows otherwise (the second thread's gradient goes to `extra`, `p×d`); `extra`
+/// (`scratch`'s, at least `min(N, p)·d` doubles) is added after the join.
 pub(crate) fn backward(
     cw: &Columnwise<'_>,
     u: &[f64],
@@ -245,9 +267,9 @@ pub(crate) fn backward(
     adjoints: &mut [Mat<f64>],
     n: usize,
     grad: &mut [f64],
-    tiles: &mut [Tile; 2],
-    extra: &mut [f64],
+    scratch: &mut Scratch,
 ) {
+    let Scratch { tiles, extra } = scratch;
     let depth = states.len() - 1;
     let (p, d) = (cw.weights.nrows(), states[0].ncols());
     let h = 1.0 / depth as f64;

@@ -308,7 +308,7 @@ impl LinearResNet {
     /// The leanest buffers for training: as [`LinearResNet::workspace`], but with forward
     /// Euler only two adjoint buffers alternate (only `P_0` is kept,
     /// [`Workspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
-    /// `X_0..X_L`, two `N×d` adjoints, two tiles and one `p×d` buffer. What
+    /// `X_0..X_L`, two `N×d` adjoints, two tile pairs and one `min(N, p)×d` buffer. What
     /// [`TrainingProblem`](crate::TrainingProblem) uses.
     pub fn training_workspace(&self, n_max: usize) -> Workspace {
         self.workspace_with(n_max, self.features.columnwise().is_none(), false)
@@ -373,7 +373,7 @@ impl LinearResNet {
             }
         );
         assert!(
-            ws.tiles.is_none() || self.features.columnwise().is_some(),
+            ws.tiled.is_none() || self.features.columnwise().is_some(),
             "workspace made for the tiled step of a column-wise feature map; this model's map \
              ({:?}) is not column-wise: use its own LinearResNet::workspace",
             self.features.spec()
@@ -395,8 +395,8 @@ impl LinearResNet {
         ws.n = n;
         self.maps.embed(x, ws.states[0].as_mut().subrows_mut(0, n));
         match self.integrator {
-            Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {
-                (Some(tiles), Some(cw)) => fused::forward(&cw, u, &mut ws.states, n, tiles),
+            Integrator::Euler => match (&mut ws.tiled, self.features.columnwise()) {
+                (Some(scratch), Some(cw)) => fused::forward(&cw, u, &mut ws.states, n, scratch),
                 _ => workspace::euler_forward(self.features.as_ref(), u, ws, n),
             },
             _ => field::ode_forward(self, u, ws, n),
@@ -439,17 +439,10 @@ impl LinearResNet {
             loss
         };
         match self.integrator {
-            Integrator::Euler => match (&mut ws.tiles, self.features.columnwise()) {
-                (Some(tiles), Some(cw)) => fused::backward(
-                    &cw,
-                    u,
-                    &ws.states,
-                    &mut ws.adjoints,
-                    n,
-                    grad,
-                    tiles,
-                    &mut ws.g1,
-                ),
+            Integrator::Euler => match (&mut ws.tiled, self.features.columnwise()) {
+                (Some(scratch), Some(cw)) => {
+                    fused::backward(&cw, u, &ws.states, &mut ws.adjoints, n, grad, scratch)
+                }
                 _ => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
             },
             _ => field::ode_backward(self, u, ws, n, grad),
@@ -556,23 +549,24 @@ impl LinearResNet {
         let mut states: Vec<Mat<f64>> = (0..=self.depth).map(|_| Mat::zeros(n, self.d)).collect();
         self.maps.embed(x, states[0].as_mut());
         match self.integrator {
-            Integrator::Euler if self.features.columnwise().is_some() => {
-                let cw = self.features.columnwise().expect("checked just above");
-                let mut tiles = [fused::Tile::new(self.p), fused::Tile::new(self.p)];
-                fused::forward(&cw, u, &mut states, n, &mut tiles);
-            }
-            Integrator::Euler => {
-                let mut phi = Mat::zeros(n, self.p);
-                workspace::euler_forward_eval(
-                    self.features.as_ref(),
-                    u,
-                    &mut states,
-                    &mut phi,
-                    n,
-                    self.d,
-                    self.p,
-                );
-            }
+            Integrator::Euler => match self.features.columnwise() {
+                Some(cw) => {
+                    let mut scratch = fused::Scratch::new(self.p, 0);
+                    fused::forward(&cw, u, &mut states, n, &mut scratch);
+                }
+                None => {
+                    let mut phi = Mat::zeros(n, self.p);
+                    workspace::euler_forward_eval(
+                        self.features.as_ref(),
+                        u,
+                        &mut states,
+                        &mut phi,
+                        n,
+                        self.d,
+                        self.p,
+                    );
+                }
+            },
             _ => field::ode_forward_eval(self, u, &mut states),
         }
         let mut output = Mat::zeros(n, self.output_dim());

@@ -12,10 +12,10 @@
 //! For a column-wise feature map ([`plres_rff::FeatureMap::columnwise`]) the default
 //! workspace keeps no features: the tiled step of [`super::fused`] recomputes them, and the
 //! buffers are `8·(n_max·((L+1)·2d + 2 d_out) + min(n_max, p)·d) + 2 tiles` bytes (the
-//! `2 d_out` only with an output map `B`; with the identity the loss reads `X_L` and writes
-//! `P_L` directly; the
-//! tiles `2·2·64·min(p, 128)·8` bytes, 256 KiB at most): 9 MiB at `N = 1024, d = 16, L = 32`,
-//! 5 MiB for [`super::LinearResNet::training_workspace`], which keeps two adjoints, not `L + 1`.
+//! `2 d_out` only with an output map `B`: with the identity the loss reads `X_L` and writes
+//! `P_L` directly; the tiles `2·2·64·min(p, 128)·8` bytes, 256 KiB at most): 9 MiB at
+//! `N = 1024, d = 16, L = 32`, 5 MiB for [`super::LinearResNet::training_workspace`], which
+//! keeps two adjoints, not `L + 1`.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
@@ -23,7 +23,7 @@ use plres_rff::FeatureMap;
 
 use crate::integrator::Integrator;
 use crate::linear::field::OdeBuffers;
-use crate::linear::fused::Tile;
+use crate::linear::fused;
 use crate::maps::par_for;
 
 /// Preallocated buffers for forward and backward passes of one model shape.
@@ -56,10 +56,8 @@ pub struct Workspace {
     pub(crate) identity_out: bool,
     /// Stage storage of the Runge–Kutta integrators (`None` for Euler).
     pub(crate) ode: Option<OdeBuffers>,
-    /// Euler without kept features: the tiled step's per-thread tiles and the second
-    /// thread's share of the backward pass (`min(n_max, p)·d` doubles; empty otherwise).
-    pub(crate) tiles: Option<Box<[Tile; 2]>>,
-    pub(crate) g1: Vec<f64>,
+    /// Euler without kept features: the tiled step's buffers (`None` otherwise).
+    pub(crate) tiled: Option<fused::Scratch>,
 }
 
 impl Workspace {
@@ -112,12 +110,7 @@ impl Workspace {
             gz: Mat::zeros(if identity_out { 0 } else { n_max }, d_out),
             identity_out,
             ode: (!euler).then(|| OdeBuffers::new(n_max, d, p, cache_dim, depth, integrator)),
-            tiles: tiled.then(|| Box::new([Tile::new(p), Tile::new(p)])),
-            g1: if tiled {
-                vec![0.0; p.min(n_max) * d]
-            } else {
-                Vec::new()
-            },
+            tiled: tiled.then(|| fused::Scratch::new(p, p.min(n_max) * d)),
         }
     }
 
@@ -203,12 +196,8 @@ impl Workspace {
             + mats(&self.adjoints)
             + 8 * (self.v.nrows() * self.v.ncols()
                 + self.z.nrows() * self.z.ncols()
-                + self.gz.nrows() * self.gz.ncols()
-                + self.g1.len())
-            + self
-                .tiles
-                .as_ref()
-                .map_or(0, |t| t[0].bytes() + t[1].bytes())
+                + self.gz.nrows() * self.gz.ncols())
+            + self.tiled.as_ref().map_or(0, fused::Scratch::bytes)
     }
 
     /// Output `Z = X_L Bᵀ` of the last forward pass, `N×d_out`.
