@@ -7,7 +7,7 @@
 //! relies on this). Column-major operands take a chunked fast path that keeps the destination
 //! chunk in L1 while the terms stream through it.
 
-use faer::prelude::ReborrowMut;
+use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{MatMut, MatRef};
 
 use crate::simd::{ChunkBase, combine_chunk};
@@ -95,8 +95,7 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
         |m: MatRef<'_, f64>| m.row_stride() == 1 && (d <= 1 || m.col_stride() == n as isize);
     let flat = n > 0
         && d > 0
-        && dst.row_stride() == 1
-        && (d <= 1 || dst.col_stride() == n as isize)
+        && whole(dst.rb())
         && match base {
             Base::Mat(b) => whole(b),
             _ => true,
