@@ -1,5 +1,5 @@
 //! One LinearResNet training step (forward + adjoint + update) at the sizes,
-//! the workload of the PyTorch/JAX peer (`../shared/peer`, "Model spec").
+//! the workload of the PyTorch/JAX peer (`benches/peer/torch_step.py`, docs/theory.md §8).
 //!
 //! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` in a warm
 //!   `training_workspace` (the tiled Euler step of `plres_resnet::linear::fused`: states

@@ -8,7 +8,7 @@
 //!   `N` Jacobians `U_k Dφ(x_i)` (one `(N×p)·(p×d²)` GEMM) and their operator norms
 //!   `a_k`, the Euler update to the next layer; then `μ_cert`.
 //! * `full_evaluation`: `LinearCertifier::evaluate` — its own forward/backward pass and
-//!   the adjoint-based checks of DESIGN §5 items 1–3 on top of the certificate.
+//!   the adjoint-based checks of docs/theory.md §5 items 1–3 on top of the certificate.
 //! * `training_step`: `loss_and_gradient` of the training problem plus the metric GD
 //!   update `θ ← θ − ηG` (what a GD iteration does).
 //! * `reference_gemm_256x1024x256`: the bare faer GEMM of one layer's Gram, the floor

@@ -1,7 +1,7 @@
 //! Times plres's float64 training step of the RFF ResNet and measures the machine's
 //! limits; the plres side of `cargo xtask bench-peer` (issue 9, `benches/README.md`).
 //!
-//! The model (DESIGN §3.2, §4): `Φ_k = √(2/p) cos(X_k Ωᵀ + b)`, `X_{k+1} = X_k + h Φ_k U_kᵀ`
+//! The model (docs/theory.md §3.2, §4): `Φ_k = √(2/p) cos(X_k Ωᵀ + b)`, `X_{k+1} = X_k + h Φ_k U_kᵀ`
 //! (forward Euler, `h = 1/L`), loss `(1/(2N))‖X_L − Y‖_F²`, one step = forward + adjoint
 //! + Euclidean SGD update `U ← U − lr ∂L/∂U` (what a deep-learning framework does; lr 0.1).
 //!

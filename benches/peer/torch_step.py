@@ -2,7 +2,7 @@
 """PyTorch eager float64 training step of the RFF ResNet: the peer `cargo xtask bench-peer`
 times plres against (see benches/README.md).
 
-Model (DESIGN.md §3.2, §4), one sample per row:
+Model (docs/theory.md §3.2, §4), one sample per row:
     Phi_k   = sqrt(2/p) * cos(X_k @ Omega.T + b)
     X_{k+1} = X_k + h * Phi_k @ U_k.T              (forward Euler, h = 1/L, k = 0..L-1)
     loss    = ||X_L - Y||_F^2 / (2 N)

@@ -1,4 +1,4 @@
-//! The [`Dataset`] type: inputs `X ∈ R^{N×d_in}` (one sample per row, DESIGN.md §2) and
+//! The [`Dataset`] type: inputs `X ∈ R^{N×d_in}` (one sample per row, docs/theory.md §2) and
 //! their [`Targets`].
 
 use faer::Mat;

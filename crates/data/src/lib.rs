@@ -1,14 +1,14 @@
 //! # plres-data — datasets
 //!
 //! One job: produce datasets `(X, Y)`, inputs `X ∈ R^{N×d_in}` with one sample per row
-//! (DESIGN.md §2) and regression or class targets, for the experiments of the study:
+//! (docs/theory.md §2) and regression or class targets, for the experiments of the study:
 //! seeded synthetic data, the embedded UCI digits, MNIST-format files by path, and the
-//! preprocessing that maps them into the ResNet's state space `R^d` (DESIGN.md §3).
+//! preprocessing that maps them into the ResNet's state space `R^d` (docs/theory.md §3).
 //! It depends on no other plres crate.
 //!
 //! What it computes:
 //! - separated inputs: `N` points in `B(0, r) ⊂ R^d` with `min_{i≠j} ‖x_i − x_j‖ ≥ δ`,
-//!   guaranteed (the separation `δ₀` of the a-priori PL bound, DESIGN.md §5), refused
+//!   guaranteed (the separation `δ₀` of the a-priori PL bound, docs/theory.md §5), refused
 //!   at once when `N > (1 + 2r/δ)^d`;
 //! - teacher targets `y = Φ(x)`, the time-1 flow of `v(x) = Σ_j a_j cos(ω_j·x + b_j)`
 //!   (RK4), a field in the span of random Fourier features (§3.2), so zero loss is

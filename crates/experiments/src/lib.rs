@@ -1,7 +1,7 @@
 //! # plres-experiments — the study's experiments
 //!
 //! One job: each experiment of the study is a function from a serde `Config` to a run
-//! folder (DESIGN §8): `config.json`, `metrics.csv` (one row per iterate),
+//! folder (docs/theory.md §8): `config.json`, `metrics.csv` (one row per iterate),
 //! `summary.json`, `checks.json` (the plres-theory [`CheckReport`]s) and plots as SVG
 //! and PNG; `cargo xtask reproduce` runs them and writes `REPORT.md`.
 //!

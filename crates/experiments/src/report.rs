@@ -152,7 +152,7 @@ pub fn render_markdown(entries: &[ReportEntry], command: &str) -> String {
     let _ = writeln!(w, "# plres — reproduction report\n");
     let _ = writeln!(
         w,
-        "Produced by `{command}`. Each section below is one run folder (DESIGN §8): \
+        "Produced by `{command}`. Each section below is one run folder (docs/theory.md §8): \
          its figures, its checks of the theory's claims and its configuration.\n"
     );
     let verdict = if t.holding == t.checks && t.not_completed == 0 {

@@ -1,4 +1,4 @@
-//! Run folders (DESIGN §8): one folder per experiment run, every file written atomically.
+//! Run folders (docs/theory.md §8): one folder per experiment run, every file written atomically.
 //!
 //! A run of experiment `name` into `out/` produces `out/name/` holding
 //! - `config.json`: a [`RunConfig`] (experiment, size, seed, version, the experiment's

@@ -1,4 +1,4 @@
-//! The degree-1 arc-cosine kernel of augmented inputs (DESIGN §3.2): the infinite-width
+//! The degree-1 arc-cosine kernel of augmented inputs (docs/theory.md §3.2): the infinite-width
 //! limit of random ReLU features `φ(x) = √(2/p) relu(Wx + c)`, `W, c ~ N(0, 1)`.
 //!
 //! With `x̃ = (x, 1)`, `ỹ = (y, 1)`, `a = ‖x̃‖`, `b = ‖ỹ‖` and `α ∈ [0, π]` the angle between

@@ -1,4 +1,4 @@
-//! [`KernelExpansion`]: a vector-valued RKHS function `θ = Σ_c k(·, c) a_c` (DESIGN §3.4).
+//! [`KernelExpansion`]: a vector-valued RKHS function `θ = Σ_c k(·, c) a_c` (docs/theory.md §3.4).
 //!
 //! Centres `C ∈ R^{m×d}` and coefficients `A ∈ R^{m×d}` are stored row-major (one centre
 //! per row), so [`KernelExpansion::append`] is an amortised `O(d)` copy per centre — the
@@ -217,7 +217,7 @@ impl KernelExpansion {
 
     /// Appends centres `C_new` with coefficients `alpha · A_new` — the kernel-ResNet step
     /// `θ_k ← θ_k − η Σ_i k(·, x_i^k) p_i^{k+1}` is `append_scaled(X^k, P^{k+1}, −η)`
-    /// (DESIGN §4).
+    /// (docs/theory.md §4).
     ///
     /// # Errors
     /// [`KernelError::DimensionMismatch`], [`KernelError::NonFinite`] (also for a

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{check_batch, check_dim};
 use crate::{KernelError, KernelSpec};
 
-/// A positive-definite kernel `k: R^d × R^d → R` (DESIGN §3.1: the scalar part of the
+/// A positive-definite kernel `k: R^d × R^d → R` (docs/theory.md §3.1: the scalar part of the
 /// matrix kernel `K(x, x') = k(x, x') I_d`).
 ///
 /// Batches are row-major in meaning: `X ∈ R^{N×d}` holds one point per row.
@@ -233,7 +233,7 @@ pub enum SpectralMeasure {
 }
 
 impl SpectralMeasure {
-    /// `E‖ω‖²` in dimension `d` (the `σ_ω²` of the uniform RFF bound, DESIGN §6):
+    /// `E‖ω‖²` in dimension `d` (the `σ_ω²` of the uniform RFF bound, docs/theory.md §6):
     /// `d/σ²` for the Gaussian, `d · dof / ((dof − 2) ℓ²)` for the Student-t, `+∞` when
     /// `dof ≤ 2` (Laplace, Matérn ≤ 1).
     pub fn second_moment(&self, d: usize) -> f64 {

@@ -2,10 +2,10 @@
 //!
 //! **One job:** everything the rest of plres needs to know about a scalar kernel
 //! `k: R^d × R^d → R` and the RKHS `H` of vector fields with matrix kernel
-//! `K(x, x') = k(x, x') I_d` (DESIGN §3.1): values, gradients, Gram matrices, their
-//! spectra (the PL certificate of DESIGN §5), the spectral measures random Fourier
-//! features sample from (DESIGN §3.2, §6), and exact kernel expansions
-//! `θ = Σ_c k(·, c) a_c` for the infinite-width ResNet (DESIGN §3.4, §4).
+//! `K(x, x') = k(x, x') I_d` (docs/theory.md §3.1): values, gradients, Gram matrices, their
+//! spectra (the PL certificate of docs/theory.md §5), the spectral measures random Fourier
+//! features sample from (docs/theory.md §3.2, §6), and exact kernel expansions
+//! `θ = Σ_c k(·, c) a_c` for the infinite-width ResNet (docs/theory.md §3.4, §4).
 //!
 //! ## Equations
 //!
@@ -25,13 +25,13 @@
 //!   `ω = z / (ℓ √(u/dof))`, `z ~ N(0, I_d)`, `u ~ χ²(dof)` ([`SpectralMeasure`]), and
 //!   `E‖ω‖² = d/σ²` resp. `d·dof/((dof − 2)ℓ²)` ([`SpectralMeasure::second_moment`]).
 //! - The arc-cosine kernel is the width limit of `φ(x) = √(2/p) relu(Wx + c)`:
-//!   `k(x, y) = 2 E_w[relu(w·x̃) relu(w·ỹ)]`, `w ~ N(0, I_{d+1})` (DESIGN §3.2).
+//!   `k(x, y) = 2 E_w[relu(w·x̃) relu(w·ỹ)]`, `w ~ N(0, I_{d+1})` (docs/theory.md §3.2).
 //! - Gram matrices of the distance-based kernels come from one GEMM,
 //!   `‖x_i − y_j‖² = ‖x_i‖² + ‖y_j‖² − 2 (X Yᵀ)_ij`, clamped at 0 (near pairs recomputed
 //!   directly, see [`radial`]).
 //! - Spectral tools ([`spectral`]): `λ_min`, `λ_max`; Gershgorin
 //!   `λ_min(K) ≥ min_i (K_ii − Σ_{j≠i}|K_ij|)`; for the Gaussian with separation
-//!   `δ = min_{i≠j}‖x_i − x_j‖`, `λ_min ≥ 1 − (N − 1) exp(−δ²/(2σ²))` (DESIGN §5).
+//!   `δ = min_{i≠j}‖x_i − x_j‖`, `λ_min ≥ 1 − (N − 1) exp(−δ²/(2σ²))` (docs/theory.md §5).
 //! - Expansions ([`expansion`]): `θ(X) = K(X, C) A`, `Dθ(x) = Σ_c a_c ∇_x k(x, c)ᵀ`,
 //!   `Dθ(x_i)ᵀ v_i = Σ_c ∇_x k(x_i, c)(a_c·v_i)`, `‖θ‖²_H = tr(Aᵀ K_CC A)`, and the
 //!   reproducing property `⟨k(·, x) e_l, θ⟩_H = θ(x)_l`.

@@ -1,11 +1,11 @@
-//! Spectral tools for Gram matrices: the quantities of the PL certificate (DESIGN §5).
+//! Spectral tools for Gram matrices: the quantities of the PL certificate (docs/theory.md §5).
 //!
 //! - [`lambda_min`], [`lambda_max`]: extreme eigenvalues by faer's self-adjoint
 //!   eigensolver (`O(N³)`), reading the lower triangle.
 //! - [`gershgorin_lower_bound`]: `min_i (K_ii − Σ_{j≠i} |K_ij|) ≤ λ_min(K)` (Gershgorin's
 //!   circle theorem), `O(N²)`.
 //! - [`gaussian_gershgorin_bound`]: the a-priori form of that bound for a Gaussian Gram of
-//!   points with separation `δ`: `λ_min ≥ 1 − (N − 1) exp(−δ²/(2σ²))` (DESIGN §5, `λ_*`).
+//!   points with separation `δ`: `λ_min ≥ 1 − (N − 1) exp(−δ²/(2σ²))` (docs/theory.md §5, `λ_*`).
 //! - [`is_positive_definite`]: whether a Cholesky factorisation `K = LLᵀ` succeeds.
 //! - [`min_separation`]: `δ(X) = min_{i≠j} ‖x_i − x_j‖`, computed pair by pair (no
 //!   cancellation from the GEMM distance formula, no `N×N` storage).
@@ -125,7 +125,7 @@ pub fn gershgorin_lower_bound(k: MatRef<'_, f64>) -> f64 {
         .fold(f64::INFINITY, f64::min)
 }
 
-/// The a-priori Gershgorin bound for a Gaussian Gram matrix (DESIGN §5): `N` points with
+/// The a-priori Gershgorin bound for a Gaussian Gram matrix (docs/theory.md §5): `N` points with
 /// pairwise distances `≥ δ` and bandwidth `σ` give
 /// `λ_min ≥ λ_* = 1 − (N − 1) exp(−δ²/(2σ²))` (every off-diagonal entry is at most
 /// `exp(−δ²/(2σ²))`). The expressivity condition is `λ_* > 0`.

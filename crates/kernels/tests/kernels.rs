@@ -239,7 +239,7 @@ proptest! {
     /// `‖E‖₂ ≤ N e`; the eigensolver is backward stable, `≤ c N eps ‖K‖₂` with `c = 16`.
     /// Gershgorin's bound is `≤ λ_min` (up to `N eps Σ|K_ij|` rounding of its sums and the
     /// eigensolver's error), and for the Gaussian the a-priori bound
-    /// `1 − (N − 1)exp(−δ²/(2σ²))` (DESIGN §5) lies below Gershgorin's.
+    /// `1 − (N − 1)exp(−δ²/(2σ²))` (docs/theory.md §5) lies below Gershgorin's.
     #[test]
     fn gram_is_psd_and_gershgorin_is_below_lambda_min(x in batch(12, 4), p in 0.5f64..2.0) {
         let (n, d) = (x.nrows() as f64, x.ncols() as f64);

@@ -2,7 +2,7 @@
 //!
 //! A field maps a time and a batch of states `X ∈ R^{N×d}` (one sample per row) to the batch
 //! of velocities `F ∈ R^{N×d}`, row by row: `F_i = f(t, x_i; θ)`. The gradient routines need
-//! two vector–Jacobian products per stage (DESIGN §4): with respect to the state,
+//! two vector–Jacobian products per stage (docs/theory.md §4): with respect to the state,
 //! `(∂f/∂x)ᵀ v`, and with respect to the flat parameter vector `θ ∈ R^P`, `(∂f/∂θ)ᵀ v`.
 
 use faer::{MatMut, MatRef};

@@ -1,6 +1,6 @@
 //! Fixed-step integration on an explicit grid with any explicit tableau.
 //!
-//! `x_{k+1} = x_k + h_k Σ_i b_i K_i`, `h_k = t_{k+1} − t_k` for the given grid (DESIGN §3.2:
+//! `x_{k+1} = x_k + h_k Σ_i b_i K_i`, `h_k = t_{k+1} − t_k` for the given grid (docs/theory.md §3.2:
 //! this is the ResNet forward pass when `f` is the residual field). Requested output times
 //! between grid points are filled by cubic Hermite interpolation of `(x_k, f(t_k, x_k),
 //! x_{k+1}, f(t_{k+1}, x_{k+1}))` (local error `O(h⁴)`); the end-point evaluation is reused as

@@ -1,7 +1,7 @@
 //! # plres-ode — explicit integrators for batched states with adjoints
 //!
 //! One job: integrate `Ẋ = f(t, X)` for a batch `X ∈ R^{N×d}` (one sample per row) with
-//! explicit Runge–Kutta methods, and give exact gradients of what was computed (DESIGN §3.2,
+//! explicit Runge–Kutta methods, and give exact gradients of what was computed (docs/theory.md §3.2,
 //! §4, §7). The ResNet forward pass `x^{k+1} = x^k + h U_k φ(x^k)` is the Euler case on the
 //! grid `t_k = k/L`; its backward pass is the discrete adjoint below.
 //!
@@ -9,14 +9,14 @@
 //!
 //! *Step* (tableau `(a, b, c)`, [`tableau`]): from `(t, x)` with step `h`,
 //! `Y_i = x + h Σ_{j<i} a_ij K_j`, `K_i = f(t + c_i h, Y_i)`, `x' = x + h Σ_i b_i K_i`.
-//! Global error `O(h^p)` for a method of order `p` (DESIGN §7: Euler 1, midpoint/Heun 2,
+//! Global error `O(h^p)` for a method of order `p` (docs/theory.md §7: Euler 1, midpoint/Heun 2,
 //! RK4 and Kutta's 3/8 rule 4).
 //!
 //! *Adaptive step* ([`adaptive`]): embedded estimate `E = h Σ (b_i − b̂_i) K_i`,
 //! `err = ‖E/(atol + rtol·max(|x|,|x'|))‖_rms`, accept iff `err ≤ 1`, PI control
 //! `h_new = h · clamp(safety · err^{−α} · err_prev^{β}, fac_min, fac_max)`.
 //!
-//! *Discrete adjoint* ([`adjoint`], DESIGN §4), for `λ' = ∂L/∂x'`, stages `i = s … 1`:
+//! *Discrete adjoint* ([`adjoint`], docs/theory.md §4), for `λ' = ∂L/∂x'`, stages `i = s … 1`:
 //! `w_i = h b_i λ' + h Σ_{j>i} a_ji μ_j`, `μ_i = (∂f/∂x(Y_i))ᵀ w_i`,
 //! `∂L/∂θ += (∂f/∂θ(Y_i))ᵀ w_i`, `λ = λ' + Σ_i μ_i`.
 //!

@@ -104,7 +104,7 @@ fn frob(m: MatRef<'_, f64>) -> f64 {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(12)))]
 
-    /// DESIGN §7: on a random linear system ẋ = Ax with exact flow Q e^{tB} Qᵀ, the global
+    /// docs/theory.md §7: on a random linear system ẋ = Ax with exact flow Q e^{tB} Qᵀ, the global
     /// error at T = 1 behaves like C h^p; the least-squares slope of log error vs log h over
     /// four halvings is within ±0.15 of p = 1, 2, 2, 4 (Euler, midpoint, Heun, RK4).
     /// Spectrum: rates α ∈ [−1, 0.3], frequencies ω ∈ [0.5, 2] (|λ| ≤ 2.1), so with

@@ -1,13 +1,13 @@
 //! # plres-optim — optimizers in the parameter metric the theory uses
 //!
 //! One job: minimise a [`Problem`] (loss and gradient at a flat parameter vector) with
-//! first-order methods whose steps are taken in a chosen [`Metric`] (DESIGN §4, §5), and
+//! first-order methods whose steps are taken in a chosen [`Metric`] (docs/theory.md §4, §5), and
 //! show every iterate to [`Observer`]s (where the PL monitors of `plres-theory` plug in).
 //! It depends on no other plres crate.
 //!
 //! ## The equations
 //!
-//! **Metric and Riesz gradient** (DESIGN §4). Parameters are split into blocks with weights
+//! **Metric and Riesz gradient** (docs/theory.md §4). Parameters are split into blocks with weights
 //! `w_b > 0`, `⟨u, v⟩_M = Σ_b w_b ⟨u_b, v_b⟩`. From the Euclidean gradient `g = ∂L/∂θ` the
 //! Riesz gradient is `G_b = g_b / w_b`, with `‖G‖²_M = Σ_b ‖g_b‖²/w_b`. The discretised
 //! `L²([0,1])` metric of a depth-`L` ResNet has one block per layer with `w = h = 1/L`
@@ -16,7 +16,7 @@
 //!
 //! **Solvers** ([`solver`]; `η_k` from the [`schedule`]):
 //! - gradient descent: `θ_{k+1} = θ_k − η_k G_k` ([`GradientDescent`]); on a PL loss with
-//!   `η ≤ 1/β`: `L_{k+1} ≤ (1 − ημ/2) L_k` (DESIGN §5);
+//!   `η ≤ 1/β`: `L_{k+1} ≤ (1 − ημ/2) L_k` (docs/theory.md §5);
 //! - Armijo backtracking: largest `t ∈ {η_k ρʲ}` with
 //!   `L(θ_k − tG_k) ≤ L(θ_k) − c t ‖G_k‖²_M` ([`Backtracking`]);
 //! - SGD: `θ_{k+1} = θ_k − η_k G_{B_k}`, batches `B_k` from a seeded shuffle per epoch
@@ -63,7 +63,7 @@
 //!     .build()?;
 //! let mut history = History::new();
 //! let out = run(&mut Quad, &gd, State::new(vec![1.0, 1.0]), &Stopping::iterations(50), &mut [&mut history])?;
-//! // With η = 1/β the loss ratio per step is at most 1 − μ/β = 3/4 (DESIGN §5).
+//! // With η = 1/β the loss ratio per step is at most 1 − μ/β = 3/4 (docs/theory.md §5).
 //! let l = history.losses();
 //! assert!(l.windows(2).all(|w| w[1] <= 0.75 * w[0]));
 //! assert_eq!(out.report.iterations, 50);

@@ -1,4 +1,4 @@
-//! The parameter inner product: per-block weights, Riesz gradients, norms (DESIGN §4).
+//! The parameter inner product: per-block weights, Riesz gradients, norms (docs/theory.md §4).
 //!
 //! A metric is `⟨u, v⟩_M = Σ_b w_b ⟨u_b, v_b⟩` over consecutive blocks `b` of the flat
 //! parameter vector. The Riesz gradient `G` is the vector with `⟨G, v⟩_M = ⟨g, v⟩` for all
@@ -88,7 +88,7 @@ impl Metric {
         }
     }
 
-    /// The discretised `L²([0,1])` metric of DESIGN §4: `n_layers` blocks of `block_len`
+    /// The discretised `L²([0,1])` metric of docs/theory.md §4: `n_layers` blocks of `block_len`
     /// parameters, each with weight `h` (usually `h = 1/L`): `⟨U, V⟩ = h Σ_k ⟨U_k, V_k⟩_F`,
     /// Riesz gradient `G_k = (1/h) ∂L/∂U_k`.
     ///

@@ -9,7 +9,7 @@ use crate::state::State;
 /// first; at least one of `max_iterations` and `max_epochs` must be set.
 ///
 /// Budgets count the state's totals (so a resumed state continues towards the same budget);
-/// the gradient norm is `‖G‖_M`, the Riesz gradient's norm in the solver's metric (DESIGN §4).
+/// the gradient norm is `‖G‖_M`, the Riesz gradient's norm in the solver's metric (docs/theory.md §4).
 /// For stochastic solvers the loss and gradient are those of the current minibatch.
 ///
 /// ```

@@ -271,7 +271,7 @@ proptest! {
     // each a few microseconds).
     #![proptest_config(ProptestConfig::default())]
 
-    /// Claim (DESIGN §5 for GD with η = 1/β under PL with μ): L_{k+1} ≤ (1 − μ/β) L_k.
+    /// Claim (docs/theory.md §5 for GD with η = 1/β under PL with μ): L_{k+1} ≤ (1 − μ/β) L_k.
     /// On a quadratic the exact contraction is even (1 − μ/β)², which we assert too (it is
     /// what catches a wrong step size).
     /// Tolerance: each computed step deviates from the exact map applied to the computed

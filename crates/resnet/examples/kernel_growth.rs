@@ -1,4 +1,4 @@
-//! Growth of the kernel ResNet under gradient descent (DESIGN §3.4): centres, memory
+//! Growth of the kernel ResNet under gradient descent (docs/theory.md §3.4): centres, memory
 //! and time per step for the width-limit experiment's size.
 //!
 //! ```text

@@ -1,4 +1,4 @@
-//! Loss and gradient in the PyTorch peer's gradient-check format (`../shared/peer`).
+//! Loss and gradient in the PyTorch peer's gradient-check format (`benches/peer/`, docs/theory.md §8).
 //!
 //! ```text
 //! cargo run -p plres-resnet --example peer_gradcheck -- IN.safetensors OUT.safetensors

@@ -1,4 +1,4 @@
-//! safetensors checkpoints (DESIGN §8): a set of named little-endian `F64` tensors plus
+//! safetensors checkpoints (docs/theory.md §8): a set of named little-endian `F64` tensors plus
 //! string metadata, written atomically and validated on load.
 //!
 //! Tensor names (row-major, as PyTorch/NumPy read them):
@@ -39,7 +39,7 @@ use crate::error::CheckpointError;
 /// The checkpoint format this build writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
 
-/// Metadata keys (DESIGN §8).
+/// Metadata keys (docs/theory.md §8).
 pub mod keys {
     /// `"linear_resnet"`, `"shl_resnet"` or `"kernel_resnet"`.
     pub const MODEL: &str = "model";

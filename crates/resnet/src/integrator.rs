@@ -1,4 +1,4 @@
-//! The depth discretisation of the flow `ẋ = θ_s(x)` (DESIGN §3.2).
+//! The depth discretisation of the flow `ẋ = θ_s(x)` (docs/theory.md §3.2).
 
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +60,7 @@ impl Integrator {
     }
 
     /// Layer weights `w_j` of the discretised `L²([0,1])` inner product on the slices:
-    /// `h` per layer for Euler (piecewise constant, DESIGN §4), and the lumped
+    /// `h` per layer for Euler (piecewise constant, docs/theory.md §4), and the lumped
     /// (trapezoidal) mass matrix of the piecewise-linear interpolant otherwise:
     /// `h/2` for `U_0` and `U_L`, `h` in between.
     pub fn slice_weights(self, depth: usize) -> Vec<f64> {

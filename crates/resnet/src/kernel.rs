@@ -1,4 +1,4 @@
-//! `KernelResNet`: the infinite-width limit (DESIGN §3.4), each residual `θ_k` an exact
+//! `KernelResNet`: the infinite-width limit (docs/theory.md §3.4), each residual `θ_k` an exact
 //! kernel expansion `θ_k = Σ_c k(·, c) a_c` (plres-kernels `KernelExpansion`).
 //!
 //! Forward (Euler, one sample per row): `X_{k+1} = X_k + h θ_k(X_k)`.
@@ -6,10 +6,10 @@
 //! `p_i^k = p_i^{k+1} + h Dθ_k(x_i^k)ᵀ p_i^{k+1}`).
 //!
 //! Gradient in the metric `⟨θ, θ'⟩ = h Σ_k ⟨θ_k, θ'_k⟩_H` (the `L²([0,1]; H)` inner
-//! product discretised, DESIGN §4): the derivative of `L` in a direction `δθ_k` is
+//! product discretised, docs/theory.md §4): the derivative of `L` in a direction `δθ_k` is
 //! `h Σ_i ⟨p_i^{k+1}, δθ_k(x_i^k)⟩ = h ⟨Σ_i k(·, x_i^k) p_i^{k+1}, δθ_k⟩_H`, so the
 //! Riesz gradient is `G_k = Σ_i k(·, x_i^k) p_i^{k+1}` and
-//! `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k(x_i^k, x_j^k)` (DESIGN §5.1).
+//! `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k(x_i^k, x_j^k)` (docs/theory.md §5.1).
 //! A gradient step `θ_k ← θ_k − η G_k` appends the `N` points `x_i^k` as centres of
 //! layer `k` with coefficients `−η p_i^{k+1}`: starting from `θ = 0` the expansion form
 //! is kept exactly.

@@ -1,7 +1,7 @@
 //! # plres-resnet — the models the theory is about
 //!
 //! One job: the ResNet whose residual blocks are linear in their trained parameters
-//! (finite width, DESIGN §3.2), its infinite-width limit (the kernel ResNet, §3.4) and
+//! (finite width, docs/theory.md §3.2), its infinite-width limit (the kernel ResNet, §3.4) and
 //! the non-linear baseline (§3.3), each with its exact gradient (§4), as plres-optim
 //! problems, with safetensors checkpoints (§8).
 //!
@@ -21,7 +21,7 @@
 //! * **KernelResNet** ([`kernel`]): `x^{k+1} = x^k + h θ_k(x^k)` with
 //!   `θ_k = Σ_c k(·, c) a_c` in the RKHS of a kernel `k` (plres-kernels).
 //!
-//! Adjoint (exact, DESIGN §4): `p_i^L = (1/N) Bᵀ ∇ℓ(z_i, y_i)`,
+//! Adjoint (exact, docs/theory.md §4): `p_i^L = (1/N) Bᵀ ∇ℓ(z_i, y_i)`,
 //! `p_i^k = p_i^{k+1} + h Df_k(x_i^k)ᵀ p_i^{k+1}`; Euclidean gradient
 //! `∂L/∂U_k = h Σ_i p_i^{k+1} φ(x_i^k)ᵀ`; in the `L²([0,1])` metric
 //! `⟨U, V⟩ = h Σ_k ⟨U_k, V_k⟩_F` the Riesz gradient is `G_k = (1/h) ∂L/∂U_k`, and

@@ -1,4 +1,4 @@
-//! Losses on the network output `z_i = B x_i^L` and their gradients (DESIGN §3.1).
+//! Losses on the network output `z_i = B x_i^L` and their gradients (docs/theory.md §3.1).
 //!
 //! * squared: `L = (1/N) Σ_i ½‖z_i − y_i‖²`, `∂L/∂z_i = (z_i − y_i)/N`;
 //! * softmax cross-entropy on class labels `y_i ∈ {0..d_out−1}` with `z_i` as logits:
@@ -7,7 +7,7 @@
 //!   `∂L/∂z_i = (softmax(z_i) − e_{y_i})/N`.
 //!
 //! The factor `1/N` is part of the gradient, so the adjoint's terminal value is
-//! `P^L = (∂L/∂Z) B` (DESIGN §4: `p_i^L = (1/N) Bᵀ∇ℓ`). The variant of [`Targets`]
+//! `P^L = (∂L/∂Z) B` (docs/theory.md §4: `p_i^L = (1/N) Bᵀ∇ℓ`). The variant of [`Targets`]
 //! chooses the loss. Squared loss on one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};

@@ -1,8 +1,8 @@
 //! The fixed linear maps around the flow and the checks every model shares.
 //!
 //! * input embedding `A ∈ R^{d×d_in}`: `x_i^0 = A x_i` (identity when absent, `d_in = d`);
-//! * output map `B ∈ R^{d_out×d}`: `z_i = B x_i^L` (identity by default, DESIGN §3.1);
-//!   the adjoint starts at `P^L = (∂L/∂Z) B` (DESIGN §4, `p_i^L = Bᵀ ∂L/∂z_i`).
+//! * output map `B ∈ R^{d_out×d}`: `z_i = B x_i^L` (identity by default, docs/theory.md §3.1);
+//!   the adjoint starts at `P^L = (∂L/∂Z) B` (docs/theory.md §4, `p_i^L = Bᵀ ∂L/∂z_i`).
 //!
 //! In row-major batch form (one sample per row) these are `X^0 = X Aᵀ`, `Z = X^L Bᵀ`.
 

@@ -30,7 +30,7 @@ pub trait Trainable {
     /// # Errors
     /// Wrong length or non-finite values.
     fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError>;
-    /// The metric gradient descent should use (the `L²` metric, DESIGN §4).
+    /// The metric gradient descent should use (the `L²` metric, docs/theory.md §4).
     fn metric(&self) -> Metric;
     /// Input dimension `d_in`.
     fn input_dim(&self) -> usize;

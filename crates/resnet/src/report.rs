@@ -34,7 +34,7 @@ pub struct Trajectory {
     pub output: Mat<f64>,
 }
 
-/// Loss and gradients at one parameter value (DESIGN §4).
+/// Loss and gradients at one parameter value (docs/theory.md §4).
 #[derive(Clone, Debug)]
 pub struct GradientReport {
     /// `L(θ)`, mean over samples.

@@ -1,4 +1,4 @@
-//! `ShlResNet`: the non-linear baseline of the reference study (DESIGN §3.3).
+//! `ShlResNet`: the non-linear baseline of the reference study (docs/theory.md §3.3).
 //!
 //! Residual `f_k(x) = U_k s σ(W_k x + c_k)` with `U_k ∈ R^{d×p}`, `W_k ∈ R^{p×d}`,
 //! `c_k ∈ R^p` all trained (mean-field-like), `s = √(2/p)`, `σ` = ReLU (the study) or

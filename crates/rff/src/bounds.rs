@@ -1,4 +1,4 @@
-//! How many random Fourier features the expressivity condition needs (DESIGN §6).
+//! How many random Fourier features the expressivity condition needs (docs/theory.md §6).
 //!
 //! Two bounds, each as a pair of inverse functions: `features_needed_*` (smallest width
 //! `p` with failure probability `≤ δ`) and `failure_probability_*` (the probability bound
@@ -9,7 +9,7 @@
 //!   of i.i.d. rank-one matrices with `E z_j z_jᵀ = K` and `‖z_j‖² ≤ 2n`; therefore
 //!   `P(‖K_p − K‖ ≥ ε) ≤ 2n exp(−(pε²/2) / (2n‖K‖ + 2nε/3))`.
 //!   With `ε = eps · λ_min(K)`, on the complementary event Weyl's inequality gives
-//!   `λ_min(K_p) ≥ (1 − eps) λ_min(K)`; DESIGN §6 uses `eps = 1/2`. The same bound holds
+//!   `λ_min(K_p) ≥ (1 − eps) λ_min(K)`; docs/theory.md §6 uses `eps = 1/2`. The same bound holds
 //!   verbatim for the paired `[cos, sin]` features (`p/2` rank-two terms of norm `≤ n`).
 //! * **Uniform** over a compact set `M` of diameter `D` (Rahimi & Recht 2007, Claim 1):
 //!   `P(sup_{x,y∈M} |k_p(x,y) − k(x,y)| ≥ ε) ≤ 2⁸ (σ_ω D/ε)² exp(−pε²/(4(d+2)))`,
@@ -17,7 +17,7 @@
 //!   `ε = λ/(2n)` every `n`-point Gram of points of `M` satisfies
 //!   `‖K_p − K‖ ≤ n·max_{ij}|K_p − K|_{ij} < λ/2`, so `λ_min(K_p) > λ_min(K) − λ/2` along
 //!   every trajectory that stays in `M` — the version the PL certificate needs when the
-//!   points move during training. Implemented exactly as DESIGN §6 states it; Rahimi and
+//!   points move during training. Implemented exactly as docs/theory.md §6 states it; Rahimi and
 //!   Recht prove it for paired `[cos, sin]` features with `p` counting *frequencies*
 //!   (`p/2` for plres's paired map of width `p`), and their argument does not cover
 //!   cosine-with-phase features as written: see `docs/rff-bounds.md` §2 before relying on
@@ -82,7 +82,7 @@ fn bernstein(p: f64, nf: f64, epsilon: f64, norm_k: f64) -> f64 {
     2.0 * nf * (-(p * epsilon * epsilon / 2.0) / variance).exp()
 }
 
-/// Pointwise failure probability (matrix Bernstein, DESIGN §6): an upper bound on
+/// Pointwise failure probability (matrix Bernstein, docs/theory.md §6): an upper bound on
 /// `P(‖K_p − K‖ ≥ eps·λ_min(K))` for the Gram `K_p` of `p` cosine features at `n` fixed
 /// points,
 ///
@@ -118,7 +118,7 @@ pub fn failure_probability_pointwise(
 /// `p = ⌈ 2 (2n‖K‖ + 2nε/3) ln(2n/δ) / ε² ⌉`, `ε = eps · λ_min(K)`,
 ///
 /// so that `λ_min(K_p) ≥ (1 − eps) λ_min(K)` with probability `≥ 1 − δ`
-/// (DESIGN §6 takes `eps = 1/2`). The result is checked against the forward formula, so
+/// (docs/theory.md §6 takes `eps = 1/2`). The result is checked against the forward formula, so
 /// `failure_probability_pointwise(p, …) ≤ δ` holds in floating point too. At least 1.
 ///
 /// # Errors
@@ -175,7 +175,7 @@ fn uniform_log_prefactor(epsilon: f64, sigma_d: f64) -> f64 {
     8.0 * std::f64::consts::LN_2 + 2.0 * (sigma_d / epsilon).ln()
 }
 
-/// Uniform failure probability (Rahimi & Recht 2007, Claim 1; DESIGN §6): an upper bound
+/// Uniform failure probability (Rahimi & Recht 2007, Claim 1; docs/theory.md §6): an upper bound
 /// on `P(sup_{x,y∈M} |k_p(x,y) − k(x,y)| ≥ ε)` over a compact `M ⊂ R^d` of diameter `D`,
 ///
 /// `P ≤ min(1, 2⁸ (σ_ω D/ε)² exp(−pε²/(4(d+2))))`, `ε = λ/(2n)`, `σ_ω² = E‖ω‖²`.
@@ -278,7 +278,7 @@ mod tests {
         ));
     }
 
-    /// The closed form `p` against a hand evaluation of DESIGN §6's formula:
+    /// The closed form `p` against a hand evaluation of docs/theory.md §6's formula:
     /// n = 10, λ = 0.4, ‖K‖ = 3, eps = 1/2 → ε = 0.2, variance term 2·10·3 + 2·10·0.2/3,
     /// p* = 2·(60 + 4/3)·ln(20/0.1)/0.04.
     #[test]

@@ -1,4 +1,4 @@
-//! Random Fourier features for stationary kernels (DESIGN §3.2; Rahimi & Recht 2007).
+//! Random Fourier features for stationary kernels (docs/theory.md §3.2; Rahimi & Recht 2007).
 //!
 //! Bochner: a stationary kernel with `k(0) = 1` is `k(x, y) = E_ω cos(ω·(x − y))` for
 //! `ω` drawn from its spectral measure. With `b ~ U[0, 2π)` independent of `ω`,

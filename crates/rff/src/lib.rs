@@ -1,8 +1,8 @@
 //! # plres-rff — random feature maps with feature-count bounds
 //!
 //! One job: finite feature maps `φ: R^d → R^p` whose kernel `k_p(x, y) = φ(x)·φ(y)`
-//! approximates a plres-kernels kernel (DESIGN §3.2), and how many features make the
-//! expressivity condition hold with probability `≥ 1 − δ` (DESIGN §6).
+//! approximates a plres-kernels kernel (docs/theory.md §3.2), and how many features make the
+//! expressivity condition hold with probability `≥ 1 − δ` (docs/theory.md §6).
 //!
 //! ## Equations
 //!
@@ -31,7 +31,7 @@
 //! * [`fourier`] — [`RandomFourierFeatures`], [`FourierVariant`].
 //! * [`relu`] — [`RandomReluFeatures`].
 //! * [`spec`] — [`FeatureSpec`], the serialisable choice of a feature map.
-//! * [`bounds`] — feature counts and failure probabilities (DESIGN §6).
+//! * [`bounds`] — feature counts and failure probabilities (docs/theory.md §6).
 //! * [`trig`] — vectorised `sin`/`cos`/`sincos` (SIMD polynomial, ≤ 4 ulp), public so
 //!   that the ResNet can fuse its own activation passes.
 //! * [`error`] — [`RffError`], [`BoundError`].

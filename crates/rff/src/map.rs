@@ -16,7 +16,7 @@ use plres_kernels::KernelSpec;
 use crate::fourier::FourierVariant;
 use crate::spec::FeatureSpec;
 
-/// A finite feature map `φ: R^d → R^p` with its backward pass (DESIGN §3.2).
+/// A finite feature map `φ: R^d → R^p` with its backward pass (docs/theory.md §3.2).
 ///
 /// Batches are row-major in meaning: `X` is `N×d`, `Φ = φ(X)` is `N×p`, one sample per row.
 /// The kernel of the map is `k_p(x, y) = φ(x)·φ(y)`; [`limit_kernel`](Self::limit_kernel)

@@ -1,4 +1,4 @@
-//! Random ReLU features: the hidden layer of the reference study (DESIGN §3.2).
+//! Random ReLU features: the hidden layer of the reference study (docs/theory.md §3.2).
 //!
 //! `φ(x) = √(2/p) relu(Wx + c)`, `W_jl, c_j ~ N(0, 1)` i.i.d. Writing `x̃ = (x, 1)` and
 //! `w̃_j = (w_j, c_j) ~ N(0, I_{d+1})`, `φ(x)·φ(y) = (2/p) Σ_j relu(w̃_j·x̃) relu(w̃_j·ỹ)`,

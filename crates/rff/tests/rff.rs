@@ -746,7 +746,7 @@ mod bounds {
         }
     }
 
-    /// The pointwise bound in action (DESIGN §6): 8 points of R², Gaussian kernel σ = 1,
+    /// The pointwise bound in action (docs/theory.md §6): 8 points of R², Gaussian kernel σ = 1,
     /// δ = 0.1, p = features_needed_pointwise(8, λ_min(K), ‖K‖, δ, 1/2). Over 200 seeds the
     /// empirical frequency of λ_min(K_p) < λ_min(K)/2 must be ≤ δ (the bound is a
     /// guarantee, so a larger frequency would be a bug in the features or in the bound).

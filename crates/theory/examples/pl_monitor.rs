@@ -1,5 +1,5 @@
 //! Train a small RFF ResNet by gradient descent in the L² metric and certify the local
-//! PL inequality along the way (DESIGN §5): the monitor's rows, then every check.
+//! PL inequality along the way (docs/theory.md §5): the monitor's rows, then every check.
 //!
 //! Run: `cargo run --release -p plres-theory --example pl_monitor`
 

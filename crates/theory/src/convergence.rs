@@ -1,4 +1,4 @@
-//! Linear convergence and the lazy regime (DESIGN §5 "Convergence", §7 "Lazy regime"):
+//! Linear convergence and the lazy regime (docs/theory.md §5 "Convergence", §7 "Lazy regime"):
 //! observed rate against the predicted one, distance travelled against the path-length
 //! bound.
 //!
@@ -8,7 +8,7 @@
 //!
 //! Gradient descent `θ_{t+1} = θ_t − ηG_t` (in the parameter metric) with a sufficient
 //! decrease `L_{t+1} ≤ L_t − cη‖G_t‖²` — `c = ½` whenever `η ≤ 1/β` (descent lemma) —
-//! gives `L_{t+1} ≤ (1 − cημ)L_t`, i.e. the per-step rate `1 − ημ/2` of DESIGN §5, and
+//! gives `L_{t+1} ≤ (1 − cημ)L_t`, i.e. the per-step rate `1 − ημ/2` of docs/theory.md §5, and
 //! `√L_t − √L_{t+1} ≥ cη‖G_t‖²/(2√L_t) ≥ (c/2)√μ·η‖G_t‖`, hence the discrete path length
 //! `Σ_t η‖G_t‖ ≤ (1/c)·2√(L₀/μ)` and `‖θ_T − θ₀‖ ≤ Σ_t η‖G_t‖`.
 //! The constant `c` actually achieved is measured ([`sufficient_decrease_constant`]), so
@@ -67,7 +67,7 @@ pub fn fit_linear_rate(iterations: &[f64], losses: &[f64]) -> Result<RateFit, Th
     })
 }
 
-/// The rate DESIGN §5 predicts for GD with step `η ≤ 1/β` under PL with constant `μ`:
+/// The rate docs/theory.md §5 predicts for GD with step `η ≤ 1/β` under PL with constant `μ`:
 /// `1 − ημ/2` per step (clamped at 0).
 pub fn predicted_gd_rate(eta: f64, mu: f64) -> f64 {
     (1.0 - eta * mu / 2.0).max(0.0)
@@ -81,7 +81,7 @@ pub fn rate_report(fit: &RateFit, eta: f64, mu: f64, n_se: f64) -> CheckReport {
             "GD loss decays at least linearly: observed rate {:.6} ± {:.1e} per step ≤ 1 − ημ/2",
             fit.rate, fit.rate_se
         ),
-        "DESIGN §5 Convergence",
+        "docs/theory.md §5 Convergence",
         fit.rate,
         predicted_gd_rate(eta, mu),
         n_se * fit.rate_se,
@@ -89,7 +89,7 @@ pub fn rate_report(fit: &RateFit, eta: f64, mu: f64, n_se: f64) -> CheckReport {
     )
 }
 
-/// The gradient-flow path-length bound `2√(L₀/μ)` (DESIGN §5).
+/// The gradient-flow path-length bound `2√(L₀/μ)` (docs/theory.md §5).
 pub fn path_length_bound(l0: f64, mu: f64) -> f64 {
     2.0 * (l0 / mu).sqrt()
 }
@@ -146,7 +146,7 @@ pub fn sufficient_decrease_constant(
 pub fn path_report(travelled: f64, bound: f64, tolerance: f64, claim: &str) -> CheckReport {
     CheckReport::new(
         claim,
-        "DESIGN §5 Convergence, §7 Lazy regime",
+        "docs/theory.md §5 Convergence, §7 Lazy regime",
         travelled,
         bound,
         tolerance,

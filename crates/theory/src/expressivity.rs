@@ -1,4 +1,4 @@
-//! The expressivity condition along trajectories (DESIGN §5 "A-priori bound",
+//! The expressivity condition along trajectories (docs/theory.md §5 "A-priori bound",
 //! "Necessity").
 //!
 //! At the states `X^k` (`k = 0..=L`) of a forward pass:
@@ -7,7 +7,7 @@
 //! * the separation `δ_k = min_{i≠j} ‖x_i^k − x_j^k‖` against its guaranteed lower bound:
 //!   an Euler layer `x ↦ x + hθ_k(x)` with `Lip(θ_k) ≤ κ‖θ_k‖` contracts distances by at
 //!   most `(1 − hκ‖θ_k‖)₊`, so `δ_k ≥ δ₀ Π_{j<k}(1 − hκ‖θ_j‖)₊ ≥ δ₀ D_L(κ‖θ‖)`
-//!   ([`crate::pl::apriori`]; `D_L ≤ e^{−κ‖θ‖}`, the DESIGN's `δ₀e^{−R/σ}` as `L → ∞`);
+//!   ([`crate::pl::apriori`]; `D_L ≤ e^{−κ‖θ‖}`, the theory's `δ₀e^{−R/σ}` as `L → ∞`);
 //! * Gershgorin: `λ_k ≥ min_i (K_ii − Σ_{j≠i} |K_ij|)` on the computed Gram, and for an
 //!   exact radial kernel `λ_k ≥ 1 − (N−1) ψ(δ_k)`;
 //! * necessity: at width `p < N` the `N×N` features Gram has rank `≤ p`, so `λ_k = 0` at
@@ -89,7 +89,7 @@ impl TrajectoryExpressivity {
         let max_tr = self.trace.iter().copied().fold(0.0, f64::max);
         let mut out = vec![CheckReport::new(
             "expressivity: min_k λ_min(K_k) > 0 (above the rounding floor N·eps·tr K)",
-            "DESIGN §5 Expressivity condition",
+            "docs/theory.md §5 Expressivity condition",
             self.lambda_min(),
             nf * eps * max_tr,
             0.0,
@@ -105,7 +105,7 @@ impl TrajectoryExpressivity {
         };
         out.push(CheckReport::new(
             "Gershgorin: λ_k ≥ min_i (K_ii − Σ_{j≠i}|K_ij|) at every layer (worst margin)",
-            "DESIGN §5 A-priori bound",
+            "docs/theory.md §5 A-priori bound",
             worst_gap(&self.gershgorin),
             0.0,
             0.0,
@@ -114,7 +114,7 @@ impl TrajectoryExpressivity {
         if let Some(gs) = &self.gershgorin_separation {
             out.push(CheckReport::new(
                 "Gershgorin by separation: λ_k ≥ 1 − (N−1) ψ(δ_k) (worst margin)",
-                "DESIGN §5 A-priori bound",
+                "docs/theory.md §5 A-priori bound",
                 worst_gap(gs),
                 0.0,
                 0.0,
@@ -134,7 +134,7 @@ impl TrajectoryExpressivity {
                 .fold(f64::INFINITY, f64::min);
             out.push(CheckReport::new(
                 "separation δ_k ≥ δ₀ Π_{j<k}(1 − hκ‖θ_j‖)₊ (worst ratio)",
-                "DESIGN §5 A-priori bound",
+                "docs/theory.md §5 A-priori bound",
                 worst,
                 1.0,
                 tol,
@@ -149,7 +149,7 @@ impl TrajectoryExpressivity {
                 .fold(f64::INFINITY, f64::min);
             out.push(CheckReport::new(
                 "separation min_k δ_k ≥ δ₀ D_L(κ‖θ‖) (→ δ₀e^{−κ‖θ‖})",
-                "DESIGN §5 A-priori bound",
+                "docs/theory.md §5 A-priori bound",
                 min_sep,
                 b,
                 tol * b,
@@ -163,12 +163,12 @@ impl TrajectoryExpressivity {
     }
 }
 
-/// The necessary condition `p ≥ N` (DESIGN §5 Necessity): with fewer features than
+/// The necessary condition `p ≥ N` (docs/theory.md §5 Necessity): with fewer features than
 /// samples every features Gram is singular.
 pub fn width_condition(p: usize, n: usize) -> CheckReport {
     CheckReport::new(
         "necessary condition p ≥ N (else λ_k = 0 at every layer)",
-        "DESIGN §5 Necessity",
+        "docs/theory.md §5 Necessity",
         p as f64,
         n as f64,
         0.0,
@@ -181,7 +181,7 @@ pub fn width_condition(p: usize, n: usize) -> CheckReport {
 pub fn rank_deficiency_report(lambda_min: f64, trace: f64, p: usize, n: usize) -> CheckReport {
     CheckReport::new(
         format!("p = {p} < N = {n}: λ_min(ΦΦᵀ) = 0 (rank ≤ p)"),
-        "DESIGN §5 Necessity",
+        "docs/theory.md §5 Necessity",
         lambda_min,
         0.0,
         4.0 * n as f64 * f64::EPSILON * trace,

@@ -1,11 +1,11 @@
 //! # plres-theory — the theory's claims as executable checks
 //!
 //! One job: measure, at a given parameter or along training, the quantities the local
-//! Polyak–Łojasiewicz (PL) theory of linear-residual ResNets talks about (DESIGN §5–§7),
+//! Polyak–Łojasiewicz (PL) theory of linear-residual ResNets talks about (docs/theory.md §5–§7),
 //! and report each claim as a [`CheckReport`] — claim, source, measured, predicted,
 //! tolerance, holds. It only measures: it never changes a model or an optimizer's path.
 //!
-//! ## The equations (DESIGN §5)
+//! ## The equations (docs/theory.md §5)
 //!
 //! Notation: `N` samples, depth `L`, `h = 1/L`, states `x_i^k`, adjoints `p_i^k`
 //! (`P^k ∈ R^{N×d}`), residual `f_k = U_kφ` (finite width) or `θ_k ∈ H` (kernel),
@@ -34,7 +34,7 @@
 //! sufficient decrease `c` (`c = ½` for `η ≤ 1/β`): per-step rate `1 − cημ`
 //! (`1 − ημ/2`), path length `≤ (1/c)·2√(L₀/μ)` ([`convergence`]).
 //!
-//! ## RFF feature counts (DESIGN §6)
+//! ## RFF feature counts (docs/theory.md §6)
 //!
 //! A draw of `p` features fails when `λ_min(K_p) < λ_min(K)/2`. Matrix Bernstein:
 //! `P(‖K_p − K‖ ≥ ε) ≤ 2N exp(−(pε²/2)/(2N‖K‖ + 2Nε/3))`, `ε = λ_min(K)/2`; uniform
@@ -42,7 +42,7 @@
 //! `ε = λ_min(K)/(2N)`. [`rff_bounds`] measures the failure frequency over seeds with a
 //! binomial confidence interval and the slack `p_bound / p_empirical` of each bound.
 //!
-//! ## Limits (DESIGN §7)
+//! ## Limits (docs/theory.md §7)
 //!
 //! Depth: output error `O(h^q)`, `q = 1, 2, 2, 4` for Euler, midpoint, Heun, RK4;
 //! width: RFF kernel error `O(p^{−1/2})`; fitted slopes with standard errors

@@ -1,4 +1,4 @@
-//! The limits of DESIGN §7 as fitted slopes with their uncertainty.
+//! The limits of docs/theory.md §7 as fitted slopes with their uncertainty.
 //!
 //! * Depth: the ResNet output with `L` layers against the ODE flow (or a fine reference)
 //!   has error `≈ C h^q`, `h = 1/L`, with `q = 1` for Euler, `2` for midpoint/Heun, `4`
@@ -110,7 +110,7 @@ pub fn depth_order_report(
             fit.slope,
             fit.slope_se
         ),
-        "DESIGN §7 Depth",
+        "docs/theory.md §7 Depth",
         fit.slope,
         integrator.order(),
         tol.of(&fit),
@@ -135,7 +135,7 @@ pub fn width_slope_report(
             "RFF error O(p^(−1/2)): fitted slope {:.3} ± {:.3}",
             fit.slope, fit.slope_se
         ),
-        "DESIGN §7 Width",
+        "docs/theory.md §7 Width",
         fit.slope,
         -0.5,
         tol.of(&fit),
@@ -168,7 +168,7 @@ pub fn frobenius_distance(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     s.sqrt()
 }
 
-/// The RFF kernel error sweep of DESIGN §7 (Width): for each width `p`, the mean over
+/// The RFF kernel error sweep of docs/theory.md §7 (Width): for each width `p`, the mean over
 /// `seeds` draws of `‖K_p − K‖_op` at the points `X` (`K_p = ΦΦᵀ`, `Φ = φ(X)` with
 /// random Fourier features of `kernel`), then the log-log slope (expected `−1/2`).
 /// Returns the per-width mean errors and the fit.

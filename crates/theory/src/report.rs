@@ -1,6 +1,6 @@
 //! `CheckReport`: the one result type of every check in this crate.
 //!
-//! A check states a claim, where it comes from (a DESIGN section or equation), what was
+//! A check states a claim, where it comes from (a section of docs/theory.md, the paper or a standard result), what was
 //! measured, what the theory predicts, the tolerance used to compare them and whether
 //! the claim holds. Reports serialise to JSON and print as Markdown table rows.
 
@@ -23,7 +23,7 @@ pub enum Relation {
 pub struct CheckReport {
     /// The claim in words, e.g. "‖G‖² ≥ μ_cert·L at every iterate".
     pub claim: String,
-    /// Where the claim comes from, e.g. "DESIGN §5 item 4".
+    /// Where the claim comes from, e.g. "docs/theory.md §5 item 4".
     pub source: String,
     /// The measured value.
     pub measured: f64,
@@ -110,7 +110,7 @@ mod tests {
     fn json_round_trip_and_row() {
         let r = CheckReport::new(
             "ρ ≥ μ_cert",
-            "DESIGN §5 item 4",
+            "docs/theory.md §5 item 4",
             3.0,
             2.0,
             0.0,

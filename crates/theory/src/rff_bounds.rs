@@ -1,4 +1,4 @@
-//! How many random features the expressivity condition needs, measured (DESIGN §6).
+//! How many random features the expressivity condition needs, measured (docs/theory.md §6).
 //!
 //! For fixed points `X` (`N×d`) and a stationary kernel `k`, a draw of `p` random
 //! Fourier features *fails* when `λ_min(K_p) < λ_min(K)/2` (`K_p = ΦΦᵀ`, `K` the exact
@@ -33,7 +33,7 @@ use crate::stats::{BinomialInterval, IntervalMethod, binomial_interval};
 pub struct FailureConfig {
     /// Number of independent feature draws `S` (default 200).
     pub seeds: usize,
-    /// Fourier variant (default cosine with phase, the DESIGN's `√(2/p) cos(Ωx + b)`).
+    /// Fourier variant (default cosine with phase, docs/theory.md's `√(2/p) cos(Ωx + b)`).
     pub variant: FourierVariant,
     /// Confidence level of the interval (default 0.95).
     pub confidence: f64,
@@ -219,7 +219,7 @@ pub fn failure_report(est: &FailureEstimate, delta: f64, bound_name: &str) -> Ch
             ci.lower,
             ci.upper
         ),
-        "DESIGN §6",
+        "docs/theory.md §6",
         ci.estimate,
         delta,
         ci.estimate - ci.lower,
@@ -227,7 +227,7 @@ pub fn failure_report(est: &FailureEstimate, delta: f64, bound_name: &str) -> Ch
     )
 }
 
-/// The slack of the two bounds of DESIGN §6 against the data.
+/// The slack of the two bounds of docs/theory.md §6 against the data.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SlackReport {
     /// Target failure probability `δ`.
@@ -263,7 +263,7 @@ impl SlackReport {
                 "pointwise bound is conservative: p_pw = {} vs empirical p = {:?} (slack {:.1})",
                 self.pointwise_p, self.empirical_p, self.pointwise_slack
             ),
-            "DESIGN §6 pointwise",
+            "docs/theory.md §6 pointwise",
             self.pointwise_slack,
             1.0,
             0.0,
@@ -275,7 +275,7 @@ impl SlackReport {
                     "uniform bound is conservative: p_unif = {pu} vs empirical p = {:?} (slack {:.1})",
                     self.empirical_p, self.uniform_slack
                 ),
-                "DESIGN §6 uniform",
+                "docs/theory.md §6 uniform",
                 self.uniform_slack,
                 1.0,
                 0.0,

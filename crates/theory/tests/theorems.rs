@@ -1,4 +1,4 @@
-//! The theorems of DESIGN §5–§7 as property tests on random, well-separated data.
+//! The theorems of docs/theory.md §5–§7 as property tests on random, well-separated data.
 //!
 //! Case counts: the central theorem (ρ ≥ μ_cert) runs 1000 cases by default, or
 //! `PLRES_THEORY_CASES`; the others run a small default (`PROPTEST_CASES` overrides,
@@ -117,7 +117,7 @@ fn features(rng: &mut ChaCha8Rng, kind: u8, d: usize, p: usize) -> Arc<dyn Featu
 proptest! {
     #![proptest_config(Config::with_cases(theorem_cases()))]
 
-    /// **Claim** (DESIGN §5 items 1–4): at *every* θ of an Euler ResNet with squared loss,
+    /// **Claim** (docs/theory.md §5 items 1–4): at *every* θ of an Euler ResNet with squared loss,
     /// the exact identity `‖G‖² = h Σ_k Σ_ij ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)`, the
     /// kernel bound, the adjoint bound, `‖P^L‖² ≥ σ_min(Bᵀ)²(2/N)L` and
     /// `ρ = ‖G‖²/L ≥ μ_cert` hold. Random well-separated data (N ≤ 24, d ≤ 6), widths
@@ -220,7 +220,7 @@ fn kernel_of(kind: u8, scale: f64) -> KernelSpec {
 proptest! {
     #![proptest_config(Config::with_cases(small_cases(48)))]
 
-    /// **Claim** (DESIGN §5 items 2–4, infinite width): `ρ ≥ μ_cert` with the exact
+    /// **Claim** (docs/theory.md §5 items 2–4, infinite width): `ρ ≥ μ_cert` with the exact
     /// kernel Gram at every θ of the kernel ResNet (random kernel expansions; Gaussian,
     /// Matérn, inverse multiquadric kernels; N ≤ 24, d ≤ 6).
     #[test]
@@ -245,7 +245,7 @@ proptest! {
         }
     }
 
-    /// **Claim** (DESIGN §5, a-priori bound): for data with separation `δ₀` and any θ with
+    /// **Claim** (docs/theory.md §5, a-priori bound): for data with separation `δ₀` and any θ with
     /// `‖θ‖ ≤ R`, the a-priori constant `(2/N) λ_* D_L(κR)²` (Gershgorin at the
     /// guaranteed separation `δ₀D_L(κR)`, `D_L` the Euler contraction factor → `e^{−κR}`)
     /// is at most `μ_cert(θ)`; ingredient by ingredient `a_k ≤ κ‖θ_k‖_H`,
@@ -312,7 +312,7 @@ fn features_extremes(phi: &dyn FeatureMap, x: &Mat<f64>) -> (f64, f64) {
 proptest! {
     #![proptest_config(Config::with_cases(small_cases(8)))]
 
-    /// **Claim** (DESIGN §5 Convergence; §7 lazy regime): with `p ≥ 2N` Gaussian RFF, θ₀ = 0
+    /// **Claim** (docs/theory.md §5 Convergence; §7 lazy regime): with `p ≥ 2N` Gaussian RFF, θ₀ = 0
     /// and targets inside the certified regime — radius `R` with a-priori finite-width
     /// constant `μ_R > 0` on `‖θ‖ ≤ R` and `4√(L₀/μ_R) ≤ R` — gradient descent in the L²
     /// metric with step `η = N/(2λ_max(K_p))` (half the inverse smoothness at θ₀) reaches
@@ -381,7 +381,7 @@ proptest! {
         prop_assert!(rate_report(&fit, eta, apr.mu, 3.0).holds);
     }
 
-    /// **Claim** (DESIGN §7 Depth, plres-ode orders): for the smooth, affine-in-`s` field
+    /// **Claim** (docs/theory.md §7 Depth, plres-ode orders): for the smooth, affine-in-`s` field
     /// `θ(s) = (A + sB) φ` (exact under the linear interpolation of the slices), the
     /// ResNet output with `L` layers converges to the flow at order 1 (Euler), 2
     /// (midpoint, Heun) and 4 (RK4): the least-squares slope of `log err` against `log h`

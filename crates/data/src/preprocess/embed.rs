@@ -1,7 +1,7 @@
 //! A fixed random linear input embedding `A: R^{d_in} → R^d`, `A_kl ~ N(0, 1/d_in)`
 //! i.i.d. (Gaussian entries scaled by `1/√d_in`).
 //!
-//! It lifts (or projects) inputs to the state dimension `d` of the ResNet (DESIGN.md
+//! It lifts (or projects) inputs to the state dimension `d` of the ResNet (docs/theory.md
 //! §3, the state `x ∈ R^d`). With this scaling each embedded coordinate
 //! `(A x)_k = Σ_l A_kl x_l` has variance `‖x‖²/d_in`: standardised inputs (unit variance
 //! per feature) give embedded coordinates of unit variance, whatever `d_in`. For

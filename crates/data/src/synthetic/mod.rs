@@ -3,7 +3,7 @@
 //! the data bit for bit.
 //!
 //! - [`separated`]: points in a ball with a guaranteed minimum pairwise distance `δ`
-//!   (the separation the PL certificate's Gershgorin bound needs, DESIGN.md §5), and
+//!   (the separation the PL certificate's Gershgorin bound needs, docs/theory.md §5), and
 //!   random targets;
 //! - [`shapes`]: two moons, concentric circles, uniform points on the sphere `S^{d−1}`;
 //! - [`teacher`]: targets `y = Φ(x)` from the time-1 flow of a fixed random smooth

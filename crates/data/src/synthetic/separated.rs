@@ -18,7 +18,7 @@
 //! `ξ_i ~ N(0, I_d)`, or `y_i` uniform on the sphere of a given radius. Either way the
 //! targets are pairwise distinct with probability 1; for `d ≥ 2` distinct points can be
 //! moved to any distinct destinations by the flow of a smooth time-dependent vector
-//! field, so the continuous model (DESIGN.md §3.1) can reach zero loss; for `d = 1` a
+//! field, so the continuous model (docs/theory.md §3.1) can reach zero loss; for `d = 1` a
 //! flow preserves order and only order-preserving assignments are reachable.
 
 use faer::{Mat, MatRef};

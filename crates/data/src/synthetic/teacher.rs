@@ -12,7 +12,7 @@
 //! written here because this crate depends on no other plres crate.
 //!
 //! **Why a ResNet can reach it.** With the random Fourier feature map of the same
-//! frequencies, `φ(x) = √(2/m) cos(Ωx + b)` (DESIGN.md §3.2), the field is exactly
+//! frequencies, `φ(x) = √(2/m) cos(Ωx + b)` (docs/theory.md §3.2), the field is exactly
 //! `v(x) = U* φ(x)` with `U* = √(m/2) Aᵀ` ([`TeacherFlow::rff_weights`]). So the
 //! continuous model of §3.1 with these features has the exact zero-loss solution
 //! `θ_s ≡ U*` for all `s`, of norm `‖θ‖ = ‖U*‖_F`, and the Euler ResNet with the same

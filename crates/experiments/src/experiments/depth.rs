@@ -1,13 +1,13 @@
 //! Experiment 3, `depth`: the infinite-depth limit.
 //!
 //! *Training curves.* The same features and data, depths `L = 4 … 128`, gradient descent
-//! with the same step `η`: in the `L²([0,1])` metric (`G_k = (1/h) ∂L/∂U_k`, DESIGN §4)
+//! with the same step `η`: in the `L²([0,1])` metric (`G_k = (1/h) ∂L/∂U_k`, docs/theory.md §4)
 //! the curves collapse onto the gradient flow of the neural ODE as `L` grows (the
 //! difference of consecutive depths is `O(h)`); with the Euclidean metric of a
 //! deep-learning framework the same `η` is an `h`-times smaller step in function space,
 //! and deeper networks train ever slower.
 //!
-//! *Forward convergence orders* (DESIGN §7). For a smooth `θ(s) = A + sB` over fixed
+//! *Forward convergence orders* (docs/theory.md §7). For a smooth `θ(s) = A + sB` over fixed
 //! features, the output of the ResNet of depth `L` integrated by Euler, midpoint, Heun
 //! and RK4 converges to the flow of `ẋ = θ(s)(x)` (reference: RK4 at a much larger
 //! depth) at orders 1, 2, 2, 4.
@@ -245,7 +245,7 @@ impl Experiment for Depth {
                 "L² training curves converge as L → ∞ at O(h): fitted order of max_t |L_t^(L) − L_t^(2L)|/L₀ is {:.3} ± {:.3}",
                 fit.slope, fit.slope_se
             ),
-            "DESIGN §4 (depth-independent limit), §7 Depth",
+            "docs/theory.md §4 (depth-independent limit), §7 Depth",
             fit.slope,
             1.0,
             tol.n_se * fit.slope_se + tol.slack,

@@ -2,7 +2,7 @@
 //!
 //! For widths `p ≥ N`, a LinearResNet (Gaussian RFF) is trained from `θ = 0` by gradient
 //! descent in the `L²` metric, with plres-theory's [`Monitor`] certifying the iterates.
-//! DESIGN §7: `‖θ_t − θ₀‖` stays below the path-length bound `2√(L₀/μ)` (with the
+//! docs/theory.md §7: `‖θ_t − θ₀‖` stays below the path-length bound `2√(L₀/μ)` (with the
 //! measured sufficient-decrease constant, `(1/c)·2√(L₀/μ)` for GD), and the Gram
 //! matrices along the trajectories move little: the drift of `K_k = Φ_kΦ_kᵀ` between
 //! `θ₀` and `θ_T` is measured, and the smallest eigenvalue at `θ_T` is compared with the
@@ -289,7 +289,7 @@ impl Experiment for Lazy {
                         "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
                         last.distance
                     ),
-                    "DESIGN §5 A-priori bound, §7 Lazy regime",
+                    "docs/theory.md §5 A-priori bound, §7 Lazy regime",
                     lamt,
                     apriori.lambda_star,
                     4.0 * c.n as f64 * f64::EPSILON * k0[0].norm_l2(),

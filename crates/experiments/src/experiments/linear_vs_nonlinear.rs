@@ -5,13 +5,13 @@
 //! map `B: R^d → R^10`, softmax cross-entropy), two ResNets of depths `L ∈ {5, 10, 20}`
 //! are trained by minibatch SGD in their `L²` metric with a MultiStep schedule:
 //! * the LinearResNet over random ReLU features `φ(x) = √(2/p) relu(Wx + c)` (the hidden
-//!   layer of the reference experiments: only `U_k` is trained, DESIGN §3.2);
+//!   layer of the reference experiments: only `U_k` is trained, docs/theory.md §3.2);
 //! * the ShlResNet `f_k(x) = U_k √(2/p) relu(W_k x + c_k)` with `U_k, W_k, c_k` trained
-//!   (DESIGN §3.3).
+//!   (docs/theory.md §3.3).
 //!
 //! Train loss and test error per epoch, mean ± std over seeds (each seed draws its own
 //! split, embedding, output map, features and batches) drawn as bands. Cross-entropy has
-//! no PL guarantee (DESIGN §3.1), so this experiment reports measurements: its checks are
+//! no PL guarantee (docs/theory.md §3.1), so this experiment reports measurements: its checks are
 //! the empirical claims of the reference figure, stated with their tolerance.
 
 use faer::{Mat, MatRef};

@@ -3,7 +3,7 @@
 //! A LinearResNet over Gaussian random Fourier features is trained from `θ = 0` by
 //! gradient descent in the `L²` metric on `δ`-separated points of a ball with random
 //! targets (squared loss). At every iterate plres-theory's [`Monitor`] computes
-//! `ρ = ‖G‖²/L` and the certificate `μ_cert` (DESIGN §5 item 4); the loss decays
+//! `ρ = ‖G‖²/L` and the certificate `μ_cert` (docs/theory.md §5 item 4); the loss decays
 //! linearly and the parameters travel less than the path-length bound.
 //!
 //! Checks: `ρ ≥ μ_cert` at every iterate; items 1–4 of §5 at the final iterate; the
@@ -247,7 +247,7 @@ impl Experiment for PlCertificate {
         for rep in monitor.reports() {
             out.check(rep);
         }
-        // items 1–4 of DESIGN §5 at the final iterate, from a full evaluation (the monitor
+        // items 1–4 of docs/theory.md §5 at the final iterate, from a full evaluation (the monitor
         // certifies full-batch iterates on its fast path, without items 1–3)
         let mut certifier = LinearCertifier::new(&probe, c.n).stage(|| "certifier".into())?;
         let snap = certifier
@@ -260,7 +260,7 @@ impl Experiment for PlCertificate {
         for rep in expressivity.reports() {
             out.check(rep);
         }
-        // The a-priori certificate (DESIGN §5): on a ball ‖θ‖ ≤ R (θ₀ = 0, so the iterates
+        // The a-priori certificate (docs/theory.md §5): on a ball ‖θ‖ ≤ R (θ₀ = 0, so the iterates
         // inside are those with ‖θ_t‖ ≤ R) every μ_cert is at least (2/N) λ_R D_L². Tried
         // on the balls of radius ‖θ_t‖ for a dozen iterates; the worst ratio over the balls
         // where the bound is positive is checked.
@@ -302,7 +302,7 @@ impl Experiment for PlCertificate {
                         "a-priori bound: on each ball ‖θ‖ ≤ R tried (R ≤ {largest_positive:.3}), \
                          min μ_cert(θ_t) ≥ (2/N) λ_R D_L² (worst ratio, at R = {r:.3}, bound {bound:.3e})"
                     ),
-                    "DESIGN §5 A-priori bound",
+                    "docs/theory.md §5 A-priori bound",
                     ratio,
                     1.0,
                     1e-9,
@@ -317,7 +317,7 @@ impl Experiment for PlCertificate {
         let c_dec = monitor.decrease_constant();
         out.check(CheckReport::new(
             "sufficient decrease L_{t+1} ≤ L_t − cη‖G_t‖² with c ≥ ½ (η in the descent-lemma regime)",
-            "DESIGN §5 Convergence (premise η ≤ 1/β)",
+            "docs/theory.md §5 Convergence (premise η ≤ 1/β)",
             c_dec,
             0.5,
             0.0,

@@ -1,5 +1,5 @@
 //! Experiment 5, `rff-bound`: how many random Fourier features the expressivity condition
-//! needs, measured against the two bounds of DESIGN §6.
+//! needs, measured against the two bounds of docs/theory.md §6.
 //!
 //! For fixed separated points and the Gaussian kernel, a draw of `p` features *fails*
 //! when `λ_min(K_p) < λ_min(K)/2`. plres-theory measures the failure frequency over many

@@ -3,7 +3,7 @@
 //! LinearResNets of widths `p` from `N/8` to `8N` (powers of two) over Gaussian random
 //! Fourier features are trained the same way (gradient descent in the `L²` metric from
 //! `θ = 0`) on the same separated data. Below `p = N` the `N×N` features Gram has rank
-//! `≤ p`, so `λ_k = 0` at every layer and the PL certificate is void (DESIGN §5,
+//! `≤ p`, so `λ_k = 0` at every layer and the PL certificate is void (docs/theory.md §5,
 //! "Necessity"); above it `λ_k > 0` and the certificate holds. The reference study's
 //! second figure: narrower residuals fail to train.
 //!

@@ -1,9 +1,9 @@
 //! Experiment 4, `width-limit`: the RFF ResNet tends to the kernel ResNet as `p → ∞`.
 //!
-//! The infinite-width network (plres-resnet's `KernelResNet`, DESIGN §3.4) and
+//! The infinite-width network (plres-resnet's `KernelResNet`, docs/theory.md §3.4) and
 //! LinearResNets over `p` Gaussian random Fourier features are trained by the same
 //! gradient steps in the `L²` metric from `θ = 0`. The trained outputs differ by
-//! `O(p^{−1/2})` (Monte Carlo error of the kernel, DESIGN §7); so does the Gram matrix of
+//! `O(p^{−1/2})` (Monte Carlo error of the kernel, docs/theory.md §7); so does the Gram matrix of
 //! the features at the data.
 //!
 //! Checks: the fitted log-log slope of the output error against `p`, and that of the

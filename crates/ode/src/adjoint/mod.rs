@@ -1,4 +1,4 @@
-//! Gradients of what the integrators computed (DESIGN §4).
+//! Gradients of what the integrators computed (docs/theory.md §4).
 //!
 //! For a loss `L(x_n)` of the final state, write `λ_n = ∂L/∂x_n`. Three ways back to
 //! `∂L/∂x_0` and `∂L/∂θ`:
@@ -13,7 +13,7 @@
 //!    ∂L/∂θ += (∂f/∂θ(t + c_i h, Y_i))ᵀ w_i          (vjp_params)
 //!    λ = λ' + Σ_i μ_i
 //!    ```
-//!    Exact for the discrete map (up to rounding). For Euler this is DESIGN §4's
+//!    Exact for the discrete map (up to rounding). For Euler this is docs/theory.md §4's
 //!    `p^k = p^{k+1} + h Df_k(x^k)ᵀ p^{k+1}`, `∂L/∂U_k = h Σ_i p_i^{k+1} φ(x_i^k)ᵀ`.
 //! 2. [`checkpointed`]: the same recursion, storing only every `k`-th state and recomputing
 //!    each segment's stages with the same code; the result is bitwise identical to (1) and the

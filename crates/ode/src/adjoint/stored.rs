@@ -187,7 +187,7 @@ impl StoredTape {
 
     /// As [`backward`](StoredTape::backward), calling `hook(k, t_k, λ_k)` at every grid point
     /// `k = n … 0` once `λ_k = ∂L/∂x_k` is known. The hook may read `λ_k` (e.g. the adjoint
-    /// states of DESIGN §5) or add to it the gradient of a loss term on `x_k`.
+    /// states of docs/theory.md §5) or add to it the gradient of a loss term on `x_k`.
     ///
     /// # Panics
     /// If `lambda_final`'s shape differs from the state's.

@@ -1,10 +1,10 @@
 //! Gradient descent with a fixed (scheduled) step in a metric, and its minibatch version.
 //!
 //! `θ_{k+1} = θ_k − η_k G_k`, `G_k` the Riesz gradient (`G_b = g_b / w_b`). In the `L²`
-//! metric of DESIGN §4 (weight `h` per layer) this is `U_k ← U_k − (η/h) ∂L/∂U_k`; in the
+//! metric of docs/theory.md §4 (weight `h` per layer) this is `U_k ← U_k − (η/h) ∂L/∂U_k`; in the
 //! Euclidean metric it is what a deep-learning framework does. For an `L`-smooth loss
 //! (in the metric) and `η ≤ 1/β`, each step decreases the loss by at least `(η/2)‖G‖²`;
-//! under the PL inequality `‖G‖² ≥ μ L`, `L_{k+1} ≤ (1 − ημ/2) L_k` (DESIGN §5), and on a
+//! under the PL inequality `‖G‖² ≥ μ L`, `L_{k+1} ≤ (1 − ημ/2) L_k` (docs/theory.md §5), and on a
 //! `μ`-strongly convex `β`-smooth quadratic with `η = 1/β`, `L_{k+1} ≤ (1 − μ/β)² L_k`.
 
 use serde::{Deserialize, Serialize};

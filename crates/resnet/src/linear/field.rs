@@ -1,5 +1,5 @@
 //! The interpolated vector field `f(s, x) = U(s) φ(x)` and the Runge–Kutta path through
-//! plres-ode (DESIGN §3.2).
+//! plres-ode (docs/theory.md §3.2).
 //!
 //! With `L+1` slices `U_0..U_L` on the grid `s_j = j h`, for `s = (k + τ) h`,
 //! `τ ∈ [0,1]`: `U(s) = (1−τ) U_k + τ U_{k+1}`. Hence, one sample per row,

@@ -6,7 +6,7 @@
 //!
 //! * forward, `X_{k+1} = X_k + h Φ_k U_kᵀ`:
 //!   `X_{k+1}[I] += h · Φ[I, J] · U_kᵀ[J]` summed over the feature blocks `J`;
-//! * backward (DESIGN §4, `P_k = P_{k+1} + h (P_{k+1} U_k ⊙ φ'(X_k)) W`,
+//! * backward (docs/theory.md §4, `P_k = P_{k+1} + h (P_{k+1} U_k ⊙ φ'(X_k)) W`,
 //!   `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`): with `Φ[I, J]` and `S[I, J] = s·σ'(…)` recomputed,
 //!   `G[J] += h Φ[I, J]ᵀ P_{k+1}[I]`, `V = h P_{k+1}[I] U_k[:, J] ⊙ S[I, J]`,
 //!   `P_k[I] += V W[J]`.

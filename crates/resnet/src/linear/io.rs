@@ -1,4 +1,4 @@
-//! Checkpoints of a [`LinearResNet`] (DESIGN §8) and the PyTorch peer's gradient-check
+//! Checkpoints of a [`LinearResNet`] (docs/theory.md §8) and the PyTorch peer's gradient-check
 //! files.
 //!
 //! A LinearResNet checkpoint holds `features.omega` (`[p, d]`, `[p/2, d]` for paired
@@ -7,7 +7,7 @@
 //! [`crate::checkpoint::keys`]; `feature_map` is the JSON of the
 //! `plres_rff::FeatureSpec` that rebuilds the map from `omega` and `bias`.
 //!
-//! The peer format (`../shared/peer`, `features.omega [p,d]`, `features.bias [p]`,
+//! The peer format (`benches/peer/`, `features.omega [p,d]`, `features.bias [p]`,
 //! `residual.u [L,d,p]`, `data.x [N,d]`, `data.y [N,d]`, no metadata) describes an Euler
 //! RFF ResNet with `φ(x) = √(2/p) cos(Ωx + b)` and squared loss: [`PeerProblem`].
 

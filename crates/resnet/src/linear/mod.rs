@@ -1,5 +1,5 @@
 //! `LinearResNet`: the finite-width ResNet that is linear in its trained parameters
-//! (DESIGN §3.2).
+//! (docs/theory.md §3.2).
 //!
 //! A fixed feature map `φ: R^d → R^p` shared by all layers and trained slices
 //! `U_k ∈ R^{d×p}`, flattened into one vector `u` laid out as the safetensors tensor
@@ -10,7 +10,7 @@
 //! Forward Euler (the ResNet, `S = L`), one sample per row, `h = 1/L`:
 //! `Φ_k = φ(X_k)`, `X_{k+1} = X_k + h Φ_k U_kᵀ`, `Z = X_L Bᵀ`.
 //!
-//! Adjoint (DESIGN §4): `P_L = (∂L/∂Z) B`, and for `k = L−1..0`
+//! Adjoint (docs/theory.md §4): `P_L = (∂L/∂Z) B`, and for `k = L−1..0`
 //! `∂L/∂U_kᵀ = h Φ_kᵀ P_{k+1}`, `V = h P_{k+1} U_k`,
 //! `P_k = P_{k+1} + (V ⊙ φ'(X_k Ωᵀ + b)) Ω` (the feature map's vjp).
 //!

@@ -83,7 +83,7 @@ impl Default for LinearResNetConfig {
     }
 }
 
-/// The finite-width ResNet linear in its trained parameters (DESIGN §3.2, module docs
+/// The finite-width ResNet linear in its trained parameters (docs/theory.md §3.2, module docs
 /// of [`crate::linear`]).
 ///
 /// ```
@@ -286,7 +286,7 @@ impl LinearResNet {
 
     /// The parameter metric gradient descent uses by default: the discretised
     /// `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F` (`w_k = h` for Euler,
-    /// DESIGN §4).
+    /// docs/theory.md §4).
     pub fn metric(&self) -> Metric {
         let blocks = self
             .slice_weights()

@@ -1,4 +1,4 @@
-//! The a-priori certificate on a ball `‖θ‖ ≤ R` (DESIGN §5, "A-priori bound"), before
+//! The a-priori certificate on a ball `‖θ‖ ≤ R` (docs/theory.md §5, "A-priori bound"), before
 //! any training, from the separation `δ₀ = min_{i≠j} ‖x_i − x_j‖` of the inputs.
 //!
 //! ## Admissibility constant
@@ -24,7 +24,7 @@
 //! them.
 //!
 //! ## The bound
-//! Continuous flow (DESIGN §5): `Lip(θ_s) ≤ κ‖θ_s‖_H`, so pairwise distances shrink at
+//! Continuous flow (docs/theory.md §5): `Lip(θ_s) ≤ κ‖θ_s‖_H`, so pairwise distances shrink at
 //! most by `e^{−κ∫‖θ_s‖} ≥ e^{−κR}`: `δ(s) ≥ δ₀e^{−κR}`; Gershgorin on the Gram of a
 //! radially non-increasing kernel with `ψ(0) = 1`:
 //! `λ(s) ≥ 1 − (N−1) ψ(δ(s)) =: λ_*`; and `a(s) ≤ κ‖θ_s‖` gives
@@ -214,7 +214,7 @@ pub fn contraction_factor(kappa_r: f64, depth: Depth) -> f64 {
     }
 }
 
-/// The a-priori PL constant on the ball `‖θ‖ ≤ R` (DESIGN §5; module docs).
+/// The a-priori PL constant on the ball `‖θ‖ ≤ R` (docs/theory.md §5; module docs).
 ///
 /// # Errors
 /// [`TheoryError::NoAdmissibilityConstant`], [`TheoryError::NotRadial`] for kernels the

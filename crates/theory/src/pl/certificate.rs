@@ -1,4 +1,4 @@
-//! The PL certificate as a formula of the per-layer quantities (DESIGN §5 items 3–5).
+//! The PL certificate as a formula of the per-layer quantities (docs/theory.md §5 items 3–5).
 //!
 //! Given `λ_k = λ_min(K^k)` (the Gram of the kernel at the states of layer `k`) and
 //! `a_k = max_i ‖Df_k(x_i^k)‖_op` for `k = 0..L−1`, step `h = 1/L`, `N` samples and the
@@ -42,7 +42,7 @@ pub fn adjoint_factors_sq(a: &[f64], h: f64, out: &mut [f64]) {
     }
 }
 
-/// The discrete PL certificate of DESIGN §5 item 4:
+/// The discrete PL certificate of docs/theory.md §5 item 4:
 /// `μ_cert = (2/N) σ_B² h Σ_k λ_k Π_{j>k}(1 − h a_j)₊²` with `σ_B² = σ_min(Bᵀ)²`
 /// (1 for `B = I`). Allocation-free, `O(L)`.
 ///

@@ -16,7 +16,7 @@ use crate::pl::certificate::{continuous_analogue_cells, mu_cert};
 use crate::pl::linear::{frob_sq, model_err, sigma_min_sq};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
 
-/// The snapshot of DESIGN §5 for a kernel ResNet at its current `θ`, squared loss on
+/// The snapshot of docs/theory.md §5 for a kernel ResNet at its current `θ`, squared loss on
 /// `(x, y)`. `output_map` is the `B` the network was given with `with_output_map`
 /// (`None` = identity); it is checked against the network's output on `x`.
 ///

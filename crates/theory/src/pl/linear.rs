@@ -152,7 +152,7 @@ impl LinearCertifier {
         self.sigma_b_sq
     }
 
-    /// The snapshot of DESIGN §5 at `params` (layout of [`LinearResNet::params`]) for the
+    /// The snapshot of docs/theory.md §5 at `params` (layout of [`LinearResNet::params`]) for the
     /// squared loss on `(x, y)`.
     ///
     /// # Errors

@@ -1,4 +1,4 @@
-//! The local PL inequality of DESIGN §5 at a parameter `θ` and along training.
+//! The local PL inequality of docs/theory.md §5 at a parameter `θ` and along training.
 //!
 //! With `λ_k = λ_min([k(x_i^k, x_j^k)]_{ij})`, `a_k = max_i ‖Df_k(x_i^k)‖_op`, adjoints
 //! `P^k` and Riesz gradient `G_k = (1/h) ∂L/∂U_k` (metric `⟨U, V⟩ = h Σ_k ⟨U_k, V_k⟩_F`):

@@ -342,7 +342,7 @@ impl Monitor {
                 self.rows.len(),
                 if exact { "" } else { ", O(h) analogue" }
             ),
-            "DESIGN §5 item 4",
+            "docs/theory.md §5 item 4",
             worst,
             1.0,
             self.cfg.rel_tol,
@@ -355,7 +355,7 @@ impl Monitor {
         };
         out.push(CheckReport::new(
             format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
-            "DESIGN §5 Convergence, §7 Lazy regime",
+            "docs/theory.md §5 Convergence, §7 Lazy regime",
             self.path_length,
             gd_path_length_bound(self.l0, self.mu_min, c),
             0.0,

@@ -1,4 +1,4 @@
-//! [`PlSnapshot`]: everything DESIGN §5 says about one parameter `θ`, and its checks.
+//! [`PlSnapshot`]: everything docs/theory.md §5 says about one parameter `θ`, and its checks.
 
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +17,7 @@ pub enum CertificateKind {
     ApproximateOrderH,
 }
 
-/// The quantities of DESIGN §5 at one parameter `θ` of a ResNet with squared loss.
+/// The quantities of docs/theory.md §5 at one parameter `θ` of a ResNet with squared loss.
 ///
 /// For Euler models `lambda`, `a` are per layer `k = 0..L−1` (states `X^k`, slices
 /// `U_k`); for the interpolated integrators they are per node `s_k = kh`, `k = 0..=L`.
@@ -101,7 +101,7 @@ impl PlSnapshot {
         self.rho.is_nan() || self.mu().is_nan() || self.rho < self.mu() * (1.0 - rel_tol)
     }
 
-    /// The checks of DESIGN §5 at this `θ`.
+    /// The checks of docs/theory.md §5 at this `θ`.
     ///
     /// Exact kind: item 1 (identity, `|‖G‖² − identity| ≤ 4 n_inner eps S`), item 2
     /// (`‖G‖² ≥ h Σ λ_k ‖P^{k+1}‖²` within the same rounding plus `4 N eps h Σ tr(K_k)
@@ -122,7 +122,7 @@ impl PlSnapshot {
                 if let Some(id) = self.identity {
                     out.push(CheckReport::new(
                         "exact identity ‖G‖² = h Σ_k Σ_ij ⟨p_i^{k+1}, p_j^{k+1}⟩ k(x_i^k, x_j^k)",
-                        "DESIGN §5 item 1",
+                        "docs/theory.md §5 item 1",
                         self.grad_norm_sq,
                         id,
                         tol1,
@@ -133,7 +133,7 @@ impl PlSnapshot {
                     let tol2 = tol1 + 4.0 * self.n_samples as f64 * eps * self.eig_scale;
                     out.push(CheckReport::new(
                         "kernel bound ‖G‖² ≥ h Σ_k λ_k ‖P^{k+1}‖²_F",
-                        "DESIGN §5 item 2",
+                        "docs/theory.md §5 item 2",
                         self.grad_norm_sq,
                         kb,
                         tol2,
@@ -154,7 +154,7 @@ impl PlSnapshot {
                     }
                     out.push(CheckReport::new(
                         "adjoint bound ‖P^{k+1}‖_F ≥ Π_{j>k}(1 − h a_j)₊ ‖P^L‖_F (worst ratio)",
-                        "DESIGN §5 item 3",
+                        "docs/theory.md §5 item 3",
                         worst,
                         1.0,
                         4.0 * self.depth as f64 * self.n_inner as f64 * eps,
@@ -164,7 +164,7 @@ impl PlSnapshot {
                     let rhs = self.sigma_b_sq * 2.0 / self.n_samples as f64 * self.loss;
                     out.push(CheckReport::new(
                         "terminal adjoint ‖P^L‖²_F ≥ σ_min(Bᵀ)² (2/N) L",
-                        "DESIGN §5 item 4",
+                        "docs/theory.md §5 item 4",
                         lhs,
                         rhs,
                         4.0 * self.n_inner as f64 * eps * rhs,
@@ -174,7 +174,7 @@ impl PlSnapshot {
                 if let Some(mu) = self.mu_cert {
                     out.push(CheckReport::new(
                         "PL certificate ρ = ‖G‖²/L ≥ μ_cert",
-                        "DESIGN §5 item 4",
+                        "docs/theory.md §5 item 4",
                         self.rho,
                         mu,
                         1e-9 * mu,
@@ -185,7 +185,7 @@ impl PlSnapshot {
             CertificateKind::ApproximateOrderH => {
                 out.push(CheckReport::new(
                     "ρ ≥ continuous analogue μ (O(h) approximation, allowance h·μ)",
-                    "DESIGN §5 item 5",
+                    "docs/theory.md §5 item 5",
                     self.rho,
                     self.mu_continuous,
                     h * self.mu_continuous,
