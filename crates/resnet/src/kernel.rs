@@ -9,7 +9,7 @@
 //! product discretised, docs/theory.md §4): the derivative of `L` in a direction `δθ_k` is
 //! `h Σ_i ⟨p_i^{k+1}, δθ_k(x_i^k)⟩ = h ⟨Σ_i k(·, x_i^k) p_i^{k+1}, δθ_k⟩_H`, so the
 //! Riesz gradient is `G_k = Σ_i k(·, x_i^k) p_i^{k+1}` and
-//! `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k(x_i^k, x_j^k)` (docs/theory.md §5.1).
+//! `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k(x_i^k, x_j^k)` (docs/theory.md §5 item 1).
 //! A gradient step `θ_k ← θ_k − η G_k` appends the `N` points `x_i^k` as centres of
 //! layer `k` with coefficients `−η p_i^{k+1}`: starting from `θ = 0` the expansion form
 //! is kept exactly.

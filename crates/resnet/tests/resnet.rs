@@ -588,7 +588,7 @@ fn tiled_case(n: usize, p: usize) {
     }
 }
 
-/// docs/theory.md §5.1: `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)` with
+/// docs/theory.md §5 item 1: `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)` with
 /// `k_p = Φ_k Φ_kᵀ`, from the workspace's `Φ_k` and adjoints; both sides are sums of
 /// `O(N² p d L)` products, tolerance `1e-12` relative.
 #[test]
