@@ -15,7 +15,7 @@
 //! The step timer (`cargo run --release -p plres-benches --example step_timer -- machine`)
 //! measures the same GEMM and sincos rates with plain timers for `cargo xtask bench-peer`.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/perf cargo bench -p plres-benches --bench machine`.
+//! Run: `cargo bench -p plres-benches --bench machine`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -13,7 +13,7 @@
 //!   thread, 16 384 arguments in `[−50, 50]` (in cache): "plres's measured vectorised
 //!   sincos rate".
 //!
-//! Run: `CARGO_TARGET_DIR=/work/targets/rff cargo bench -p plres-benches --bench rff_apply`.
+//! Run: `cargo bench -p plres-benches --bench rff_apply`.
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -59,7 +59,7 @@ const USAGE: &str =
     "usage: cargo xtask bench-peer [--python PATH] [--sizes N,d,p,L ...] [--rounds R]
                           [--steps K] [--warmup W] [--seed S] [--json FILE]
 
-  --python PATH   a Python with torch and safetensors (e.g. /work/peer-venv/bin/python):
+  --python PATH   a Python with torch and safetensors (e.g. benches/peer/.venv/bin/python):
                   also time benches/peer/torch_step.py on the same problem
   --sizes ...     one or more N,d,p,L (default: 1024,16,1024,32 512,64,4096,16 4096,8,256,64)
   --rounds R      interleaved rounds (default 3)
