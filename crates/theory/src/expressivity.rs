@@ -24,7 +24,8 @@ use plres_rff::FeatureMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
-use crate::linalg::{OpNorm, SymEigen, gram_in_place, min_separation};
+use crate::linalg::{OpNorm, gram_in_place};
+use plres_kernels::spectral::{SymEigen, min_separation};
 use crate::pl::apriori::{Depth, admissibility_constant, contraction_factor, radial_profile};
 use crate::pl::linear::model_err;
 use crate::report::{CheckReport, Relation};
@@ -514,7 +515,7 @@ mod tests {
             .unwrap();
             let lam0 = {
                 let f = net.features().apply(x.as_ref());
-                crate::linalg::lambda_min_sym((&f * f.transpose()).as_ref()).unwrap()
+                plres_kernels::spectral::try_lambda_min((&f * f.transpose()).as_ref()).unwrap()
             };
             let kappa = feature_admissibility_bound(net.features().as_ref()).unwrap();
             let radius = 0.5 * lam0.sqrt() / (kappa * 4.0);

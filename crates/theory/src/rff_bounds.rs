@@ -24,7 +24,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
-use crate::linalg::{SymEigen, gram_in_place};
+use crate::linalg::gram_in_place;
+use plres_kernels::spectral::SymEigen;
 use crate::report::{CheckReport, Relation};
 use crate::stats::{BinomialInterval, IntervalMethod, binomial_interval};
 

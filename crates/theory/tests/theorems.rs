@@ -17,7 +17,8 @@ use plres_theory::convergence::{fit_linear_rate, predicted_gd_rate, rate_report}
 use plres_theory::limits::{
     IntegratorOrder, SlopeTolerance, depth_order_report, frobenius_distance,
 };
-use plres_theory::linalg::{SymEigen, gram_in_place, min_separation};
+use plres_kernels::spectral::{SymEigen, min_separation};
+use plres_theory::linalg::gram_in_place;
 use plres_theory::pl::apriori::{
     AprioriInput, Depth, admissibility_constant, apriori_bound, apriori_bound_features,
 };

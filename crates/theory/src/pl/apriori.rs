@@ -61,7 +61,8 @@ use plres_resnet::{Integrator, LinearResNet};
 use plres_rff::FeatureSpec;
 
 use crate::error::TheoryError;
-use crate::linalg::{SymEigen, gram_in_place};
+use crate::linalg::gram_in_place;
+use plres_kernels::spectral::SymEigen;
 
 /// The admissibility constant `κ` of a kernel (`‖Dθ(x)‖_op ≤ κ‖θ‖_H`), see the table in
 /// the module docs.

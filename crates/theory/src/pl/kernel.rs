@@ -11,7 +11,8 @@ use faer::{Mat, MatRef, Par};
 use plres_resnet::{KernelResNet, Targets};
 
 use crate::error::TheoryError;
-use crate::linalg::{OpNorm, SymEigen};
+use crate::linalg::OpNorm;
+use plres_kernels::spectral::SymEigen;
 use crate::pl::certificate::{continuous_analogue_cells, mu_cert};
 use crate::pl::linear::{frob_sq, model_err, sigma_min_sq};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};

@@ -28,7 +28,8 @@ use plres_resnet::{Integrator, LinearResNet, Targets, Workspace};
 use plres_rff::FeatureMap;
 
 use crate::error::TheoryError;
-use crate::linalg::{CertifiedLambdaMin, MaxOpNorm, gram_in_place};
+use crate::linalg::{MaxOpNorm, gram_in_place};
+use plres_kernels::spectral::CertifiedLambdaMin;
 use crate::pl::certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
 
@@ -57,7 +58,7 @@ pub fn sigma_min_sq(b: Option<MatRef<'_, f64>>) -> Result<f64, TheoryError> {
         None => Ok(1.0),
         Some(b) => {
             let bbt = b * b.transpose();
-            Ok(crate::linalg::lambda_min_sym(bbt.as_ref())?.max(0.0))
+            Ok(plres_kernels::spectral::SymEigen::new(bbt.nrows(), Par::Seq).lambda_min(bbt.as_ref())?.max(0.0))
         }
     }
 }
