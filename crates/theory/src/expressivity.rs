@@ -25,10 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
 use crate::linalg::{OpNorm, gram_in_place};
-use plres_kernels::spectral::{SymEigen, min_separation};
 use crate::pl::apriori::{Depth, admissibility_constant, contraction_factor, radial_profile};
 use crate::pl::linear::model_err;
 use crate::report::{CheckReport, Relation};
+use plres_kernels::spectral::{SymEigen, min_separation};
 
 /// `κ_p = √(2/p) ‖W‖_op`: an admissibility constant of a plres-rff feature map
 /// (`‖D(Uφ)(x)‖_op ≤ κ_p ‖U‖_F`, module docs).

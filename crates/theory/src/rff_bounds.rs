@@ -25,9 +25,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
 use crate::linalg::gram_in_place;
-use plres_kernels::spectral::SymEigen;
 use crate::report::{CheckReport, Relation};
 use crate::stats::{BinomialInterval, IntervalMethod, binomial_interval};
+use plres_kernels::spectral::SymEigen;
 
 /// Settings of a failure-frequency experiment.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -202,6 +202,9 @@ mod tests {
             e.eigenvalues(a.as_ref()),
             Err(KernelError::NonFinite { row: 1, col: 0, .. })
         ));
-        assert_eq!(SymEigen::new(0, Par::Seq).lambda_min(Mat::<f64>::zeros(0, 0).as_ref()), Ok(f64::INFINITY));
+        assert_eq!(
+            SymEigen::new(0, Par::Seq).lambda_min(Mat::<f64>::zeros(0, 0).as_ref()),
+            Ok(f64::INFINITY)
+        );
     }
 }

@@ -12,10 +12,10 @@ use plres_resnet::{KernelResNet, Targets};
 
 use crate::error::TheoryError;
 use crate::linalg::OpNorm;
-use plres_kernels::spectral::SymEigen;
 use crate::pl::certificate::{continuous_analogue_cells, mu_cert};
 use crate::pl::linear::{frob_sq, model_err, sigma_min_sq};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use plres_kernels::spectral::SymEigen;
 
 /// The snapshot of docs/theory.md §5 for a kernel ResNet at its current `θ`, squared loss on
 /// `(x, y)`. `output_map` is the `B` the network was given with `with_output_map`

@@ -29,9 +29,9 @@ use plres_rff::FeatureMap;
 
 use crate::error::TheoryError;
 use crate::linalg::{MaxOpNorm, gram_in_place};
-use plres_kernels::spectral::CertifiedLambdaMin;
 use crate::pl::certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use plres_kernels::spectral::CertifiedLambdaMin;
 
 pub(crate) fn model_err(e: impl std::fmt::Display) -> TheoryError {
     TheoryError::Model(e.to_string())
@@ -58,7 +58,11 @@ pub fn sigma_min_sq(b: Option<MatRef<'_, f64>>) -> Result<f64, TheoryError> {
         None => Ok(1.0),
         Some(b) => {
             let bbt = b * b.transpose();
-            Ok(plres_kernels::spectral::SymEigen::new(bbt.nrows(), Par::Seq).lambda_min(bbt.as_ref())?.max(0.0))
+            Ok(
+                plres_kernels::spectral::SymEigen::new(bbt.nrows(), Par::Seq)
+                    .lambda_min(bbt.as_ref())?
+                    .max(0.0),
+            )
         }
     }
 }
