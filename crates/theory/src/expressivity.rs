@@ -34,7 +34,7 @@ use plres_kernels::spectral::{SymEigen, min_separation};
 /// (`‖D(Uφ)(x)‖_op ≤ κ_p ‖U‖_F`, module docs).
 ///
 /// # Errors
-/// [`TheoryError::NoConvergence`].
+/// [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn feature_admissibility_bound(features: &dyn FeatureMap) -> Result<f64, TheoryError> {
     let w = features.weights();
     let mut op = OpNorm::new(w.ncols());
@@ -221,7 +221,8 @@ fn layerwise_bound(delta0: f64, kappa: f64, norms: &[f64], h: f64) -> Vec<f64> {
 /// contraction argument covers).
 ///
 /// # Errors
-/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn linear_expressivity(
     model: &LinearResNet,
     x: MatRef<'_, f64>,
@@ -284,7 +285,8 @@ pub fn linear_expressivity(
 /// one, and the separation version of Gershgorin for radial kernels).
 ///
 /// # Errors
-/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn kernel_expressivity(
     net: &KernelResNet,
     x: MatRef<'_, f64>,

@@ -68,7 +68,8 @@ impl ExactGram {
     /// Builds `K` for `kernel` at the rows of `x` and its extreme eigenvalues.
     ///
     /// # Errors
-    /// [`TheoryError::Model`] for an invalid kernel; [`TheoryError::NoConvergence`].
+    /// [`TheoryError::Model`] for an invalid kernel; [`TheoryError::NoConvergence`],
+    /// [`TheoryError::Spectral`].
     pub fn new(kernel: &KernelSpec, x: MatRef<'_, f64>) -> Result<Self, TheoryError> {
         let k = kernel
             .build()

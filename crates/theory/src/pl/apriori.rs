@@ -315,7 +315,8 @@ pub struct FeatureAprioriBound {
 ///
 /// # Errors
 /// [`TheoryError::InvalidParameter`] for a non-Euler model or a bad radius;
-/// [`TheoryError::Model`] for bad data; [`TheoryError::NoConvergence`].
+/// [`TheoryError::Model`] for bad data; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn apriori_bound_features(
     model: &LinearResNet,
     x: MatRef<'_, f64>,

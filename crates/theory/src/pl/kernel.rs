@@ -24,7 +24,7 @@ use plres_kernels::spectral::SymEigen;
 /// # Errors
 /// The model's data errors as [`TheoryError::Model`]; [`TheoryError::Shape`] when
 /// `output_map` does not reproduce the network's output (relative error above
-/// `4 d eps`); [`TheoryError::NoConvergence`].
+/// `4 d eps`); [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn kernel_snapshot(
     net: &KernelResNet,
     x: MatRef<'_, f64>,

@@ -52,7 +52,7 @@ fn par_for(work: usize) -> Par {
 /// Zero when `d_out > d` (then `Bᵀ` has a kernel and the certificate is void).
 ///
 /// # Errors
-/// [`TheoryError::NoConvergence`].
+/// [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn sigma_min_sq(b: Option<MatRef<'_, f64>>) -> Result<f64, TheoryError> {
     match b {
         None => Ok(1.0),
@@ -113,7 +113,7 @@ impl LinearCertifier {
     /// Buffers for `model`'s shape and batches of `n` samples.
     ///
     /// # Errors
-    /// [`TheoryError::InvalidParameter`] for `n = 0`; [`TheoryError::NoConvergence`] (the
+    /// [`TheoryError::InvalidParameter`] for `n = 0`; [`TheoryError::Spectral`] (the
     /// singular values of `B`).
     pub fn new(model: &LinearResNet, n: usize) -> Result<Self, TheoryError> {
         if n == 0 {
@@ -163,7 +163,8 @@ impl LinearCertifier {
     /// # Errors
     /// The model's data errors (shapes, non-finite values, wrong parameter length) as
     /// [`TheoryError::Model`]; [`TheoryError::Shape`] when `x` does not have the `N` rows
-    /// the certifier was made for; [`TheoryError::NoConvergence`].
+    /// the certifier was made for; [`TheoryError::NoConvergence`],
+    /// [`TheoryError::Spectral`].
     ///
     /// # Panics
     /// If `model` does not have the shape the certifier was made for.
