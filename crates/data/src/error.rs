@@ -220,6 +220,15 @@ pub enum DataError {
         expected: &'static str,
     },
 
+    /// plres-rff refused the teacher's feature map (non-finite frequencies or phases).
+    #[error("teacher feature map: {0}")]
+    TeacherFeatures(#[from] plres_rff::RffError),
+
+    /// Integrating the teacher flow failed: a state became non-finite (non-finite
+    /// inputs) or the time span is zero or not finite.
+    #[error("teacher flow: {0}")]
+    TeacherFlow(#[from] plres_ode::OdeError),
+
     /// Inputs and targets have different numbers of rows, or the matrix is empty
     /// where samples are needed.
     #[error("inputs have {x_rows} rows but targets have {y_rows}")]

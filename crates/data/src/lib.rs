@@ -3,8 +3,10 @@
 //! One job: produce datasets `(X, Y)`, inputs `X ∈ R^{N×d_in}` with one sample per row
 //! (docs/theory.md §2) and regression or class targets, for the experiments of the study:
 //! seeded synthetic data, the embedded UCI digits, MNIST-format files by path, and the
-//! preprocessing that maps them into the ResNet's state space `R^d` (docs/theory.md §3).
-//! It depends on no other plres crate.
+//! preprocessing that maps them into the ResNet's state space `R^d` (docs/theory.md §3);
+//! and the workspace's one atomic, durable file write ([`io`]). It uses plres-kernels
+//! (minimum separation), plres-rff (the teacher's cosine features) and plres-ode (the
+//! teacher's RK4), nothing above them.
 //!
 //! What it computes:
 //! - separated inputs: `N` points in `B(0, r) ⊂ R^d` with `min_{i≠j} ‖x_i − x_j‖ ≥ δ`,
@@ -24,9 +26,11 @@
 //! - [`dataset`] — [`Dataset`], [`Targets`] (regression / classes), [`one_hot`].
 //! - [`synthetic`] — [`separated`](synthetic::separated) (separated ball),
 //!   [`shapes`](synthetic::shapes) (two moons, circles, unit sphere),
-//!   [`teacher`](synthetic::teacher) (teacher-flow targets, RK4).
+//!   [`teacher`](synthetic::teacher) (teacher-flow targets: plres-rff features,
+//!   plres-ode RK4).
 //! - [`digits`] — the embedded UCI handwritten digits (1797 × 64, 10 classes) and the CSV
 //!   parser; origin and licence in `data/README.md`.
+//! - [`io`] — [`io::write_atomic`]: temporary file, fsync, rename, fsync of the folder.
 //! - [`idx`] — the IDX format (MNIST / Fashion-MNIST), raw or gzip: read and write.
 //! - [`mnist`] — [`load_fashion_mnist`] from a directory (Debian's
 //!   `dataset-fashion-mnist` installs to [`FASHION_MNIST_DEBIAN_DIR`]).
@@ -38,6 +42,7 @@ pub mod dataset;
 pub mod digits;
 pub mod error;
 pub mod idx;
+pub mod io;
 mod io_util;
 pub mod mnist;
 pub mod preprocess;
@@ -56,8 +61,7 @@ pub use preprocess::embed::RandomEmbedding;
 pub use preprocess::split::{Split, shuffle, split_indices, train_test_split};
 pub use preprocess::standardize::{Standardizer, standardize_train_test};
 pub use synthetic::separated::{
-    BallTargets, SeparatedBallConfig, min_pairwise_distance, packing_bound, separated_ball,
-    separated_ball_points,
+    BallTargets, SeparatedBallConfig, packing_bound, separated_ball, separated_ball_points,
 };
 pub use synthetic::shapes::{circles, two_moons, unit_sphere};
 pub use synthetic::teacher::{TeacherConfig, TeacherFlow, teacher_dataset};

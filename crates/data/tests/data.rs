@@ -449,7 +449,7 @@ proptest! {
         let cfg = SeparatedBallConfig::new(n, d, r, delta);
         let ds = separated_ball(&cfg, &mut ChaCha8Rng::seed_from_u64(seed)).unwrap();
         prop_assert_eq!((ds.n_samples(), ds.d_in()), (n, d));
-        prop_assert!(min_pairwise_distance(ds.x.as_ref()) >= delta);
+        prop_assert!(plres_kernels::spectral::min_separation(ds.x.as_ref()) >= delta);
         for i in 0..n {
             let norm = (0..d).map(|k| ds.x[(i, k)].powi(2)).sum::<f64>().sqrt();
             prop_assert!(norm <= r, "‖x_{}‖ = {} > r = {}", i, norm, r);
@@ -650,8 +650,13 @@ fn teacher_rk4_matches_closed_form_with_fourth_order() {
     let (a, w, b): (f64, f64, f64) = (0.8, 1.3, 0.2);
     let flow = |steps| {
         TeacherFlow::from_parts(
-            Mat::from_fn(1, 1, |_, _| w),
-            vec![b],
+            plres_rff::RandomFourierFeatures::from_parts(
+                Mat::from_fn(1, 1, |_, _| w),
+                vec![b],
+                &plres_kernels::KernelSpec::Gaussian { sigma: 1.0 / w },
+                plres_rff::FourierVariant::CosineWithPhase,
+            )
+            .unwrap(),
             Mat::from_fn(1, 1, |_, _| a),
             steps,
         )
@@ -660,7 +665,7 @@ fn teacher_rk4_matches_closed_form_with_fourth_order() {
     let exact = |x0: f64| (((w * x0 + b).sin().atanh() + a * w).tanh().asin() - b) / w;
     let err = |steps| {
         let x = Mat::from_fn(5, 1, |i, _| x0s[i]);
-        let y = flow(steps).flow(x.as_ref());
+        let y = flow(steps).flow(x.as_ref()).unwrap();
         (0..5)
             .map(|i| (y[(i, 0)] - exact(x0s[i])).abs())
             .fold(0.0, f64::max)
@@ -704,7 +709,8 @@ fn teacher_field_is_the_rff_expansion_and_the_flow_inverts() {
         for k in 0..3 {
             let mut s = 0.0;
             for j in 0..16 {
-                let z: f64 = (0..3).map(|l| t.omega[(j, l)] * x[(i, l)]).sum::<f64>() + t.bias[j];
+                let z: f64 =
+                    (0..3).map(|l| t.omega()[(j, l)] * x[(i, l)]).sum::<f64>() + t.bias()[j];
                 s += u[(k, j)] * (2.0 / m).sqrt() * z.cos();
             }
             assert!(
@@ -741,8 +747,8 @@ fn teacher_field_is_the_rff_expansion_and_the_flow_inverts() {
     // (≲ 2·steps·ε·max|x| with |x| ≤ 1 + displacement ≤ 2).
     let round_trip = |steps| {
         let mut y = x.clone();
-        t.integrate_in_place(y.as_mut(), 1.0, steps);
-        t.integrate_in_place(y.as_mut(), -1.0, steps);
+        t.integrate_in_place(y.as_mut(), 1.0, steps).unwrap();
+        t.integrate_in_place(y.as_mut(), -1.0, steps).unwrap();
         (0..12)
             .flat_map(|i| (0..3).map(move |k| (i, k)))
             .map(|(i, k)| (y[(i, k)] - x[(i, k)]).abs())
@@ -759,7 +765,7 @@ fn teacher_field_is_the_rff_expansion_and_the_flow_inverts() {
         "e100 = {e100}, e5 = {e5}"
     );
     // ...and the teacher moves points (the targets are not the inputs).
-    let moved = t.flow(x.as_ref());
+    let moved = t.flow(x.as_ref()).unwrap();
     assert!((0..12).any(|i| (moved[(i, 0)] - x[(i, 0)]).abs() > 1e-3));
 
     assert!(

@@ -126,3 +126,10 @@ impl<T, E: std::error::Error + Send + Sync + 'static> ResultExt<T> for Result<T,
         self.map_err(|e| ExperimentError::model(stage(), e))
     }
 }
+
+/// A failed atomic write keeps its action, path and OS error.
+impl From<plres_data::io::WriteError> for ExperimentError {
+    fn from(e: plres_data::io::WriteError) -> Self {
+        Self::io(e.action, e.path, e.source)
+    }
+}

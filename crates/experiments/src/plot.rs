@@ -16,10 +16,11 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
+use plres_data::io::write_atomic_with;
+use plres_theory::stats::{LinearFit, linear_fit};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ExperimentError;
-use crate::run::write_atomic_with;
 
 /// The font plot text is drawn with (DejaVu Sans, vendored with its licence in
 /// `assets/`).
@@ -230,75 +231,13 @@ impl Plot {
     }
 }
 
-/// A least-squares line `y = intercept + slope·x`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LineFit {
-    /// Slope.
-    pub slope: f64,
-    /// Intercept.
-    pub intercept: f64,
-    /// Coefficient of determination `1 − SS_res/SS_tot` (1 for a perfect fit).
-    pub r_squared: f64,
-    /// Number of points used.
-    pub n: usize,
-}
-
-/// Ordinary least squares through `(x[i], y[i])`, skipping non-finite points.
-/// `None` with fewer than two distinct finite abscissae.
-///
-/// # Panics
-/// If `x` and `y` differ in length.
-pub fn fit_line(x: &[f64], y: &[f64]) -> Option<LineFit> {
-    assert_eq!(
-        x.len(),
-        y.len(),
-        "fit_line: {} x but {} y",
-        x.len(),
-        y.len()
-    );
-    let pts: Vec<(f64, f64)> = x
-        .iter()
-        .zip(y)
-        .filter(|(a, b)| a.is_finite() && b.is_finite())
-        .map(|(a, b)| (*a, *b))
-        .collect();
-    let n = pts.len();
-    if n < 2 {
-        return None;
-    }
-    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n as f64;
-    let my = pts.iter().map(|p| p.1).sum::<f64>() / n as f64;
-    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
-    if sxx == 0.0 {
-        return None;
-    }
-    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
-    let slope = sxy / sxx;
-    let intercept = my - slope * mx;
-    let ss_tot: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
-    let ss_res: f64 = pts
-        .iter()
-        .map(|p| (p.1 - intercept - slope * p.0).powi(2))
-        .sum();
-    let r_squared = if ss_tot == 0.0 {
-        1.0
-    } else {
-        1.0 - ss_res / ss_tot
-    };
-    Some(LineFit {
-        slope,
-        intercept,
-        r_squared,
-        n,
-    })
-}
-
 /// Least squares of `log10 y` against `log10 x` (a power law `y = 10^intercept · x^slope`),
-/// using only points with both coordinates strictly positive and finite.
+/// using only points with both coordinates strictly positive and finite: plres-theory's
+/// [`linear_fit`] on the logarithms. `None` with fewer than two distinct usable abscissae.
 ///
 /// # Panics
 /// If `x` and `y` differ in length.
-pub fn fit_log_log(x: &[f64], y: &[f64]) -> Option<LineFit> {
+pub fn fit_log_log(x: &[f64], y: &[f64]) -> Option<LinearFit> {
     assert_eq!(
         x.len(),
         y.len(),
@@ -312,7 +251,7 @@ pub fn fit_log_log(x: &[f64], y: &[f64]) -> Option<LineFit> {
         .filter(|(a, b)| **a > 0.0 && **b > 0.0 && a.is_finite() && b.is_finite())
         .map(|(a, b)| (a.log10(), b.log10()))
         .unzip();
-    fit_line(&lx, &ly)
+    linear_fit(&lx, &ly).ok()
 }
 
 /// A log-log scatter of `(x, y)` with its least-squares power law drawn as a line, and
@@ -327,7 +266,7 @@ pub fn scatter_with_fit(
     x: &[f64],
     y: &[f64],
     reference: Option<(f64, &str)>,
-) -> (Plot, Option<LineFit>) {
+) -> (Plot, Option<LinearFit>) {
     let fit = fit_log_log(x, y);
     let mut plot = Plot::new(title, x_label, y_label)
         .log_x()
@@ -714,7 +653,7 @@ mod tests {
         assert_eq!(f.n, 3);
         assert!((f.slope - 1.0).abs() < 16.0 * f64::EPSILON);
         assert!(fit_log_log(&[1.0, 0.0], &[1.0, 1.0]).is_none());
-        assert!(fit_line(&[2.0, 2.0], &[1.0, 3.0]).is_none());
+        assert!(fit_log_log(&[2.0, 2.0], &[1.0, 3.0]).is_none());
     }
 
     /// Mean and sample std of two runs {1, 3}: mean 2, std √2 exactly representable

@@ -10,12 +10,13 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use plres_data::io::write_atomic;
 use plres_theory::CheckReport;
 use serde_json::Value;
 
 use crate::error::ExperimentError;
 use crate::registry::DynExperiment;
-use crate::run::{RunConfig, RunSummary, files, read_json, write_atomic};
+use crate::run::{RunConfig, RunSummary, files, read_json};
 
 /// The state of one run folder.
 #[derive(Clone, Debug)]

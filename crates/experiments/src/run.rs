@@ -9,16 +9,17 @@
 //! - `summary.json`: a [`RunSummary`], written last, so its presence marks a completed
 //!   run; or `error.txt` when the experiment returned an error.
 //!
-//! Every file goes to a temporary file in the same folder and is renamed into place, so a
-//! reader never sees a half-written file. An existing run folder is only replaced when
+//! Every file goes to a temporary file in the same folder, is synced and renamed into
+//! place and the folder synced (`plres_data::io::write_atomic`), so a reader never sees a
+//! half-written file. An existing run folder is only replaced when
 //! `force` is set, and only if it is one (it holds `config.json`) or is empty.
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use plres_data::io::write_atomic;
 use plres_theory::CheckReport;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -46,49 +47,6 @@ pub mod files {
     pub const LOG: &str = "run.log";
 }
 
-static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// Writes the file at `path` atomically: `write` receives a temporary path in the same
-/// folder (with the same extension, so format-by-extension writers work), and on success
-/// the temporary file is flushed to disk and renamed onto `path`. On failure the
-/// temporary file is removed and `path` is untouched.
-pub fn write_atomic_with(
-    path: &Path,
-    write: impl FnOnce(&Path) -> Result<(), ExperimentError>,
-) -> Result<(), ExperimentError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let ext = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}{ext}",
-        std::process::id(),
-        TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = write(&tmp).and_then(|()| {
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| ExperimentError::io("flushing", &tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| ExperimentError::io("renaming into", path, e))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Writes `bytes` to `path` atomically (see [`write_atomic_with`]).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
-    write_atomic_with(path, |tmp| {
-        std::fs::write(tmp, bytes).map_err(|e| ExperimentError::io("writing", tmp, e))
-    })
-}
-
 /// Writes `value` as pretty JSON (with a final newline) to `path` atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ExperimentError> {
     let mut text = serde_json::to_string_pretty(value).map_err(|source| ExperimentError::Json {
@@ -96,7 +54,7 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ExperimentE
         source,
     })?;
     text.push('\n');
-    write_atomic(path, text.as_bytes())
+    Ok(write_atomic(path, text.as_bytes())?)
 }
 
 /// Reads a JSON file into `T`.

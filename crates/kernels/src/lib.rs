@@ -45,7 +45,9 @@
 //! - [`arccos`] — [`ArcCosine1`], with its cancellation-free gradient.
 //! - [`linear`] — [`Linear`].
 //! - [`spec`] — [`KernelSpec`], the serialisable kernel choice (`{"kind": "gaussian", …}`).
-//! - [`spectral`] — eigenvalues, Gershgorin, Cholesky test, minimum separation.
+//! - [`spectral`] — eigenvalues and `λ_min` ([`spectral::SymEigen`], the workspace's one
+//!   implementation, and the certified [`spectral::CertifiedLambdaMin`]), Gershgorin,
+//!   Cholesky test, minimum separation.
 //! - [`expansion`] — [`expansion::KernelExpansion`], a vector field in `H`.
 //! - [`validate`] — input checks behind the `try_*` entry points; [`error`] —
 //!   [`KernelError`].

@@ -1,7 +1,11 @@
 //! Spectral tools for Gram matrices: the quantities of the PL certificate (docs/theory.md §5).
 //!
-//! - [`lambda_min`], [`lambda_max`]: extreme eigenvalues by faer's self-adjoint
-//!   eigensolver (`O(N³)`), reading the lower triangle.
+//! - [`SymEigen`]: the eigenvalues of symmetric matrices with a reusable workspace and a
+//!   guard against subnormal or huge scales — the one `λ_min`/`λ_max` implementation of
+//!   the workspace; [`lambda_min`], [`lambda_max`] and the `try_*` forms are one-off
+//!   wrappers of it (`O(N³)`, lower triangle read).
+//! - [`CertifiedLambdaMin`]: a certified lower bound of `λ_min` for positive
+//!   semi-definite matrices, about 5× cheaper than [`SymEigen`] at `N = 256`.
 //! - [`gershgorin_lower_bound`]: `min_i (K_ii − Σ_{j≠i} |K_ij|) ≤ λ_min(K)` (Gershgorin's
 //!   circle theorem), `O(N²)`.
 //! - [`gaussian_gershgorin_bound`]: the a-priori form of that bound for a Gaussian Gram of
@@ -17,6 +21,12 @@ use faer::{MatRef, Side};
 
 use crate::KernelError;
 use crate::validate::{check_batch, check_finite};
+
+mod certified;
+mod eigen;
+
+pub use certified::{CertifiedLambdaMin, LambdaMinMethod};
+pub use eigen::SymEigen;
 
 fn assert_square(what: &str, k: MatRef<'_, f64>) {
     assert!(
@@ -38,15 +48,17 @@ fn check_square(k: MatRef<'_, f64>) -> Result<(), KernelError> {
     check_batch("k", k)
 }
 
-/// All eigenvalues of the symmetric matrix `k` (lower triangle read), ascending.
+/// All eigenvalues of the symmetric matrix `k` (lower triangle read), ascending; a
+/// one-off [`SymEigen`] with faer's global parallelism.
 ///
 /// # Errors
 /// [`KernelError::NotSquare`], [`KernelError::Empty`], [`KernelError::NonFinite`],
 /// [`KernelError::EigenNoConvergence`].
 pub fn try_eigenvalues(k: MatRef<'_, f64>) -> Result<Vec<f64>, KernelError> {
     check_square(k)?;
-    k.self_adjoint_eigenvalues(Side::Lower)
-        .map_err(|_| KernelError::EigenNoConvergence { n: k.nrows() })
+    Ok(SymEigen::new(k.nrows(), faer::get_global_parallelism())
+        .eigenvalues(k)?
+        .to_vec())
 }
 
 /// `λ_min(K)` of a symmetric matrix, validated.

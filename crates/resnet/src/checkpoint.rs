@@ -18,9 +18,10 @@
 //! string map): `kernel` holds the JSON of a `plres_kernels::KernelSpec`, `feature_map`
 //! the JSON of a `plres_rff::FeatureSpec`.
 //!
-//! Writing is atomic: the bytes go to a temporary file in the target's directory, which
-//! is fsynced and then renamed over the target (the directory is fsynced too), so a
-//! reader sees either the old file or the new one, never a torn one. Loading checks the
+//! Writing is atomic (`plres_data::io::write_atomic`): the bytes go to a temporary file in
+//! the target's directory, which is fsynced and then renamed over the target (the
+//! directory is fsynced too), so a reader sees either the old file or the new one, never
+//! a torn one. Loading checks the
 //! `format_version`, that every tensor is `F64` and finite, and (in the model loaders)
 //! that each required tensor is present with the right shape — each failure a
 //! [`CheckpointError`] naming the tensor. A file written here loads in PyTorch with
@@ -28,9 +29,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use safetensors::tensor::{Dtype, SafeTensors, View};
 
@@ -306,7 +305,12 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError::Io`] naming the file, [`CheckpointError::Format`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
-        write_atomic(path.as_ref(), &self.to_bytes()?)
+        plres_data::io::write_atomic(path.as_ref(), &self.to_bytes()?).map_err(|e| {
+            CheckpointError::Io {
+                path: e.path,
+                source: e.source,
+            }
+        })
     }
 
     /// Reads and validates the checkpoint at `path` (see [`Checkpoint::from_bytes`]).
@@ -321,55 +325,6 @@ impl Checkpoint {
         })?;
         Self::from_bytes(&bytes)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary sibling file: write, fsync, rename, then
-/// fsync the directory (best effort where directories cannot be opened). On failure the
-/// temporary file is removed and the target is left untouched.
-///
-/// # Errors
-/// [`CheckpointError::Io`] naming the file that failed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| CheckpointError::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name"),
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(
-        ".{file_name}.tmp.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = fs::File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(bytes).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        drop(f);
-        fs::rename(&tmp, path).map_err(io(path))?;
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    if let Ok(d) = fs::File::open(&dir) {
-        // Persist the rename itself; some platforms cannot fsync a directory, which only
-        // weakens durability on power loss, not atomicity, so the error is ignored.
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 #[cfg(test)]

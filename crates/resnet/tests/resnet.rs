@@ -1356,6 +1356,10 @@ impl FeatureMap for Empty {
     fn bias(&self) -> &[f64] {
         &[]
     }
+    // never serialised: the model refuses this map before a checkpoint could be written
+    fn spec(&self) -> FeatureSpec {
+        FeatureSpec::Relu
+    }
 }
 
 #[test]

@@ -13,7 +13,6 @@ use faer::prelude::ReborrowMut;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use plres_kernels::KernelSpec;
 
-use crate::fourier::FourierVariant;
 use crate::spec::FeatureSpec;
 
 /// A finite feature map `φ: R^d → R^p` with its backward pass (docs/theory.md §3.2).
@@ -78,21 +77,11 @@ pub trait FeatureMap: std::fmt::Debug + Send + Sync {
     /// Pre-activation bias (`p` entries; empty for paired Fourier features).
     fn bias(&self) -> &[f64];
 
-    /// The serialisable description of this map (without its random weights). The
-    /// default reads it off [`limit_kernel`](Self::limit_kernel) and [`bias`](Self::bias).
-    fn spec(&self) -> FeatureSpec {
-        match self.limit_kernel() {
-            KernelSpec::ArcCosine1 => FeatureSpec::Relu,
-            kernel => FeatureSpec::Fourier {
-                kernel,
-                variant: if self.bias().is_empty() {
-                    FourierVariant::Paired
-                } else {
-                    FourierVariant::CosineWithPhase
-                },
-            },
-        }
-    }
+    /// The serialisable description of this map (without its random weights): what a
+    /// checkpoint records to rebuild it with [`FeatureSpec::from_parts`]. Each map states
+    /// its own (no default: one read off the limit kernel would name a concrete map this
+    /// trait cannot know about).
+    fn spec(&self) -> FeatureSpec;
 
     /// The column-by-column structure `φ_j(x) = s·σ(w_j·x + b_j)` when the map has it
     /// (cosine-with-phase Fourier features, ReLU features), so that a consumer can compute

@@ -96,6 +96,10 @@ pub enum TheoryError {
         /// Which computation.
         what: &'static str,
     },
+    /// A spectral computation of plres-kernels (eigenvalues, `λ_min`) failed: a
+    /// non-finite entry or no convergence.
+    #[error("spectral computation: {0}")]
+    Spectral(#[from] plres_kernels::KernelError),
     /// The underlying model reported an error.
     #[error("model error: {0}")]
     Model(String),

@@ -24,16 +24,17 @@ use plres_rff::FeatureMap;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
-use crate::linalg::{OpNorm, SymEigen, gram_in_place, min_separation};
+use crate::linalg::{OpNorm, gram_in_place};
 use crate::pl::apriori::{Depth, admissibility_constant, contraction_factor, radial_profile};
 use crate::pl::linear::model_err;
 use crate::report::{CheckReport, Relation};
+use plres_kernels::spectral::{SymEigen, min_separation};
 
 /// `κ_p = √(2/p) ‖W‖_op`: an admissibility constant of a plres-rff feature map
 /// (`‖D(Uφ)(x)‖_op ≤ κ_p ‖U‖_F`, module docs).
 ///
 /// # Errors
-/// [`TheoryError::NoConvergence`].
+/// [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn feature_admissibility_bound(features: &dyn FeatureMap) -> Result<f64, TheoryError> {
     let w = features.weights();
     let mut op = OpNorm::new(w.ncols());
@@ -220,7 +221,8 @@ fn layerwise_bound(delta0: f64, kappa: f64, norms: &[f64], h: f64) -> Vec<f64> {
 /// contraction argument covers).
 ///
 /// # Errors
-/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn linear_expressivity(
     model: &LinearResNet,
     x: MatRef<'_, f64>,
@@ -283,7 +285,8 @@ pub fn linear_expressivity(
 /// one, and the separation version of Gershgorin for radial kernels).
 ///
 /// # Errors
-/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`].
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn kernel_expressivity(
     net: &KernelResNet,
     x: MatRef<'_, f64>,
@@ -514,7 +517,7 @@ mod tests {
             .unwrap();
             let lam0 = {
                 let f = net.features().apply(x.as_ref());
-                crate::linalg::lambda_min_sym((&f * f.transpose()).as_ref()).unwrap()
+                plres_kernels::spectral::try_lambda_min((&f * f.transpose()).as_ref()).unwrap()
             };
             let kappa = feature_admissibility_bound(net.features().as_ref()).unwrap();
             let radius = 0.5 * lam0.sqrt() / (kappa * 4.0);

@@ -63,7 +63,8 @@
 //! * [`limits`] — depth orders and width slope with their uncertainty.
 //! * [`stats`] — least-squares fits with standard errors, Clopper–Pearson and Wilson
 //!   intervals.
-//! * [`linalg`] — Grams, `λ_min`, operator norms with workspaces.
+//! * [`linalg`] — Grams and operator norms with workspaces (`λ_min` is plres-kernels'
+//!   `spectral::SymEigen` / `CertifiedLambdaMin`).
 //! * [`report`] — [`CheckReport`], [`Relation`]; [`error`] — [`TheoryError`].
 //!
 //! ## Example

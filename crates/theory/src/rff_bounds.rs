@@ -24,9 +24,10 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::error::TheoryError;
-use crate::linalg::{SymEigen, gram_in_place};
+use crate::linalg::gram_in_place;
 use crate::report::{CheckReport, Relation};
 use crate::stats::{BinomialInterval, IntervalMethod, binomial_interval};
+use plres_kernels::spectral::SymEigen;
 
 /// Settings of a failure-frequency experiment.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,7 +68,8 @@ impl ExactGram {
     /// Builds `K` for `kernel` at the rows of `x` and its extreme eigenvalues.
     ///
     /// # Errors
-    /// [`TheoryError::Model`] for an invalid kernel; [`TheoryError::NoConvergence`].
+    /// [`TheoryError::Model`] for an invalid kernel; [`TheoryError::NoConvergence`],
+    /// [`TheoryError::Spectral`].
     pub fn new(kernel: &KernelSpec, x: MatRef<'_, f64>) -> Result<Self, TheoryError> {
         let k = kernel
             .build()

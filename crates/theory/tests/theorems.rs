@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use faer::Mat;
 use plres_kernels::KernelSpec;
+use plres_kernels::spectral::{SymEigen, min_separation};
 use plres_optim::{GradientDescentConfig, State, Stopping, run};
 use plres_resnet::{
     Integrator, KernelResNet, LinearResNet, LinearResNetConfig, TargetData, TrainingProblem,
@@ -17,7 +18,7 @@ use plres_theory::convergence::{fit_linear_rate, predicted_gd_rate, rate_report}
 use plres_theory::limits::{
     IntegratorOrder, SlopeTolerance, depth_order_report, frobenius_distance,
 };
-use plres_theory::linalg::{SymEigen, gram_in_place, min_separation};
+use plres_theory::linalg::gram_in_place;
 use plres_theory::pl::apriori::{
     AprioriInput, Depth, admissibility_constant, apriori_bound, apriori_bound_features,
 };

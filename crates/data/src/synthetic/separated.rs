@@ -5,8 +5,10 @@
 //! uniformly in the ball (a Gaussian direction times `r·U^{1/d}`); keep it when its
 //! computed norm is `≤ r` and its computed distance to every point kept so far is
 //! `≥ δ`; stop after `max_tries` candidates with [`DataError::Infeasible`]. The
-//! guarantee is exact for the distances as [`min_pairwise_distance`] computes them
-//! (same summation order, same `sqrt`): no tolerance is involved.
+//! guarantee is exact for the distances as
+//! [`plres_kernels::spectral::min_separation`] (the workspace's one minimum separation)
+//! computes them (same differences, same summation order, same `sqrt`): no tolerance is
+//! involved.
 //!
 //! **Feasibility.** The balls of radius `δ/2` around `δ`-separated points are disjoint
 //! and lie in `B(0, r + δ/2)`, so by volume `N ≤ (1 + 2r/δ)^d` ([`packing_bound`]).
@@ -87,8 +89,9 @@ pub fn packing_bound(dim: usize, radius: f64, delta: f64) -> f64 {
     (dim as f64 * (2.0 * radius / delta).ln_1p()).exp()
 }
 
-/// Euclidean distance between rows `i` and `j`, summed in column order. The sampler and
-/// [`min_pairwise_distance`] share it, which makes the separation guarantee exact.
+/// Euclidean distance between rows `i` and `j`, `√(Σ_k (x_ik − x_jk)²)` summed in column
+/// order — the sum [`plres_kernels::spectral::min_separation`] forms for each pair, which
+/// makes the separation guarantee exact.
 fn row_distance(x: MatRef<'_, f64>, i: usize, j: usize) -> f64 {
     let mut s = 0.0;
     for k in 0..x.ncols() {
@@ -96,18 +99,6 @@ fn row_distance(x: MatRef<'_, f64>, i: usize, j: usize) -> f64 {
         s += t * t;
     }
     s.sqrt()
-}
-
-/// `min_{i<j} ‖x_i − x_j‖` over the rows of `x` (`+∞` for fewer than two rows);
-/// `O(N² d)`.
-pub fn min_pairwise_distance(x: MatRef<'_, f64>) -> f64 {
-    let mut best = f64::INFINITY;
-    for i in 0..x.nrows() {
-        for j in 0..i {
-            best = best.min(row_distance(x, i, j));
-        }
-    }
-    best
 }
 
 fn validate(cfg: &SeparatedBallConfig) -> Result<(), DataError> {
@@ -194,11 +185,12 @@ pub fn separated_ball_points<R: Rng + ?Sized>(
 /// or non-finite target scale/radius.
 ///
 /// ```
-/// use plres_data::{separated_ball, min_pairwise_distance, SeparatedBallConfig};
+/// use plres_data::{separated_ball, SeparatedBallConfig};
+/// use plres_kernels::spectral::min_separation;
 /// use rand::SeedableRng;
 /// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
 /// let ds = separated_ball(&SeparatedBallConfig::new(20, 3, 1.0, 0.3), &mut rng)?;
-/// assert!(min_pairwise_distance(ds.x.as_ref()) >= 0.3);
+/// assert!(min_separation(ds.x.as_ref()) >= 0.3);
 /// # Ok::<(), plres_data::DataError>(())
 /// ```
 pub fn separated_ball<R: Rng + ?Sized>(

@@ -13,8 +13,9 @@
 
 use faer::{Mat, Par};
 use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
+use plres_kernels::spectral::SymEigen;
 use plres_resnet::{LinearResNet, TargetData, TrainingProblem};
-use plres_theory::linalg::{SymEigen, gram_in_place};
+use plres_theory::linalg::gram_in_place;
 use plres_theory::pl::{Monitor, MonitorConfig, apriori_bound_features};
 use serde::{Deserialize, Serialize};
 

@@ -61,7 +61,8 @@ use plres_resnet::{Integrator, LinearResNet};
 use plres_rff::FeatureSpec;
 
 use crate::error::TheoryError;
-use crate::linalg::{SymEigen, gram_in_place};
+use crate::linalg::gram_in_place;
+use plres_kernels::spectral::SymEigen;
 
 /// The admissibility constant `κ` of a kernel (`‖Dθ(x)‖_op ≤ κ‖θ‖_H`), see the table in
 /// the module docs.
@@ -314,7 +315,8 @@ pub struct FeatureAprioriBound {
 ///
 /// # Errors
 /// [`TheoryError::InvalidParameter`] for a non-Euler model or a bad radius;
-/// [`TheoryError::Model`] for bad data; [`TheoryError::NoConvergence`].
+/// [`TheoryError::Model`] for bad data; [`TheoryError::NoConvergence`],
+/// [`TheoryError::Spectral`].
 pub fn apriori_bound_features(
     model: &LinearResNet,
     x: MatRef<'_, f64>,

@@ -11,10 +11,11 @@ use faer::{Mat, MatRef, Par};
 use plres_resnet::{KernelResNet, Targets};
 
 use crate::error::TheoryError;
-use crate::linalg::{OpNorm, SymEigen};
+use crate::linalg::OpNorm;
 use crate::pl::certificate::{continuous_analogue_cells, mu_cert};
 use crate::pl::linear::{frob_sq, model_err, sigma_min_sq};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use plres_kernels::spectral::SymEigen;
 
 /// The snapshot of docs/theory.md §5 for a kernel ResNet at its current `θ`, squared loss on
 /// `(x, y)`. `output_map` is the `B` the network was given with `with_output_map`
@@ -23,7 +24,7 @@ use crate::pl::snapshot::{CertificateKind, PlSnapshot};
 /// # Errors
 /// The model's data errors as [`TheoryError::Model`]; [`TheoryError::Shape`] when
 /// `output_map` does not reproduce the network's output (relative error above
-/// `4 d eps`); [`TheoryError::NoConvergence`].
+/// `4 d eps`); [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn kernel_snapshot(
     net: &KernelResNet,
     x: MatRef<'_, f64>,

@@ -28,9 +28,10 @@ use plres_resnet::{Integrator, LinearResNet, Targets, Workspace};
 use plres_rff::FeatureMap;
 
 use crate::error::TheoryError;
-use crate::linalg::{CertifiedLambdaMin, MaxOpNorm, gram_in_place};
+use crate::linalg::{MaxOpNorm, gram_in_place};
 use crate::pl::certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use plres_kernels::spectral::CertifiedLambdaMin;
 
 pub(crate) fn model_err(e: impl std::fmt::Display) -> TheoryError {
     TheoryError::Model(e.to_string())
@@ -51,13 +52,17 @@ fn par_for(work: usize) -> Par {
 /// Zero when `d_out > d` (then `Bᵀ` has a kernel and the certificate is void).
 ///
 /// # Errors
-/// [`TheoryError::NoConvergence`].
+/// [`TheoryError::NoConvergence`], [`TheoryError::Spectral`].
 pub fn sigma_min_sq(b: Option<MatRef<'_, f64>>) -> Result<f64, TheoryError> {
     match b {
         None => Ok(1.0),
         Some(b) => {
             let bbt = b * b.transpose();
-            Ok(crate::linalg::lambda_min_sym(bbt.as_ref())?.max(0.0))
+            Ok(
+                plres_kernels::spectral::SymEigen::new(bbt.nrows(), Par::Seq)
+                    .lambda_min(bbt.as_ref())?
+                    .max(0.0),
+            )
         }
     }
 }
@@ -108,7 +113,7 @@ impl LinearCertifier {
     /// Buffers for `model`'s shape and batches of `n` samples.
     ///
     /// # Errors
-    /// [`TheoryError::InvalidParameter`] for `n = 0`; [`TheoryError::NoConvergence`] (the
+    /// [`TheoryError::InvalidParameter`] for `n = 0`; [`TheoryError::Spectral`] (the
     /// singular values of `B`).
     pub fn new(model: &LinearResNet, n: usize) -> Result<Self, TheoryError> {
         if n == 0 {
@@ -158,7 +163,8 @@ impl LinearCertifier {
     /// # Errors
     /// The model's data errors (shapes, non-finite values, wrong parameter length) as
     /// [`TheoryError::Model`]; [`TheoryError::Shape`] when `x` does not have the `N` rows
-    /// the certifier was made for; [`TheoryError::NoConvergence`].
+    /// the certifier was made for; [`TheoryError::NoConvergence`],
+    /// [`TheoryError::Spectral`].
     ///
     /// # Panics
     /// If `model` does not have the shape the certifier was made for.

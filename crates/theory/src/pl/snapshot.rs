@@ -39,7 +39,7 @@ pub struct PlSnapshot {
     pub rho: f64,
     /// `λ_k = λ_min` of the kernel Gram at the states of layer/node `k` (for finite-width
     /// certifiers with `N > 64`, a certified lower bound within `1e-10` relative in the
-    /// usual case — see [`crate::linalg::CertifiedLambdaMin`]).
+    /// usual case — see [`plres_kernels::spectral::CertifiedLambdaMin`]).
     pub lambda: Vec<f64>,
     /// `a_k = max_i ‖Df_k(x_i^k)‖_op`.
     pub a: Vec<f64>,
