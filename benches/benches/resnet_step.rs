@@ -23,7 +23,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use faer::Mat;
 use plres_benches::{gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
-use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, Targets};
+use plres_resnet::Trainable as _;
+use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef};
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -72,10 +73,11 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("step_{label}"), |bench| {
             bench.iter(|| {
                 let loss = net
-                    .loss_and_gradient_in(
+                    .loss_and_gradient(
+                        net.params(),
                         &mut ws,
                         x.as_ref(),
-                        Targets::Values(y.as_ref()),
+                        TargetsRef::Regression(y.as_ref()),
                         &mut grad,
                     )
                     .expect("valid data");

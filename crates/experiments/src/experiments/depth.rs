@@ -19,9 +19,8 @@
 use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_optim::Metric;
-use plres_resnet::{
-    Init, Integrator, LinearResNet, LinearResNetConfig, TargetData, TrainingProblem,
-};
+use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig};
+use plres_resnet::{Model as _, Trainable as _};
 use plres_theory::limits::{IntegratorOrder, SlopeTolerance, depth_order_report};
 use plres_theory::stats::log_log_fit;
 use rand_distr::{Distribution, StandardNormal};
@@ -179,20 +178,16 @@ impl Experiment for Depth {
                 } else {
                     Metric::euclidean(model.n_params())
                 };
-                let theta0 = model.params().to_vec();
-                let mut problem =
-                    TrainingProblem::new(model, data.x.clone(), TargetData::Values(y.clone()))
-                        .stage(|| format!("training problem, L = {l}"))?;
-                let bar = ctx.progress_bar(c.iterations, format!("GD ({metric_name}), L = {l}"));
                 let (_, history) = gradient_descent(
-                    &mut problem,
+                    model,
+                    data.x.as_ref(),
+                    y.as_ref(),
                     metric,
                     c.learning_rate,
-                    theta0,
                     c.iterations,
-                    &bar,
                     &mut [],
-                    &format!("training L = {l} ({metric_name} metric)"),
+                    ctx,
+                    &format!("GD ({metric_name}), L = {l}"),
                 )?;
                 for r in &history.records {
                     metrics.push(row![metric_name, l, r.iteration, r.loss, r.grad_norm_sq])?;

@@ -13,7 +13,8 @@
 
 use faer::{Mat, Par};
 use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
-use plres_resnet::{LinearResNet, TargetData, TrainingProblem};
+use plres_resnet::LinearResNet;
+use plres_resnet::{Model as _, Trainable as _};
 use plres_theory::linalg::{SymEigen, gram_in_place};
 use plres_theory::pl::{Monitor, MonitorConfig, apriori_bound_features};
 use serde::{Deserialize, Serialize};
@@ -199,19 +200,22 @@ impl Experiment for Lazy {
             )
             .stage(|| format!("monitor, p = {p}"))?;
             let metric = model.metric();
-            let theta0 = model.params().to_vec();
-            let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
-                .stage(|| format!("training problem, p = {p}"))?;
-            let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
-            let (outcome, _) = gradient_descent(
-                &mut problem,
+            let (
+                plres_resnet::Trained {
+                    model: trained,
+                    outcome,
+                },
+                _,
+            ) = gradient_descent(
+                model,
+                x.as_ref(),
+                y.as_ref(),
                 metric,
                 c.learning_rate,
-                theta0,
                 c.iterations,
-                &bar,
                 &mut [&mut monitor],
-                &format!("training p = {p}"),
+                ctx,
+                &format!("GD, p = {p}"),
             )?;
             if monitor
                 .rows()
@@ -245,10 +249,6 @@ impl Experiment for Lazy {
                 .rows()
                 .last()
                 .expect("the final iterate is certified");
-            let mut trained = problem.into_model();
-            trained
-                .set_params(outcome.state.params())
-                .stage(|| format!("final parameters, p = {p}"))?;
             let k0 = grams(&probe, x)?;
             let kt = grams(&trained, x)?;
             let rel_drift = k0

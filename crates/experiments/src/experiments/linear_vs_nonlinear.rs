@@ -14,13 +14,13 @@
 //! no PL guarantee (docs/theory.md §3.1), so this experiment reports measurements: its checks are
 //! the empirical claims of the reference figure, stated with their tolerance.
 
-use faer::{Mat, MatRef};
+use faer::Mat;
 use plres_data::{RandomEmbedding, load_digits, standardize_train_test, train_test_split};
-use plres_optim::{Observer, Schedule, SgdConfig, State, Stopping, run};
+use plres_optim::{Schedule, SgdConfig, State, Stopping};
 use plres_resnet::loss::{argmax_rows, loss_value};
 use plres_resnet::{
-    Activation, Init, LinearResNet, LinearResNetConfig, ResNetError, ShlResNet, ShlResNetConfig,
-    TargetData, Targets, Trainable, TrainingProblem,
+    Activation, Init, LinearResNet, LinearResNetConfig, Model, ShlResNet, ShlResNetConfig,
+    TargetsRef, Trainable,
 };
 use plres_rff::RandomReluFeatures;
 use rand::Rng;
@@ -28,7 +28,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::common::{Progress, require};
+use super::common::{self, require};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, mean_std};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -126,23 +126,6 @@ impl ExperimentConfig for LinearVsNonlinearConfig {
     }
 }
 
-/// What the experiment needs of a model besides training: its output.
-trait Classifier {
-    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError>;
-}
-
-impl Classifier for LinearResNet {
-    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
-        self.forward(x)
-    }
-}
-
-impl Classifier for ShlResNet {
-    fn logits(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
-        self.forward(x)
-    }
-}
-
 /// The data of one repetition.
 struct Split {
     x_train: Mat<f64>,
@@ -159,19 +142,21 @@ struct Curves {
     test_error: Vec<f64>,
 }
 
-fn evaluate<M: Classifier>(m: &M, s: &Split) -> Result<(f64, f64), ExperimentError> {
+fn evaluate<M: Model>(m: &M, s: &Split) -> Result<(f64, f64), ExperimentError> {
     let z = m
-        .logits(s.x_train.as_ref())
+        .forward(s.x_train.as_ref())
         .stage(|| "train logits".into())?;
-    let loss = loss_value(z.as_ref(), Targets::Labels(&s.y_train));
-    let zt = m.logits(s.x_test.as_ref()).stage(|| "test logits".into())?;
+    let loss = loss_value(z.as_ref(), TargetsRef::Classes(&s.y_train));
+    let zt = m
+        .forward(s.x_test.as_ref())
+        .stage(|| "test logits".into())?;
     let mut pred = vec![0; zt.nrows()];
     argmax_rows(zt.as_ref(), &mut pred);
     let wrong = pred.iter().zip(&s.y_test).filter(|(a, b)| a != b).count();
     Ok((loss, wrong as f64 / s.y_test.len() as f64))
 }
 
-fn train<M: Trainable + Classifier>(
+fn train<M: Trainable>(
     model: M,
     s: &Split,
     c: &LinearVsNonlinearConfig,
@@ -179,44 +164,34 @@ fn train<M: Trainable + Classifier>(
     ctx: &RunContext,
     label: &str,
 ) -> Result<Curves, ExperimentError> {
-    let metric = model.metric();
-    let theta0 = model.params().to_vec();
-    let (l0, e0) = evaluate(&model, s)?;
-    let mut problem = TrainingProblem::new(
-        model,
-        s.x_train.clone(),
-        TargetData::Labels(s.y_train.clone()),
-    )
-    .stage(|| format!("{label}: training problem"))?;
     let sgd = SgdConfig::new(c.learning_rate, c.batch_size, shuffle_seed)
-        .with_metric(metric)
+        .with_metric(model.metric())
         .with_schedule(Schedule::multi_step(c.milestones.clone(), c.gamma))
         .build()
         .stage(|| format!("{label}: SGD configuration"))?;
+    let (l0, e0) = evaluate(&model, s)?;
     let batches = s.x_train.nrows().div_ceil(c.batch_size) as u64;
     let bar = ctx.progress_bar(c.epochs * batches, label.to_owned());
-    let mut state = State::new(theta0);
+    let mut state = State::new(model.params().to_vec());
+    let mut model = model;
     let mut curves = Curves {
         train_loss: vec![l0],
         test_error: vec![e0],
     };
     for epoch in 0..c.epochs {
-        let mut progress = Progress(&bar);
-        let observers: &mut [&mut dyn Observer] = &mut [&mut progress];
-        let outcome = run(
-            &mut problem,
+        let (trained, _) = common::train(
+            model,
+            s.x_train.as_ref(),
+            TargetsRef::Classes(&s.y_train),
             &sgd,
             state,
             &Stopping::epochs(epoch + 1),
-            observers,
-        )
-        .stage(|| format!("{label}: epoch {epoch}"))?;
-        state = outcome.state;
-        problem
-            .model_mut()
-            .set_params(state.params())
-            .stage(|| format!("{label}: parameters after epoch {epoch}"))?;
-        let (l, e) = evaluate(problem.model(), s)?;
+            &mut [],
+            &bar,
+            &format!("{label}: epoch {epoch}"),
+        )?;
+        (model, state) = (trained.model, trained.outcome.state);
+        let (l, e) = evaluate(&model, s)?;
         curves.train_loss.push(l);
         curves.test_error.push(e);
     }

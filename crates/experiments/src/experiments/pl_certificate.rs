@@ -13,7 +13,7 @@
 //! length `≤ (1/c)·2√(L₀/μ)`.
 
 use plres_data::{SeparatedBallConfig, separated_ball};
-use plres_resnet::{TargetData, TrainingProblem};
+use plres_resnet::Trainable as _;
 use plres_theory::convergence::{fit_linear_rate, rate_report};
 use plres_theory::expressivity::linear_expressivity;
 use plres_theory::pl::{LinearCertifier, Monitor, MonitorConfig, apriori_bound_features};
@@ -133,22 +133,18 @@ impl Experiment for PlCertificate {
             },
         )
         .stage(|| "setting up the PL monitor".into())?;
-        let metric = model.metric();
-        let theta0 = model.params().to_vec();
         let probe = model.clone();
-        let mut problem =
-            TrainingProblem::new(model, data.x.clone(), TargetData::Values(y.clone()))
-                .stage(|| "building the training problem".into())?;
-        let bar = ctx.progress_bar(c.iterations, format!("GD, p = {}", c.width));
-        let (outcome, history) = gradient_descent(
-            &mut problem,
+        let metric = model.metric();
+        let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent(
+            model,
+            data.x.as_ref(),
+            y.as_ref(),
             metric,
             c.learning_rate,
-            theta0,
             c.iterations,
-            &bar,
             &mut [&mut monitor],
-            "training",
+            ctx,
+            &format!("GD, p = {}", c.width),
         )?;
         let last = c.iterations;
         if monitor.rows().last().is_none_or(|r| r.iteration != last) {

@@ -13,7 +13,7 @@
 
 use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
-use plres_resnet::{TargetData, TrainingProblem};
+use plres_resnet::Trainable as _;
 use plres_theory::expressivity::{linear_expressivity, rank_deficiency_report};
 use plres_theory::pl::LinearCertifier;
 use serde::{Deserialize, Serialize};
@@ -361,24 +361,17 @@ fn train_one(
     let init =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("expressivity, p = {p}"))?;
     let metric = model.metric();
-    let theta0 = model.params().to_vec();
-    let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
-        .stage(|| format!("training problem, p = {p}"))?;
-    let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
-    let (outcome, history) = gradient_descent(
-        &mut problem,
+    let (plres_resnet::Trained { model, outcome }, history) = gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
         metric,
         c.learning_rate,
-        theta0,
         c.iterations,
-        &bar,
         &mut [],
-        &format!("training p = {p}"),
+        ctx,
+        &format!("GD, p = {p}"),
     )?;
-    let mut model = problem.into_model();
-    model
-        .set_params(outcome.state.params())
-        .stage(|| format!("final parameters, p = {p}"))?;
     let fin =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("final expressivity, p = {p}"))?;
     let mut cert =

@@ -12,7 +12,8 @@
 use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
-use plres_resnet::{KernelResNet, Record, Targets};
+use plres_resnet::{KernelResNet, TargetsRef};
+use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::FourierVariant;
 use plres_theory::limits::{SlopeTolerance, rff_kernel_error_sweep, width_slope_report};
 use serde::{Deserialize, Serialize};
@@ -125,7 +126,7 @@ impl Experiment for WidthLimit {
         .stage(|| "drawing separated points".into())?;
         let y = data.y.to_matrix();
         let x = &data.x;
-        let targets = Targets::Values(y.as_ref());
+        let targets = TargetsRef::Regression(y.as_ref());
         let spec = KernelSpec::Gaussian { sigma: c.sigma };
 
         // the infinite-width network, trained by `steps` GD steps in the L² metric
@@ -175,7 +176,7 @@ impl Experiment for WidthLimit {
                 let mut net = euler_resnet(features, c.depth)?;
                 for step in 0..c.steps {
                     let g = net
-                        .loss_and_gradient(x.as_ref(), targets, Record::NONE)
+                        .gradient_report(x.as_ref(), targets)
                         .stage(|| format!("gradient, p = {p}"))?;
                     metrics.push(row![p, draw, step, g.loss, kernel_losses[step]])?;
                     for (u, gi) in net.params_mut().iter_mut().zip(&g.riesz) {
