@@ -466,7 +466,7 @@ impl Trainable for LinearResNet {
 
     /// The leanest buffers for training: as [`LinearResNet::workspace`], but with forward
     /// Euler only two adjoint buffers alternate (only `P_0` is kept,
-    /// [`Workspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
+    /// [`LinearWorkspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
     /// `X_0..X_L`, two `N×d` adjoints, two tile pairs and one `min(N, p)×d` buffer. What
     /// [`TrainingProblem`](crate::TrainingProblem) uses.
     fn training_workspace(&self, n_max: usize) -> LinearWorkspace {
