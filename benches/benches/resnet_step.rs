@@ -1,8 +1,8 @@
 //! One LinearResNet training step (forward + adjoint + update) at the sizes,
 //! the workload of the PyTorch/JAX peer (`benches/peer/torch_step.py`, docs/theory.md §8).
 //!
-//! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` in a warm
-//!   `training_workspace` (the tiled Euler step of `plres_resnet::linear::fused`: states
+//! * `resnet_step/step_N=…` — `Trainable::loss_and_gradient` of a `LinearResNet` in a warm
+//!   `training_workspace` (the tiled Euler step of plres-resnet's crate-private `linear/fused.rs`: states
 //!   kept, `Φ_k` recomputed tile by tile in the backward pass; adjoint, `∂L/∂U`) followed by
 //!   the SGD update `U ← U − 0.1 ∂L/∂U` the peer times. Problem as the peer's
 //!   `make_problem`: Gaussian RFF `σ = 1` (`√(2/p) cos(XΩᵀ + b)`), `X ~ N(0,1)`,
