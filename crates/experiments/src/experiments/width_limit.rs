@@ -281,8 +281,8 @@ fn output_error_check(
         "width p",
         "RMS |z_p − z_∞|",
         format!("RMS over {} draws", c.draws),
-        &ps,
-        &errors,
+        ps,
+        errors,
         Some((-0.5, "slope −1/2")),
     );
     plot.x_scale = Scale::Log2;
@@ -326,7 +326,7 @@ fn gram_error_check(
         "width p",
         "mean ‖K_p − K‖_op",
         format!("mean over {} draws", c.gram_draws),
-        &ps,
+        ps,
         &gram_errors,
         Some((-0.5, "slope −1/2")),
     );
