@@ -57,7 +57,7 @@
 //!
 //! The Euler training step is the product's hot loop. For a column-wise feature map
 //! (cosine Fourier features with a phase, ReLU features; [`plres_rff::Columnwise`]) it is
-//! the tiled step of [`linear::fused`]: the states `X_0..X_L` are kept, `Φ_k` is never
+//! the tiled step of `linear/fused.rs`: the states `X_0..X_L` are kept, `Φ_k` is never
 //! stored but recomputed in 64×128 tiles that stay in cache between the activation and the
 //! GEMMs consuming them, and when faer's global parallelism (`faer::get_global_parallelism`)
 //! allows more than one thread the rows (forward) and the smaller of rows or features

@@ -246,7 +246,7 @@ impl LinearResNet {
     /// Buffers for batches of up to `n_max` samples. With forward Euler and a column-wise
     /// feature map ([`FeatureMap::columnwise`]: cosine
     /// Fourier features with a phase, ReLU features) the training step is the tiled one of
-    /// [`super::fused`] and keeps no `Φ_k` ([`LinearWorkspace::phi`] is `None`); otherwise as
+    /// the tiled step (`linear/fused.rs`) and keeps no `Φ_k` ([`LinearWorkspace::phi`] is `None`); otherwise as
     /// [`LinearResNet::workspace_keeping_features`].
     pub fn workspace(&self, n_max: usize) -> LinearWorkspace {
         self.workspace_with(n_max, self.features.columnwise().is_none(), true)

@@ -139,7 +139,7 @@ impl LinearWorkspace {
     }
 
     /// Adjoint `P_k = ∂L/∂X_k` (`k = 0..=L`) of the last backward pass, `N×d`. A
-    /// training workspace ([`LinearResNet::training_workspace`](super::LinearResNet::training_workspace))
+    /// training workspace ([`crate::Trainable::training_workspace`])
     /// keeps only `P_0` (the gradient with respect to the embedded input).
     ///
     /// # Panics
@@ -181,7 +181,7 @@ impl LinearWorkspace {
     }
 
     /// Whether this workspace keeps every `Φ_k` (otherwise an Euler step is the tiled one of
-    /// [`super::fused`]).
+    /// `fused.rs`).
     pub fn keeps_features(&self) -> bool {
         !self.phis.is_empty()
     }
