@@ -89,6 +89,7 @@ pub(crate) fn check_finite(x: MatRef<'_, f64>, what: &'static str) -> Result<(),
 ///
 /// # Panics
 /// If `z`, `y`, `grad` do not all have the same shape.
+#[track_caller]
 pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMut<'_, f64>) -> f64 {
     let mut grad = grad;
     assert!(
@@ -96,7 +97,7 @@ pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMu
             && z.ncols() == y.ncols()
             && grad.nrows() == z.nrows()
             && grad.ncols() == z.ncols(),
-        "squared_loss_in_place: z {}×{}, y {}×{}, grad {}×{} must agree",
+        "squared_loss_in_place: z is {}×{} (N×d_out), y {}×{}, grad {}×{}: all must be N×d_out",
         z.nrows(),
         z.ncols(),
         y.nrows(),
@@ -123,6 +124,7 @@ pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMu
 /// # Panics
 /// If `labels.len() != z.nrows()`, `grad` has another shape than `z`, or a label is
 /// `≥ z.ncols()` (public entry points check labels first with [`validate_targets`]).
+#[track_caller]
 pub fn cross_entropy_loss_in_place(
     z: MatRef<'_, f64>,
     labels: &[usize],
@@ -131,7 +133,7 @@ pub fn cross_entropy_loss_in_place(
     let mut grad = grad;
     assert!(
         labels.len() == z.nrows() && grad.nrows() == z.nrows() && grad.ncols() == z.ncols(),
-        "cross_entropy_loss_in_place: z {}×{}, {} labels, grad {}×{} must agree",
+        "cross_entropy_loss_in_place: z is {}×{} (N×d_out), {} labels (N), grad {}×{} (N×d_out)",
         z.nrows(),
         z.ncols(),
         labels.len(),
@@ -145,7 +147,10 @@ pub fn cross_entropy_loss_in_place(
     clear_upper_state();
     for i in 0..n {
         let label = labels[i];
-        assert!(label < c, "label {label} of sample {i} ≥ {c} classes");
+        assert!(
+            label < c,
+            "label {label} of sample {i} ≥ d_out = {c} classes"
+        );
         let mut m = f64::NEG_INFINITY;
         for j in 0..c {
             m = m.max(z[(i, j)]);
@@ -170,6 +175,7 @@ pub fn cross_entropy_loss_in_place(
 ///
 /// # Panics
 /// On shape mismatches (see [`squared_loss_in_place`], [`cross_entropy_loss_in_place`]).
+#[track_caller]
 pub fn loss_in_place(z: MatRef<'_, f64>, targets: TargetsRef<'_>, grad: MatMut<'_, f64>) -> f64 {
     match targets {
         TargetsRef::Regression(y) => squared_loss_in_place(z, y, grad),
@@ -181,6 +187,7 @@ pub fn loss_in_place(z: MatRef<'_, f64>, targets: TargetsRef<'_>, grad: MatMut<'
 ///
 /// # Panics
 /// On shape mismatches.
+#[track_caller]
 pub fn loss_value(z: MatRef<'_, f64>, targets: TargetsRef<'_>) -> f64 {
     let n = z.nrows();
     let inv_n = 1.0 / n as f64;
@@ -188,7 +195,7 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: TargetsRef<'_>) -> f64 {
         TargetsRef::Regression(y) => {
             assert!(
                 y.nrows() == n && y.ncols() == z.ncols(),
-                "loss_value: z {}×{} vs y {}×{}",
+                "loss_value: z is {}×{} (N×d_out), y {}×{}: must be N×d_out",
                 n,
                 z.ncols(),
                 y.nrows(),
@@ -206,7 +213,7 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: TargetsRef<'_>) -> f64 {
         TargetsRef::Classes(labels) => {
             assert!(
                 labels.len() == n,
-                "loss_value: z has {n} rows, {} labels",
+                "loss_value: z has N = {n} rows, {} labels (one per row)",
                 labels.len()
             );
             let mut total = 0.0;
@@ -229,10 +236,11 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: TargetsRef<'_>) -> f64 {
 ///
 /// # Panics
 /// If `out.len() != z.nrows()` or `z` has no columns.
+#[track_caller]
 pub fn argmax_rows(z: MatRef<'_, f64>, out: &mut [usize]) {
     assert!(
         out.len() == z.nrows() && z.ncols() > 0,
-        "argmax_rows: z {}×{}, out len {}",
+        "argmax_rows: z is {}×{} (N×classes, classes ≥ 1), out len {} (N)",
         z.nrows(),
         z.ncols(),
         out.len()
