@@ -21,7 +21,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use faer::Mat;
 use plres_benches::seeded_normal;
 use plres_kernels::{Gaussian, Kernel, KernelSpec};
-use plres_resnet::{KernelResNet, Targets};
+use plres_resnet::{KernelResNet, TargetsRef};
 
 const N: usize = 64;
 const D: usize = 16;
@@ -32,7 +32,7 @@ const ETA: f64 = 0.5;
 fn bench(c: &mut Criterion) {
     let x = seeded_normal(N, D, 1);
     let y = Mat::from_fn(N, D, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
-    let t = Targets::Values(y.as_ref());
+    let t = TargetsRef::Regression(y.as_ref());
     let mut net = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.0 }, D, L).expect("valid");
     for _ in 0..T {
         net.gd_step(x.as_ref(), t, ETA).expect("valid data");

@@ -1,8 +1,8 @@
 //! One LinearResNet training step (forward + adjoint + update) at the sizes,
 //! the workload of the PyTorch/JAX peer (`benches/peer/torch_step.py`, docs/theory.md §8).
 //!
-//! * `resnet_step/step_N=…` — `LinearResNet::loss_and_gradient_in` in a warm
-//!   `training_workspace` (the tiled Euler step of `plres_resnet::linear::fused`: states
+//! * `resnet_step/step_N=…` — `Trainable::loss_and_gradient` of a `LinearResNet` in a warm
+//!   `training_workspace` (the tiled Euler step of plres-resnet's crate-private `linear/fused.rs`: states
 //!   kept, `Φ_k` recomputed tile by tile in the backward pass; adjoint, `∂L/∂U`) followed by
 //!   the SGD update `U ← U − 0.1 ∂L/∂U` the peer times. Problem as the peer's
 //!   `make_problem`: Gaussian RFF `σ = 1` (`√(2/p) cos(XΩᵀ + b)`), `X ~ N(0,1)`,
@@ -23,7 +23,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use faer::Mat;
 use plres_benches::{gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
-use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, Targets};
+use plres_resnet::Trainable as _;
+use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef};
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -72,10 +73,11 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("step_{label}"), |bench| {
             bench.iter(|| {
                 let loss = net
-                    .loss_and_gradient_in(
+                    .loss_and_gradient(
+                        net.params(),
                         &mut ws,
                         x.as_ref(),
-                        Targets::Values(y.as_ref()),
+                        TargetsRef::Regression(y.as_ref()),
                         &mut grad,
                     )
                     .expect("valid data");

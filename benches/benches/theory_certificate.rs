@@ -22,7 +22,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use plres_benches::{gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
 use plres_optim::Problem;
-use plres_resnet::{Init, LinearResNet, LinearResNetConfig, TargetData, TrainingProblem};
+use plres_resnet::Trainable as _;
+use plres_resnet::{Init, LinearResNet, LinearResNetConfig, TargetsRef, TrainingProblem};
 use plres_rff::{FourierVariant, RandomFourierFeatures};
 use plres_theory::pl::LinearCertifier;
 use rand::SeedableRng;
@@ -90,7 +91,7 @@ fn bench(c: &mut Criterion) {
 
     let metric = net.metric();
     let mut problem =
-        TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).expect("problem");
+        TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).expect("problem");
     let mut params = theta.clone();
     let mut grad = vec![0.0; params.len()];
     let eta = 1e-3;

@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! step_timer write   --size N,d,p,L [--seed S] --out FILE
-//!     writes the problem as safetensors (float64): features.omega [p,d], features.bias [p],
+//!     writes the problem in the peer format (plres_benches::peer): features.omega [p,d], features.bias [p],
 //!     residual.u [L,d,p], data.x [N,d], data.y [N,d] (the PyTorch side reads this file)
 //! step_timer time    (--size N,d,p,L [--seed S] | --input FILE) [--steps K] [--warmup W] [--lr LR]
 //!     times K steps after W warm-up steps; prints one JSON object (per-step ms, losses,
@@ -33,14 +33,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
+use faer::{Accum, Mat, Par};
+use plres_benches::PeerProblem;
 use plres_kernels::KernelSpec;
-use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, Targets};
-use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
+use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef, Trainable};
+use plres_rff::{FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
-use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 use serde_json::json;
 
 type Result<T> = std::result::Result<T, String>;
@@ -75,14 +75,11 @@ impl Size {
     }
 }
 
-/// One benchmark problem: the fixed features, the initial `U` and the data.
+/// One benchmark problem: the peer's problem (network with its initial `U`, data) and its
+/// size.
 struct Problem {
     size: Size,
-    features: RandomFourierFeatures,
-    /// `[L, d, p]` row-major, the layout of `LinearResNet::params`.
-    u: Vec<f64>,
-    x: Mat<f64>,
-    y: Mat<f64>,
+    peer: PeerProblem,
 }
 
 impl Problem {
@@ -104,123 +101,45 @@ impl Problem {
             }
         }
         let normal = Normal::new(0.0, U_STD).expect("finite positive std");
-        let u = (0..size.l * size.d * size.p)
+        let u: Vec<f64> = (0..size.l * size.d * size.p)
             .map(|_| normal.sample(&mut rng))
             .collect();
         let y = Mat::from_fn(size.n, size.d, |i, j| {
             let xij: f64 = x[(i, j)];
             xij + 0.5 * (2.0 * xij).sin()
         });
+        let config = LinearResNetConfig {
+            depth: size.l,
+            integrator: Integrator::Euler,
+            init: Init::Zero,
+        };
+        let mut model = LinearResNet::new(Arc::new(features), config).map_err(|e| e.to_string())?;
+        model.set_params(&u).map_err(|e| e.to_string())?;
         Ok(Self {
             size,
-            features,
-            u,
-            x,
-            y,
+            peer: PeerProblem { model, x, y },
         })
     }
 
-    /// Writes the problem as safetensors (float64, row-major tensors).
-    fn write(&self, path: &Path, seed: u64) -> Result<()> {
-        let Size { n, d, p, l } = self.size;
-        let omega = row_major_bytes(self.features.weights());
-        let bias = f64_bytes(self.features.bias());
-        let u = f64_bytes(&self.u);
-        let x = row_major_bytes(self.x.as_ref());
-        let y = row_major_bytes(self.y.as_ref());
-        fn view(shape: Vec<usize>, data: &[u8]) -> Result<TensorView<'_>> {
-            TensorView::new(Dtype::F64, shape, data).map_err(|e| e.to_string())
-        }
-        let tensors = vec![
-            ("features.omega", view(vec![p, d], &omega)?),
-            ("features.bias", view(vec![p], &bias)?),
-            ("residual.u", view(vec![l, d, p], &u)?),
-            ("data.x", view(vec![n, d], &x)?),
-            ("data.y", view(vec![n, d], &y)?),
-        ];
-        let meta = HashMap::from([
-            (
-                "generator".to_string(),
-                "plres-benches step_timer".to_string(),
-            ),
-            ("seed".to_string(), seed.to_string()),
-            ("model".to_string(), "linear_resnet".to_string()),
-            ("integrator".to_string(), "euler".to_string()),
-            ("depth".to_string(), l.to_string()),
-        ]);
-        safetensors::serialize_to_file(tensors, Some(meta), path)
+    /// Writes the problem in the peer's format ([`PeerProblem::save`]).
+    fn write(&self, path: &Path) -> Result<()> {
+        self.peer
+            .save(path)
             .map_err(|e| format!("writing {}: {e}", path.display()))
     }
 
-    /// Reads a problem written by [`Problem::write`] (or by anyone with the same names).
+    /// Reads a problem in the peer's format ([`PeerProblem::load`]).
     fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
-        let st =
-            SafeTensors::deserialize(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        let get = |name: &str, rank: usize| -> Result<(Vec<usize>, Vec<f64>)> {
-            let t = st
-                .tensor(name)
-                .map_err(|e| format!("{}: tensor `{name}`: {e}", path.display()))?;
-            if t.dtype() != Dtype::F64 || t.shape().len() != rank {
-                return Err(format!(
-                    "{}: tensor `{name}` is {:?} {:?}, expected F64 of rank {rank}",
-                    path.display(),
-                    t.dtype(),
-                    t.shape()
-                ));
-            }
-            let data = t
-                .data()
-                .chunks_exact(8)
-                .map(|c| f64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
-                .collect();
-            Ok((t.shape().to_vec(), data))
-        };
-        let (so, omega) = get("features.omega", 2)?;
-        let (sb, bias) = get("features.bias", 1)?;
-        let (su, u) = get("residual.u", 3)?;
-        let (sx, x) = get("data.x", 2)?;
-        let (sy, y) = get("data.y", 2)?;
-        let (p, d) = (so[0], so[1]);
+        let peer = PeerProblem::load(path, KERNEL).map_err(|e| e.to_string())?;
+        let m = &peer.model;
         let size = Size {
-            n: sx[0],
-            d,
-            p,
-            l: su[0],
+            n: peer.x.nrows(),
+            d: m.dim(),
+            p: m.width(),
+            l: m.depth(),
         };
-        if sb != [p] || su[1..] != [d, p] || sx[1] != d || sy != sx || size.l == 0 || size.n == 0 {
-            return Err(format!(
-                "{}: inconsistent shapes omega {so:?}, bias {sb:?}, u {su:?}, x {sx:?}, y {sy:?}",
-                path.display()
-            ));
-        }
-        let omega = Mat::from_fn(p, d, |i, j| omega[i * d + j]);
-        let features = RandomFourierFeatures::from_parts(
-            omega,
-            bias,
-            &KERNEL,
-            FourierVariant::CosineWithPhase,
-        )
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-        Ok(Self {
-            size,
-            features,
-            u,
-            x: Mat::from_fn(size.n, d, |i, j| x[i * d + j]),
-            y: Mat::from_fn(size.n, d, |i, j| y[i * d + j]),
-        })
+        Ok(Self { size, peer })
     }
-}
-
-fn f64_bytes(v: &[f64]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn row_major_bytes(m: MatRef<'_, f64>) -> Vec<u8> {
-    (0..m.nrows())
-        .flat_map(|i| (0..m.ncols()).map(move |j| m[(i, j)]))
-        .flat_map(|x| x.to_le_bytes())
-        .collect()
 }
 
 /// Peak resident set size of this process so far (`VmHWM`, Linux), in bytes.
@@ -245,19 +164,8 @@ fn median(v: &[f64]) -> f64 {
 /// Times `steps` training steps after `warmup` (module docs); prints one JSON object.
 fn time(problem: Problem, steps: usize, warmup: usize, lr: f64) -> Result<()> {
     let Size { n, d, p, l } = problem.size;
-    let Problem {
-        features,
-        mut u,
-        x,
-        y,
-        ..
-    } = problem;
-    let config = LinearResNetConfig {
-        depth: l,
-        integrator: Integrator::Euler,
-        init: Init::Zero,
-    };
-    let net = LinearResNet::new(Arc::new(features), config).map_err(|e| e.to_string())?;
+    let PeerProblem { model: net, x, y } = problem.peer;
+    let mut u = net.params().to_vec();
     // written, not only allocated: a zeroed allocation is not resident until first touched,
     // and the gradient's pages would otherwise count as memory of the step
     let mut grad = vec![1.0; net.n_params()];
@@ -270,11 +178,11 @@ fn time(problem: Problem, steps: usize, warmup: usize, lr: f64) -> Result<()> {
         for s in 0..warmup + steps {
             let t0 = Instant::now();
             let loss = net
-                .loss_and_gradient_at(
+                .loss_and_gradient(
                     &u,
                     &mut ws,
                     x.as_ref(),
-                    Targets::Values(y.as_ref()),
+                    TargetsRef::Regression(y.as_ref()),
                     &mut grad,
                 )
                 .map_err(|e| e.to_string())?;
@@ -443,7 +351,7 @@ fn run() -> Result<()> {
         "write" => {
             let size = size.ok_or("write needs --size")?;
             let out = opts.get("out").ok_or("write needs --out FILE")?;
-            Problem::generate(size, seed)?.write(Path::new(out), seed)
+            Problem::generate(size, seed)?.write(Path::new(out))
         }
         "time" => {
             let problem = match (opts.get("input"), size) {

@@ -2,7 +2,11 @@
 //! `benches/README.md` for what each measures and the latest figures).
 //!
 //! Everything here runs outside the timed loops: seeded inputs and the reference GEMM
-//! every bench compares itself with.
+//! every bench compares itself with; and [`peer`], the PyTorch peer's problem format.
+
+pub mod peer;
+
+pub use peer::PeerProblem;
 
 use faer::{Accum, Mat, Par};
 use rand::SeedableRng;

@@ -13,7 +13,8 @@ use anyhow::{Context, Result, bail};
 ///
 /// kernels ← rff ← resnet; ode and optim stand alone; data may use kernels, rff and ode
 /// (the teacher flow's features and integrator, the minimum separation); resnet may use
-/// kernels, rff, ode, optim and data; theory may use all of those; experiments uses all;
+/// kernels, rff, ode, optim and data (whose `Targets` is the one target type); theory may
+/// use all of those; experiments uses all;
 /// nothing depends on theory or experiments except experiments (on theory), the benches
 /// (which measure theory's certificate) and xtask (which runs experiments).
 pub const ALLOWED: &[(&str, &str)] = &[

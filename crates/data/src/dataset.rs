@@ -1,7 +1,9 @@
 //! The [`Dataset`] type: inputs `X ∈ R^{N×d_in}` (one sample per row, docs/theory.md §2) and
-//! their [`Targets`].
+//! their [`Targets`], the one target type of the workspace, with its borrowed view
+//! [`TargetsRef`] (what a loss or a training problem reads; the variant chooses the loss:
+//! squared loss on regression targets, softmax cross-entropy on class labels).
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 
 use crate::DataError;
 
@@ -19,7 +21,36 @@ pub enum Targets {
     },
 }
 
+/// A borrowed view of [`Targets`] (or of any matrix / label slice): what losses, models
+/// and training problems take, so that nothing is copied. The variant chooses the loss.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum TargetsRef<'a> {
+    /// Real targets `Y ∈ R^{N×d_out}`, one sample per row: squared loss `½‖z − y‖²`.
+    Regression(MatRef<'a, f64>),
+    /// Class labels, one per sample: softmax cross-entropy with the output as logits.
+    Classes(&'a [usize]),
+}
+
+impl TargetsRef<'_> {
+    /// Number of samples the targets describe.
+    pub fn n_samples(&self) -> usize {
+        match self {
+            TargetsRef::Regression(y) => y.nrows(),
+            TargetsRef::Classes(labels) => labels.len(),
+        }
+    }
+}
+
 impl Targets {
+    /// The borrowed view (the number of classes is dropped: a model checks labels against
+    /// its own output dimension).
+    pub fn as_ref(&self) -> TargetsRef<'_> {
+        match self {
+            Targets::Regression(y) => TargetsRef::Regression(y.as_ref()),
+            Targets::Classes { labels, .. } => TargetsRef::Classes(labels),
+        }
+    }
+
     /// Number of samples the targets describe.
     pub fn len(&self) -> usize {
         match self {

@@ -23,7 +23,8 @@
 //! [`DataError`] naming the file and the byte or line; file content never panics.
 //!
 //! ## Module map
-//! - [`dataset`] — [`Dataset`], [`Targets`] (regression / classes), [`one_hot`].
+//! - [`dataset`] — [`Dataset`], [`Targets`] (regression / classes; the workspace's one
+//!   target type) and its view [`TargetsRef`], [`one_hot`].
 //! - [`synthetic`] — [`separated`](synthetic::separated) (separated ball),
 //!   [`shapes`](synthetic::shapes) (two moons, circles, unit sphere),
 //!   [`teacher`](synthetic::teacher) (teacher-flow targets: plres-rff features,
@@ -49,7 +50,7 @@ pub mod preprocess;
 mod rng_util;
 pub mod synthetic;
 
-pub use dataset::{Dataset, Targets, one_hot};
+pub use dataset::{Dataset, Targets, TargetsRef, one_hot};
 pub use digits::{
     DIGITS_CLASS_COUNTS, DIGITS_N_CLASSES, DIGITS_N_FEATURES, DIGITS_N_SAMPLES, load_digits,
     load_digits_from_path, parse_labelled_csv,

@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use faer::Mat;
 use plres_kernels::KernelSpec;
-use plres_resnet::{KernelResNet, Targets};
+use plres_resnet::{KernelResNet, TargetsRef};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("step  loss        centres/layer  expansion MB  peak RSS MB  step s  total s");
     for t in 1..=steps {
         let t0 = Instant::now();
-        let r = net.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5)?;
+        let r = net.gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 0.5)?;
         let dt = t0.elapsed().as_secs_f64();
         if t % 50 == 0 || t == 1 || t == steps {
             println!(

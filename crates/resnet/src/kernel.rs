@@ -38,13 +38,15 @@ use std::sync::Arc;
 
 use faer::Accum;
 use faer::{Mat, MatRef};
+use plres_data::TargetsRef;
 use plres_kernels::expansion::{ExpansionWorkspace, KernelExpansion};
 use plres_kernels::{Kernel, KernelSpec};
 
 use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
-use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
+use crate::loss::{loss_in_place, validate_targets};
 use crate::maps::FixedMaps;
+use crate::model::Model;
 use crate::report::Trajectory;
 
 /// The infinite-width ResNet (module docs).
@@ -52,13 +54,13 @@ use crate::report::Trajectory;
 /// ```
 /// use faer::Mat;
 /// use plres_kernels::KernelSpec;
-/// use plres_resnet::{KernelResNet, Targets};
+/// use plres_resnet::{KernelResNet, TargetsRef};
 ///
 /// let mut net = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.0 }, 2, 4).unwrap();
 /// let x = Mat::from_fn(3, 2, |i, j| (i + 2 * j) as f64 * 0.3);
 /// let y = Mat::from_fn(3, 2, |i, j| (i * j) as f64 * 0.2 + 0.1);
-/// let r0 = net.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5).unwrap();
-/// let r1 = net.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5).unwrap();
+/// let r0 = net.gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 0.5).unwrap();
+/// let r1 = net.gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 0.5).unwrap();
 /// assert!(r1.loss < r0.loss);
 /// assert_eq!(net.n_centres(), 2 * 3 * 4); // 2 steps × N × L
 /// ```
@@ -163,14 +165,6 @@ impl KernelResNet {
     pub fn depth(&self) -> usize {
         self.depth
     }
-    /// Input dimension `d_in`.
-    pub fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-    /// Output dimension `d_out`.
-    pub fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
     /// The fixed maps `A`, `B`.
     pub fn maps(&self) -> &FixedMaps {
         &self.maps
@@ -229,36 +223,6 @@ impl KernelResNet {
         z
     }
 
-    /// The output and the states at the layer boundaries.
-    ///
-    /// # Errors
-    /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
-    /// [`ResNetError::NonFinite`].
-    pub fn forward_trajectory(&self, x: MatRef<'_, f64>) -> Result<Trajectory, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        let states = self.states(x);
-        let output = self.output_of(states[self.depth].as_ref());
-        Ok(Trajectory { states, output })
-    }
-
-    /// The output `Z = B x^L`.
-    ///
-    /// # Errors
-    /// As [`KernelResNet::forward_trajectory`].
-    pub fn forward(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
-        Ok(self.forward_trajectory(x)?.output)
-    }
-
-    /// The loss (no gradient).
-    ///
-    /// # Errors
-    /// Bad data or targets.
-    pub fn loss(&self, x: MatRef<'_, f64>, targets: Targets<'_>) -> Result<f64, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        Ok(loss_value(self.forward(x)?.as_ref(), targets))
-    }
-
     /// Loss, states, adjoints and `‖G‖²` at the current `θ` (module docs).
     ///
     /// # Errors
@@ -266,10 +230,10 @@ impl KernelResNet {
     pub fn loss_and_gradient(
         &self,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
+        targets: TargetsRef<'_>,
     ) -> Result<KernelGradient, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
+        self.check_input(x)?;
+        validate_targets(targets, x.nrows(), self.output_dim())?;
         let n = x.nrows();
         let h = 1.0 / self.depth as f64;
         let states = self.states(x);
@@ -356,7 +320,7 @@ impl KernelResNet {
     pub fn gd_step(
         &mut self,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
+        targets: TargetsRef<'_>,
         eta: f64,
     ) -> Result<KernelStepReport, ResNetError> {
         let g = self.loss_and_gradient(x, targets)?;
@@ -376,34 +340,13 @@ impl KernelResNet {
     /// # Errors
     /// Bad data.
     pub fn add_trajectory_centres(&mut self, x: MatRef<'_, f64>) -> Result<(), ResNetError> {
-        self.maps.check_input(x, self.d)?;
+        self.check_input(x)?;
         let states = self.states(x);
         let zeros = Mat::<f64>::zeros(x.nrows(), self.d);
         for (k, layer) in self.layers.iter_mut().enumerate() {
             layer.append(states[k].as_ref(), zeros.as_ref())?;
         }
         Ok(())
-    }
-
-    /// Predicted classes.
-    ///
-    /// # Errors
-    /// As [`KernelResNet::forward`].
-    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, ResNetError> {
-        let z = self.forward(x)?;
-        let mut out = vec![0; z.nrows()];
-        argmax_rows(z.as_ref(), &mut out);
-        Ok(out)
-    }
-
-    /// Fraction of correctly classified samples.
-    ///
-    /// # Errors
-    /// As [`KernelResNet::forward`], plus label errors.
-    pub fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
-        Targets::Labels(labels).validate(x.nrows(), self.output_dim())?;
-        let pred = self.predict(x)?;
-        Ok(pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64)
     }
 
     /// The checkpoint: `layer.{k}.centres` and `layer.{k}.coefficients` (`[m_k, d]`),
@@ -487,6 +430,22 @@ impl KernelResNet {
     /// Every [`CheckpointError`] case.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
         Self::from_checkpoint(&Checkpoint::load(path)?)
+    }
+}
+
+impl Model for KernelResNet {
+    fn input_dim(&self) -> usize {
+        self.maps.input_dim(self.d)
+    }
+
+    fn output_dim(&self) -> usize {
+        self.maps.output_dim(self.d)
+    }
+
+    fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
+        let states = self.states(x);
+        let output = self.output_of(states[self.depth].as_ref());
+        Trajectory { states, output }
     }
 }
 

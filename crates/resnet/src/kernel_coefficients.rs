@@ -21,14 +21,16 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
+use plres_data::TargetsRef;
 use plres_kernels::expansion::KernelExpansion;
 use plres_optim::Metric;
 
 use crate::error::ResNetError;
 use crate::kernel::KernelResNet;
-use crate::loss::{Targets, loss_in_place};
-use crate::maps::{check_len, par_for};
-use crate::problem::Trainable;
+use crate::loss::loss_in_place;
+use crate::maps::par_for;
+use crate::model::{Model, Trainable, Workspace};
+use crate::report::Trajectory;
 
 /// A [`KernelResNet`] with frozen centres and trainable coefficients (module docs).
 #[derive(Clone, Debug)]
@@ -64,8 +66,10 @@ impl KernelCoefficientsWorkspace {
     pub fn adjoint(&self, k: usize) -> MatRef<'_, f64> {
         self.adjoints[k].as_ref().subrows(0, self.n)
     }
-    /// Largest batch these buffers hold.
-    pub fn capacity(&self) -> usize {
+}
+
+impl Workspace for KernelCoefficientsWorkspace {
+    fn capacity(&self) -> usize {
         self.n_max
     }
 }
@@ -135,14 +139,13 @@ impl KernelCoefficients {
         Ok(net)
     }
 
-    fn core(
+    /// Forward pass at `params` into `ws` (states, cross Grams, output).
+    fn forward_into(
         &self,
         params: &[f64],
         ws: &mut KernelCoefficientsWorkspace,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
+    ) {
         let net = &self.net;
         let (d, depth) = (net.dim(), net.depth());
         let h = 1.0 / depth as f64;
@@ -169,6 +172,23 @@ impl KernelCoefficients {
             ws.states[depth].as_ref().subrows(0, n),
             ws.z.as_mut().subrows_mut(0, n),
         );
+    }
+
+    /// Loss and gradient at `params`, inputs validated.
+    fn core(
+        &self,
+        params: &[f64],
+        ws: &mut KernelCoefficientsWorkspace,
+        x: MatRef<'_, f64>,
+        targets: TargetsRef<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        let net = &self.net;
+        let (d, depth) = (net.dim(), net.depth());
+        let h = 1.0 / depth as f64;
+        let n = x.nrows();
+        let kernel = net.kernel();
+        self.forward_into(params, ws, x);
         let loss = loss_in_place(
             ws.z.as_ref().subrows(0, n),
             targets,
@@ -224,28 +244,32 @@ impl KernelCoefficients {
     }
 }
 
+impl Model for KernelCoefficients {
+    fn input_dim(&self) -> usize {
+        self.net.input_dim()
+    }
+
+    fn output_dim(&self) -> usize {
+        self.net.output_dim()
+    }
+
+    fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
+        self.trajectory_at_unchecked(&self.params, x)
+    }
+}
+
 impl Trainable for KernelCoefficients {
     type Workspace = KernelCoefficientsWorkspace;
 
-    fn n_params(&self) -> usize {
-        self.params.len()
-    }
+    /// The coefficients `A_k` concatenated, each row-major `[m_k, d]` (module docs).
     fn params(&self) -> &[f64] {
         &self.params
     }
-    fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError> {
-        check_len("params", self.params.len(), params.len())?;
-        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
-            return Err(ResNetError::NonFinite {
-                what: "params",
-                row: i,
-                col: 0,
-                value: params[i],
-            });
-        }
-        self.params.copy_from_slice(params);
-        Ok(())
+
+    fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.params
     }
+
     fn metric(&self) -> Metric {
         let h = 1.0 / self.net.depth() as f64;
         let blocks = self
@@ -257,13 +281,7 @@ impl Trainable for KernelCoefficients {
             .collect();
         Metric::blocks(blocks).expect("at least one non-empty layer, h > 0")
     }
-    fn input_dim(&self) -> usize {
-        self.net.input_dim()
-    }
-    fn output_dim(&self) -> usize {
-        self.net.output_dim()
-    }
-    fn new_workspace(&self, n_max: usize) -> KernelCoefficientsWorkspace {
+    fn training_workspace(&self, n_max: usize) -> KernelCoefficientsWorkspace {
         let (d, depth) = (self.net.dim(), self.net.depth());
         let m_max = self.centres.iter().map(|c| c.nrows()).max().unwrap_or(0);
         let d_out = self.net.output_dim();
@@ -284,19 +302,30 @@ impl Trainable for KernelCoefficients {
             gz: Mat::zeros(n_max, d_out),
         }
     }
+    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
+        let mut ws = self.training_workspace(x.nrows());
+        self.forward_into(params, &mut ws, x);
+        Trajectory {
+            states: ws.states,
+            output: ws.z,
+        }
+    }
+
+    #[track_caller]
     fn loss_and_gradient_unchecked(
         &self,
         params: &[f64],
         ws: &mut KernelCoefficientsWorkspace,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
+        targets: TargetsRef<'_>,
         grad: &mut [f64],
     ) -> f64 {
         assert!(
             x.nrows() <= ws.n_max
                 && params.len() == self.params.len()
                 && grad.len() == self.params.len(),
-            "KernelCoefficients: batch of {} rows (capacity {}), params {}, grad {}, expected {}",
+            "KernelCoefficients: batch of N={} rows (capacity n_max={}), params len {}, grad len \
+             {}, expected n_params={}",
             x.nrows(),
             ws.n_max,
             params.len(),

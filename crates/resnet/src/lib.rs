@@ -31,31 +31,38 @@
 //!
 //! ## Modules
 //!
-//! * [`linear`] — [`LinearResNet`]: configuration, workspace, the Euler hot loops (tiled,
-//!   [`linear::fused`], or keeping `Φ_k`), the interpolated vector field for plres-ode,
-//!   checkpoints.
+//! * [`model`] — the contract: [`Model`] (forward pass; provided `forward`, `predict`,
+//!   `accuracy`, `loss`) and [`Trainable`] (flat parameters, the checked
+//!   [`Trainable::loss_and_gradient`] and the unchecked hot-loop
+//!   [`Trainable::loss_and_gradient_unchecked`]); a new model implements the core methods.
+//! * [`linear`] — [`LinearResNet`]: configuration, [`LinearWorkspace`], and (crate-private)
+//!   the Euler hot loops (tiled, or keeping `Φ_k`), the interpolated vector field for
+//!   plres-ode, checkpoints.
 //! * [`shl`] — [`ShlResNet`], the non-linear baseline.
 //! * [`kernel`] — [`KernelResNet`], the infinite-width limit, with its growth report.
 //! * [`kernel_coefficients`] — [`KernelCoefficients`]: the kernel ResNet on a frozen
-//!   dictionary of centres, a flat-parameter problem for any optimizer.
-//! * [`loss`] — squared and softmax cross-entropy losses, [`Targets`].
+//!   dictionary of centres, a flat-parameter model for any optimizer.
+//! * [`loss`] — squared and softmax cross-entropy losses on plres-data's [`TargetsRef`]
+//!   (the view of [`Targets`], the one target type), [`loss::validate_targets`].
 //! * [`maps`] — fixed input embedding / output map and shared input checks.
 //! * [`integrator`] — [`Integrator`] (Euler, midpoint, Heun, RK4) and `L²` slice weights.
-//! * [`problem`] — [`Trainable`] and [`TrainingProblem`], the plres-optim `Problem` of
-//!   every model (full batch and minibatches).
+//! * [`problem`] — [`TrainingProblem`], the plres-optim `Problem` of every [`Trainable`]
+//!   model over borrowed data (full batch and minibatches); [`TrainingProblem::run`] hands
+//!   back the trained model ([`Trained`]).
 //! * [`checkpoint`] — safetensors read/write (atomic, validated).
-//! * [`report`] — [`GradientReport`], [`Trajectory`], [`Record`].
+//! * [`report`] — [`GradientReport`], [`Trajectory`].
 //! * [`error`] — [`ResNetError`], [`CheckpointError`].
 //!
 //! ## Speed
 //!
 //! The Euler training step is the product's hot loop. For a column-wise feature map
 //! (cosine Fourier features with a phase, ReLU features; [`plres_rff::Columnwise`]) it is
-//! the tiled step of [`linear::fused`]: the states `X_0..X_L` are kept, `Φ_k` is never
+//! the tiled step of `linear/fused.rs`: the states `X_0..X_L` are kept, `Φ_k` is never
 //! stored but recomputed in 64×128 tiles that stay in cache between the activation and the
-//! GEMMs consuming them, and the rows (forward) and the smaller of rows or features
-//! (backward) are split between two threads at fixed positions (bitwise reproducible).
-//! Other maps keep `Φ_k` and the vjp cache in the [`Workspace`]
+//! GEMMs consuming them, and when faer's global parallelism (`faer::get_global_parallelism`)
+//! allows more than one thread the rows (forward) and the smaller of rows or features
+//! (backward) are split in two at fixed positions (bitwise reproducible for a given
+//! setting). Other maps keep `Φ_k` and the vjp cache in the [`LinearWorkspace`]
 //! ([`LinearResNet::workspace_keeping_features`] asks for that path explicitly). Every
 //! product is a faer GEMM on views of the flat parameter vector; with a warm workspace a
 //! training step allocates nothing (asserted by the integration tests with a counting
@@ -66,7 +73,7 @@
 //! SGD update, Gaussian RFF, the PyTorch peer's problem, 2-vCPU Sapphire Rapids guest):
 //! see `benches/README.md` for the table against PyTorch and the machine floor
 //! `10·N·d·p·L / GEMM rate + 2·N·p·L / sincos rate`; the step runs at 1.2–1.5× that floor
-//! and its workspace ([`LinearResNet::training_workspace`]) is the `(L+1)·N·d` doubles of
+//! and its workspace ([`Trainable::training_workspace`]) is the `(L+1)·N·d` doubles of
 //! states plus two `N×d` adjoints, two tile pairs (256 KiB) and one `min(N, p)·d` buffer.
 
 pub mod checkpoint;
@@ -77,6 +84,7 @@ pub mod kernel_coefficients;
 pub mod linear;
 pub mod loss;
 pub mod maps;
+pub mod model;
 pub mod problem;
 pub mod report;
 pub mod shl;
@@ -86,10 +94,10 @@ pub use error::{CheckpointError, ResNetError};
 pub use integrator::Integrator;
 pub use kernel::{KernelGradient, KernelResNet, KernelStepReport};
 pub use kernel_coefficients::{KernelCoefficients, KernelCoefficientsWorkspace};
-pub use linear::io::PeerProblem;
-pub use linear::{Init, LinearResNet, LinearResNetConfig, Workspace};
-pub use loss::{LossKind, TargetData, Targets};
+pub use linear::{Init, LinearResNet, LinearResNetConfig, LinearWorkspace};
 pub use maps::FixedMaps;
-pub use problem::{Trainable, TrainingProblem};
-pub use report::{GradientReport, Record, Trajectory};
+pub use model::{Model, Trainable, Workspace};
+pub use plres_data::{Targets, TargetsRef};
+pub use problem::{Trained, TrainingProblem};
+pub use report::{GradientReport, Trajectory};
 pub use shl::{Activation, ShlResNet, ShlResNetConfig, ShlWorkspace};

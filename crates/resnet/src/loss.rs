@@ -7,105 +7,61 @@
 //!   `∂L/∂z_i = (softmax(z_i) − e_{y_i})/N`.
 //!
 //! The factor `1/N` is part of the gradient, so the adjoint's terminal value is
-//! `P^L = (∂L/∂Z) B` (docs/theory.md §4: `p_i^L = (1/N) Bᵀ∇ℓ`). The variant of [`Targets`]
-//! chooses the loss. Squared loss on one-hot codes of labels: [`one_hot`].
+//! `P^L = (∂L/∂Z) B` (docs/theory.md §4: `p_i^L = (1/N) Bᵀ∇ℓ`). The variant of
+//! [`TargetsRef`] (plres-data's view of its `Targets`) chooses the loss. Squared loss on
+//! one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};
 use plres_kernels::clear_upper_state;
 
+use plres_data::TargetsRef;
+
 use crate::error::ResNetError;
 
-/// The targets of a batch; the variant chooses the loss.
-#[derive(Clone, Copy, Debug)]
-pub enum Targets<'a> {
-    /// Real targets `Y ∈ R^{N×d_out}` (one sample per row): squared loss `½‖Bx − y‖²`.
-    Values(MatRef<'a, f64>),
-    /// Class labels in `0..d_out`: softmax cross-entropy with `Bx` as logits.
-    Labels(&'a [usize]),
-}
-
-/// Owned targets (what a training problem keeps); see [`Targets`].
-#[derive(Clone, Debug)]
-pub enum TargetData {
-    /// Real targets, squared loss.
-    Values(Mat<f64>),
-    /// Class labels, softmax cross-entropy.
-    Labels(Vec<usize>),
-}
-
-impl TargetData {
-    /// Borrow as [`Targets`].
-    pub fn as_ref(&self) -> Targets<'_> {
-        match self {
-            TargetData::Values(y) => Targets::Values(y.as_ref()),
-            TargetData::Labels(l) => Targets::Labels(l),
-        }
-    }
-}
-
-/// Which loss a [`Targets`] value selects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LossKind {
-    /// `½‖z − y‖²`, mean over samples.
-    Squared,
-    /// Softmax cross-entropy, mean over samples.
-    CrossEntropy,
-}
-
-impl Targets<'_> {
-    /// Number of samples.
-    pub fn n_samples(&self) -> usize {
-        match self {
-            Targets::Values(y) => y.nrows(),
-            Targets::Labels(l) => l.len(),
-        }
-    }
-
-    /// The loss this variant selects.
-    pub fn kind(&self) -> LossKind {
-        match self {
-            Targets::Values(_) => LossKind::Squared,
-            Targets::Labels(_) => LossKind::CrossEntropy,
-        }
-    }
-
-    /// Checks the targets against `n` samples and an output dimension `d_out`: shape,
-    /// finiteness, labels `< d_out`. Called once per public call.
-    pub fn validate(&self, n: usize, d_out: usize) -> Result<(), ResNetError> {
-        match *self {
-            Targets::Values(y) => {
-                if y.nrows() != n {
-                    return Err(ResNetError::DimensionMismatch {
-                        what: "target rows (one per sample)",
-                        expected: n,
-                        found: y.nrows(),
-                    });
-                }
-                if y.ncols() != d_out {
-                    return Err(ResNetError::DimensionMismatch {
-                        what: "target columns (d_out)",
-                        expected: d_out,
-                        found: y.ncols(),
-                    });
-                }
-                check_finite(y, "targets")
+/// Checks targets against `n` samples and an output dimension `d_out`: shape,
+/// finiteness, labels `< d_out`. Every checked entry point calls it once per call.
+///
+/// # Errors
+/// [`ResNetError::DimensionMismatch`] naming rows/columns/labels,
+/// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`].
+pub fn validate_targets(
+    targets: TargetsRef<'_>,
+    n: usize,
+    d_out: usize,
+) -> Result<(), ResNetError> {
+    match targets {
+        TargetsRef::Regression(y) => {
+            if y.nrows() != n {
+                return Err(ResNetError::DimensionMismatch {
+                    what: "target rows (one per sample)",
+                    expected: n,
+                    found: y.nrows(),
+                });
             }
-            Targets::Labels(labels) => {
-                if labels.len() != n {
-                    return Err(ResNetError::DimensionMismatch {
-                        what: "number of labels (one per sample)",
-                        expected: n,
-                        found: labels.len(),
-                    });
-                }
-                match labels.iter().position(|&c| c >= d_out) {
-                    Some(index) => Err(ResNetError::LabelOutOfRange {
-                        index,
-                        label: labels[index],
-                        n_classes: d_out,
-                    }),
-                    None => Ok(()),
-                }
+            if y.ncols() != d_out {
+                return Err(ResNetError::DimensionMismatch {
+                    what: "target columns (d_out)",
+                    expected: d_out,
+                    found: y.ncols(),
+                });
+            }
+            check_finite(y, "targets")
+        }
+        TargetsRef::Classes(labels) => {
+            if labels.len() != n {
+                return Err(ResNetError::DimensionMismatch {
+                    what: "number of labels (one per sample)",
+                    expected: n,
+                    found: labels.len(),
+                });
+            }
+            match labels.iter().position(|&c| c >= d_out) {
+                Some(index) => Err(ResNetError::LabelOutOfRange {
+                    index,
+                    label: labels[index],
+                    n_classes: d_out,
+                }),
+                None => Ok(()),
             }
         }
     }
@@ -133,6 +89,7 @@ pub(crate) fn check_finite(x: MatRef<'_, f64>, what: &'static str) -> Result<(),
 ///
 /// # Panics
 /// If `z`, `y`, `grad` do not all have the same shape.
+#[track_caller]
 pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMut<'_, f64>) -> f64 {
     let mut grad = grad;
     assert!(
@@ -140,7 +97,7 @@ pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMu
             && z.ncols() == y.ncols()
             && grad.nrows() == z.nrows()
             && grad.ncols() == z.ncols(),
-        "squared_loss_in_place: z {}×{}, y {}×{}, grad {}×{} must agree",
+        "squared_loss_in_place: z is {}×{} (N×d_out), y {}×{}, grad {}×{}: all must be N×d_out",
         z.nrows(),
         z.ncols(),
         y.nrows(),
@@ -166,7 +123,8 @@ pub fn squared_loss_in_place(z: MatRef<'_, f64>, y: MatRef<'_, f64>, grad: MatMu
 ///
 /// # Panics
 /// If `labels.len() != z.nrows()`, `grad` has another shape than `z`, or a label is
-/// `≥ z.ncols()` (public entry points check labels first with [`Targets::validate`]).
+/// `≥ z.ncols()` (public entry points check labels first with [`validate_targets`]).
+#[track_caller]
 pub fn cross_entropy_loss_in_place(
     z: MatRef<'_, f64>,
     labels: &[usize],
@@ -175,7 +133,7 @@ pub fn cross_entropy_loss_in_place(
     let mut grad = grad;
     assert!(
         labels.len() == z.nrows() && grad.nrows() == z.nrows() && grad.ncols() == z.ncols(),
-        "cross_entropy_loss_in_place: z {}×{}, {} labels, grad {}×{} must agree",
+        "cross_entropy_loss_in_place: z is {}×{} (N×d_out), {} labels (N), grad {}×{} (N×d_out)",
         z.nrows(),
         z.ncols(),
         labels.len(),
@@ -189,7 +147,10 @@ pub fn cross_entropy_loss_in_place(
     clear_upper_state();
     for i in 0..n {
         let label = labels[i];
-        assert!(label < c, "label {label} of sample {i} ≥ {c} classes");
+        assert!(
+            label < c,
+            "label {label} of sample {i} ≥ d_out = {c} classes"
+        );
         let mut m = f64::NEG_INFINITY;
         for j in 0..c {
             m = m.max(z[(i, j)]);
@@ -214,10 +175,11 @@ pub fn cross_entropy_loss_in_place(
 ///
 /// # Panics
 /// On shape mismatches (see [`squared_loss_in_place`], [`cross_entropy_loss_in_place`]).
-pub fn loss_in_place(z: MatRef<'_, f64>, targets: Targets<'_>, grad: MatMut<'_, f64>) -> f64 {
+#[track_caller]
+pub fn loss_in_place(z: MatRef<'_, f64>, targets: TargetsRef<'_>, grad: MatMut<'_, f64>) -> f64 {
     match targets {
-        Targets::Values(y) => squared_loss_in_place(z, y, grad),
-        Targets::Labels(labels) => cross_entropy_loss_in_place(z, labels, grad),
+        TargetsRef::Regression(y) => squared_loss_in_place(z, y, grad),
+        TargetsRef::Classes(labels) => cross_entropy_loss_in_place(z, labels, grad),
     }
 }
 
@@ -225,14 +187,15 @@ pub fn loss_in_place(z: MatRef<'_, f64>, targets: Targets<'_>, grad: MatMut<'_, 
 ///
 /// # Panics
 /// On shape mismatches.
-pub fn loss_value(z: MatRef<'_, f64>, targets: Targets<'_>) -> f64 {
+#[track_caller]
+pub fn loss_value(z: MatRef<'_, f64>, targets: TargetsRef<'_>) -> f64 {
     let n = z.nrows();
     let inv_n = 1.0 / n as f64;
     match targets {
-        Targets::Values(y) => {
+        TargetsRef::Regression(y) => {
             assert!(
                 y.nrows() == n && y.ncols() == z.ncols(),
-                "loss_value: z {}×{} vs y {}×{}",
+                "loss_value: z is {}×{} (N×d_out), y {}×{}: must be N×d_out",
                 n,
                 z.ncols(),
                 y.nrows(),
@@ -247,10 +210,10 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: Targets<'_>) -> f64 {
             }
             0.5 * sum * inv_n
         }
-        Targets::Labels(labels) => {
+        TargetsRef::Classes(labels) => {
             assert!(
                 labels.len() == n,
-                "loss_value: z has {n} rows, {} labels",
+                "loss_value: z has N = {n} rows, {} labels (one per row)",
                 labels.len()
             );
             let mut total = 0.0;
@@ -273,10 +236,11 @@ pub fn loss_value(z: MatRef<'_, f64>, targets: Targets<'_>) -> f64 {
 ///
 /// # Panics
 /// If `out.len() != z.nrows()` or `z` has no columns.
+#[track_caller]
 pub fn argmax_rows(z: MatRef<'_, f64>, out: &mut [usize]) {
     assert!(
         out.len() == z.nrows() && z.ncols() > 0,
-        "argmax_rows: z {}×{}, out len {}",
+        "argmax_rows: z is {}×{} (N×classes, classes ≥ 1), out len {} (N)",
         z.nrows(),
         z.ncols(),
         out.len()
@@ -317,7 +281,7 @@ mod tests {
     /// Central differences of `loss_value` against the analytic gradient. The loss is
     /// smooth with O(1) third derivatives at these inputs, so the FD error is
     /// O(ε²) + O(eps_mach/ε); ε = 1e-5 gives ~1e-10 absolute.
-    fn check_fd(z: &Mat<f64>, targets: Targets<'_>) {
+    fn check_fd(z: &Mat<f64>, targets: TargetsRef<'_>) {
         let mut grad = Mat::zeros(z.nrows(), z.ncols());
         let l = loss_in_place(z.as_ref(), targets, grad.as_mut());
         assert!((l - loss_value(z.as_ref(), targets)).abs() <= 1e-14 * l.abs().max(1.0));
@@ -339,8 +303,8 @@ mod tests {
     fn squared_and_cross_entropy_gradients_match_finite_differences() {
         let z = Mat::from_fn(4, 3, |i, j| ((i * 3 + j) as f64 * 0.7).sin() * 2.0);
         let y = Mat::from_fn(4, 3, |i, j| ((i + 2 * j) as f64 * 0.3).cos());
-        check_fd(&z, Targets::Values(y.as_ref()));
-        check_fd(&z, Targets::Labels(&[0, 2, 1, 2]));
+        check_fd(&z, TargetsRef::Regression(y.as_ref()));
+        check_fd(&z, TargetsRef::Classes(&[0, 2, 1, 2]));
     }
 
     #[test]
@@ -379,9 +343,9 @@ mod tests {
     #[test]
     fn labels_are_validated() {
         let z = Mat::<f64>::zeros(2, 3);
-        let t = Targets::Labels(&[0, 3]);
+        let t = TargetsRef::Classes(&[0, 3]);
         assert!(matches!(
-            t.validate(z.nrows(), z.ncols()),
+            validate_targets(t, z.nrows(), z.ncols()),
             Err(ResNetError::LabelOutOfRange {
                 index: 1,
                 label: 3,

@@ -12,22 +12,28 @@ use faer::{Accum, Mat, MatMut, MatRef, Par};
 use crate::error::ResNetError;
 use crate::loss::check_finite;
 
-/// GEMMs whose work `rows·inner·cols` reaches this size run on [`PARALLEL_THREADS`]
-/// threads; smaller ones run sequentially (rayon's fork/join costs ~10 µs, the time of a
-/// ~10⁵-flop product on one core).
+/// GEMMs whose work `rows·inner·cols` reaches this size run with faer's global
+/// parallelism ([`faer::get_global_parallelism`], set it with
+/// [`faer::set_global_parallelism`]); smaller ones run sequentially (rayon's fork/join
+/// costs ~10 µs, the time of a ~10⁵-flop product on one core).
 pub const PAR_THRESHOLD: usize = 1 << 17;
 
-/// Threads used for large products (both cores of the target machine).
-pub const PARALLEL_THREADS: usize = 2;
-
-/// Parallelism for a product with `rows·inner·cols` multiply–adds.
+/// Parallelism for a product with `rows·inner·cols` multiply–adds: faer's global setting
+/// at or above [`PAR_THRESHOLD`], sequential below.
 #[inline]
 pub(crate) fn par_for(rows: usize, inner: usize, cols: usize) -> Par {
     if rows.saturating_mul(inner).saturating_mul(cols) >= PAR_THRESHOLD {
-        Par::rayon(PARALLEL_THREADS)
+        faer::get_global_parallelism()
     } else {
         Par::Seq
     }
+}
+
+/// Whether faer's global parallelism allows more than one thread (the tiled step then
+/// splits its work in two at fixed positions).
+#[inline]
+pub(crate) fn parallel() -> bool {
+    faer::get_global_parallelism().degree() > 1
 }
 
 /// The fixed input embedding `A` and output map `B` of a model.
@@ -121,12 +127,6 @@ impl FixedMaps {
                 matmul(pl, Accum::Replace, g, b.as_ref(), 1.0, par);
             }
         }
-    }
-
-    /// Validates a batch `x` (`N×d_in`, `N ≥ 1`, finite): the check every public entry
-    /// point runs once per call.
-    pub(crate) fn check_input(&self, x: MatRef<'_, f64>, d: usize) -> Result<(), ResNetError> {
-        check_batch(x, self.input_dim(d))
     }
 }
 

@@ -1,137 +1,35 @@
 //! Every model as a plres-optim [`Problem`] over its flat parameter vector, so every
 //! optimizer trains every model (full batch and minibatches).
 //!
-//! [`TrainingProblem`] owns a model, the data (validated once, at construction), the
-//! model's workspace sized for the full batch, and gathered-minibatch buffers: a
-//! minibatch copies its rows into the first rows of those buffers and runs the same
-//! allocation-free step on them. The loss is the mean over the samples used, so a
-//! minibatch of all indices gives the full loss.
+//! [`TrainingProblem`] owns a model and borrows the data (validated once, at
+//! construction; nothing is copied), with the model's workspace sized for the full batch
+//! and gathered-minibatch buffers: a minibatch copies its rows into the first rows of
+//! those buffers and runs the same allocation-free step
+//! ([`Trainable::loss_and_gradient_unchecked`]) on them. The loss is the mean over the
+//! samples used, so a minibatch of all indices gives the full loss.
+//!
+//! [`TrainingProblem::run`] trains and hands back the model *with its trained parameters*
+//! ([`Trained`]): there is no way to get the model out of a problem without them.
 
 use faer::{Mat, MatRef};
-use plres_optim::{Metric, Problem, ProblemError};
+use plres_data::TargetsRef;
+use plres_optim::{
+    Metric, Observer, OptimError, Outcome, Problem, ProblemError, Solver, State, Stopping,
+};
 
 use crate::error::ResNetError;
-use crate::linear::{LinearResNet, Workspace};
-use crate::loss::{TargetData, Targets};
+use crate::loss::validate_targets;
 use crate::maps::{check_batch, check_len};
-use crate::shl::{ShlResNet, ShlWorkspace};
+use crate::model::Trainable;
 
-/// A model that trains through a flat parameter vector.
-pub trait Trainable {
-    /// The model's preallocated buffers.
-    type Workspace;
-
-    /// Number of trained parameters.
-    fn n_params(&self) -> usize;
-    /// Current parameters.
-    fn params(&self) -> &[f64];
-    /// Replaces the parameters (e.g. with an optimizer's result).
-    ///
-    /// # Errors
-    /// Wrong length or non-finite values.
-    fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError>;
-    /// The metric gradient descent should use (the `L²` metric, docs/theory.md §4).
-    fn metric(&self) -> Metric;
-    /// Input dimension `d_in`.
-    fn input_dim(&self) -> usize;
-    /// Output dimension `d_out`.
-    fn output_dim(&self) -> usize;
-    /// Buffers for batches of up to `n_max` samples.
-    fn new_workspace(&self, n_max: usize) -> Self::Workspace;
-    /// Loss at `params` with the Euclidean gradient written into `grad`, on data the
-    /// caller validated (shape, finiteness, labels) and a workspace made by
-    /// [`Trainable::new_workspace`] with enough rows.
-    ///
-    /// # Panics
-    /// On shape mismatches.
-    fn loss_and_gradient_unchecked(
-        &self,
-        params: &[f64],
-        ws: &mut Self::Workspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64;
-}
-
-impl Trainable for LinearResNet {
-    type Workspace = Workspace;
-    fn n_params(&self) -> usize {
-        LinearResNet::n_params(self)
-    }
-    fn params(&self) -> &[f64] {
-        LinearResNet::params(self)
-    }
-    fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError> {
-        LinearResNet::set_params(self, params)
-    }
-    fn metric(&self) -> Metric {
-        LinearResNet::metric(self)
-    }
-    fn input_dim(&self) -> usize {
-        LinearResNet::input_dim(self)
-    }
-    fn output_dim(&self) -> usize {
-        LinearResNet::output_dim(self)
-    }
-    fn new_workspace(&self, n_max: usize) -> Workspace {
-        self.training_workspace(n_max)
-    }
-    fn loss_and_gradient_unchecked(
-        &self,
-        params: &[f64],
-        ws: &mut Workspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        self.loss_and_gradient_prevalidated(params, ws, x, targets, grad)
-    }
-}
-
-impl Trainable for ShlResNet {
-    type Workspace = ShlWorkspace;
-    fn n_params(&self) -> usize {
-        ShlResNet::n_params(self)
-    }
-    fn params(&self) -> &[f64] {
-        ShlResNet::params(self)
-    }
-    fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError> {
-        check_len("params", self.n_params(), params.len())?;
-        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
-            return Err(ResNetError::NonFinite {
-                what: "params",
-                row: i,
-                col: 0,
-                value: params[i],
-            });
-        }
-        self.params_mut().copy_from_slice(params);
-        Ok(())
-    }
-    fn metric(&self) -> Metric {
-        ShlResNet::metric(self)
-    }
-    fn input_dim(&self) -> usize {
-        ShlResNet::input_dim(self)
-    }
-    fn output_dim(&self) -> usize {
-        ShlResNet::output_dim(self)
-    }
-    fn new_workspace(&self, n_max: usize) -> ShlWorkspace {
-        self.workspace(n_max)
-    }
-    fn loss_and_gradient_unchecked(
-        &self,
-        params: &[f64],
-        ws: &mut ShlWorkspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        self.loss_and_gradient_prevalidated(params, ws, x, targets, grad)
-    }
+/// The result of [`TrainingProblem::run`]: the model carrying the final parameters of the
+/// run, and the optimizer's outcome (final state, report).
+#[derive(Clone, Debug)]
+pub struct Trained<M> {
+    /// The model with the final iterate's parameters (`outcome.state.params()`).
+    pub model: M,
+    /// The optimizer's final state and report.
+    pub outcome: Outcome,
 }
 
 /// A model with its training data: a plres-optim [`Problem`] (module docs).
@@ -140,7 +38,7 @@ impl Trainable for ShlResNet {
 /// use std::sync::Arc;
 /// use faer::Mat;
 /// use plres_optim::Problem;
-/// use plres_resnet::{LinearResNet, LinearResNetConfig, TargetData, TrainingProblem};
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, TargetsRef, Trainable, TrainingProblem};
 /// use plres_rff::RandomReluFeatures;
 /// use rand::SeedableRng;
 ///
@@ -150,8 +48,8 @@ impl Trainable for ShlResNet {
 ///     .unwrap();
 /// let x = Mat::from_fn(6, 2, |i, j| (i as f64 - 2.5) * 0.3 + j as f64);
 /// let y = Mat::from_fn(6, 2, |i, j| (i * j) as f64 * 0.1);
-/// let mut prob = TrainingProblem::new(net, x, TargetData::Values(y)).unwrap();
-/// let params = prob.model().params().to_vec();
+/// let params = net.params().to_vec();
+/// let mut prob = TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
 /// let mut grad = vec![0.0; prob.n_params()];
 /// let full = prob.loss_and_gradient(&params, &mut grad).unwrap();
 /// let all: Vec<usize> = (0..6).collect();
@@ -159,31 +57,31 @@ impl Trainable for ShlResNet {
 /// assert_eq!(full, batch);
 /// ```
 #[derive(Debug)]
-pub struct TrainingProblem<M: Trainable> {
+pub struct TrainingProblem<'a, M: Trainable> {
     model: M,
-    x: Mat<f64>,
-    targets: TargetData,
+    x: MatRef<'a, f64>,
+    targets: TargetsRef<'a>,
     ws: M::Workspace,
     xb: Mat<f64>,
     yb: Mat<f64>,
     lb: Vec<usize>,
 }
 
-impl<M: Trainable> TrainingProblem<M> {
+impl<'a, M: Trainable> TrainingProblem<'a, M> {
     /// Validates the data once (non-empty, `d_in` columns, finite, targets matching) and
     /// allocates every buffer.
     ///
     /// # Errors
     /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
     /// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`].
-    pub fn new(model: M, x: Mat<f64>, targets: TargetData) -> Result<Self, ResNetError> {
-        check_batch(x.as_ref(), model.input_dim())?;
-        targets.as_ref().validate(x.nrows(), model.output_dim())?;
+    pub fn new(model: M, x: MatRef<'a, f64>, targets: TargetsRef<'a>) -> Result<Self, ResNetError> {
+        check_batch(x, model.input_dim())?;
+        validate_targets(targets, x.nrows(), model.output_dim())?;
         let n = x.nrows();
-        let ws = model.new_workspace(n);
-        let (yb, lb) = match &targets {
-            TargetData::Values(_) => (Mat::zeros(n, model.output_dim()), Vec::new()),
-            TargetData::Labels(_) => (Mat::zeros(0, 0), vec![0; n]),
+        let ws = model.training_workspace(n);
+        let (yb, lb) = match targets {
+            TargetsRef::Regression(_) => (Mat::zeros(n, model.output_dim()), Vec::new()),
+            TargetsRef::Classes(_) => (Mat::zeros(0, 0), vec![0; n]),
         };
         Ok(Self {
             xb: Mat::zeros(n, x.ncols()),
@@ -196,20 +94,33 @@ impl<M: Trainable> TrainingProblem<M> {
         })
     }
 
-    /// The model (its parameters are not changed by evaluations: optimizers pass theirs).
-    pub fn model(&self) -> &M {
-        &self.model
+    /// The parameters the model was given (evaluations do not change them: optimizers
+    /// pass theirs); a natural start for [`TrainingProblem::run`].
+    pub fn initial_params(&self) -> &[f64] {
+        self.model.params()
     }
 
-    /// Mutable model, e.g. to store the optimizer's result with
-    /// [`Trainable::set_params`].
-    pub fn model_mut(&mut self) -> &mut M {
-        &mut self.model
-    }
-
-    /// Gives the model back.
-    pub fn into_model(self) -> M {
+    /// Runs `solver` from `state` until a `stopping` rule or an observer ends it
+    /// ([`plres_optim::run`]) and hands back the model with the final parameters.
+    ///
+    /// # Errors
+    /// Every [`OptimError`] of [`plres_optim::run`] (divergence, bad configuration, …).
+    pub fn run(
+        mut self,
+        solver: &dyn Solver,
+        state: State,
+        stopping: &Stopping,
+        observers: &mut [&mut dyn Observer],
+    ) -> Result<Trained<M>, OptimError> {
+        let outcome = plres_optim::run(&mut self, solver, state, stopping, observers)?;
+        // the executor accepts only finite iterates of the problem's length
         self.model
+            .params_mut()
+            .copy_from_slice(outcome.state.params());
+        Ok(Trained {
+            model: self.model,
+            outcome,
+        })
     }
 
     /// The workspace of the last evaluation (states, adjoints, … of that batch).
@@ -218,13 +129,13 @@ impl<M: Trainable> TrainingProblem<M> {
     }
 
     /// The inputs.
-    pub fn inputs(&self) -> MatRef<'_, f64> {
-        self.x.as_ref()
+    pub fn inputs(&self) -> MatRef<'a, f64> {
+        self.x
     }
 
     /// The targets.
-    pub fn targets(&self) -> Targets<'_> {
-        self.targets.as_ref()
+    pub fn targets(&self) -> TargetsRef<'a> {
+        self.targets
     }
 
     /// The metric of the model (pass it to the optimizer).
@@ -240,20 +151,16 @@ impl<M: Trainable> TrainingProblem<M> {
     }
 }
 
-impl<M: Trainable> Problem for TrainingProblem<M> {
+impl<M: Trainable> Problem for TrainingProblem<'_, M> {
     fn n_params(&self) -> usize {
         self.model.n_params()
     }
 
     fn loss_and_gradient(&mut self, params: &[f64], grad: &mut [f64]) -> Result<f64, ProblemError> {
         self.check_lengths(params, grad)?;
-        Ok(self.model.loss_and_gradient_unchecked(
-            params,
-            &mut self.ws,
-            self.x.as_ref(),
-            self.targets.as_ref(),
-            grad,
-        ))
+        Ok(self
+            .model
+            .loss_and_gradient_unchecked(params, &mut self.ws, self.x, self.targets, grad))
     }
 
     fn n_samples(&self) -> Option<usize> {
@@ -288,28 +195,27 @@ impl<M: Trainable> Problem for TrainingProblem<M> {
         }
         let b = indices.len();
         for j in 0..self.x.ncols() {
-            let src = self.x.col_as_slice(j);
+            let src = self.x.col(j);
             let dst = self.xb.col_as_slice_mut(j);
             for (r, &i) in indices.iter().enumerate() {
                 dst[r] = src[i];
             }
         }
-        let targets = match &self.targets {
-            TargetData::Values(y) => {
+        let targets = match self.targets {
+            TargetsRef::Regression(y) => {
                 for j in 0..y.ncols() {
-                    let src = y.col_as_slice(j);
                     let dst = self.yb.col_as_slice_mut(j);
                     for (r, &i) in indices.iter().enumerate() {
-                        dst[r] = src[i];
+                        dst[r] = y[(i, j)];
                     }
                 }
-                Targets::Values(self.yb.as_ref().subrows(0, b))
+                TargetsRef::Regression(self.yb.as_ref().subrows(0, b))
             }
-            TargetData::Labels(l) => {
+            TargetsRef::Classes(l) => {
                 for (r, &i) in indices.iter().enumerate() {
                     self.lb[r] = l[i];
                 }
-                Targets::Labels(&self.lb[..b])
+                TargetsRef::Classes(&self.lb[..b])
             }
         };
         Ok(self.model.loss_and_gradient_unchecked(

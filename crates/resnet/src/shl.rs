@@ -19,6 +19,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
+use plres_data::TargetsRef;
 use plres_kernels::clear_upper_state;
 use plres_optim::Metric;
 use rand::SeedableRng;
@@ -29,9 +30,10 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
 use crate::linear::Init;
-use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
-use crate::maps::{FixedMaps, check_len, par_for};
-use crate::report::{GradientReport, Record, Trajectory};
+use crate::loss::loss_in_place;
+use crate::maps::{FixedMaps, par_for};
+use crate::model::{Model, Trainable, Workspace};
+use crate::report::Trajectory;
 
 /// The activation `σ`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,10 +119,6 @@ pub struct ShlWorkspace {
 }
 
 impl ShlWorkspace {
-    /// Largest batch these buffers hold.
-    pub fn capacity(&self) -> usize {
-        self.n_max
-    }
     /// State `X_k` of the last pass.
     pub fn state(&self, k: usize) -> MatRef<'_, f64> {
         self.states[k].as_ref().subrows(0, self.n)
@@ -226,31 +224,10 @@ impl ShlResNet {
     pub fn activation(&self) -> Activation {
         self.activation
     }
-    /// Input dimension `d_in`.
-    pub fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-    /// Output dimension `d_out`.
-    pub fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
     /// The fixed maps.
     pub fn maps(&self) -> &FixedMaps {
         &self.maps
     }
-    /// Number of trained parameters `L(2dp + p)`.
-    pub fn n_params(&self) -> usize {
-        self.params.len()
-    }
-    /// The flat parameters `[U | W | c]` (module docs).
-    pub fn params(&self) -> &[f64] {
-        &self.params
-    }
-    /// Mutable flat parameters.
-    pub fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.params
-    }
-
     /// `U_k ∈ R^{d×p}`.
     pub fn u(&self, k: usize) -> MatRef<'_, f64> {
         u_t(&self.params, k, self.d, self.p).transpose()
@@ -269,14 +246,8 @@ impl ShlResNet {
         self.depth * 2 * self.d * self.p
     }
 
-    /// The `L²`-in-depth metric: weight `h` on every parameter.
-    pub fn metric(&self) -> Metric {
-        Metric::blocks(vec![(self.params.len(), 1.0 / self.depth as f64)])
-            .expect("h > 0 and a non-empty block")
-    }
-
     /// Buffers for batches of up to `n_max` samples.
-    pub fn workspace(&self, n_max: usize) -> ShlWorkspace {
+    fn new_workspace(&self, n_max: usize) -> ShlWorkspace {
         let (d, p, depth) = (self.d, self.p, self.depth);
         ShlWorkspace {
             n_max,
@@ -342,7 +313,7 @@ impl ShlResNet {
         params: &[f64],
         ws: &mut ShlWorkspace,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
+        targets: TargetsRef<'_>,
         grad: &mut [f64],
     ) -> f64 {
         let (d, p, depth) = (self.d, self.p, self.depth);
@@ -420,7 +391,9 @@ impl ShlResNet {
         loss
     }
 
-    fn check_ws(&self, ws: &ShlWorkspace, n: usize) -> Result<(), ResNetError> {
+    /// Panics unless `ws` was made for this model and holds `n` rows.
+    #[track_caller]
+    fn assert_workspace(&self, ws: &ShlWorkspace, n: usize) {
         let want = (
             self.d,
             self.p,
@@ -434,150 +407,11 @@ impl ShlResNet {
             ws.shape,
             want
         );
-        if n > ws.n_max {
-            return Err(ResNetError::DimensionMismatch {
-                what: "batch rows (at most the workspace capacity)",
-                expected: ws.n_max,
-                found: n,
-            });
-        }
-        Ok(())
-    }
-
-    /// Loss and Euclidean gradient at `params` (layout of [`ShlResNet::params`]) into
-    /// `grad`; states, activations and adjoints stay in `ws`. Allocation-free with a
-    /// warm workspace.
-    ///
-    /// # Errors
-    /// Bad data, wrong lengths, a batch larger than the workspace (as
-    /// [`crate::LinearResNet::loss_and_gradient_at`]).
-    ///
-    /// # Panics
-    /// If `ws` was made for another model shape.
-    pub fn loss_and_gradient_at(
-        &self,
-        params: &[f64],
-        ws: &mut ShlWorkspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        check_len("params", self.params.len(), params.len())?;
-        check_len("grad", self.params.len(), grad.len())?;
-        self.check_ws(ws, x.nrows())?;
-        Ok(self.core(params, ws, x, targets, grad))
-    }
-
-    pub(crate) fn loss_and_gradient_prevalidated(
-        &self,
-        params: &[f64],
-        ws: &mut ShlWorkspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        self.core(params, ws, x, targets, grad)
-    }
-
-    /// Loss, Euclidean and Riesz gradients, and on request trajectory and adjoints.
-    ///
-    /// # Errors
-    /// As [`ShlResNet::loss_and_gradient_at`].
-    pub fn loss_and_gradient(
-        &self,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        record: Record,
-    ) -> Result<GradientReport, ResNetError> {
-        let mut ws = self.workspace(x.nrows());
-        let mut euclidean = vec![0.0; self.params.len()];
-        let loss = self.loss_and_gradient_at(&self.params, &mut ws, x, targets, &mut euclidean)?;
-        let mut riesz = vec![0.0; euclidean.len()];
-        let riesz_norm_sq = self.metric().riesz_into(&euclidean, &mut riesz);
-        let n = x.nrows();
-        let grab = |v: &[Mat<f64>]| {
-            v.iter()
-                .map(|m| m.as_ref().subrows(0, n).to_owned())
-                .collect()
-        };
-        Ok(GradientReport {
-            loss,
-            euclidean,
-            riesz,
-            riesz_norm_sq,
-            trajectory: record.trajectory.then(|| grab(&ws.states)),
-            adjoints: record.adjoints.then(|| grab(&ws.adjoints)),
-        })
-    }
-
-    /// The output and the states at the layer boundaries.
-    ///
-    /// # Errors
-    /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
-    /// [`ResNetError::NonFinite`].
-    pub fn forward_trajectory(&self, x: MatRef<'_, f64>) -> Result<Trajectory, ResNetError> {
-        self.forward_trajectory_at(&self.params, x)
-    }
-
-    fn forward_trajectory_at(
-        &self,
-        params: &[f64],
-        x: MatRef<'_, f64>,
-    ) -> Result<Trajectory, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        let mut ws = self.workspace(x.nrows());
-        self.forward_into(params, &mut ws, x);
-        Ok(Trajectory {
-            states: ws.states,
-            output: ws.z,
-        })
-    }
-
-    /// The output `Z = B x^L`.
-    ///
-    /// # Errors
-    /// As [`ShlResNet::forward_trajectory`].
-    pub fn forward(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
-        Ok(self.forward_trajectory(x)?.output)
-    }
-
-    /// The loss at `params` (no gradient).
-    ///
-    /// # Errors
-    /// As [`ShlResNet::loss_and_gradient_at`].
-    pub fn loss_at(
-        &self,
-        params: &[f64],
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-    ) -> Result<f64, ResNetError> {
-        check_len("params", self.params.len(), params.len())?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        let t = self.forward_trajectory_at(params, x)?;
-        Ok(loss_value(t.output.as_ref(), targets))
-    }
-
-    /// Predicted classes.
-    ///
-    /// # Errors
-    /// As [`ShlResNet::forward`].
-    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, ResNetError> {
-        let z = self.forward(x)?;
-        let mut out = vec![0; z.nrows()];
-        argmax_rows(z.as_ref(), &mut out);
-        Ok(out)
-    }
-
-    /// Fraction of correctly classified samples.
-    ///
-    /// # Errors
-    /// As [`ShlResNet::forward`], plus label errors.
-    pub fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
-        Targets::Labels(labels).validate(x.nrows(), self.output_dim())?;
-        let pred = self.predict(x)?;
-        Ok(pred.iter().zip(labels).filter(|(a, b)| a == b).count() as f64 / labels.len() as f64)
+        assert!(
+            n <= ws.n_max,
+            "batch of N={n} rows over the ShlWorkspace capacity n_max={}",
+            ws.n_max
+        );
     }
 
     /// The checkpoint (`residual.u`, `residual.w`, `residual.c`, optional `embed.*`).
@@ -679,6 +513,72 @@ impl ShlResNet {
     /// Every [`CheckpointError`] case.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
         Self::from_checkpoint(&Checkpoint::load(path)?)
+    }
+}
+
+impl Model for ShlResNet {
+    fn input_dim(&self) -> usize {
+        self.maps.input_dim(self.d)
+    }
+
+    fn output_dim(&self) -> usize {
+        self.maps.output_dim(self.d)
+    }
+
+    fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
+        self.trajectory_at_unchecked(&self.params, x)
+    }
+}
+
+impl Trainable for ShlResNet {
+    type Workspace = ShlWorkspace;
+
+    /// The flat parameters `[U | W | c]` (module docs): `L(2dp + p)` values.
+    fn params(&self) -> &[f64] {
+        &self.params
+    }
+
+    fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.params
+    }
+
+    /// The `L²`-in-depth metric: weight `h` on every parameter.
+    fn metric(&self) -> Metric {
+        Metric::blocks(vec![(self.params.len(), 1.0 / self.depth as f64)])
+            .expect("h > 0 and a non-empty block")
+    }
+
+    fn training_workspace(&self, n_max: usize) -> ShlWorkspace {
+        self.new_workspace(n_max)
+    }
+
+    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
+        let mut ws = self.new_workspace(x.nrows());
+        self.forward_into(params, &mut ws, x);
+        Trajectory {
+            states: ws.states,
+            output: ws.z,
+        }
+    }
+
+    /// States, activations and adjoints stay in `ws`.
+    #[track_caller]
+    fn loss_and_gradient_unchecked(
+        &self,
+        params: &[f64],
+        ws: &mut ShlWorkspace,
+        x: MatRef<'_, f64>,
+        targets: TargetsRef<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        self.assert_workspace(ws, x.nrows());
+        self.core(params, ws, x, targets, grad)
+    }
+}
+
+impl Workspace for ShlWorkspace {
+    fn capacity(&self) -> usize {
+        self.n_max
     }
 }
 

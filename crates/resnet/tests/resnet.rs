@@ -24,8 +24,8 @@ use plres_optim::{GradientDescentConfig, Problem, SgdConfig, State, Stopping, ru
 use plres_resnet::checkpoint::{Checkpoint, keys};
 use plres_resnet::{
     Activation, CheckpointError, Init, Integrator, KernelCoefficients, KernelResNet, LinearResNet,
-    LinearResNetConfig, PeerProblem, Record, ResNetError, ShlResNet, ShlResNetConfig, TargetData,
-    Targets, Trainable, TrainingProblem,
+    LinearResNetConfig, Model, ResNetError, ShlResNet, ShlResNetConfig, TargetsRef, Trainable,
+    TrainingProblem,
 };
 use plres_rff::{
     FeatureMap, FeatureSpec, FourierVariant, RandomFourierFeatures, RandomReluFeatures,
@@ -211,13 +211,11 @@ fn linear_fd_case(
             .unwrap();
     }
     let targets = if ce {
-        Targets::Labels(&lab)
+        TargetsRef::Classes(&lab)
     } else {
-        Targets::Values(y.as_ref())
+        TargetsRef::Regression(y.as_ref())
     };
-    let rep = net
-        .loss_and_gradient(x.as_ref(), targets, Record::NONE)
-        .unwrap();
+    let rep = net.gradient_report(x.as_ref(), targets).unwrap();
     let params = net.params().to_vec();
     check_fd(
         |u| net.loss_at(u, x.as_ref(), targets).unwrap(),
@@ -261,8 +259,8 @@ proptest! {
         let x = normal_mat(n, d, 1.0, seed + 3);
         let y = normal_mat(n, d, 1.0, seed + 4);
         let lab = labels(n, 3, seed);
-        let targets = if ce { Targets::Labels(&lab) } else { Targets::Values(y.as_ref()) };
-        let rep = net.loss_and_gradient(x.as_ref(), targets, Record::NONE).unwrap();
+        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
+        let rep = net.gradient_report(x.as_ref(), targets).unwrap();
         let params = net.params().to_vec();
         check_fd(|q| net.loss_at(q, x.as_ref(), targets).unwrap(), &params, &rep.euclidean, seed,
             &format!("ShlResNet ce={ce}"));
@@ -284,7 +282,7 @@ proptest! {
         let x = normal_mat(n, d, 1.0, seed + 3);
         let y = normal_mat(n, d, 1.0, seed + 4);
         let lab = labels(n, 3, seed);
-        let targets = if ce { Targets::Labels(&lab) } else { Targets::Values(y.as_ref()) };
+        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
         for _ in 0..2 {
             net.gd_step(x.as_ref(), targets, 1.0).unwrap();
         }
@@ -324,8 +322,8 @@ proptest! {
         let x = normal_mat(n, d, 1.0, seed + 3);
         let y = normal_mat(n, d, 1.0, seed + 4);
         let lab = labels(n, 3, seed);
-        let targets = if ce { TargetData::Labels(lab) } else { TargetData::Values(y) };
-        net.gd_step(x.as_ref(), targets.as_ref(), 1.0).unwrap();
+        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
+        net.gd_step(x.as_ref(), targets, 1.0).unwrap();
         net.add_trajectory_centres(x.as_ref()).unwrap();
         let model = KernelCoefficients::new(net).unwrap();
         let mut params = model.params().to_vec();
@@ -333,7 +331,7 @@ proptest! {
         for (v, z) in params.iter_mut().zip(normal_vec(model.n_params(), seed)) {
             *v += 0.3 * z;
         }
-        let mut prob = TrainingProblem::new(model, x, targets).unwrap();
+        let mut prob = TrainingProblem::new(model, x.as_ref(), targets).unwrap();
         let mut grad = vec![0.0; params.len()];
         prob.loss_and_gradient(&params, &mut grad).unwrap();
         let prob = std::cell::RefCell::new(prob);
@@ -361,11 +359,15 @@ fn recorded_adjoints_are_input_gradients() {
         .unwrap();
         let x = normal_mat(4, 2, 1.0, 5);
         let y = normal_mat(4, 2, 1.0, 6);
-        let t = Targets::Values(y.as_ref());
-        let rep = net.loss_and_gradient(x.as_ref(), t, Record::ALL).unwrap();
-        let p0 = &rep.adjoints.as_ref().unwrap()[0];
-        let traj = rep.trajectory.as_ref().unwrap();
-        assert_eq!(traj.len(), 6);
+        let t = TargetsRef::Regression(y.as_ref());
+        // the workspace of `LinearResNet::workspace` keeps every state and adjoint
+        let mut ws = net.workspace(4);
+        let mut grad = vec![0.0; net.n_params()];
+        net.loss_and_gradient(net.params(), &mut ws, x.as_ref(), t, &mut grad)
+            .unwrap();
+        let p0 = ws.adjoint(0).to_owned();
+        assert!(ws.keeps_adjoints());
+        assert_eq!(ws.state(5).nrows(), 4);
         let mut flat = Vec::new();
         for j in 0..2 {
             for i in 0..4 {
@@ -519,7 +521,7 @@ fn tiled_case(n: usize, p: usize) {
         .unwrap();
         let x = normal_mat(n, d, 1.0, 73);
         let y = normal_mat(n, d, 1.0, 74);
-        let t = Targets::Values(y.as_ref());
+        let t = TargetsRef::Regression(y.as_ref());
         let mut tiled = net.workspace(n);
         let mut kept = net.workspace_keeping_features(n);
         assert!(!tiled.keeps_features() && kept.keeps_features());
@@ -527,10 +529,10 @@ fn tiled_case(n: usize, p: usize) {
         let mut g_tiled = vec![0.0; net.n_params()];
         let mut g_kept = vec![0.0; net.n_params()];
         let l_tiled = net
-            .loss_and_gradient_in(&mut tiled, x.as_ref(), t, &mut g_tiled)
+            .loss_and_gradient(net.params(), &mut tiled, x.as_ref(), t, &mut g_tiled)
             .unwrap();
         let l_kept = net
-            .loss_and_gradient_in(&mut kept, x.as_ref(), t, &mut g_kept)
+            .loss_and_gradient(net.params(), &mut kept, x.as_ref(), t, &mut g_kept)
             .unwrap();
 
         let u = net.params();
@@ -569,7 +571,7 @@ fn tiled_case(n: usize, p: usize) {
 
         let mut again = vec![0.0; net.n_params()];
         let l2 = net
-            .loss_and_gradient_in(&mut tiled, x.as_ref(), t, &mut again)
+            .loss_and_gradient(net.params(), &mut tiled, x.as_ref(), t, &mut again)
             .unwrap();
         assert_eq!(l2.to_bits(), l_tiled.to_bits(), "{what}");
         assert_eq!(bits(&again), bits(&g_tiled), "{what}: not reproducible");
@@ -579,7 +581,7 @@ fn tiled_case(n: usize, p: usize) {
         assert!(!lean.keeps_adjoints() && tiled.keeps_adjoints());
         assert!(lean.bytes() < tiled.bytes() && tiled.bytes() < kept.bytes());
         let l3 = net
-            .loss_and_gradient_in(&mut lean, x.as_ref(), t, &mut again)
+            .loss_and_gradient(net.params(), &mut lean, x.as_ref(), t, &mut again)
             .unwrap();
         assert_eq!(l3.to_bits(), l_tiled.to_bits(), "{what}");
         assert_eq!(bits(&again), bits(&g_tiled), "{what}: training workspace");
@@ -608,8 +610,14 @@ fn gradient_norm_identity_from_workspace() {
     let mut ws = net.workspace_keeping_features(n);
     assert!(ws.keeps_features());
     let mut grad = vec![0.0; net.n_params()];
-    net.loss_and_gradient_in(&mut ws, x.as_ref(), Targets::Values(y.as_ref()), &mut grad)
-        .unwrap();
+    net.loss_and_gradient(
+        net.params(),
+        &mut ws,
+        x.as_ref(),
+        TargetsRef::Regression(y.as_ref()),
+        &mut grad,
+    )
+    .unwrap();
     let lhs = net.metric().dual_norm_sq(&grad);
     let h = 1.0 / depth as f64;
     let mut rhs = 0.0;
@@ -674,7 +682,7 @@ fn kernel_gd_step_decreases_loss_by_eta_gradient_norm() {
     let mut net = KernelResNet::new(KernelSpec::Gaussian { sigma: 0.8 }, 2, 3).unwrap();
     let x = normal_mat(5, 2, 1.0, 1);
     let y = normal_mat(5, 2, 1.0, 2);
-    let t = Targets::Values(y.as_ref());
+    let t = TargetsRef::Regression(y.as_ref());
     net.gd_step(x.as_ref(), t, 0.5).unwrap();
     let eta = 1e-6;
     let r = net.gd_step(x.as_ref(), t, eta).unwrap();
@@ -699,7 +707,7 @@ fn kernel_resnet_growth_is_as_documented() {
     let mut last = f64::INFINITY;
     for _ in 0..steps {
         let r = net
-            .gd_step(x.as_ref(), Targets::Values(y.as_ref()), 1.0)
+            .gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 1.0)
             .unwrap();
         assert!(r.loss <= last);
         last = r.loss;
@@ -739,7 +747,7 @@ fn rff_resnet_converges_to_kernel_resnet_as_width_grows() {
     let sigma = 1.0;
     let x = normal_mat(n, d, 1.0, 31);
     let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
-    let t = Targets::Values(y.as_ref());
+    let t = TargetsRef::Regression(y.as_ref());
     let mut kernel = KernelResNet::new(KernelSpec::Gaussian { sigma }, d, depth).unwrap();
     let h = 1.0 / depth as f64;
     let mut a_sens = 0.0;
@@ -779,7 +787,7 @@ fn rff_resnet_converges_to_kernel_resnet_as_width_grows() {
             )
             .unwrap();
             for _ in 0..steps {
-                let r = net.loss_and_gradient(x.as_ref(), t, Record::NONE).unwrap();
+                let r = net.gradient_report(x.as_ref(), t).unwrap();
                 for (u, g) in net.params_mut().iter_mut().zip(&r.riesz) {
                     *u -= eta * g;
                 }
@@ -818,20 +826,22 @@ fn optimizers_train_every_model_through_the_problem() {
     )
     .unwrap();
     let metric = net.metric();
-    let mut prob = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let mut prob =
+        TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
     let gd = GradientDescentConfig::new(0.2)
         .with_metric(metric)
         .build()
         .unwrap();
-    let start = State::new(prob.model().params().to_vec());
-    let out = run(&mut prob, &gd, start, &Stopping::iterations(30), &mut []).unwrap();
+    let start = State::new(prob.initial_params().to_vec());
     let mut g = vec![0.0; prob.n_params()];
     let l0 = prob
         .loss_and_gradient(&vec![0.0; prob.n_params()], &mut g)
         .unwrap();
-    let l1 = prob.loss_and_gradient(out.state.params(), &mut g).unwrap();
+    let trained = prob
+        .run(&gd, start, &Stopping::iterations(30), &mut [])
+        .unwrap();
+    let l1 = trained.outcome.report.final_loss;
     assert!(l1 < 0.5 * l0, "GD: {l0} → {l1}");
-    prob.model_mut().set_params(out.state.params()).unwrap();
 
     // SGD with minibatches on the SHL baseline
     let shl = ShlResNet::new(ShlResNetConfig {
@@ -843,7 +853,8 @@ fn optimizers_train_every_model_through_the_problem() {
     .unwrap();
     let metric = shl.metric();
     let p0 = shl.params().to_vec();
-    let mut prob = TrainingProblem::new(shl, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let mut prob =
+        TrainingProblem::new(shl, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
     let sgd = SgdConfig::new(0.1, 4, 7)
         .with_metric(metric)
         .build()
@@ -870,31 +881,83 @@ fn optimizers_train_every_model_through_the_problem() {
     let model = KernelCoefficients::new(knet).unwrap();
     let metric = model.metric();
     let p0 = model.params().to_vec();
-    let mut prob = TrainingProblem::new(model, x.clone(), TargetData::Values(y)).unwrap();
+    let mut prob =
+        TrainingProblem::new(model, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
     let gd = GradientDescentConfig::new(0.05)
         .with_metric(metric)
         .build()
         .unwrap();
-    let out = run(
-        &mut prob,
-        &gd,
-        State::new(p0.clone()),
-        &Stopping::iterations(30),
-        &mut [],
-    )
-    .unwrap();
     let l0 = prob
         .loss_and_gradient(&p0, &mut vec![0.0; p0.len()])
         .unwrap();
-    let l1 = prob
-        .loss_and_gradient(out.state.params(), &mut vec![0.0; p0.len()])
+    let targets = prob.targets();
+    let trained = prob
+        .run(
+            &gd,
+            State::new(p0.clone()),
+            &Stopping::iterations(30),
+            &mut [],
+        )
         .unwrap();
+    let l1 = trained.outcome.report.final_loss;
     assert!(l1 < l0, "kernel coefficients: {l0} → {l1}");
-    // the rebuilt network computes what the problem computed
-    prob.model_mut().set_params(out.state.params()).unwrap();
-    let rebuilt = prob.model().to_network().unwrap();
-    let lr = rebuilt.loss(x.as_ref(), prob.targets()).unwrap();
+    // the rebuilt network of the trained model computes what the problem computed
+    let rebuilt = trained.model.to_network().unwrap();
+    let lr = rebuilt.loss(x.as_ref(), targets).unwrap();
     assert!((lr - l1).abs() <= 1e-12 * l1.max(1e-300), "{lr} vs {l1}");
+}
+
+/// `TrainingProblem::run` hands back the model with the final iterate's parameters: the
+/// returned model's loss and accuracy are those of the trained parameters (set by hand on
+/// a copy of the initial model), not those of the initial ones.
+#[test]
+fn run_returns_the_trained_model() {
+    let x = normal_mat(24, 2, 1.0, 141);
+    let labels: Vec<usize> = (0..24)
+        .map(|i| usize::from(x[(i, 0)] * x[(i, 1)] > 0.0))
+        .collect();
+    let net = LinearResNet::new(
+        gaussian_rff(2, 64, 1.0, 142),
+        LinearResNetConfig {
+            depth: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .with_output_map(normal_mat(2, 2, 1.0, 143))
+    .unwrap();
+    let initial = net.clone();
+    let targets = TargetsRef::Classes(&labels);
+    let gd = GradientDescentConfig::new(1.0)
+        .with_metric(net.metric())
+        .build()
+        .unwrap();
+    let start = State::new(net.params().to_vec());
+    let trained = TrainingProblem::new(net, x.as_ref(), targets)
+        .unwrap()
+        .run(&gd, start, &Stopping::iterations(40), &mut [])
+        .unwrap();
+    assert_eq!(trained.model.params(), trained.outcome.state.params());
+    let mut by_hand = initial.clone();
+    by_hand.set_params(trained.outcome.state.params()).unwrap();
+    let l_trained = trained.model.loss(x.as_ref(), targets).unwrap();
+    assert_eq!(
+        l_trained.to_bits(),
+        by_hand.loss(x.as_ref(), targets).unwrap().to_bits()
+    );
+    assert_eq!(
+        trained.model.accuracy(x.as_ref(), &labels).unwrap(),
+        by_hand.accuracy(x.as_ref(), &labels).unwrap()
+    );
+    // the problem's final loss is this loss (the same sums, maybe in another order)
+    let l_report = trained.outcome.report.final_loss;
+    assert!(
+        (l_trained - l_report).abs() <= 1e-12 * l_report,
+        "{l_trained} vs {l_report}"
+    );
+    // and training changed the score: the initial model is worse
+    let l_initial = initial.loss(x.as_ref(), targets).unwrap();
+    assert!(l_trained < 0.9 * l_initial, "{l_initial} → {l_trained}");
 }
 
 /// A minibatch is the model evaluated on the gathered rows.
@@ -918,9 +981,9 @@ fn minibatch_equals_the_model_on_the_gathered_rows() {
     let xb = Mat::from_fn(3, 3, |r, j| x[(idx[r], j)]);
     let lb: Vec<usize> = idx.iter().map(|&i| lab[i]).collect();
     let direct = net
-        .loss_and_gradient(xb.as_ref(), Targets::Labels(&lb), Record::NONE)
+        .gradient_report(xb.as_ref(), TargetsRef::Classes(&lb))
         .unwrap();
-    let mut prob = TrainingProblem::new(net, x, TargetData::Labels(lab)).unwrap();
+    let mut prob = TrainingProblem::new(net, x.as_ref(), TargetsRef::Classes(&lab)).unwrap();
     let mut g = vec![0.0; params.len()];
     let l = prob
         .minibatch_loss_and_gradient(&params, &idx, &mut g)
@@ -950,17 +1013,18 @@ fn warm_training_step_allocates_nothing() {
     let y = normal_mat(n, d, 1.0, 64);
     let mut ws = net.workspace(n);
     let mut grad = vec![0.0; net.n_params()];
-    let t = Targets::Values(y.as_ref());
-    net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut grad)
+    let t = TargetsRef::Regression(y.as_ref());
+    net.loss_and_gradient(net.params(), &mut ws, x.as_ref(), t, &mut grad)
         .unwrap();
     let a = allocations_during(|| {
-        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut grad)
+        net.loss_and_gradient(net.params(), &mut ws, x.as_ref(), t, &mut grad)
             .unwrap();
     });
     assert_eq!(a, 0, "LinearResNet step allocated {a} times");
 
     let params = net.params().to_vec();
-    let mut prob = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+    let mut prob =
+        TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
     let idx: Vec<usize> = (0..n).step_by(3).collect();
     prob.loss_and_gradient(&params, &mut grad).unwrap();
     prob.minibatch_loss_and_gradient(&params, &idx, &mut grad)
@@ -979,15 +1043,15 @@ fn warm_training_step_allocates_nothing() {
         ..Default::default()
     })
     .unwrap();
-    let mut sws = shl.workspace(n);
+    let mut sws = shl.training_workspace(n);
     let mut g = vec![0.0; shl.n_params()];
     let lab = labels(n, d, 1);
-    let t = Targets::Labels(&lab);
+    let t = TargetsRef::Classes(&lab);
     let params = shl.params().to_vec();
-    shl.loss_and_gradient_at(&params, &mut sws, x.as_ref(), t, &mut g)
+    shl.loss_and_gradient(&params, &mut sws, x.as_ref(), t, &mut g)
         .unwrap();
     let a = allocations_during(|| {
-        shl.loss_and_gradient_at(&params, &mut sws, x.as_ref(), t, &mut g)
+        shl.loss_and_gradient(&params, &mut sws, x.as_ref(), t, &mut g)
             .unwrap();
     });
     assert_eq!(a, 0, "ShlResNet step allocated {a} times");
@@ -1103,9 +1167,9 @@ fn checkpoint_round_trips_are_bitwise() {
 
     let mut k = KernelResNet::new(KernelSpec::Gaussian { sigma: 1.5 }, 4, 3).unwrap();
     let y = normal_mat(5, 4, 1.0, 78);
-    k.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5)
+    k.gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 0.5)
         .unwrap();
-    k.gd_step(x.as_ref(), Targets::Values(y.as_ref()), 0.5)
+    k.gd_step(x.as_ref(), TargetsRef::Regression(y.as_ref()), 0.5)
         .unwrap();
     let path = dir.join("kernel.safetensors");
     k.save(&path).unwrap();
@@ -1290,44 +1354,6 @@ fn checkpoint_writes_are_atomic() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The PyTorch peer's gradient-check input format: written and read back, and its
-/// loss is the spec's `1/(2N) ‖X_L − Y‖²` of the literal recursion.
-#[test]
-fn peer_format_round_trip() {
-    let dir = tmpdir("peer");
-    let (n, d, p, depth) = (7, 3, 5, 4);
-    let mut model = LinearResNet::new(
-        gaussian_rff(d, p, 1.0, 101),
-        LinearResNetConfig {
-            depth,
-            init: Init::Normal {
-                std: 0.1,
-                seed: 102,
-            },
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    model.params_mut()[0] = 0.25;
-    let x = normal_mat(n, d, 1.0, 103);
-    let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.5 * (2.0 * x[(i, j)]).sin());
-    let prob = PeerProblem { model, x, y };
-    let path = dir.join("in.safetensors");
-    prob.save(&path).unwrap();
-    let back = PeerProblem::load(&path, KernelSpec::Gaussian { sigma: 1.0 }).unwrap();
-    assert_eq!(bits(back.model.params()), bits(prob.model.params()));
-    assert_eq!(back.x, prob.x);
-    let l = back
-        .model
-        .loss(back.x.as_ref(), Targets::Values(back.y.as_ref()))
-        .unwrap();
-    let z = prob.model.forward(prob.x.as_ref()).unwrap();
-    let r = &z - &prob.y;
-    let direct = r.squared_norm_l2() / (2.0 * n as f64);
-    assert!((l - direct).abs() <= 1e-14 * direct);
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
 // ---------------------------------------------------------------------------------------
 // Bad inputs give typed errors, never panics.
 
@@ -1416,7 +1442,7 @@ fn bad_inputs_give_typed_errors() {
     let net = LinearResNet::new(gaussian_rff(2, 4, 1.0, 1), cfg).unwrap();
     let x = normal_mat(3, 2, 1.0, 2);
     let y = normal_mat(3, 2, 1.0, 3);
-    let t = Targets::Values(y.as_ref());
+    let t = TargetsRef::Regression(y.as_ref());
     // data/model dimension mismatch
     let x3 = normal_mat(3, 3, 1.0, 4);
     assert!(matches!(
@@ -1428,7 +1454,7 @@ fn bad_inputs_give_typed_errors() {
         })
     ));
     assert!(matches!(
-        net.loss_and_gradient(x3.as_ref(), t, Record::NONE),
+        net.gradient_report(x3.as_ref(), t),
         Err(E::DimensionMismatch { .. })
     ));
     // empty data
@@ -1445,7 +1471,7 @@ fn bad_inputs_give_typed_errors() {
     let mut yn = y.clone();
     yn[(2, 1)] = f64::INFINITY;
     assert!(matches!(
-        net.loss_and_gradient(x.as_ref(), Targets::Values(yn.as_ref()), Record::NONE),
+        net.gradient_report(x.as_ref(), TargetsRef::Regression(yn.as_ref())),
         Err(E::NonFinite {
             what: "targets",
             row: 2,
@@ -1456,7 +1482,7 @@ fn bad_inputs_give_typed_errors() {
     // target rows / columns
     let y2 = normal_mat(2, 2, 1.0, 5);
     assert!(matches!(
-        net.loss(x.as_ref(), Targets::Values(y2.as_ref())),
+        net.loss(x.as_ref(), TargetsRef::Regression(y2.as_ref())),
         Err(E::DimensionMismatch {
             expected: 3,
             found: 2,
@@ -1473,7 +1499,7 @@ fn bad_inputs_give_typed_errors() {
         })
     ));
     assert!(matches!(
-        net.loss_and_gradient(x.as_ref(), Targets::Labels(&[0, 1, 5]), Record::NONE),
+        net.gradient_report(x.as_ref(), TargetsRef::Classes(&[0, 1, 5])),
         Err(E::LabelOutOfRange {
             index: 2,
             label: 5,
@@ -1484,7 +1510,7 @@ fn bad_inputs_give_typed_errors() {
     let mut ws = net.workspace(2);
     let mut g = vec![0.0; net.n_params()];
     assert!(matches!(
-        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut g),
+        net.loss_and_gradient(net.params(), &mut ws, x.as_ref(), t, &mut g),
         Err(E::DimensionMismatch {
             expected: 2,
             found: 3,
@@ -1493,11 +1519,11 @@ fn bad_inputs_give_typed_errors() {
     ));
     let mut ws = net.workspace(3);
     assert!(matches!(
-        net.loss_and_gradient_at(&[0.0; 3], &mut ws, x.as_ref(), t, &mut g),
+        net.loss_and_gradient(&[0.0; 3], &mut ws, x.as_ref(), t, &mut g),
         Err(E::ParameterLength { what: "params", .. })
     ));
     assert!(matches!(
-        net.loss_and_gradient_in(&mut ws, x.as_ref(), t, &mut [0.0; 2]),
+        net.loss_and_gradient(net.params(), &mut ws, x.as_ref(), t, &mut [0.0; 2]),
         Err(E::ParameterLength { what: "grad", .. })
     ));
     let mut net2 = net.clone();
@@ -1516,11 +1542,11 @@ fn bad_inputs_give_typed_errors() {
     ));
     // training problem: bad data at construction, bad minibatch indices per call
     assert!(matches!(
-        TrainingProblem::new(net.clone(), xn.clone(), TargetData::Values(y.clone())),
+        TrainingProblem::new(net.clone(), xn.as_ref(), TargetsRef::Regression(y.as_ref())),
         Err(E::NonFinite { .. })
     ));
     let mut prob =
-        TrainingProblem::new(net.clone(), x.clone(), TargetData::Values(y.clone())).unwrap();
+        TrainingProblem::new(net.clone(), x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
     let params = net.params().to_vec();
     let err = prob
         .minibatch_loss_and_gradient(&params, &[0, 3], &mut g)

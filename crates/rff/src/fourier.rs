@@ -142,7 +142,7 @@ impl RandomFourierFeatures {
             omega,
             bias,
             p,
-            par: Par::rayon(2),
+            par: faer::get_global_parallelism(),
         })
     }
 
@@ -184,7 +184,7 @@ impl RandomFourierFeatures {
             omega,
             bias,
             p,
-            par: Par::rayon(2),
+            par: faer::get_global_parallelism(),
         })
     }
 
@@ -219,7 +219,8 @@ impl RandomFourierFeatures {
         self.variant
     }
 
-    /// The parallelism used for large batches (default `Par::rayon(2)`; batches with
+    /// The parallelism used for large batches (default: faer's global setting at
+    /// construction, `faer::get_global_parallelism`; batches with
     /// fewer than 2¹⁶ output entries always run on one thread).
     pub fn parallelism(&self) -> Par {
         self.par

@@ -6,7 +6,8 @@
 //! does both in SIMD registers. Otherwise the driver here runs faer's GEMM on blocks of
 //! columns (features) sized to stay in the L2 cache and applies the activation to each
 //! block right after, so `Φ` travels through main memory once. Large outputs split their
-//! columns between two threads (faer's `Par::rayon(2)`) on either path.
+//! columns between threads (the map's `Par`, by default faer's global setting) on either
+//! path.
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::ReborrowMut;
@@ -103,7 +104,7 @@ pub trait FeatureMap: std::fmt::Debug + Send + Sync {
             phi.as_ref(),
             phi.as_ref().transpose(),
             1.0,
-            effective_par(Par::rayon(2), n, self.output_dim()),
+            effective_par(faer::get_global_parallelism(), n, self.output_dim()),
         );
         k
     }

@@ -66,7 +66,7 @@ impl RandomReluFeatures {
         Ok(Self {
             w,
             c,
-            par: Par::rayon(2),
+            par: faer::get_global_parallelism(),
         })
     }
 
@@ -91,11 +91,12 @@ impl RandomReluFeatures {
         Ok(Self {
             w,
             c,
-            par: Par::rayon(2),
+            par: faer::get_global_parallelism(),
         })
     }
 
-    /// The parallelism used for large batches (default `Par::rayon(2)`).
+    /// The parallelism used for large batches (default: faer's global setting at
+    /// construction, `faer::get_global_parallelism`).
     pub fn parallelism(&self) -> Par {
         self.par
     }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use faer::Mat;
 use plres_kernels::KernelSpec;
-use plres_optim::{GradientDescentConfig, State, Stopping, run};
-use plres_resnet::{LinearResNet, LinearResNetConfig, TargetData, TrainingProblem};
+use plres_optim::{GradientDescentConfig, State, Stopping};
+use plres_resnet::Trainable as _;
+use plres_resnet::{LinearResNet, LinearResNetConfig, TargetsRef, TrainingProblem};
 use plres_rff::{FourierVariant, RandomFourierFeatures};
 use plres_theory::CheckReport;
 use plres_theory::expressivity::linear_expressivity;
@@ -53,28 +54,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let metric = net.metric();
     let theta0 = net.params().to_vec();
-    let mut problem = TrainingProblem::new(net.clone(), x.clone(), TargetData::Values(y.clone()))?;
+    let problem = TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref()))?;
     let gd = GradientDescentConfig::new(1.0)
         .with_metric(metric)
         .build()?;
-    let out = run(
-        &mut problem,
-        &gd,
-        State::new(theta0),
-        &Stopping::iterations(500),
-        &mut [&mut monitor],
-    )?;
+    // the outcome hands back the model with the trained θ
+    let trained = problem
+        .run(
+            &gd,
+            State::new(theta0),
+            &Stopping::iterations(500),
+            &mut [&mut monitor],
+        )?
+        .model;
 
     println!("{}", MonitorRow::CSV_HEADER);
     for r in monitor.rows() {
         println!("{}", r.csv_line());
     }
 
-    // the optimizer's state holds the trained θ; the problem's model keeps its initial one
-    let mut trained = problem.into_model();
-    trained.set_params(out.state.params())?;
     let mut cert = LinearCertifier::new(&trained, n)?;
-    let snap = cert.evaluate(&trained, out.state.params(), x.as_ref(), y.as_ref())?;
+    let snap = cert.evaluate(&trained, trained.params(), x.as_ref(), y.as_ref())?;
     println!("\n{}", CheckReport::table_header());
     let expressivity = linear_expressivity(&trained, x.as_ref())?;
     for r in snap

@@ -20,6 +20,7 @@
 use faer::{Mat, MatRef, Par};
 use plres_kernels::spectral::gershgorin_lower_bound;
 use plres_resnet::{Integrator, KernelResNet, LinearResNet};
+use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::FeatureMap;
 use serde::{Deserialize, Serialize};
 

@@ -73,7 +73,7 @@
 //! use std::sync::Arc;
 //! use faer::Mat;
 //! use plres_kernels::KernelSpec;
-//! use plres_resnet::{LinearResNet, LinearResNetConfig, Init};
+//! use plres_resnet::{Init, LinearResNet, LinearResNetConfig, Trainable};
 //! use plres_rff::{FourierVariant, RandomFourierFeatures};
 //! use plres_theory::pl::LinearCertifier;
 //! use rand::SeedableRng;

@@ -11,8 +11,9 @@ use plres_kernels::KernelSpec;
 use plres_kernels::spectral::{SymEigen, min_separation};
 use plres_optim::{GradientDescentConfig, State, Stopping, run};
 use plres_resnet::{
-    Integrator, KernelResNet, LinearResNet, LinearResNetConfig, TargetData, TrainingProblem,
+    Integrator, KernelResNet, LinearResNet, LinearResNetConfig, TargetsRef, TrainingProblem,
 };
+use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures, RandomReluFeatures};
 use plres_theory::convergence::{fit_linear_rate, predicted_gd_rate, rate_report};
 use plres_theory::limits::{
@@ -354,7 +355,7 @@ proptest! {
         let mut monitor = Monitor::new(&net, x.as_ref(), y.as_ref(), MonitorConfig { every: 10, ..Default::default() }).unwrap();
         let metric = net.metric();
         let theta0 = net.params().to_vec();
-        let mut problem = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+        let mut problem = TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
         let mut history = plres_optim::History::new();
         let gd = GradientDescentConfig::new(eta).with_metric(metric).build().unwrap();
         let stop = Stopping::iterations(200_000).loss_below(1e-8 * l0);

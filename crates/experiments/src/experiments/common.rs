@@ -3,18 +3,21 @@
 
 use std::sync::Arc;
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use indicatif::ProgressBar;
 use plres_kernels::KernelSpec;
 use plres_optim::{
-    GradientDescentConfig, History, Iterate, Observer, ObserverAction, Outcome, Problem, State,
-    Stopping, run,
+    GradientDescentConfig, History, Iterate, Metric, Observer, ObserverAction, Solver, State,
+    Stopping,
 };
-use plres_resnet::{LinearResNet, LinearResNetConfig};
+use plres_resnet::{
+    LinearResNet, LinearResNetConfig, TargetsRef, Trainable, Trained, TrainingProblem,
+};
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
 use rand::Rng;
 
 use crate::error::{ExperimentError, ResultExt};
+use crate::run::RunContext;
 
 /// `√(2/p) cos(Ωx + b)` features of the Gaussian kernel `exp(−‖x−y‖²/(2σ²))`.
 pub fn gaussian_features(
@@ -59,38 +62,67 @@ impl Observer for Progress<'_> {
     }
 }
 
-/// Full-batch gradient descent with step `eta` in `metric` for `iterations` steps, with a
-/// [`History`] of every iterate, a progress bar and any further observers.
-pub fn gradient_descent(
-    problem: &mut dyn Problem,
-    metric: plres_optim::Metric,
-    eta: f64,
-    theta0: Vec<f64>,
-    iterations: u64,
-    bar: &ProgressBar,
+/// The one training helper of the experiments: runs `solver` on `model` over the borrowed
+/// data from `state` until `stopping`, with a [`History`] of every iterate, the progress
+/// `bar` advanced to each iterate and any further observers, and hands back the trained
+/// model (its parameters are the final iterate's) with the outcome.
+pub fn train<M: Trainable>(
+    model: M,
+    x: MatRef<'_, f64>,
+    targets: TargetsRef<'_>,
+    solver: &dyn Solver,
+    state: State,
+    stopping: &Stopping,
     extra: &mut [&mut dyn Observer],
-    stage: &str,
-) -> Result<(Outcome, History), ExperimentError> {
-    let gd = GradientDescentConfig::new(eta)
-        .with_metric(metric)
-        .build()
-        .stage(|| format!("{stage}: gradient descent configuration"))?;
+    bar: &ProgressBar,
+    label: &str,
+) -> Result<(Trained<M>, History), ExperimentError> {
+    let problem =
+        TrainingProblem::new(model, x, targets).stage(|| format!("{label}: training problem"))?;
     let mut history = History::new();
     let mut progress = Progress(bar);
     let mut observers: Vec<&mut dyn Observer> = vec![&mut history, &mut progress];
     for o in extra.iter_mut() {
         observers.push(&mut **o);
     }
-    let out = run(
-        problem,
+    let trained = problem
+        .run(solver, state, stopping, &mut observers)
+        .stage(|| format!("training {label}"))?;
+    Ok((trained, history))
+}
+
+/// Full-batch gradient descent with step `eta` in `metric` for `iterations` steps from the
+/// model's parameters on regression targets `y`, with its own progress bar: [`train`].
+pub fn gradient_descent<M: Trainable>(
+    model: M,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    metric: Metric,
+    eta: f64,
+    iterations: u64,
+    extra: &mut [&mut dyn Observer],
+    ctx: &RunContext,
+    label: &str,
+) -> Result<(Trained<M>, History), ExperimentError> {
+    let gd = GradientDescentConfig::new(eta)
+        .with_metric(metric)
+        .build()
+        .stage(|| format!("{label}: gradient descent configuration"))?;
+    let state = State::new(model.params().to_vec());
+    let bar = ctx.progress_bar(iterations, label.to_owned());
+    let out = train(
+        model,
+        x,
+        TargetsRef::Regression(y),
         &gd,
-        State::new(theta0),
+        state,
         &Stopping::iterations(iterations),
-        &mut observers,
-    )
-    .stage(|| stage.to_owned())?;
+        extra,
+        &bar,
+        label,
+    )?;
     bar.finish_and_clear();
-    Ok((out, history))
+    Ok(out)
 }
 
 /// Fails with a message naming the field unless `ok`.

@@ -14,9 +14,10 @@
 use faer::{Mat, Par};
 use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
 use plres_kernels::spectral::SymEigen;
-use plres_resnet::{LinearResNet, TargetData, TrainingProblem};
+use plres_resnet::LinearResNet;
+use plres_resnet::{Model as _, Trainable as _};
 use plres_theory::linalg::gram_in_place;
-use plres_theory::pl::{Monitor, MonitorConfig, apriori_bound_features};
+use plres_theory::pl::{Monitor, MonitorConfig, MonitorRow, apriori_bound_features};
 use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, gradient_descent, powers_of_two, require};
@@ -182,176 +183,256 @@ impl Experiment for Lazy {
             ("lambda_min_final", ColumnType::Float),
             ("apriori_lambda", ColumnType::Float),
         ]);
-        let mut out = RunOutput::default();
-        let (mut dist, mut path, mut bound, mut drift, mut lam0s, mut lamts) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut runs = Vec::with_capacity(widths.len());
         for (wi, &p) in widths.iter().enumerate() {
-            let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(100 + wi as u64))?;
-            let model = euler_resnet(features, c.depth)?;
-            let probe = model.clone();
-            let mut monitor = Monitor::new(
-                &model,
-                x.as_ref(),
-                y.as_ref(),
-                MonitorConfig {
-                    every: c.certify_every,
-                    ..Default::default()
-                },
-            )
-            .stage(|| format!("monitor, p = {p}"))?;
-            let metric = model.metric();
-            let theta0 = model.params().to_vec();
-            let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
-                .stage(|| format!("training problem, p = {p}"))?;
-            let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
-            let (outcome, _) = gradient_descent(
-                &mut problem,
-                metric,
-                c.learning_rate,
-                theta0,
-                c.iterations,
-                &bar,
-                &mut [&mut monitor],
-                &format!("training p = {p}"),
-            )?;
-            if monitor
-                .rows()
-                .last()
-                .is_none_or(|r| r.iteration != c.iterations)
-            {
-                monitor
-                    .certify(c.iterations, outcome.state.params())
-                    .stage(|| format!("certifying the final iterate, p = {p}"))?;
-            }
-            if let Some((it, e)) = monitor.errors().first() {
-                return Err(ExperimentError::model(
-                    format!("certifying iterate {it}, p = {p}"),
-                    e.clone(),
-                ));
-            }
-            for r in monitor.rows() {
-                metrics.push(row![
-                    p,
-                    r.iteration,
-                    r.loss,
-                    r.rho,
-                    r.mu_cert,
-                    r.lambda_min,
-                    r.distance,
-                    r.path_length,
-                    r.path_bound
-                ])?;
-            }
-            let last = *monitor
-                .rows()
-                .last()
-                .expect("the final iterate is certified");
-            let mut trained = problem.into_model();
-            trained
-                .set_params(outcome.state.params())
-                .stage(|| format!("final parameters, p = {p}"))?;
-            let k0 = grams(&probe, x)?;
-            let kt = grams(&trained, x)?;
-            let rel_drift = k0
-                .iter()
-                .zip(&kt)
-                .map(|(a, b)| (b - a).norm_l2() / a.norm_l2())
-                .fold(0.0, f64::max);
-            let mut eig = SymEigen::new(c.n, Par::Seq);
-            let mut lam_min = |ks: &[Mat<f64>]| -> Result<f64, ExperimentError> {
-                let mut m = f64::INFINITY;
-                for k in ks {
-                    m = m.min(eig.lambda_min(k.as_ref()).stage(|| "λ_min".into())?);
-                }
-                Ok(m)
-            };
-            let lam0 = lam_min(&k0)?;
-            let lamt = lam_min(&kt)?;
-            let apriori = apriori_bound_features(&probe, x.as_ref(), last.distance)
-                .stage(|| format!("a-priori bound, p = {p}"))?;
-            sweep.push(row![
-                p,
-                last.loss,
-                last.distance,
-                monitor.path_length(),
-                last.path_bound,
-                rel_drift,
-                lam0,
-                lamt,
-                apriori.lambda_star
-            ])?;
-            for mut rep in monitor.reports() {
-                rep.claim = format!("p = {p}: {}", rep.claim);
-                out.check(rep);
-            }
-            if apriori.lambda_star > 0.0 {
-                out.check(CheckReport::new(
-                    format!(
-                        "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
-                        last.distance
-                    ),
-                    "docs/theory.md §5 A-priori bound, §7 Lazy regime",
-                    lamt,
-                    apriori.lambda_star,
-                    4.0 * c.n as f64 * f64::EPSILON * k0[0].norm_l2(),
-                    Relation::AtLeast,
-                ));
-            }
-            tracing::info!(p, distance = last.distance, drift = rel_drift, "width done");
-            dist.push(last.distance);
-            path.push(monitor.path_length());
-            bound.push(last.path_bound);
-            drift.push(rel_drift);
-            lam0s.push(lam0);
-            lamts.push(lamt);
+            runs.push(train_width(c, ctx, x, &y, wi, p, &mut metrics)?);
         }
-        out.metrics = Some(metrics);
+        for r in &runs {
+            sweep.push(row![
+                r.p,
+                r.last.loss,
+                r.last.distance,
+                r.path_length,
+                r.last.path_bound,
+                r.rel_drift,
+                r.lam0,
+                r.lamt,
+                r.lambda_star
+            ])?;
+        }
+        let mut out = RunOutput::new(metrics);
         out.table("sweep", sweep);
-        let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
-        out.figure(
-            "distance",
-            format!(
-                "Distance ‖θ_T − θ₀‖ and path length after {} steps, against the flow bound \
-                 2√(L₀/μ_min), for every width: bounded uniformly in p.",
-                c.iterations
-            ),
-            Plot::new("Distance travelled against width", "width p", "L² norm")
-                .log2_x()
-                .log_y()
-                .with(Series::with_style(
-                    "‖θ_T − θ₀‖",
-                    ps.clone(),
-                    dist.clone(),
-                    Style::LineAndPoints,
-                ))
-                .with(Series::with_style(
-                    "path length",
-                    ps.clone(),
-                    path.clone(),
-                    Style::LineAndPoints,
-                ))
-                .with(Series::with_style(
-                    "2√(L₀/μ_min)",
-                    ps.clone(),
-                    bound.clone(),
-                    Style::Dashed,
-                )),
-        );
-        out.figure(
-            "gram-drift",
-            "Relative drift max_k ‖K_k(θ_T) − K_k(θ₀)‖_F/‖K_k(θ₀)‖_F of the Gram matrices along the \
-             trajectories, and min_k λ_k at θ₀ and θ_T, against the width.",
-            Plot::new("Gram drift along the trajectories against width", "width p", "value")
-                .log2_x()
-                .log_y()
-                .with(Series::with_style("relative Gram drift", ps.clone(), drift.clone(), Style::LineAndPoints))
-                .with(Series::with_style("min_k λ_k(θ₀)", ps.clone(), lam0s, Style::LineAndPoints))
-                .with(Series::with_style("min_k λ_k(θ_T)", ps.clone(), lamts, Style::LineAndPoints)),
-        );
+        checks(c, &runs, &mut out);
+        plots(c, &widths, &runs, &mut out);
+        let dist: Vec<f64> = runs.iter().map(|r| r.last.distance).collect();
+        let bound: Vec<f64> = runs.iter().map(|r| r.last.path_bound).collect();
+        let drift: Vec<f64> = runs.iter().map(|r| r.rel_drift).collect();
         out.value("widths", serde_json::json!(widths))
             .value("distance", serde_json::json!(dist))
             .value("path_bound", serde_json::json!(bound))
             .value("gram_drift", serde_json::json!(drift));
         Ok(out)
     }
+}
+
+/// What one width's run leaves for the table, the checks and the figures.
+struct WidthRun {
+    p: usize,
+    /// The monitor's row of the final iterate.
+    last: MonitorRow,
+    path_length: f64,
+    /// The monitor's checks along the trajectory.
+    reports: Vec<CheckReport>,
+    /// `max_k ‖K_k(θ_T) − K_k(θ₀)‖_F / ‖K_k(θ₀)‖_F`.
+    rel_drift: f64,
+    /// `min_k λ_k` at `θ₀` and `θ_T`.
+    lam0: f64,
+    lamt: f64,
+    /// The a-priori bound `λ_R` on the ball of radius `‖θ_T − θ₀‖`.
+    lambda_star: f64,
+    /// `‖K_0(θ₀)‖_F`, the scale of the rounding of the λ comparison.
+    gram_scale: f64,
+}
+
+/// Training one width under the PL monitor (every `certify_every` iterates and the final
+/// one), with its rows of the per-iterate table, the Gram drift and the a-priori bound.
+fn train_width(
+    c: &LazyConfig,
+    ctx: &RunContext,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    wi: usize,
+    p: usize,
+    metrics: &mut Table,
+) -> Result<WidthRun, ExperimentError> {
+    let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(100 + wi as u64))?;
+    let model = euler_resnet(features, c.depth)?;
+    let probe = model.clone();
+    let mut monitor = Monitor::new(
+        &model,
+        x.as_ref(),
+        y.as_ref(),
+        MonitorConfig {
+            every: c.certify_every,
+            ..Default::default()
+        },
+    )
+    .stage(|| format!("monitor, p = {p}"))?;
+    let metric = model.metric();
+    let (
+        plres_resnet::Trained {
+            model: trained,
+            outcome,
+        },
+        _,
+    ) = gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
+        metric,
+        c.learning_rate,
+        c.iterations,
+        &mut [&mut monitor],
+        ctx,
+        &format!("GD, p = {p}"),
+    )?;
+    if monitor
+        .rows()
+        .last()
+        .is_none_or(|r| r.iteration != c.iterations)
+    {
+        monitor
+            .certify(c.iterations, outcome.state.params())
+            .stage(|| format!("certifying the final iterate, p = {p}"))?;
+    }
+    if let Some((it, e)) = monitor.errors().first() {
+        return Err(ExperimentError::model(
+            format!("certifying iterate {it}, p = {p}"),
+            e.clone(),
+        ));
+    }
+    for r in monitor.rows() {
+        metrics.push(row![
+            p,
+            r.iteration,
+            r.loss,
+            r.rho,
+            r.mu_cert,
+            r.lambda_min,
+            r.distance,
+            r.path_length,
+            r.path_bound
+        ])?;
+    }
+    let last = *monitor
+        .rows()
+        .last()
+        .expect("the final iterate is certified");
+    let k0 = grams(&probe, x)?;
+    let kt = grams(&trained, x)?;
+    let rel_drift = k0
+        .iter()
+        .zip(&kt)
+        .map(|(a, b)| (b - a).norm_l2() / a.norm_l2())
+        .fold(0.0, f64::max);
+    let mut eig = SymEigen::new(c.n, Par::Seq);
+    let mut lam_min = |ks: &[Mat<f64>]| -> Result<f64, ExperimentError> {
+        let mut m = f64::INFINITY;
+        for k in ks {
+            m = m.min(eig.lambda_min(k.as_ref()).stage(|| "λ_min".into())?);
+        }
+        Ok(m)
+    };
+    let lam0 = lam_min(&k0)?;
+    let lamt = lam_min(&kt)?;
+    let apriori = apriori_bound_features(&probe, x.as_ref(), last.distance)
+        .stage(|| format!("a-priori bound, p = {p}"))?;
+    tracing::info!(p, distance = last.distance, drift = rel_drift, "width done");
+    Ok(WidthRun {
+        p,
+        last,
+        path_length: monitor.path_length(),
+        reports: monitor.reports(),
+        rel_drift,
+        lam0,
+        lamt,
+        lambda_star: apriori.lambda_star,
+        gram_scale: k0[0].norm_l2(),
+    })
+}
+
+/// The checks of the lazy-regime figure, width by width: the monitor's (the PL inequality
+/// along the trajectory, the distance within the flow bound) and `min_k λ_k(θ_T) ≥ λ_R`.
+fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
+    for r in runs {
+        let p = r.p;
+        for mut rep in r.reports.clone() {
+            rep.claim = format!("p = {p}: {}", rep.claim);
+            out.check(rep);
+        }
+        if r.lambda_star > 0.0 {
+            out.check(CheckReport::new(
+                format!(
+                    "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
+                    r.last.distance
+                ),
+                "docs/theory.md §5 A-priori bound, §7 Lazy regime",
+                r.lamt,
+                r.lambda_star,
+                4.0 * c.n as f64 * f64::EPSILON * r.gram_scale,
+                Relation::AtLeast,
+            ));
+        }
+    }
+}
+
+/// The figures: distance and path length against the flow bound, Gram drift and `λ_min`,
+/// against the width.
+fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutput) {
+    let dist: Vec<f64> = runs.iter().map(|r| r.last.distance).collect();
+    let path: Vec<f64> = runs.iter().map(|r| r.path_length).collect();
+    let bound: Vec<f64> = runs.iter().map(|r| r.last.path_bound).collect();
+    let drift: Vec<f64> = runs.iter().map(|r| r.rel_drift).collect();
+    let lam0s: Vec<f64> = runs.iter().map(|r| r.lam0).collect();
+    let lamts: Vec<f64> = runs.iter().map(|r| r.lamt).collect();
+    let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+    out.figure(
+        "distance",
+        format!(
+            "Distance ‖θ_T − θ₀‖ and path length after {} steps, against the flow bound \
+             2√(L₀/μ_min), for every width: bounded uniformly in p.",
+            c.iterations
+        ),
+        Plot::new("Distance travelled against width", "width p", "L² norm")
+            .log2_x()
+            .log_y()
+            .with(Series::with_style(
+                "‖θ_T − θ₀‖",
+                ps.clone(),
+                dist.clone(),
+                Style::LineAndPoints,
+            ))
+            .with(Series::with_style(
+                "path length",
+                ps.clone(),
+                path.clone(),
+                Style::LineAndPoints,
+            ))
+            .with(Series::with_style(
+                "2√(L₀/μ_min)",
+                ps.clone(),
+                bound.clone(),
+                Style::Dashed,
+            )),
+    );
+    out.figure(
+        "gram-drift",
+        "Relative drift max_k ‖K_k(θ_T) − K_k(θ₀)‖_F/‖K_k(θ₀)‖_F of the Gram matrices along the \
+         trajectories, and min_k λ_k at θ₀ and θ_T, against the width.",
+        Plot::new(
+            "Gram drift along the trajectories against width",
+            "width p",
+            "value",
+        )
+        .log2_x()
+        .log_y()
+        .with(Series::with_style(
+            "relative Gram drift",
+            ps.clone(),
+            drift.clone(),
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "min_k λ_k(θ₀)",
+            ps.clone(),
+            lam0s,
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "min_k λ_k(θ_T)",
+            ps.clone(),
+            lamts,
+            Style::LineAndPoints,
+        )),
+    );
 }

@@ -12,11 +12,16 @@
 //! descent-lemma regime `η ≤ 1/β`) and then the observed rate `≤ 1 − ημ/2`; the path
 //! length `≤ (1/c)·2√(L₀/μ)`.
 
+use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
-use plres_resnet::{TargetData, TrainingProblem};
-use plres_theory::convergence::{fit_linear_rate, rate_report};
-use plres_theory::expressivity::linear_expressivity;
-use plres_theory::pl::{LinearCertifier, Monitor, MonitorConfig, apriori_bound_features};
+use plres_optim::{History, Outcome};
+use plres_resnet::LinearResNet;
+use plres_resnet::Trainable as _;
+use plres_theory::convergence::{RateFit, fit_linear_rate, rate_report};
+use plres_theory::expressivity::{TrajectoryExpressivity, linear_expressivity};
+use plres_theory::pl::{
+    LinearCertifier, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
+};
 use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
@@ -133,208 +138,28 @@ impl Experiment for PlCertificate {
             },
         )
         .stage(|| "setting up the PL monitor".into())?;
-        let metric = model.metric();
-        let theta0 = model.params().to_vec();
         let probe = model.clone();
-        let mut problem =
-            TrainingProblem::new(model, data.x.clone(), TargetData::Values(y.clone()))
-                .stage(|| "building the training problem".into())?;
-        let bar = ctx.progress_bar(c.iterations, format!("GD, p = {}", c.width));
-        let (outcome, history) = gradient_descent(
-            &mut problem,
-            metric,
-            c.learning_rate,
-            theta0,
-            c.iterations,
-            &bar,
-            &mut [&mut monitor],
-            "training",
-        )?;
-        let last = c.iterations;
-        if monitor.rows().last().is_none_or(|r| r.iteration != last) {
-            monitor
-                .certify(last, outcome.state.params())
-                .stage(|| "certifying the final iterate".into())?;
-        }
-        if let Some((it, e)) = monitor.errors().first() {
-            return Err(ExperimentError::model(
-                format!("certifying iterate {it}"),
-                e.clone(),
-            ));
-        }
-        tracing::info!(
-            final_loss = outcome.report.final_loss,
-            mu_min = monitor.mu_min(),
-            "training done"
-        );
-
-        // metrics.csv: every iterate; certificate columns where certified (NaN elsewhere)
-        let mut metrics = Table::new(&[
-            ("iteration", ColumnType::Int),
-            ("loss", ColumnType::Float),
-            ("grad_norm_sq", ColumnType::Float),
-            ("rho", ColumnType::Float),
-            ("mu_cert", ColumnType::Float),
-            ("lambda_min", ColumnType::Float),
-            ("a_max", ColumnType::Float),
-            ("distance", ColumnType::Float),
-            ("path_length", ColumnType::Float),
-            ("path_bound", ColumnType::Float),
-        ]);
+        let (outcome, history) = train(c, ctx, model, &data.x, &y, &mut monitor)?;
         let rows = monitor.rows();
-        let mut r = 0;
-        for rec in &history.records {
-            while r < rows.len() && rows[r].iteration < rec.iteration {
-                r += 1;
-            }
-            let cert = rows.get(r).filter(|m| m.iteration == rec.iteration);
-            let f = |g: fn(&plres_theory::pl::MonitorRow) -> f64| cert.map_or(f64::NAN, g);
-            metrics.push(row![
-                rec.iteration,
-                rec.loss,
-                rec.grad_norm_sq,
-                rec.grad_norm_sq / rec.loss,
-                f(|m| m.mu_cert),
-                f(|m| m.lambda_min),
-                f(|m| m.a_max),
-                f(|m| m.distance),
-                f(|m| m.path_length),
-                f(|m| m.path_bound)
-            ])?;
-        }
-
-        let mut out = RunOutput::new(metrics);
-        let it: Vec<f64> = rows.iter().map(|m| m.iteration as f64).collect();
-        let col = |g: fn(&plres_theory::pl::MonitorRow) -> f64| rows.iter().map(g).collect();
-        out.figure(
-            "certificate",
-            "Loss, ρ = ‖G‖²/L and the certificate μ_cert per iterate (log scale): ρ ≥ μ_cert \
-             throughout and the loss decays linearly.",
-            Plot::new(
-                format!(
-                    "PL certificate (N = {}, p = {}, L = {})",
-                    c.n, c.width, c.depth
-                ),
-                "iteration",
-                "value",
-            )
-            .log_y()
-            .with(Series::line("loss L(θ_t)", it.clone(), col(|m| m.loss)))
-            .with(Series::line("ρ = ‖G‖²/L", it.clone(), col(|m| m.rho)))
-            .with(Series::line("μ_cert", it.clone(), col(|m| m.mu_cert))),
-        );
-        out.figure(
-            "distance",
-            "Distance ‖θ_t − θ₀‖ and path length travelled, against the bound 2√(L₀/μ): \
-             the lazy regime.",
-            Plot::new("Distance travelled", "iteration", "L² norm")
-                .log_y()
-                .with(Series::line("‖θ_t − θ₀‖", it.clone(), col(|m| m.distance)))
-                .with(Series::line(
-                    "path length",
-                    it.clone(),
-                    col(|m| m.path_length),
-                ))
-                .with(Series::with_style(
-                    "2√(L₀/μ_min)",
-                    it.clone(),
-                    col(|m| m.path_bound),
-                    Style::Dashed,
-                )),
-        );
-
-        // checks
-        for rep in monitor.reports() {
-            out.check(rep);
-        }
-        // items 1–4 of docs/theory.md §5 at the final iterate, from a full evaluation (the monitor
-        // certifies full-batch iterates on its fast path, without items 1–3)
-        let mut certifier = LinearCertifier::new(&probe, c.n).stage(|| "certifier".into())?;
-        let snap = certifier
-            .evaluate(&probe, outcome.state.params(), data.x.as_ref(), y.as_ref())
-            .stage(|| "full certificate at the final iterate".into())?;
-        for mut rep in snap.reports() {
-            rep.claim = format!("final iterate: {}", rep.claim);
-            out.check(rep);
-        }
-        for rep in expressivity.reports() {
-            out.check(rep);
-        }
-        // The a-priori certificate (docs/theory.md §5): on a ball ‖θ‖ ≤ R (θ₀ = 0, so the iterates
-        // inside are those with ‖θ_t‖ ≤ R) every μ_cert is at least (2/N) λ_R D_L². Tried
-        // on the balls of radius ‖θ_t‖ for a dozen iterates; the worst ratio over the balls
-        // where the bound is positive is checked.
-        let mut radii: Vec<f64> = rows
-            .iter()
-            .map(|m| m.distance)
-            .filter(|r| *r > 0.0)
-            .collect();
-        radii.sort_by(f64::total_cmp);
-        radii.dedup();
-        let picks: Vec<f64> = if radii.len() <= 12 {
-            radii.clone()
-        } else {
-            (0..12).map(|j| radii[j * (radii.len() - 1) / 11]).collect()
-        };
-        let mut worst: Option<(f64, f64, f64)> = None; // (ratio, R, bound)
-        let mut largest_positive = 0.0f64;
-        for &r in &picks {
-            let b = apriori_bound_features(&probe, data.x.as_ref(), r)
-                .stage(|| format!("a-priori bound at R = {r}"))?;
-            if b.mu > 0.0 {
-                let inside = rows
-                    .iter()
-                    .filter(|m| m.distance <= r)
-                    .map(|m| m.mu_cert)
-                    .fold(f64::INFINITY, f64::min);
-                let ratio = inside / b.mu;
-                largest_positive = largest_positive.max(r);
-                if worst.is_none_or(|w| ratio < w.0) {
-                    worst = Some((ratio, r, b.mu));
-                }
-            }
-        }
-        let mu_min = monitor.mu_min();
-        match worst {
-            Some((ratio, r, bound)) => {
-                out.check(CheckReport::new(
-                    format!(
-                        "a-priori bound: on each ball ‖θ‖ ≤ R tried (R ≤ {largest_positive:.3}), \
-                         min μ_cert(θ_t) ≥ (2/N) λ_R D_L² (worst ratio, at R = {r:.3}, bound {bound:.3e})"
-                    ),
-                    "docs/theory.md §5 A-priori bound",
-                    ratio,
-                    1.0,
-                    1e-9,
-                    Relation::AtLeast,
-                ));
-            }
-            None => {
-                tracing::warn!("the a-priori bound is 0 on every ball tried: no check");
-            }
-        }
-        out.value("apriori_largest_radius", largest_positive);
-        let c_dec = monitor.decrease_constant();
-        out.check(CheckReport::new(
-            "sufficient decrease L_{t+1} ≤ L_t − cη‖G_t‖² with c ≥ ½ (η in the descent-lemma regime)",
-            "docs/theory.md §5 Convergence (premise η ≤ 1/β)",
+        let mut out = RunOutput::new(metrics_table(&history, rows)?);
+        plots(c, rows, &mut out);
+        let checked = checks(
+            c,
+            &probe,
+            &data.x,
+            &y,
+            &outcome,
+            &history,
+            &monitor,
+            &expressivity,
+            &mut out,
+        )?;
+        let Checked {
+            l0,
+            mu_min,
             c_dec,
-            0.5,
-            0.0,
-            Relation::AtLeast,
-        ));
-        let losses: Vec<f64> = history.records.iter().map(|r| r.loss).collect();
-        let l0 = losses[0];
-        // fit the rate on the iterates above the rounding level of the loss
-        let (ts, ls): (Vec<f64>, Vec<f64>) = history
-            .records
-            .iter()
-            .filter(|r| r.loss > 1e-12 * l0)
-            .map(|r| (r.iteration as f64, r.loss))
-            .unzip();
-        let fit = fit_linear_rate(&ts, &ls).stage(|| "fitting the linear rate".into())?;
-        out.check(rate_report(&fit, c.learning_rate, mu_min, 3.0));
-
+            fit,
+        } = checked;
         out.value("initial_loss", l0)
             .value("final_loss", outcome.report.final_loss)
             .value("mu_cert_min", mu_min)
@@ -349,4 +174,251 @@ impl Experiment for PlCertificate {
             .value("path_length", monitor.path_length());
         Ok(out)
     }
+}
+
+/// Training: gradient descent in the `L²` metric under the PL monitor, the final iterate
+/// certified too.
+fn train(
+    c: &PlCertificateConfig,
+    ctx: &RunContext,
+    model: LinearResNet,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    monitor: &mut Monitor,
+) -> Result<(Outcome, History), ExperimentError> {
+    let metric = model.metric();
+    let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
+        metric,
+        c.learning_rate,
+        c.iterations,
+        &mut [monitor],
+        ctx,
+        &format!("GD, p = {}", c.width),
+    )?;
+    let last = c.iterations;
+    if monitor.rows().last().is_none_or(|r| r.iteration != last) {
+        monitor
+            .certify(last, outcome.state.params())
+            .stage(|| "certifying the final iterate".into())?;
+    }
+    if let Some((it, e)) = monitor.errors().first() {
+        return Err(ExperimentError::model(
+            format!("certifying iterate {it}"),
+            e.clone(),
+        ));
+    }
+    tracing::info!(
+        final_loss = outcome.report.final_loss,
+        mu_min = monitor.mu_min(),
+        "training done"
+    );
+
+    Ok((outcome, history))
+}
+
+/// `metrics.csv`: every iterate; certificate columns where certified (NaN elsewhere).
+fn metrics_table(history: &History, rows: &[MonitorRow]) -> Result<Table, ExperimentError> {
+    // metrics.csv: every iterate; certificate columns where certified (NaN elsewhere)
+    let mut metrics = Table::new(&[
+        ("iteration", ColumnType::Int),
+        ("loss", ColumnType::Float),
+        ("grad_norm_sq", ColumnType::Float),
+        ("rho", ColumnType::Float),
+        ("mu_cert", ColumnType::Float),
+        ("lambda_min", ColumnType::Float),
+        ("a_max", ColumnType::Float),
+        ("distance", ColumnType::Float),
+        ("path_length", ColumnType::Float),
+        ("path_bound", ColumnType::Float),
+    ]);
+    let mut r = 0;
+    for rec in &history.records {
+        while r < rows.len() && rows[r].iteration < rec.iteration {
+            r += 1;
+        }
+        let cert = rows.get(r).filter(|m| m.iteration == rec.iteration);
+        let f = |g: fn(&plres_theory::pl::MonitorRow) -> f64| cert.map_or(f64::NAN, g);
+        metrics.push(row![
+            rec.iteration,
+            rec.loss,
+            rec.grad_norm_sq,
+            rec.grad_norm_sq / rec.loss,
+            f(|m| m.mu_cert),
+            f(|m| m.lambda_min),
+            f(|m| m.a_max),
+            f(|m| m.distance),
+            f(|m| m.path_length),
+            f(|m| m.path_bound)
+        ])?;
+    }
+
+    Ok(metrics)
+}
+
+/// The figures: loss, `ρ` and `μ_cert` per iterate; distance and path length against the
+/// flow bound.
+fn plots(c: &PlCertificateConfig, rows: &[MonitorRow], out: &mut RunOutput) {
+    let it: Vec<f64> = rows.iter().map(|m| m.iteration as f64).collect();
+    let col = |g: fn(&plres_theory::pl::MonitorRow) -> f64| rows.iter().map(g).collect();
+    out.figure(
+        "certificate",
+        "Loss, ρ = ‖G‖²/L and the certificate μ_cert per iterate (log scale): ρ ≥ μ_cert \
+         throughout and the loss decays linearly.",
+        Plot::new(
+            format!(
+                "PL certificate (N = {}, p = {}, L = {})",
+                c.n, c.width, c.depth
+            ),
+            "iteration",
+            "value",
+        )
+        .log_y()
+        .with(Series::line("loss L(θ_t)", it.clone(), col(|m| m.loss)))
+        .with(Series::line("ρ = ‖G‖²/L", it.clone(), col(|m| m.rho)))
+        .with(Series::line("μ_cert", it.clone(), col(|m| m.mu_cert))),
+    );
+    out.figure(
+        "distance",
+        "Distance ‖θ_t − θ₀‖ and path length travelled, against the bound 2√(L₀/μ): \
+         the lazy regime.",
+        Plot::new("Distance travelled", "iteration", "L² norm")
+            .log_y()
+            .with(Series::line("‖θ_t − θ₀‖", it.clone(), col(|m| m.distance)))
+            .with(Series::line(
+                "path length",
+                it.clone(),
+                col(|m| m.path_length),
+            ))
+            .with(Series::with_style(
+                "2√(L₀/μ_min)",
+                it.clone(),
+                col(|m| m.path_bound),
+                Style::Dashed,
+            )),
+    );
+}
+
+/// What the checks measured, for the summary values.
+struct Checked {
+    l0: f64,
+    mu_min: f64,
+    c_dec: f64,
+    fit: RateFit,
+}
+
+/// The checks of the PL-certificate figure: the monitor's along the trajectory, items 1–4
+/// of docs/theory.md §5 at the final iterate, the expressivity at `θ = 0`, the a-priori
+/// bound, sufficient decrease and the linear rate.
+fn checks(
+    c: &PlCertificateConfig,
+    probe: &LinearResNet,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    outcome: &Outcome,
+    history: &History,
+    monitor: &Monitor,
+    expressivity: &TrajectoryExpressivity,
+    out: &mut RunOutput,
+) -> Result<Checked, ExperimentError> {
+    let rows = monitor.rows();
+    for rep in monitor.reports() {
+        out.check(rep);
+    }
+    // items 1–4 of docs/theory.md §5 at the final iterate, from a full evaluation (the monitor
+    // certifies full-batch iterates on its fast path, without items 1–3)
+    let mut certifier = LinearCertifier::new(probe, c.n).stage(|| "certifier".into())?;
+    let snap = certifier
+        .evaluate(probe, outcome.state.params(), x.as_ref(), y.as_ref())
+        .stage(|| "full certificate at the final iterate".into())?;
+    for mut rep in snap.reports() {
+        rep.claim = format!("final iterate: {}", rep.claim);
+        out.check(rep);
+    }
+    for rep in expressivity.reports() {
+        out.check(rep);
+    }
+    // The a-priori certificate (docs/theory.md §5): on a ball ‖θ‖ ≤ R (θ₀ = 0, so the iterates
+    // inside are those with ‖θ_t‖ ≤ R) every μ_cert is at least (2/N) λ_R D_L². Tried
+    // on the balls of radius ‖θ_t‖ for a dozen iterates; the worst ratio over the balls
+    // where the bound is positive is checked.
+    let mut radii: Vec<f64> = rows
+        .iter()
+        .map(|m| m.distance)
+        .filter(|r| *r > 0.0)
+        .collect();
+    radii.sort_by(f64::total_cmp);
+    radii.dedup();
+    let picks: Vec<f64> = if radii.len() <= 12 {
+        radii.clone()
+    } else {
+        (0..12).map(|j| radii[j * (radii.len() - 1) / 11]).collect()
+    };
+    let mut worst: Option<(f64, f64, f64)> = None; // (ratio, R, bound)
+    let mut largest_positive = 0.0f64;
+    for &r in &picks {
+        let b = apriori_bound_features(probe, x.as_ref(), r)
+            .stage(|| format!("a-priori bound at R = {r}"))?;
+        if b.mu > 0.0 {
+            let inside = rows
+                .iter()
+                .filter(|m| m.distance <= r)
+                .map(|m| m.mu_cert)
+                .fold(f64::INFINITY, f64::min);
+            let ratio = inside / b.mu;
+            largest_positive = largest_positive.max(r);
+            if worst.is_none_or(|w| ratio < w.0) {
+                worst = Some((ratio, r, b.mu));
+            }
+        }
+    }
+    let mu_min = monitor.mu_min();
+    match worst {
+        Some((ratio, r, bound)) => {
+            out.check(CheckReport::new(
+                format!(
+                    "a-priori bound: on each ball ‖θ‖ ≤ R tried (R ≤ {largest_positive:.3}), \
+                     min μ_cert(θ_t) ≥ (2/N) λ_R D_L² (worst ratio, at R = {r:.3}, bound {bound:.3e})"
+                ),
+                "docs/theory.md §5 A-priori bound",
+                ratio,
+                1.0,
+                1e-9,
+                Relation::AtLeast,
+            ));
+        }
+        None => {
+            tracing::warn!("the a-priori bound is 0 on every ball tried: no check");
+        }
+    }
+    out.value("apriori_largest_radius", largest_positive);
+    let c_dec = monitor.decrease_constant();
+    out.check(CheckReport::new(
+        "sufficient decrease L_{t+1} ≤ L_t − cη‖G_t‖² with c ≥ ½ (η in the descent-lemma regime)",
+        "docs/theory.md §5 Convergence (premise η ≤ 1/β)",
+        c_dec,
+        0.5,
+        0.0,
+        Relation::AtLeast,
+    ));
+    let losses: Vec<f64> = history.records.iter().map(|r| r.loss).collect();
+    let l0 = losses[0];
+    // fit the rate on the iterates above the rounding level of the loss
+    let (ts, ls): (Vec<f64>, Vec<f64>) = history
+        .records
+        .iter()
+        .filter(|r| r.loss > 1e-12 * l0)
+        .map(|r| (r.iteration as f64, r.loss))
+        .unzip();
+    let fit = fit_linear_rate(&ts, &ls).stage(|| "fitting the linear rate".into())?;
+    out.check(rate_report(&fit, c.learning_rate, mu_min, 3.0));
+
+    Ok(Checked {
+        l0,
+        mu_min,
+        c_dec,
+        fit,
+    })
 }

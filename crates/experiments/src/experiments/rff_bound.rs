@@ -10,9 +10,12 @@
 //! Checks: each bound asks for at least the empirical width (slack `≥ 1`); at the
 //! pointwise width the failure frequency is `≤ δ` (unless the whole interval lies above).
 
+use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
-use plres_theory::rff_bounds::{FailureConfig, bound_slack, failure_frequency, failure_report};
+use plres_theory::rff_bounds::{
+    FailureConfig, SlackReport, bound_slack, failure_frequency, failure_report,
+};
 use serde::{Deserialize, Serialize};
 
 use super::common::{powers_of_two, require};
@@ -139,110 +142,9 @@ impl Experiment for RffBound {
             "bounds"
         );
 
-        let mut metrics = Table::new(&[
-            ("width", ColumnType::Int),
-            ("failures", ColumnType::Int),
-            ("draws", ColumnType::Int),
-            ("frequency", ColumnType::Float),
-            ("ci_lower", ColumnType::Float),
-            ("ci_upper", ColumnType::Float),
-            ("min_lambda_p", ColumnType::Float),
-            ("mean_lambda_p", ColumnType::Float),
-            ("threshold", ColumnType::Float),
-        ]);
-        for e in &slack.grid {
-            let i = e.interval;
-            metrics.push(row![
-                e.p,
-                i.successes,
-                i.trials,
-                i.estimate,
-                i.lower,
-                i.upper,
-                e.min_lambda_p,
-                e.mean_lambda_p,
-                e.threshold
-            ])?;
-        }
-        let mut out = RunOutput::new(metrics);
-        let ps: Vec<f64> = slack.grid.iter().map(|e| e.p as f64).collect();
-        let mut freq = Series::with_style(
-            "empirical failure frequency (95% CI)",
-            ps.clone(),
-            slack.grid.iter().map(|e| e.interval.estimate).collect(),
-            Style::LineAndPoints,
-        );
-        freq.band = Some(Band {
-            lower: slack.grid.iter().map(|e| e.interval.lower).collect(),
-            upper: slack.grid.iter().map(|e| e.interval.upper).collect(),
-        });
-        let pw = slack.pointwise_p as f64;
-        let x_hi = slack
-            .uniform_p
-            .map_or(pw, |u| u as f64)
-            .max(pw)
-            .max(*ps.last().expect("a non-empty grid"));
-        let mut plot = Plot::new(
-            format!(
-                "RFF failure probability (N = {}, Gaussian σ = {})",
-                c.n, c.sigma
-            ),
-            "width p",
-            "P(λ_min(K_p) < λ_min(K)/2)",
-        )
-        .log_x()
-        .with(freq)
-        .with(Series::with_style(
-            format!("δ = {}", c.failure_probability),
-            vec![ps[0], x_hi],
-            vec![c.failure_probability; 2],
-            Style::Dashed,
-        ))
-        .with(Series::with_style(
-            format!("pointwise bound p = {}", slack.pointwise_p),
-            vec![pw, pw],
-            vec![0.0, 1.0],
-            Style::Dashed,
-        ));
-        if let Some(u) = slack.uniform_p {
-            plot = plot.with(Series::with_style(
-                format!("uniform bound p = {u}"),
-                vec![u as f64, u as f64],
-                vec![0.0, 1.0],
-                Style::Dashed,
-            ));
-        }
-        out.figure(
-            "failure",
-            "Empirical failure probability of p random Fourier features (Clopper–Pearson 95% \
-             band) with the target δ and the widths both bounds prescribe.",
-            plot,
-        );
-        for rep in slack.reports() {
-            out.check(rep);
-        }
-        if slack.pointwise_p <= c.max_checked_width {
-            let est = failure_frequency(
-                &kernel,
-                data.x.as_ref(),
-                slack.pointwise_p,
-                &cfg,
-                &mut ctx.rng(2),
-            )
-            .stage(|| format!("failure frequency at p = {}", slack.pointwise_p))?;
-            out.check(failure_report(
-                &est,
-                c.failure_probability,
-                "pointwise bound",
-            ));
-            out.value("failure_frequency_at_pointwise_p", est.interval.estimate);
-        } else {
-            tracing::warn!(
-                p = slack.pointwise_p,
-                cap = c.max_checked_width,
-                "pointwise width above max_checked_width: its failure frequency is not measured"
-            );
-        }
+        let mut out = RunOutput::new(metrics_table(&slack)?);
+        plots(c, &slack, &mut out);
+        checks(c, ctx, &kernel, &data.x, &cfg, &slack, &mut out)?;
         out.value("lambda_min_k", slack.lambda_min)
             .value("norm_k", slack.norm_k)
             .value("diameter", slack.diameter)
@@ -253,4 +155,126 @@ impl Experiment for RffBound {
             .value("uniform_slack", slack.uniform_slack);
         Ok(out)
     }
+}
+
+/// One row per width: failures among the draws, the frequency with its 95% interval,
+/// `λ_min` of the RFF Gram and the threshold.
+fn metrics_table(slack: &SlackReport) -> Result<Table, ExperimentError> {
+    let mut metrics = Table::new(&[
+        ("width", ColumnType::Int),
+        ("failures", ColumnType::Int),
+        ("draws", ColumnType::Int),
+        ("frequency", ColumnType::Float),
+        ("ci_lower", ColumnType::Float),
+        ("ci_upper", ColumnType::Float),
+        ("min_lambda_p", ColumnType::Float),
+        ("mean_lambda_p", ColumnType::Float),
+        ("threshold", ColumnType::Float),
+    ]);
+    for e in &slack.grid {
+        let i = e.interval;
+        metrics.push(row![
+            e.p,
+            i.successes,
+            i.trials,
+            i.estimate,
+            i.lower,
+            i.upper,
+            e.min_lambda_p,
+            e.mean_lambda_p,
+            e.threshold
+        ])?;
+    }
+    Ok(metrics)
+}
+
+/// The figure: the empirical failure probability against the width, with `δ` and the
+/// widths both bounds prescribe.
+fn plots(c: &RffBoundConfig, slack: &SlackReport, out: &mut RunOutput) {
+    let ps: Vec<f64> = slack.grid.iter().map(|e| e.p as f64).collect();
+    let mut freq = Series::with_style(
+        "empirical failure frequency (95% CI)",
+        ps.clone(),
+        slack.grid.iter().map(|e| e.interval.estimate).collect(),
+        Style::LineAndPoints,
+    );
+    freq.band = Some(Band {
+        lower: slack.grid.iter().map(|e| e.interval.lower).collect(),
+        upper: slack.grid.iter().map(|e| e.interval.upper).collect(),
+    });
+    let pw = slack.pointwise_p as f64;
+    let x_hi = slack
+        .uniform_p
+        .map_or(pw, |u| u as f64)
+        .max(pw)
+        .max(*ps.last().expect("a non-empty grid"));
+    let mut plot = Plot::new(
+        format!(
+            "RFF failure probability (N = {}, Gaussian σ = {})",
+            c.n, c.sigma
+        ),
+        "width p",
+        "P(λ_min(K_p) < λ_min(K)/2)",
+    )
+    .log_x()
+    .with(freq)
+    .with(Series::with_style(
+        format!("δ = {}", c.failure_probability),
+        vec![ps[0], x_hi],
+        vec![c.failure_probability; 2],
+        Style::Dashed,
+    ))
+    .with(Series::with_style(
+        format!("pointwise bound p = {}", slack.pointwise_p),
+        vec![pw, pw],
+        vec![0.0, 1.0],
+        Style::Dashed,
+    ));
+    if let Some(u) = slack.uniform_p {
+        plot = plot.with(Series::with_style(
+            format!("uniform bound p = {u}"),
+            vec![u as f64, u as f64],
+            vec![0.0, 1.0],
+            Style::Dashed,
+        ));
+    }
+    out.figure(
+        "failure",
+        "Empirical failure probability of p random Fourier features (Clopper–Pearson 95% \
+         band) with the target δ and the widths both bounds prescribe.",
+        plot,
+    );
+}
+
+/// The checks of the RFF-bound figure: the slack of both bounds, and at the pointwise
+/// width (when at most `max_checked_width`) a failure frequency below `δ`.
+fn checks(
+    c: &RffBoundConfig,
+    ctx: &RunContext,
+    kernel: &KernelSpec,
+    x: &Mat<f64>,
+    cfg: &FailureConfig,
+    slack: &SlackReport,
+    out: &mut RunOutput,
+) -> Result<(), ExperimentError> {
+    for rep in slack.reports() {
+        out.check(rep);
+    }
+    if slack.pointwise_p <= c.max_checked_width {
+        let est = failure_frequency(kernel, x.as_ref(), slack.pointwise_p, cfg, &mut ctx.rng(2))
+            .stage(|| format!("failure frequency at p = {}", slack.pointwise_p))?;
+        out.check(failure_report(
+            &est,
+            c.failure_probability,
+            "pointwise bound",
+        ));
+        out.value("failure_frequency_at_pointwise_p", est.interval.estimate);
+    } else {
+        tracing::warn!(
+            p = slack.pointwise_p,
+            cap = c.max_checked_width,
+            "pointwise width above max_checked_width: its failure frequency is not measured"
+        );
+    }
+    Ok(())
 }

@@ -13,7 +13,7 @@
 
 use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
-use plres_resnet::{TargetData, TrainingProblem};
+use plres_resnet::Trainable as _;
 use plres_theory::expressivity::{linear_expressivity, rank_deficiency_report};
 use plres_theory::pl::LinearCertifier;
 use serde::{Deserialize, Serialize};
@@ -132,220 +132,253 @@ impl Experiment for Width {
     }
 
     fn run(&self, c: &WidthConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut ctx.rng(0),
-        )
-        .stage(|| "drawing separated points".into())?;
-        let y = data.y.to_matrix();
-        let widths = c.widths();
-        let mut metrics = Table::new(&[
-            ("width", ColumnType::Int),
-            ("seed", ColumnType::Int),
-            ("iteration", ColumnType::Int),
-            ("loss", ColumnType::Float),
-        ]);
-        let mut sweep = Table::new(&[
-            ("width", ColumnType::Int),
-            ("seed", ColumnType::Int),
-            ("final_loss", ColumnType::Float),
-            ("lambda_min_initial", ColumnType::Float),
-            ("lambda_min_final", ColumnType::Float),
-            ("rho_final", ColumnType::Float),
-            ("mu_cert_final", ColumnType::Float),
-        ]);
-        let mut results: Vec<Vec<Trained>> = Vec::new();
-        for (wi, &p) in widths.iter().enumerate() {
-            let mut per_seed = Vec::new();
-            for s in 0..c.seeds {
-                let stream = 1000 + (wi * c.seeds + s) as u64;
-                let t = train_one(c, ctx, &data.x, &y, p, stream)?;
-                for (i, l) in t.losses.iter().enumerate() {
-                    metrics.push(row![p, s, i, *l])?;
-                }
-                sweep.push(row![
-                    p,
-                    s,
-                    t.final_loss,
-                    t.lambda_init,
-                    t.lambda_final,
-                    t.rho,
-                    t.mu_cert
-                ])?;
-                tracing::info!(
-                    p,
-                    seed = s,
-                    final_loss = t.final_loss,
-                    lambda = t.lambda_init,
-                    "trained"
-                );
-                per_seed.push(t);
-            }
-            results.push(per_seed);
-        }
-
+        let (metrics, sweep, results) = train_sweep(c, ctx)?;
         let mut out = RunOutput::new(metrics);
         out.table("sweep", sweep);
-        let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
-        let runs_of = |f: fn(&Trained) -> f64| -> Vec<Vec<f64>> {
-            (0..c.seeds)
-                .map(|s| results.iter().map(|r| f(&r[s])).collect())
-                .collect()
-        };
-        let final_losses = runs_of(|t| t.final_loss);
-        let (mean_loss, _) = mean_std(ps.len(), &final_losses);
-        let n_line = |lo: f64, hi: f64| {
-            Series::with_style(
-                format!("p = N = {}", c.n),
-                vec![c.n as f64, c.n as f64],
-                vec![lo, hi],
-                Style::Dashed,
-            )
-        };
-        let positive: Vec<f64> = mean_loss.iter().copied().filter(|x| *x > 0.0).collect();
-        let lo = positive.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = positive.iter().copied().fold(0.0, f64::max);
-        out.figure(
-            "final-loss",
-            format!(
-                "Final training loss after {} gradient steps against the width p (mean ± std over {} \
-                 feature draws): narrow residuals (p < N) fail to train.",
-                c.iterations, c.seeds
-            ),
-            Plot::new(
-                format!("Final loss against width (N = {}, L = {})", c.n, c.depth),
-                "width p",
-                "final loss",
-            )
-            .log2_x()
-            .log_y()
-            .with(Series::mean_std("final loss", ps.clone(), &final_losses))
-            .with(n_line(lo, hi)),
-        );
-        // λ_min below the rounding floor is drawn at the floor
-        let floor: Vec<f64> = results
-            .iter()
-            .map(|r| {
-                let tr = r.iter().map(|t| t.trace_init).fold(0.0, f64::max);
-                c.n as f64 * f64::EPSILON * tr
-            })
-            .collect();
-        let lam = runs_of(|t| t.lambda_init);
-        let (lam_mean, _) = mean_std(ps.len(), &lam);
-        let lam_drawn: Vec<f64> = lam_mean
-            .iter()
-            .zip(&floor)
-            .map(|(l, f)| l.max(*f))
-            .collect();
-        let lam_fin = runs_of(|t| t.lambda_final);
-        let (lam_fin_mean, _) = mean_std(ps.len(), &lam_fin);
-        let lam_fin_drawn: Vec<f64> = lam_fin_mean
-            .iter()
-            .zip(&floor)
-            .map(|(l, f)| l.max(*f))
-            .collect();
-        let top = lam_drawn.iter().copied().fold(0.0, f64::max);
-        let bottom = floor.iter().copied().fold(f64::INFINITY, f64::min);
-        out.figure(
-            "lambda-min",
-            "min_k λ_min(Φ_kΦ_kᵀ) at θ = 0 and after training against the width (values below the \
-             rounding floor N·eps·tr K drawn at the floor): zero for p < N, positive for p ≥ N.",
-            Plot::new(
-                "Smallest Gram eigenvalue against width",
-                "width p",
-                "min_k λ_k",
-            )
-            .log2_x()
-            .log_y()
-            .with(Series::with_style(
-                "at θ = 0",
-                ps.clone(),
-                lam_drawn,
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "after training",
-                ps.clone(),
-                lam_fin_drawn,
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "rounding floor N·eps·tr K",
-                ps.clone(),
-                floor,
-                Style::Dashed,
-            ))
-            .with(n_line(bottom, top)),
-        );
-        let mut curves = Plot::new("Training curves (first draw)", "iteration", "loss").log_y();
-        for (r, &p) in results.iter().zip(&widths) {
-            let x: Vec<f64> = (0..r[0].losses.len()).map(|i| i as f64).collect();
-            curves = curves.with(Series::line(format!("p = {p}"), x, r[0].losses.clone()));
-        }
-        out.figure(
-            "curves",
-            "Training curves of every width (first feature draw).",
-            curves,
-        );
-
-        for (r, &p) in results.iter().zip(&widths) {
-            if p < c.n {
-                // the worst draw: the largest |λ_min| relative to its rounding
-                let worst = r
-                    .iter()
-                    .max_by(|a, b| {
-                        (a.lambda_init.abs() / a.trace_init)
-                            .total_cmp(&(b.lambda_init.abs() / b.trace_init))
-                    })
-                    .expect("at least one seed");
-                out.check(rank_deficiency_report(
-                    worst.lambda_init,
-                    worst.trace_init,
-                    p,
-                    c.n,
-                ));
-            } else {
-                let worst = r
-                    .iter()
-                    .min_by(|a, b| a.lambda_init.total_cmp(&b.lambda_init))
-                    .expect("at least one seed");
-                let mut rep = worst.expressivity_check.clone();
-                rep.claim = format!("p = {p} ≥ N: {}", rep.claim);
-                out.check(rep);
-            }
-            let worst = r
-                .iter()
-                .min_by(|a, b| (a.rho - a.mu_cert).total_cmp(&(b.rho - b.mu_cert)))
-                .expect("at least one seed");
-            let mut rep = worst.pl_check.clone();
-            rep.claim = format!("p = {p}, final iterate: {}", rep.claim);
-            out.check(rep);
-        }
-        let narrow: Vec<f64> = widths
-            .iter()
-            .zip(&mean_loss)
-            .filter(|(p, _)| **p < c.n)
-            .map(|(_, l)| *l)
-            .collect();
-        let wide: Vec<f64> = widths
-            .iter()
-            .zip(&mean_loss)
-            .filter(|(p, _)| **p > c.n)
-            .map(|(_, l)| *l)
-            .collect();
-        out.value("n", c.n as u64)
-            .value("widths", serde_json::json!(widths))
-            .value("mean_final_loss", serde_json::json!(mean_loss))
-            .value(
-                "best_final_loss_narrow",
-                narrow.iter().copied().fold(f64::INFINITY, f64::min),
-            )
-            .value(
-                "worst_final_loss_wide",
-                wide.iter().copied().fold(0.0, f64::max),
-            );
+        let mean_loss = plots(c, &results, &mut out);
+        checks(c, &results, &mut out);
+        values(c, &mean_loss, &mut out);
         Ok(out)
     }
+}
+
+/// Set-up and training: the separated data, then every width × feature draw trained by
+/// gradient descent ([`train_one`]); the per-iteration and per-run tables.
+fn train_sweep(
+    c: &WidthConfig,
+    ctx: &RunContext,
+) -> Result<(Table, Table, Vec<Vec<Trained>>), ExperimentError> {
+    let data = separated_ball(
+        &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
+        &mut ctx.rng(0),
+    )
+    .stage(|| "drawing separated points".into())?;
+    let y = data.y.to_matrix();
+    let widths = c.widths();
+    let mut metrics = Table::new(&[
+        ("width", ColumnType::Int),
+        ("seed", ColumnType::Int),
+        ("iteration", ColumnType::Int),
+        ("loss", ColumnType::Float),
+    ]);
+    let mut sweep = Table::new(&[
+        ("width", ColumnType::Int),
+        ("seed", ColumnType::Int),
+        ("final_loss", ColumnType::Float),
+        ("lambda_min_initial", ColumnType::Float),
+        ("lambda_min_final", ColumnType::Float),
+        ("rho_final", ColumnType::Float),
+        ("mu_cert_final", ColumnType::Float),
+    ]);
+    let mut results: Vec<Vec<Trained>> = Vec::new();
+    for (wi, &p) in widths.iter().enumerate() {
+        let mut per_seed = Vec::new();
+        for s in 0..c.seeds {
+            let stream = 1000 + (wi * c.seeds + s) as u64;
+            let t = train_one(c, ctx, &data.x, &y, p, stream)?;
+            for (i, l) in t.losses.iter().enumerate() {
+                metrics.push(row![p, s, i, *l])?;
+            }
+            sweep.push(row![
+                p,
+                s,
+                t.final_loss,
+                t.lambda_init,
+                t.lambda_final,
+                t.rho,
+                t.mu_cert
+            ])?;
+            tracing::info!(
+                p,
+                seed = s,
+                final_loss = t.final_loss,
+                lambda = t.lambda_init,
+                "trained"
+            );
+            per_seed.push(t);
+        }
+        results.push(per_seed);
+    }
+
+    Ok((metrics, sweep, results))
+}
+
+/// The figures: final loss and `λ_min` against the width, the training curves. Returns the
+/// mean final loss of every width.
+fn plots(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) -> Vec<f64> {
+    let widths = c.widths();
+    let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+    let runs_of = |f: fn(&Trained) -> f64| -> Vec<Vec<f64>> {
+        (0..c.seeds)
+            .map(|s| results.iter().map(|r| f(&r[s])).collect())
+            .collect()
+    };
+    let final_losses = runs_of(|t| t.final_loss);
+    let (mean_loss, _) = mean_std(ps.len(), &final_losses);
+    let n_line = |lo: f64, hi: f64| {
+        Series::with_style(
+            format!("p = N = {}", c.n),
+            vec![c.n as f64, c.n as f64],
+            vec![lo, hi],
+            Style::Dashed,
+        )
+    };
+    let positive: Vec<f64> = mean_loss.iter().copied().filter(|x| *x > 0.0).collect();
+    let lo = positive.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = positive.iter().copied().fold(0.0, f64::max);
+    out.figure(
+        "final-loss",
+        format!(
+            "Final training loss after {} gradient steps against the width p (mean ± std over {} \
+             feature draws): narrow residuals (p < N) fail to train.",
+            c.iterations, c.seeds
+        ),
+        Plot::new(
+            format!("Final loss against width (N = {}, L = {})", c.n, c.depth),
+            "width p",
+            "final loss",
+        )
+        .log2_x()
+        .log_y()
+        .with(Series::mean_std("final loss", ps.clone(), &final_losses))
+        .with(n_line(lo, hi)),
+    );
+    // λ_min below the rounding floor is drawn at the floor
+    let floor: Vec<f64> = results
+        .iter()
+        .map(|r| {
+            let tr = r.iter().map(|t| t.trace_init).fold(0.0, f64::max);
+            c.n as f64 * f64::EPSILON * tr
+        })
+        .collect();
+    let lam = runs_of(|t| t.lambda_init);
+    let (lam_mean, _) = mean_std(ps.len(), &lam);
+    let lam_drawn: Vec<f64> = lam_mean
+        .iter()
+        .zip(&floor)
+        .map(|(l, f)| l.max(*f))
+        .collect();
+    let lam_fin = runs_of(|t| t.lambda_final);
+    let (lam_fin_mean, _) = mean_std(ps.len(), &lam_fin);
+    let lam_fin_drawn: Vec<f64> = lam_fin_mean
+        .iter()
+        .zip(&floor)
+        .map(|(l, f)| l.max(*f))
+        .collect();
+    let top = lam_drawn.iter().copied().fold(0.0, f64::max);
+    let bottom = floor.iter().copied().fold(f64::INFINITY, f64::min);
+    out.figure(
+        "lambda-min",
+        "min_k λ_min(Φ_kΦ_kᵀ) at θ = 0 and after training against the width (values below the \
+         rounding floor N·eps·tr K drawn at the floor): zero for p < N, positive for p ≥ N.",
+        Plot::new(
+            "Smallest Gram eigenvalue against width",
+            "width p",
+            "min_k λ_k",
+        )
+        .log2_x()
+        .log_y()
+        .with(Series::with_style(
+            "at θ = 0",
+            ps.clone(),
+            lam_drawn,
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "after training",
+            ps.clone(),
+            lam_fin_drawn,
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "rounding floor N·eps·tr K",
+            ps.clone(),
+            floor,
+            Style::Dashed,
+        ))
+        .with(n_line(bottom, top)),
+    );
+    let mut curves = Plot::new("Training curves (first draw)", "iteration", "loss").log_y();
+    for (r, &p) in results.iter().zip(&widths) {
+        let x: Vec<f64> = (0..r[0].losses.len()).map(|i| i as f64).collect();
+        curves = curves.with(Series::line(format!("p = {p}"), x, r[0].losses.clone()));
+    }
+    out.figure(
+        "curves",
+        "Training curves of every width (first feature draw).",
+        curves,
+    );
+
+    mean_loss
+}
+
+/// The checks of the width figure: below `p = N` the features Gram is rank-deficient (the
+/// worst draw's `λ_min` is rounding), at or above it positive; the PL certificate holds at
+/// the final iterate of every width (the worst draw).
+fn checks(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) {
+    let widths = c.widths();
+    for (r, &p) in results.iter().zip(&widths) {
+        if p < c.n {
+            // the worst draw: the largest |λ_min| relative to its rounding
+            let worst = r
+                .iter()
+                .max_by(|a, b| {
+                    (a.lambda_init.abs() / a.trace_init)
+                        .total_cmp(&(b.lambda_init.abs() / b.trace_init))
+                })
+                .expect("at least one seed");
+            out.check(rank_deficiency_report(
+                worst.lambda_init,
+                worst.trace_init,
+                p,
+                c.n,
+            ));
+        } else {
+            let worst = r
+                .iter()
+                .min_by(|a, b| a.lambda_init.total_cmp(&b.lambda_init))
+                .expect("at least one seed");
+            let mut rep = worst.expressivity_check.clone();
+            rep.claim = format!("p = {p} ≥ N: {}", rep.claim);
+            out.check(rep);
+        }
+        let worst = r
+            .iter()
+            .min_by(|a, b| (a.rho - a.mu_cert).total_cmp(&(b.rho - b.mu_cert)))
+            .expect("at least one seed");
+        let mut rep = worst.pl_check.clone();
+        rep.claim = format!("p = {p}, final iterate: {}", rep.claim);
+        out.check(rep);
+    }
+}
+
+/// The summary values: the widths, the mean final losses, the best narrow and the worst
+/// wide final loss.
+fn values(c: &WidthConfig, mean_loss: &[f64], out: &mut RunOutput) {
+    let widths = c.widths();
+    let narrow: Vec<f64> = widths
+        .iter()
+        .zip(mean_loss)
+        .filter(|(p, _)| **p < c.n)
+        .map(|(_, l)| *l)
+        .collect();
+    let wide: Vec<f64> = widths
+        .iter()
+        .zip(mean_loss)
+        .filter(|(p, _)| **p > c.n)
+        .map(|(_, l)| *l)
+        .collect();
+    out.value("n", c.n as u64)
+        .value("widths", serde_json::json!(widths))
+        .value("mean_final_loss", serde_json::json!(mean_loss))
+        .value(
+            "best_final_loss_narrow",
+            narrow.iter().copied().fold(f64::INFINITY, f64::min),
+        )
+        .value(
+            "worst_final_loss_wide",
+            wide.iter().copied().fold(0.0, f64::max),
+        );
 }
 
 fn train_one(
@@ -361,24 +394,17 @@ fn train_one(
     let init =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("expressivity, p = {p}"))?;
     let metric = model.metric();
-    let theta0 = model.params().to_vec();
-    let mut problem = TrainingProblem::new(model, x.clone(), TargetData::Values(y.clone()))
-        .stage(|| format!("training problem, p = {p}"))?;
-    let bar = ctx.progress_bar(c.iterations, format!("GD, p = {p}"));
-    let (outcome, history) = gradient_descent(
-        &mut problem,
+    let (plres_resnet::Trained { model, outcome }, history) = gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
         metric,
         c.learning_rate,
-        theta0,
         c.iterations,
-        &bar,
         &mut [],
-        &format!("training p = {p}"),
+        ctx,
+        &format!("GD, p = {p}"),
     )?;
-    let mut model = problem.into_model();
-    model
-        .set_params(outcome.state.params())
-        .stage(|| format!("final parameters, p = {p}"))?;
     let fin =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("final expressivity, p = {p}"))?;
     let mut cert =

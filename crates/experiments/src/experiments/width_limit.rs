@@ -12,7 +12,8 @@
 use faer::Mat;
 use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
-use plres_resnet::{KernelResNet, Record, Targets};
+use plres_resnet::{KernelResNet, TargetsRef};
+use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::FourierVariant;
 use plres_theory::limits::{SlopeTolerance, rff_kernel_error_sweep, width_slope_report};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use crate::registry::{Experiment, ExperimentConfig, Size};
 use crate::row;
 use crate::run::{RunContext, RunOutput};
 use crate::table::{ColumnType, Table};
+use plres_theory::stats::LinearFit;
 
 /// The `width-limit` experiment.
 #[derive(Clone, Copy, Debug, Default)]
@@ -125,133 +127,22 @@ impl Experiment for WidthLimit {
         .stage(|| "drawing separated points".into())?;
         let y = data.y.to_matrix();
         let x = &data.x;
-        let targets = Targets::Values(y.as_ref());
+        let targets = TargetsRef::Regression(y.as_ref());
         let spec = KernelSpec::Gaussian { sigma: c.sigma };
-
-        // the infinite-width network, trained by `steps` GD steps in the L² metric
-        let mut kernel_net = KernelResNet::new(spec, c.dim, c.depth)
-            .stage(|| "building the kernel ResNet".into())?;
-        let bar = ctx.progress_bar(c.steps as u64, "kernel ResNet");
-        let mut kernel_losses = Vec::new();
-        for _ in 0..c.steps {
-            let rep = kernel_net
-                .gd_step(x.as_ref(), targets, c.learning_rate)
-                .stage(|| "kernel ResNet step".into())?;
-            kernel_losses.push(rep.loss);
-            bar.inc(1);
-        }
-        bar.finish_and_clear();
-        let z_kernel = kernel_net
-            .forward(x.as_ref())
-            .stage(|| "kernel ResNet output".into())?;
-        let moved = (&z_kernel - x).norm_l2() / ((c.n * c.dim) as f64).sqrt();
-        tracing::info!(
-            centres = kernel_net.n_centres(),
-            memory_bytes = kernel_net.memory_bytes(),
-            moved,
-            "kernel ResNet trained"
-        );
-
+        let kernel = train_kernel(c, ctx, x, targets, spec)?;
         let widths = powers_of_two(c.min_width, c.max_width);
-        let mut metrics = Table::new(&[
-            ("width", ColumnType::Int),
-            ("draw", ColumnType::Int),
-            ("step", ColumnType::Int),
-            ("loss", ColumnType::Float),
-            ("kernel_loss", ColumnType::Float),
-        ]);
-        let mut sweep = Table::new(&[
-            ("width", ColumnType::Int),
-            ("draw", ColumnType::Int),
-            ("rms_output_error", ColumnType::Float),
-        ]);
-        let mut errors = Vec::new();
-        for (wi, &p) in widths.iter().enumerate() {
-            let bar = ctx.progress_bar((c.draws * c.steps) as u64, format!("RFF ResNet, p = {p}"));
-            let mut sq = 0.0;
-            for draw in 0..c.draws {
-                let stream = 1000 + (wi * c.draws + draw) as u64;
-                let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
-                let mut net = euler_resnet(features, c.depth)?;
-                for step in 0..c.steps {
-                    let g = net
-                        .loss_and_gradient(x.as_ref(), targets, Record::NONE)
-                        .stage(|| format!("gradient, p = {p}"))?;
-                    metrics.push(row![p, draw, step, g.loss, kernel_losses[step]])?;
-                    for (u, gi) in net.params_mut().iter_mut().zip(&g.riesz) {
-                        *u -= c.learning_rate * gi;
-                    }
-                    bar.inc(1);
-                }
-                let z = net
-                    .forward(x.as_ref())
-                    .stage(|| format!("output, p = {p}"))?;
-                let e = rms(&z, &z_kernel);
-                sweep.push(row![p, draw, e])?;
-                sq += e * e;
-            }
-            bar.finish_and_clear();
-            let err = (sq / c.draws as f64).sqrt();
-            tracing::info!(p, err, "width done");
-            errors.push(err);
-        }
+        let (metrics, sweep, errors) = train_widths(c, ctx, x, targets, &widths, &kernel)?;
         let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
         let mut out = RunOutput::new(metrics);
         out.table("sweep", sweep);
-        let (_, report) = width_slope_report(&ps, &errors, SlopeTolerance::WIDTH)
-            .stage(|| "fitting the output error slope".into())?;
-        let mut report = report;
-        report.claim = format!("trained LinearResNet → KernelResNet: {}", report.claim);
-        out.check(report);
-        let (mut plot, fit) = scatter_with_fit(
-            format!(
-                "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
-                c.n, c.depth, c.steps
-            ),
-            "width p",
-            "RMS |z_p − z_∞|",
-            format!("RMS over {} draws", c.draws),
-            &ps,
-            &errors,
-            Some((-0.5, "slope −1/2")),
-        );
-        plot.x_scale = Scale::Log2;
-        out.figure(
-            "output-error",
-            "RMS difference between the outputs of the trained RFF ResNet and of the trained kernel \
-             ResNet against the width, log-log, with the fitted slope and −1/2.",
-            plot,
-        );
-
-        let (gram_errors, _) = rff_kernel_error_sweep(
-            &spec,
-            x.as_ref(),
-            &widths,
-            c.gram_draws,
-            FourierVariant::CosineWithPhase,
-            &mut ctx.rng(2),
-        )
-        .stage(|| "Gram error sweep".into())?;
-        let (_, report) = width_slope_report(&ps, &gram_errors, SlopeTolerance::WIDTH)
-            .stage(|| "fitting the Gram error slope".into())?;
-        let mut report = report;
-        report.claim = format!("features Gram at the data: {}", report.claim);
-        out.check(report);
-        let (mut plot, gram_fit) = scatter_with_fit(
-            format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
-            "width p",
-            "mean ‖K_p − K‖_op",
-            format!("mean over {} draws", c.gram_draws),
-            &ps,
-            &gram_errors,
-            Some((-0.5, "slope −1/2")),
-        );
-        plot.x_scale = Scale::Log2;
-        out.figure(
-            "gram-error",
-            "Operator-norm error of the random-feature Gram at the data against the width.",
-            plot,
-        );
+        let fit = output_error_check(c, &ps, &errors, &mut out)?;
+        let gram_fit = gram_error_check(c, ctx, &spec, x, &widths, &ps, &mut out)?;
+        let KernelRun {
+            net: kernel_net,
+            losses: kernel_losses,
+            moved,
+            ..
+        } = kernel;
         out.value("output_error_slope", fit.map_or(f64::NAN, |f| f.slope))
             .value("gram_error_slope", gram_fit.map_or(f64::NAN, |f| f.slope))
             .value(
@@ -263,6 +154,190 @@ impl Experiment for WidthLimit {
             .value("outputs_moved_rms", moved);
         Ok(out)
     }
+}
+
+/// The trained infinite-width network, its loss per step, its output and how far the
+/// outputs moved from the inputs (RMS).
+struct KernelRun {
+    net: KernelResNet,
+    losses: Vec<f64>,
+    output: Mat<f64>,
+    moved: f64,
+}
+
+/// Training the infinite-width network: `steps` GD steps in the `L²` metric.
+fn train_kernel(
+    c: &WidthLimitConfig,
+    ctx: &RunContext,
+    x: &Mat<f64>,
+    targets: TargetsRef<'_>,
+    spec: KernelSpec,
+) -> Result<KernelRun, ExperimentError> {
+    let mut kernel_net =
+        KernelResNet::new(spec, c.dim, c.depth).stage(|| "building the kernel ResNet".into())?;
+    let bar = ctx.progress_bar(c.steps as u64, "kernel ResNet");
+    let mut kernel_losses = Vec::new();
+    for _ in 0..c.steps {
+        let rep = kernel_net
+            .gd_step(x.as_ref(), targets, c.learning_rate)
+            .stage(|| "kernel ResNet step".into())?;
+        kernel_losses.push(rep.loss);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let z_kernel = kernel_net
+        .forward(x.as_ref())
+        .stage(|| "kernel ResNet output".into())?;
+    let moved = (&z_kernel - x).norm_l2() / ((c.n * c.dim) as f64).sqrt();
+    tracing::info!(
+        centres = kernel_net.n_centres(),
+        memory_bytes = kernel_net.memory_bytes(),
+        moved,
+        "kernel ResNet trained"
+    );
+
+    Ok(KernelRun {
+        net: kernel_net,
+        losses: kernel_losses,
+        output: z_kernel,
+        moved,
+    })
+}
+
+/// Training the RFF ResNets: every width × feature draw, the same GD steps; the
+/// per-step table (with the kernel network's loss), the per-draw output error and the RMS
+/// output error of every width.
+fn train_widths(
+    c: &WidthLimitConfig,
+    ctx: &RunContext,
+    x: &Mat<f64>,
+    targets: TargetsRef<'_>,
+    widths: &[usize],
+    kernel: &KernelRun,
+) -> Result<(Table, Table, Vec<f64>), ExperimentError> {
+    let (kernel_losses, z_kernel) = (&kernel.losses, &kernel.output);
+    let mut metrics = Table::new(&[
+        ("width", ColumnType::Int),
+        ("draw", ColumnType::Int),
+        ("step", ColumnType::Int),
+        ("loss", ColumnType::Float),
+        ("kernel_loss", ColumnType::Float),
+    ]);
+    let mut sweep = Table::new(&[
+        ("width", ColumnType::Int),
+        ("draw", ColumnType::Int),
+        ("rms_output_error", ColumnType::Float),
+    ]);
+    let mut errors = Vec::new();
+    for (wi, &p) in widths.iter().enumerate() {
+        let bar = ctx.progress_bar((c.draws * c.steps) as u64, format!("RFF ResNet, p = {p}"));
+        let mut sq = 0.0;
+        for draw in 0..c.draws {
+            let stream = 1000 + (wi * c.draws + draw) as u64;
+            let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
+            let mut net = euler_resnet(features, c.depth)?;
+            for step in 0..c.steps {
+                let g = net
+                    .gradient_report(x.as_ref(), targets)
+                    .stage(|| format!("gradient, p = {p}"))?;
+                metrics.push(row![p, draw, step, g.loss, kernel_losses[step]])?;
+                for (u, gi) in net.params_mut().iter_mut().zip(&g.riesz) {
+                    *u -= c.learning_rate * gi;
+                }
+                bar.inc(1);
+            }
+            let z = net
+                .forward(x.as_ref())
+                .stage(|| format!("output, p = {p}"))?;
+            let e = rms(&z, z_kernel);
+            sweep.push(row![p, draw, e])?;
+            sq += e * e;
+        }
+        bar.finish_and_clear();
+        let err = (sq / c.draws as f64).sqrt();
+        tracing::info!(p, err, "width done");
+        errors.push(err);
+    }
+    Ok((metrics, sweep, errors))
+}
+
+/// The check of the output figure: the RMS output error decays as `p^(−1/2)`; with its
+/// figure. Returns the fit.
+fn output_error_check(
+    c: &WidthLimitConfig,
+    ps: &[f64],
+    errors: &[f64],
+    out: &mut RunOutput,
+) -> Result<Option<LinearFit>, ExperimentError> {
+    let (_, report) = width_slope_report(ps, errors, SlopeTolerance::WIDTH)
+        .stage(|| "fitting the output error slope".into())?;
+    let mut report = report;
+    report.claim = format!("trained LinearResNet → KernelResNet: {}", report.claim);
+    out.check(report);
+    let (mut plot, fit) = scatter_with_fit(
+        format!(
+            "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
+            c.n, c.depth, c.steps
+        ),
+        "width p",
+        "RMS |z_p − z_∞|",
+        format!("RMS over {} draws", c.draws),
+        ps,
+        errors,
+        Some((-0.5, "slope −1/2")),
+    );
+    plot.x_scale = Scale::Log2;
+    out.figure(
+        "output-error",
+        "RMS difference between the outputs of the trained RFF ResNet and of the trained kernel \
+         ResNet against the width, log-log, with the fitted slope and −1/2.",
+        plot,
+    );
+
+    Ok(fit)
+}
+
+/// The check of the Gram figure: the features Gram error at the data decays as
+/// `p^(−1/2)`; with its figure. Returns the fit.
+fn gram_error_check(
+    c: &WidthLimitConfig,
+    ctx: &RunContext,
+    spec: &KernelSpec,
+    x: &Mat<f64>,
+    widths: &[usize],
+    ps: &[f64],
+    out: &mut RunOutput,
+) -> Result<Option<LinearFit>, ExperimentError> {
+    let (gram_errors, _) = rff_kernel_error_sweep(
+        spec,
+        x.as_ref(),
+        widths,
+        c.gram_draws,
+        FourierVariant::CosineWithPhase,
+        &mut ctx.rng(2),
+    )
+    .stage(|| "Gram error sweep".into())?;
+    let (_, report) = width_slope_report(ps, &gram_errors, SlopeTolerance::WIDTH)
+        .stage(|| "fitting the Gram error slope".into())?;
+    let mut report = report;
+    report.claim = format!("features Gram at the data: {}", report.claim);
+    out.check(report);
+    let (mut plot, gram_fit) = scatter_with_fit(
+        format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
+        "width p",
+        "mean ‖K_p − K‖_op",
+        format!("mean over {} draws", c.gram_draws),
+        ps,
+        &gram_errors,
+        Some((-0.5, "slope −1/2")),
+    );
+    plot.x_scale = Scale::Log2;
+    out.figure(
+        "gram-error",
+        "Operator-norm error of the random-feature Gram at the data against the width.",
+        plot,
+    );
+    Ok(gram_fit)
 }
 
 /// `‖A − B‖_F / √(rows·cols)`.

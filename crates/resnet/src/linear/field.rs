@@ -27,7 +27,7 @@ use plres_rff::FeatureMap;
 
 use crate::integrator::Integrator;
 use crate::linear::LinearResNet;
-use crate::linear::workspace::{Workspace, slice_t, slice_t_mut};
+use crate::linear::workspace::{LinearWorkspace, slice_t, slice_t_mut};
 use crate::maps::par_for;
 
 /// `(k, τ)` with `s = (k + τ)/L`, `0 ≤ k < L`, `τ ∈ [0, 1]`.
@@ -70,7 +70,7 @@ impl FieldScratch {
     }
 }
 
-/// Runge–Kutta buffers kept in a [`Workspace`]: the tableau, the grid, the field scratch
+/// Runge–Kutta buffers kept in a [`LinearWorkspace`]: the tableau, the grid, the field scratch
 /// and the tape of the last forward pass.
 #[derive(Debug)]
 pub(crate) struct OdeBuffers {
@@ -252,7 +252,7 @@ impl VectorField for InterpolatedField<'_> {
 /// Forward pass of a Runge–Kutta model over the first `n` rows of `ws`, recording the
 /// tape for [`ode_backward`]. A non-finite state makes every later state NaN (the loss
 /// is then NaN and optimizers report divergence).
-pub(crate) fn ode_forward(model: &LinearResNet, u: &[f64], ws: &mut Workspace, n: usize) {
+pub(crate) fn ode_forward(model: &LinearResNet, u: &[f64], ws: &mut LinearWorkspace, n: usize) {
     let depth = model.depth;
     let ode = ws.ode.as_mut().expect("Runge–Kutta workspace");
     let field = InterpolatedField::new(model.features.as_ref(), u, depth, &ode.scratch);
@@ -281,12 +281,12 @@ pub(crate) fn ode_forward(model: &LinearResNet, u: &[f64], ws: &mut Workspace, n
 pub(crate) fn ode_backward(
     model: &LinearResNet,
     u: &[f64],
-    ws: &mut Workspace,
+    ws: &mut LinearWorkspace,
     n: usize,
     grad: &mut [f64],
 ) {
     let depth = model.depth;
-    let Workspace { ode, adjoints, .. } = ws;
+    let LinearWorkspace { ode, adjoints, .. } = ws;
     let ode = ode.as_mut().expect("Runge–Kutta workspace");
     let Some(tape) = ode.tape.take() else {
         grad.fill(f64::NAN);

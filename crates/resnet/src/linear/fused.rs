@@ -19,12 +19,14 @@
 //! [`Columnwise::block`] (for `d ≤ 32` the feature maps' fused register kernel, otherwise a
 //! GEMM then the activation).
 //!
-//! Two threads (`rayon::join`, each thread's GEMMs sequential) split the work at fixed
+//! When faer's global parallelism ([`faer::get_global_parallelism`]) allows more than one
+//! thread, two tasks (`rayon::join`, each task's GEMMs sequential) split the work at fixed
 //! positions: the rows in the forward pass; in the backward pass the features when `p ≥ N`
 //! (the second thread's share of `P_k` goes to its own `N×d` buffer) and the rows otherwise
 //! (its share of the gradient goes to its own `p×d` buffer); the shares are added after the
-//! join, so the result does not depend on scheduling: same inputs, same bits. Batches under
-//! 128 rows run on one thread.
+//! join, so the result does not depend on scheduling: same inputs and same parallelism
+//! setting, same bits. With `Par::Seq`, or for batches under 128 rows, one task does all
+//! the work (the same sums in another order: equal up to rounding).
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
@@ -32,6 +34,7 @@ use faer::{Accum, Mat, MatMut, MatRef};
 use plres_rff::Columnwise;
 
 use crate::linear::workspace::{adjoint_pair, slice_t, slice_t_mut};
+use crate::maps::parallel;
 
 /// Rows per tile.
 pub const TILE_ROWS: usize = 64;
@@ -85,10 +88,10 @@ impl Scratch {
     }
 }
 
-/// The row where the second thread's half starts (`n` when the batch is too small to split),
-/// a multiple of 8.
+/// The row where the second task's half starts (`n` when the batch is too small to split or
+/// faer's global parallelism is sequential), a multiple of 8.
 fn split_row(n: usize) -> usize {
-    if n < SPLIT_MIN_ROWS {
+    if n < SPLIT_MIN_ROWS || !parallel() {
         n
     } else {
         (n / 2).div_ceil(8) * 8
@@ -222,7 +225,7 @@ fn hadamard(v: &mut [f64], s: &[f64]) {
 }
 
 /// Forward Euler over the first `n` rows of `states` (`states[0]` already `X_0`):
-/// `X_{k+1} = X_k + h Φ_k U_kᵀ`, tiled, on two threads.
+/// `X_{k+1} = X_k + h Φ_k U_kᵀ`, tiled, split in two when parallel (module docs).
 pub(crate) fn forward(
     cw: &Columnwise<'_>,
     u: &[f64],

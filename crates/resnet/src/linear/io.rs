@@ -1,15 +1,11 @@
-//! Checkpoints of a [`LinearResNet`] (docs/theory.md §8) and the PyTorch peer's gradient-check
-//! files.
+//! Checkpoints of a [`LinearResNet`] (docs/theory.md §8).
 //!
 //! A LinearResNet checkpoint holds `features.omega` (`[p, d]`, `[p/2, d]` for paired
 //! features), `features.bias` (`[p]` or `[0]`), `residual.u` (`[S, d, p]`),
 //! `embed.in` / `embed.out` when present, and the metadata of
 //! [`crate::checkpoint::keys`]; `feature_map` is the JSON of the
 //! `plres_rff::FeatureSpec` that rebuilds the map from `omega` and `bias`.
-//!
-//! The peer format (`benches/peer/`, `features.omega [p,d]`, `features.bias [p]`,
-//! `residual.u [L,d,p]`, `data.x [N,d]`, `data.y [N,d]`, no metadata) describes an Euler
-//! RFF ResNet with `φ(x) = √(2/p) cos(Ωx + b)` and squared loss: [`PeerProblem`].
+//! (The PyTorch peer's problem format is written and read by `plres_benches::peer`.)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -227,96 +223,5 @@ impl LinearResNet {
     /// Every [`CheckpointError`] case, each naming the tensor or key at fault.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         Self::from_checkpoint(&Checkpoint::load(path)?)
-    }
-}
-
-/// A problem in the PyTorch peer's gradient-check format (module docs): an Euler RFF
-/// ResNet with cosine features, its data and its targets.
-#[derive(Clone, Debug)]
-pub struct PeerProblem {
-    /// The network (`Integrator::Euler`, `φ = √(2/p) cos(Ωx + b)`).
-    pub model: LinearResNet,
-    /// `data.x`, `N×d`.
-    pub x: Mat<f64>,
-    /// `data.y`, `N×d`.
-    pub y: Mat<f64>,
-}
-
-impl PeerProblem {
-    /// Reads a peer input file. The file carries no kernel; `kernel` (the one `Ω` was
-    /// drawn for, Gaussian with the peer's bandwidth, default `σ = 1`) only labels the
-    /// feature map — `Ω` and `b` define it.
-    ///
-    /// # Errors
-    /// [`CheckpointError`] for a missing tensor or an inconsistent shape (naming it),
-    /// non-F64 or non-finite values.
-    pub fn load(path: impl AsRef<Path>, kernel: KernelSpec) -> Result<Self, CheckpointError> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let c = Checkpoint::from_bytes_unversioned(&bytes)?;
-        let ot = c.tensor_rank("features.omega", 2)?;
-        let (p, d) = (ot.shape[0], ot.shape[1]);
-        let omega = MatRef::from_row_major_slice(&ot.data, p, d).to_owned();
-        let bias = c.tensor("features.bias", &[p])?.to_vec();
-        let depth = c.tensor_rank("residual.u", 3)?.shape[0];
-        let u = c.tensor("residual.u", &[depth, d, p])?;
-        let n = c.tensor_rank("data.x", 2)?.shape[0];
-        let x = MatRef::from_row_major_slice(c.tensor("data.x", &[n, d])?, n, d).to_owned();
-        let y = MatRef::from_row_major_slice(c.tensor("data.y", &[n, d])?, n, d).to_owned();
-        let spec = FeatureSpec::Fourier {
-            kernel,
-            variant: FourierVariant::CosineWithPhase,
-        };
-        let features = build_features(&spec, omega, bias)?;
-        let mut model = LinearResNet::new(
-            features,
-            LinearResNetConfig {
-                depth,
-                integrator: Integrator::Euler,
-                init: Init::Zero,
-            },
-        )?;
-        model.u.copy_from_slice(u);
-        Ok(Self { model, x, y })
-    }
-
-    /// Writes the peer's input format (readable by `cli.py gradcheck`).
-    ///
-    /// # Errors
-    /// [`CheckpointError::Io`], or [`CheckpointError::Model`] if the model is not an
-    /// Euler network without embedding/output map over `p×d` weights (what the peer
-    /// models).
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
-        let m = &self.model;
-        let w = m.features.weights();
-        if m.integrator != Integrator::Euler
-            || m.maps != FixedMaps::default()
-            || w.nrows() != m.p
-            || m.features.bias().len() != m.p
-        {
-            return Err(CheckpointError::Model(ResNetError::Unsupported(
-                "the peer format holds an Euler RFF ResNet with p×d weights, a bias of length p \
-                 and no embedding"
-                    .into(),
-            )));
-        }
-        let mut c = Checkpoint::new();
-        c.insert("features.omega", vec![m.p, m.d], row_major(w));
-        c.insert("features.bias", vec![m.p], m.features.bias().to_vec());
-        c.insert("residual.u", vec![m.depth, m.d, m.p], m.u.clone());
-        c.insert(
-            "data.x",
-            vec![self.x.nrows(), self.x.ncols()],
-            row_major(self.x.as_ref()),
-        );
-        c.insert(
-            "data.y",
-            vec![self.y.nrows(), self.y.ncols()],
-            row_major(self.y.as_ref()),
-        );
-        c.save(path)
     }
 }

@@ -16,18 +16,20 @@
 //!
 //! Other integrators (`S = L+1`, `U(s)` linear between slices) go through plres-ode's
 //! explicit Runge–Kutta solver and its discrete adjoint with the vector field of
-//! [`field`].
+//! `field`.
 //!
-//! Modules: [`model`] (the type, its configuration and public API), [`workspace`]
-//! (preallocated buffers, the Euler hot loop keeping every `Φ_k`), [`fused`] (the tiled
-//! Euler step for column-wise feature maps, which keeps only the states), [`field`] (the
-//! interpolated vector field for plres-ode), [`io`] (checkpoints).
+//! Modules (all crate-private; the public API is [`LinearResNet`], its configuration, its
+//! [`LinearWorkspace`] and the [`crate::Model`] / [`crate::Trainable`] contract): `model`
+//! (the type, its configuration and public API), `workspace` (preallocated buffers, the
+//! Euler hot loop keeping every `Φ_k`), `fused` (the tiled Euler step for column-wise
+//! feature maps, which keeps only the states), `field` (the interpolated vector field for
+//! plres-ode), `io` (checkpoints).
 
-pub mod field;
-pub mod fused;
-pub mod io;
-pub mod model;
-pub mod workspace;
+pub(crate) mod field;
+pub(crate) mod fused;
+pub(crate) mod io;
+mod model;
+pub(crate) mod workspace;
 
 pub use model::{Init, LinearResNet, LinearResNetConfig};
-pub use workspace::Workspace;
+pub use workspace::LinearWorkspace;

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use faer::{Mat, MatRef};
+use plres_data::TargetsRef;
 use plres_optim::Metric;
 use plres_rff::FeatureMap;
 use rand::SeedableRng;
@@ -14,10 +15,11 @@ use crate::error::ResNetError;
 use crate::integrator::Integrator;
 use crate::linear::field;
 use crate::linear::fused;
-use crate::linear::workspace::{self, Workspace};
-use crate::loss::{Targets, argmax_rows, loss_in_place, loss_value};
-use crate::maps::{FixedMaps, check_len};
-use crate::report::{GradientReport, Record, Trajectory};
+use crate::linear::workspace::{self, LinearWorkspace};
+use crate::loss::loss_in_place;
+use crate::maps::FixedMaps;
+use crate::model::{Model, Trainable, Workspace};
+use crate::report::Trajectory;
 
 /// Initial value of the trained slices.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -90,7 +92,7 @@ impl Default for LinearResNetConfig {
 /// use std::sync::Arc;
 /// use faer::Mat;
 /// use plres_kernels::KernelSpec;
-/// use plres_resnet::{LinearResNet, LinearResNetConfig, Record, Targets};
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, Model, TargetsRef, Trainable};
 /// use plres_rff::{FourierVariant, RandomFourierFeatures};
 /// use rand::SeedableRng;
 ///
@@ -104,7 +106,7 @@ impl Default for LinearResNetConfig {
 /// // zero initialisation: the identity map
 /// assert_eq!(net.forward(x.as_ref()).unwrap(), x);
 /// let y = Mat::from_fn(5, 2, |i, _| i as f64 * 0.2);
-/// let g = net.loss_and_gradient(x.as_ref(), Targets::Values(y.as_ref()), Record::NONE).unwrap();
+/// let g = net.gradient_report(x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
 /// assert_eq!(g.euclidean.len(), 4 * 2 * 64);
 /// ```
 #[derive(Clone, Debug)]
@@ -223,52 +225,9 @@ impl LinearResNet {
         self.integrator.n_slices(self.depth)
     }
 
-    /// Input dimension `d_in` (`d` without embedding).
-    pub fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-
-    /// Output dimension `d_out` (`d` without output map).
-    pub fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
-
     /// The fixed maps `A`, `B`.
     pub fn maps(&self) -> &FixedMaps {
         &self.maps
-    }
-
-    /// Number of trained parameters `S·d·p`.
-    pub fn n_params(&self) -> usize {
-        self.u.len()
-    }
-
-    /// The trained parameters, laid out as `residual.u` `[S, d, p]` (row-major).
-    pub fn params(&self) -> &[f64] {
-        &self.u
-    }
-
-    /// Mutable access to the trained parameters (layout of [`LinearResNet::params`]).
-    pub fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.u
-    }
-
-    /// Replaces the trained parameters.
-    ///
-    /// # Errors
-    /// [`ResNetError::ParameterLength`], [`ResNetError::NonFinite`].
-    pub fn set_params(&mut self, params: &[f64]) -> Result<(), ResNetError> {
-        check_len("params", self.u.len(), params.len())?;
-        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
-            return Err(ResNetError::NonFinite {
-                what: "params",
-                row: i,
-                col: 0,
-                value: params[i],
-            });
-        }
-        self.u.copy_from_slice(params);
-        Ok(())
     }
 
     /// Slice `U_k ∈ R^{d×p}` (`k < S`) as a view of the parameters.
@@ -284,45 +243,29 @@ impl LinearResNet {
         self.integrator.slice_weights(self.depth)
     }
 
-    /// The parameter metric gradient descent uses by default: the discretised
-    /// `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F` (`w_k = h` for Euler,
-    /// docs/theory.md §4).
-    pub fn metric(&self) -> Metric {
-        let blocks = self
-            .slice_weights()
-            .into_iter()
-            .map(|w| (self.d * self.p, w))
-            .collect();
-        Metric::blocks(blocks).expect("slice weights are positive and blocks non-empty")
-    }
-
     /// Buffers for batches of up to `n_max` samples. With forward Euler and a column-wise
     /// feature map ([`FeatureMap::columnwise`]: cosine
     /// Fourier features with a phase, ReLU features) the training step is the tiled one of
-    /// [`super::fused`] and keeps no `Φ_k` ([`Workspace::phi`] is `None`); otherwise as
+    /// the tiled step (`linear/fused.rs`) and keeps no `Φ_k` ([`LinearWorkspace::phi`] is `None`); otherwise as
     /// [`LinearResNet::workspace_keeping_features`].
-    pub fn workspace(&self, n_max: usize) -> Workspace {
+    pub fn workspace(&self, n_max: usize) -> LinearWorkspace {
         self.workspace_with(n_max, self.features.columnwise().is_none(), true)
     }
 
-    /// The leanest buffers for training: as [`LinearResNet::workspace`], but with forward
-    /// Euler only two adjoint buffers alternate (only `P_0` is kept,
-    /// [`Workspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
-    /// `X_0..X_L`, two `N×d` adjoints, two tile pairs and one `min(N, p)×d` buffer. What
-    /// [`TrainingProblem`](crate::TrainingProblem) uses.
-    pub fn training_workspace(&self, n_max: usize) -> Workspace {
-        self.workspace_with(n_max, self.features.columnwise().is_none(), false)
-    }
-
     /// Buffers that keep every `Φ_k = φ(X_k)` and the feature map's vjp cache of the last
-    /// Euler pass ([`Workspace::phi`]): `2·N·p·L` more doubles than [`LinearResNet::workspace`],
+    /// Euler pass ([`LinearWorkspace::phi`]): `2·N·p·L` more doubles than [`LinearResNet::workspace`],
     /// for analyses that want the features themselves.
-    pub fn workspace_keeping_features(&self, n_max: usize) -> Workspace {
+    pub fn workspace_keeping_features(&self, n_max: usize) -> LinearWorkspace {
         self.workspace_with(n_max, true, true)
     }
 
-    fn workspace_with(&self, n_max: usize, keep_features: bool, keep_adjoints: bool) -> Workspace {
-        Workspace::new(
+    fn workspace_with(
+        &self,
+        n_max: usize,
+        keep_features: bool,
+        keep_adjoints: bool,
+    ) -> LinearWorkspace {
+        LinearWorkspace::new(
             n_max,
             self.d,
             self.p,
@@ -337,7 +280,9 @@ impl LinearResNet {
         )
     }
 
-    fn check_workspace(&self, ws: &Workspace, n: usize) -> Result<(), ResNetError> {
+    /// Panics unless `ws` was made for this model and holds `n` rows.
+    #[track_caller]
+    fn assert_workspace(&self, ws: &LinearWorkspace, n: usize) {
         assert!(
             ws.fits(
                 self.d,
@@ -378,19 +323,16 @@ impl LinearResNet {
              ({:?}) is not column-wise: use its own LinearResNet::workspace",
             self.features.spec()
         );
-        if n > ws.capacity() {
-            return Err(ResNetError::DimensionMismatch {
-                what: "batch rows (at most the workspace capacity)",
-                expected: ws.capacity(),
-                found: n,
-            });
-        }
-        Ok(())
+        assert!(
+            n <= ws.capacity(),
+            "batch of N={n} rows over the workspace capacity n_max={}",
+            ws.capacity()
+        );
     }
 
     /// Forward pass into `ws` (states `X_0..X_L` and output), for `params` (layout of
     /// [`LinearResNet::params`]). Keeps what the backward pass needs.
-    fn forward_into(&self, u: &[f64], ws: &mut Workspace, x: MatRef<'_, f64>) {
+    fn forward_into(&self, u: &[f64], ws: &mut LinearWorkspace, x: MatRef<'_, f64>) {
         let n = x.nrows();
         ws.n = n;
         self.maps.embed(x, ws.states[0].as_mut().subrows_mut(0, n));
@@ -411,9 +353,9 @@ impl LinearResNet {
     fn loss_and_gradient_core(
         &self,
         u: &[f64],
-        ws: &mut Workspace,
+        ws: &mut LinearWorkspace,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
+        targets: TargetsRef<'_>,
         grad: &mut [f64],
     ) -> f64 {
         let n = x.nrows();
@@ -450,99 +392,6 @@ impl LinearResNet {
         loss
     }
 
-    /// The hot path: loss and Euclidean gradient `∂L/∂U` (layout of
-    /// [`LinearResNet::params`]) at `params`, with the states and what the workspace keeps
-    /// of the features and adjoints left in `ws` ([`Workspace::state`], [`Workspace::phi`]
-    /// for [`LinearResNet::workspace_keeping_features`], [`Workspace::adjoint`] — every
-    /// `P_k` except for [`LinearResNet::training_workspace`]). With a warm workspace this
-    /// allocates nothing.
-    ///
-    /// # Errors
-    /// Bad data ([`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
-    /// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`]), wrong
-    /// `params`/`grad` length, a batch larger than the workspace.
-    ///
-    /// # Panics
-    /// If `ws` was made for another model shape.
-    pub fn loss_and_gradient_at(
-        &self,
-        params: &[f64],
-        ws: &mut Workspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        check_len("params", self.u.len(), params.len())?;
-        check_len("grad", self.u.len(), grad.len())?;
-        self.check_workspace(ws, x.nrows())?;
-        Ok(self.loss_and_gradient_core(params, ws, x, targets, grad))
-    }
-
-    /// [`LinearResNet::loss_and_gradient_at`] at the model's own parameters.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::loss_and_gradient_at`].
-    pub fn loss_and_gradient_in(
-        &self,
-        ws: &mut Workspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, ResNetError> {
-        self.loss_and_gradient_at(&self.u, ws, x, targets, grad)
-    }
-
-    /// Like [`LinearResNet::loss_and_gradient_at`] without checking the data (the
-    /// caller validated them once, e.g. a training problem at construction).
-    ///
-    /// # Panics
-    /// On shape mismatches.
-    pub(crate) fn loss_and_gradient_prevalidated(
-        &self,
-        params: &[f64],
-        ws: &mut Workspace,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        self.loss_and_gradient_core(params, ws, x, targets, grad)
-    }
-
-    /// Loss, Euclidean and Riesz gradients (and on request the trajectory and the
-    /// adjoints) at the model's parameters. Allocates its own workspace; use
-    /// [`LinearResNet::loss_and_gradient_in`] in loops.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::loss_and_gradient_at`].
-    pub fn loss_and_gradient(
-        &self,
-        x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-        record: Record,
-    ) -> Result<GradientReport, ResNetError> {
-        let mut ws = self.workspace(x.nrows());
-        let mut euclidean = vec![0.0; self.u.len()];
-        let loss = self.loss_and_gradient_in(&mut ws, x, targets, &mut euclidean)?;
-        let mut riesz = vec![0.0; self.u.len()];
-        let riesz_norm_sq = self.metric().riesz_into(&euclidean, &mut riesz);
-        let n = x.nrows();
-        let grab = |v: &[Mat<f64>]| -> Vec<Mat<f64>> {
-            v.iter()
-                .map(|m| m.as_ref().subrows(0, n).to_owned())
-                .collect()
-        };
-        Ok(GradientReport {
-            loss,
-            euclidean,
-            riesz,
-            riesz_norm_sq,
-            trajectory: record.trajectory.then(|| grab(&ws.states)),
-            adjoints: record.adjoints.then(|| grab(&ws.adjoints)),
-        })
-    }
-
     /// States at the layer boundaries and output for `params`, inputs validated.
     fn trajectory_at(&self, u: &[f64], x: MatRef<'_, f64>) -> Trajectory {
         let n = x.nrows();
@@ -574,76 +423,80 @@ impl LinearResNet {
             .output(states[self.depth].as_ref(), output.as_mut());
         Trajectory { states, output }
     }
+}
 
-    /// The output `Z = B x^L` for a batch `X` (`N×d_in`), one sample per row.
-    ///
-    /// # Errors
-    /// [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
-    /// [`ResNetError::NonFinite`].
-    pub fn forward(&self, x: MatRef<'_, f64>) -> Result<Mat<f64>, ResNetError> {
-        Ok(self.forward_trajectory(x)?.output)
+impl Model for LinearResNet {
+    /// `d_in` (`d` without embedding).
+    fn input_dim(&self) -> usize {
+        self.maps.input_dim(self.d)
     }
 
-    /// The output and the states `X^0..X^L` at the layer boundaries.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::forward`].
-    pub fn forward_trajectory(&self, x: MatRef<'_, f64>) -> Result<Trajectory, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        Ok(self.trajectory_at(&self.u, x))
+    /// `d_out` (`d` without output map).
+    fn output_dim(&self) -> usize {
+        self.maps.output_dim(self.d)
     }
 
-    /// The loss at the model's parameters (no gradient).
-    ///
-    /// # Errors
-    /// As [`LinearResNet::loss_and_gradient_at`].
-    pub fn loss(&self, x: MatRef<'_, f64>, targets: Targets<'_>) -> Result<f64, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        Ok(loss_value(
-            self.trajectory_at(&self.u, x).output.as_ref(),
-            targets,
-        ))
+    fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
+        self.trajectory_at(&self.u, x)
+    }
+}
+
+impl Trainable for LinearResNet {
+    type Workspace = LinearWorkspace;
+
+    /// `U`, laid out as `residual.u` `[S, d, p]` (row-major): `S·d·p` values.
+    fn params(&self) -> &[f64] {
+        &self.u
     }
 
-    /// The loss at `params` (no gradient), e.g. for finite differences or line searches.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::loss_and_gradient_at`].
-    pub fn loss_at(
+    fn params_mut(&mut self) -> &mut [f64] {
+        &mut self.u
+    }
+
+    /// The discretised `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F`
+    /// (`w_k = h` for Euler, docs/theory.md §4).
+    fn metric(&self) -> Metric {
+        let blocks = self
+            .slice_weights()
+            .into_iter()
+            .map(|w| (self.d * self.p, w))
+            .collect();
+        Metric::blocks(blocks).expect("slice weights are positive and blocks non-empty")
+    }
+
+    /// The leanest buffers for training: as [`LinearResNet::workspace`], but with forward
+    /// Euler only two adjoint buffers alternate (only `P_0` is kept,
+    /// [`LinearWorkspace::keeps_adjoints`]), so that with a column-wise map a step holds the states
+    /// `X_0..X_L`, two `N×d` adjoints, two tile pairs and one `min(N, p)×d` buffer. What
+    /// [`TrainingProblem`](crate::TrainingProblem) uses.
+    fn training_workspace(&self, n_max: usize) -> LinearWorkspace {
+        self.workspace_with(n_max, self.features.columnwise().is_none(), false)
+    }
+
+    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
+        self.trajectory_at(params, x)
+    }
+
+    /// The states and what the workspace keeps of the features and adjoints stay in `ws`
+    /// ([`LinearWorkspace::state`], [`LinearWorkspace::phi`] for
+    /// [`LinearResNet::workspace_keeping_features`], [`LinearWorkspace::adjoint`] — every
+    /// `P_k` except for [`Trainable::training_workspace`]).
+    #[track_caller]
+    fn loss_and_gradient_unchecked(
         &self,
         params: &[f64],
+        ws: &mut LinearWorkspace,
         x: MatRef<'_, f64>,
-        targets: Targets<'_>,
-    ) -> Result<f64, ResNetError> {
-        self.maps.check_input(x, self.d)?;
-        targets.validate(x.nrows(), self.output_dim())?;
-        check_len("params", self.u.len(), params.len())?;
-        Ok(loss_value(
-            self.trajectory_at(params, x).output.as_ref(),
-            targets,
-        ))
+        targets: TargetsRef<'_>,
+        grad: &mut [f64],
+    ) -> f64 {
+        self.assert_workspace(ws, x.nrows());
+        self.loss_and_gradient_core(params, ws, x, targets, grad)
     }
+}
 
-    /// Predicted classes `argmax_c z_{i,c}`.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::forward`].
-    pub fn predict(&self, x: MatRef<'_, f64>) -> Result<Vec<usize>, ResNetError> {
-        let z = self.forward(x)?;
-        let mut out = vec![0; z.nrows()];
-        argmax_rows(z.as_ref(), &mut out);
-        Ok(out)
-    }
-
-    /// Fraction of samples whose predicted class equals the label.
-    ///
-    /// # Errors
-    /// As [`LinearResNet::forward`], plus label count/range errors.
-    pub fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
-        Targets::Labels(labels).validate(x.nrows(), self.output_dim())?;
-        let pred = self.predict(x)?;
-        let hits = pred.iter().zip(labels).filter(|(a, b)| a == b).count();
-        Ok(hits as f64 / labels.len() as f64)
+impl Workspace for LinearWorkspace {
+    fn capacity(&self) -> usize {
+        LinearWorkspace::capacity(self)
     }
 }

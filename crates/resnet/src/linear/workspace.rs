@@ -1,11 +1,12 @@
 //! Preallocated buffers of a [`super::LinearResNet`] and the forward-Euler hot loop.
 //!
-//! A [`Workspace`] is sized once for at most `n_max` samples (one full batch; minibatches
+//! A [`LinearWorkspace`] is sized once for at most `n_max` samples (one full batch; minibatches
 //! use the first rows) and holds, for forward Euler, the states `X_0..X_L`, the features
 //! `Φ_k = φ(X_k)` and the feature map's vjp cache `S_k` of every layer (what the backward
 //! pass needs), the adjoints `P_0..P_L`, one `N×p` scratch `V` and the output buffers.
 //! A training step with a warm workspace allocates nothing: products are faer GEMMs
-//! into these buffers, on `Par::rayon(2)` above [`crate::maps::PAR_THRESHOLD`].
+//! into these buffers, with faer's global parallelism above
+//! [`crate::maps::PAR_THRESHOLD`].
 //!
 //! Memory: `8·n_max·((L+1)·2d + L·(p + cache_dim) + p + 2 d_out)` bytes for Euler when the
 //! features are kept (the `Φ_k`, `S_k` dominate: 512 MiB at `N = 1024, p = 1024, L = 32`).
@@ -28,7 +29,7 @@ use crate::maps::par_for;
 
 /// Preallocated buffers for forward and backward passes of one model shape.
 #[derive(Debug)]
-pub struct Workspace {
+pub struct LinearWorkspace {
     pub(crate) n_max: usize,
     pub(crate) n: usize,
     pub(crate) d: usize,
@@ -60,7 +61,7 @@ pub struct Workspace {
     pub(crate) tiled: Option<fused::Scratch>,
 }
 
-impl Workspace {
+impl LinearWorkspace {
     /// Buffers for batches of at most `n_max` samples of a model with state dimension
     /// `d`, width `p`, vjp-cache width `cache_dim`, depth `L`, input and output
     /// dimensions `d_in`, `d_out`, and the given integrator.
@@ -138,12 +139,12 @@ impl Workspace {
     }
 
     /// Adjoint `P_k = ∂L/∂X_k` (`k = 0..=L`) of the last backward pass, `N×d`. A
-    /// training workspace ([`LinearResNet::training_workspace`](super::LinearResNet::training_workspace))
+    /// training workspace ([`crate::Trainable::training_workspace`])
     /// keeps only `P_0` (the gradient with respect to the embedded input).
     ///
     /// # Panics
     /// If `k > L`, or `k > 0` and this workspace does not keep the adjoints
-    /// ([`Workspace::keeps_adjoints`]).
+    /// ([`LinearWorkspace::keeps_adjoints`]).
     pub fn adjoint(&self, k: usize) -> MatRef<'_, f64> {
         assert!(
             k <= self.depth && (k == 0 || self.keeps_adjoints()),
@@ -174,13 +175,13 @@ impl Workspace {
     /// Features `Φ_k = φ(X_k)` (`k < L`) kept by the last Euler training pass of a
     /// workspace made by [`LinearResNet::workspace_keeping_features`](super::LinearResNet::workspace_keeping_features)
     /// (`None` otherwise — the tiled step and the other integrators do not keep them:
-    /// apply the feature map to [`Workspace::state`]).
+    /// apply the feature map to [`LinearWorkspace::state`]).
     pub fn phi(&self, k: usize) -> Option<MatRef<'_, f64>> {
         self.phis.get(k).map(|m| m.as_ref().subrows(0, self.n))
     }
 
     /// Whether this workspace keeps every `Φ_k` (otherwise an Euler step is the tiled one of
-    /// [`super::fused`]).
+    /// `fused.rs`).
     pub fn keeps_features(&self) -> bool {
         !self.phis.is_empty()
     }
@@ -242,7 +243,12 @@ pub(crate) fn slice_t_mut(u: &mut [f64], k: usize, d: usize, p: usize) -> MatMut
 
 /// Forward Euler over the first `n` rows, starting from `ws.states[0]`:
 /// `Φ_k = φ(X_k)` (with the vjp cache `S_k`), `X_{k+1} = X_k + h Φ_k U_kᵀ`.
-pub(crate) fn euler_forward(features: &dyn FeatureMap, u: &[f64], ws: &mut Workspace, n: usize) {
+pub(crate) fn euler_forward(
+    features: &dyn FeatureMap,
+    u: &[f64],
+    ws: &mut LinearWorkspace,
+    n: usize,
+) {
     let (d, p, depth) = (ws.d, ws.p, ws.depth);
     let h = 1.0 / depth as f64;
     let par = par_for(n, p, d);
@@ -263,7 +269,7 @@ pub(crate) fn euler_forward(features: &dyn FeatureMap, u: &[f64], ws: &mut Works
 pub(crate) fn euler_backward(
     features: &dyn FeatureMap,
     u: &[f64],
-    ws: &mut Workspace,
+    ws: &mut LinearWorkspace,
     n: usize,
     grad: &mut [f64],
 ) {

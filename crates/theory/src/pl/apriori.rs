@@ -57,6 +57,7 @@ use plres_kernels::KernelSpec;
 use serde::{Deserialize, Serialize};
 
 use faer::{Mat, MatRef, Par};
+use plres_resnet::Model as _;
 use plres_resnet::{Integrator, LinearResNet};
 use plres_rff::FeatureSpec;
 

@@ -8,7 +8,8 @@
 //! against a finite-difference directional derivative (see the crate's tests).
 
 use faer::{Mat, MatRef, Par};
-use plres_resnet::{KernelResNet, Targets};
+use plres_resnet::Model as _;
+use plres_resnet::{KernelResNet, TargetsRef};
 
 use crate::error::TheoryError;
 use crate::linalg::OpNorm;
@@ -32,7 +33,7 @@ pub fn kernel_snapshot(
     output_map: Option<MatRef<'_, f64>>,
 ) -> Result<PlSnapshot, TheoryError> {
     let g = net
-        .loss_and_gradient(x, Targets::Values(y))
+        .loss_and_gradient(x, TargetsRef::Regression(y))
         .map_err(model_err)?;
     let (n, d, depth) = (x.nrows(), net.dim(), net.depth());
     let h = 1.0 / depth as f64;

@@ -24,7 +24,8 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use plres_optim::Metric;
-use plres_resnet::{Integrator, LinearResNet, Targets, Workspace};
+use plres_resnet::{Integrator, LinearResNet, LinearWorkspace, TargetsRef};
+use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::FeatureMap;
 
 use crate::error::TheoryError;
@@ -77,7 +78,7 @@ pub struct LinearCertifier {
     integrator: Integrator,
     metric: Metric,
     sigma_b_sq: f64,
-    ws: Workspace,
+    ws: LinearWorkspace,
     grad: Vec<f64>,
     phi: Mat<f64>,
     cache: Mat<f64>,
@@ -177,7 +178,13 @@ impl LinearCertifier {
     ) -> Result<PlSnapshot, TheoryError> {
         self.check_shape(model, x)?;
         let loss = model
-            .loss_and_gradient_at(params, &mut self.ws, x, Targets::Values(y), &mut self.grad)
+            .loss_and_gradient(
+                params,
+                &mut self.ws,
+                x,
+                TargetsRef::Regression(y),
+                &mut self.grad,
+            )
             .map_err(model_err)?;
         let grad_norm_sq = self.metric.dual_norm_sq(&self.grad);
         let (n, d, p, depth) = (self.n, self.d, self.p, self.depth);

@@ -22,6 +22,7 @@ use std::io::Write;
 use faer::{Mat, MatRef};
 use plres_optim::{Iterate, Metric, Observer, ObserverAction};
 use plres_resnet::LinearResNet;
+use plres_resnet::Trainable as _;
 use serde::{Deserialize, Serialize};
 
 use crate::convergence::{gd_path_length_bound, path_length_bound};
@@ -119,7 +120,7 @@ impl MonitorRow {
 /// use faer::Mat;
 /// use plres_kernels::KernelSpec;
 /// use plres_optim::{GradientDescentConfig, State, Stopping, run};
-/// use plres_resnet::{LinearResNet, LinearResNetConfig, TargetData, TrainingProblem};
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, TargetsRef, Trainable, TrainingProblem};
 /// use plres_rff::{FourierVariant, RandomFourierFeatures};
 /// use plres_theory::pl::{Monitor, MonitorConfig};
 /// use rand::SeedableRng;
@@ -134,7 +135,7 @@ impl MonitorRow {
 /// let mut monitor = Monitor::new(&net, x.as_ref(), y.as_ref(), MonitorConfig { every: 5, ..Default::default() }).unwrap();
 /// let metric = net.metric();
 /// let theta0 = net.params().to_vec();
-/// let mut problem = TrainingProblem::new(net, x.clone(), TargetData::Values(y.clone())).unwrap();
+/// let mut problem = TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
 /// let gd = GradientDescentConfig::new(0.5).with_metric(metric).build().unwrap();
 /// run(&mut problem, &gd, State::new(theta0), &Stopping::iterations(20), &mut [&mut monitor]).unwrap();
 /// assert_eq!(monitor.rows().len(), 5); // iterations 0, 5, 10, 15, 20

@@ -1,8 +1,8 @@
 //! Loss and gradient in the PyTorch peer's gradient-check format (`benches/peer/`, docs/theory.md §8).
 //!
 //! ```text
-//! cargo run -p plres-resnet --example peer_gradcheck -- IN.safetensors OUT.safetensors
-//! cargo run -p plres-resnet --example peer_gradcheck -- --make IN.safetensors N d p L seed
+//! cargo run -p plres-benches --example peer_gradcheck -- IN.safetensors OUT.safetensors
+//! cargo run -p plres-benches --example peer_gradcheck -- --make IN.safetensors N d p L seed
 //! ```
 //! The first form reads a peer input file (`features.omega [p,d]`, `features.bias [p]`,
 //! `residual.u [L,d,p]`, `data.x [N,d]`, `data.y [N,d]`) and writes what the peer's
@@ -14,9 +14,9 @@
 use std::sync::Arc;
 
 use faer::Mat;
+use plres_benches::PeerProblem;
 use plres_kernels::KernelSpec;
-use plres_resnet::checkpoint::Checkpoint;
-use plres_resnet::{Init, LinearResNet, LinearResNetConfig, PeerProblem, Record, Targets};
+use plres_resnet::{Checkpoint, Init, LinearResNet, LinearResNetConfig, TargetsRef, Trainable};
 use plres_rff::{FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -58,11 +58,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("usage: peer_gradcheck IN OUT | --make IN N d p L seed".into());
     };
     let prob = PeerProblem::load(input, kernel)?;
-    let rep = prob.model.loss_and_gradient(
-        prob.x.as_ref(),
-        Targets::Values(prob.y.as_ref()),
-        Record::NONE,
-    )?;
+    let rep = prob
+        .model
+        .gradient_report(prob.x.as_ref(), TargetsRef::Regression(prob.y.as_ref()))?;
     let (d, p, depth) = (prob.model.dim(), prob.model.width(), prob.model.depth());
     let mut out = Checkpoint::new();
     out.insert("loss", vec![1], vec![rep.loss]);
