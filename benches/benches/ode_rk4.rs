@@ -20,7 +20,7 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use faer::{Mat, Par};
 use plres_benches::seeded_normal;
 use plres_ode::problems::{Linear, Tanh};
-use plres_ode::simd::clear_avx_upper;
+use plres_simd::clear_upper_state;
 use plres_ode::stepper::row_block;
 use plres_ode::{ButcherTableau, FixedSolver, Grid, VectorField};
 
@@ -45,7 +45,7 @@ fn evals<F: VectorField>(field: &F, grid: &Grid, x: &Mat<f64>, out: &mut Mat<f64
                 );
                 r0 += len;
             }
-            clear_avx_upper();
+            clear_upper_state();
         }
     }
 }

@@ -11,7 +11,7 @@
 //! chooses the loss. Squared loss on one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};
-use plres_kernels::clear_upper_state;
+use plres_simd::clear_upper_state;
 
 use crate::error::ResNetError;
 

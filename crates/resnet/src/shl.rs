@@ -19,7 +19,7 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
-use plres_kernels::clear_upper_state;
+use plres_simd::clear_upper_state;
 use plres_optim::Metric;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
