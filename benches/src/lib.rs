@@ -4,6 +4,8 @@
 //! Everything here runs outside the timed loops: seeded inputs and the reference GEMM
 //! every bench compares itself with.
 
+#![forbid(unsafe_code)]
+
 use faer::{Accum, Mat, Par};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

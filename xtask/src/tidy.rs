@@ -330,7 +330,10 @@ mod tests {
             "}\n",
         );
         assert_eq!(unsafe_lines(clean), Vec::<usize>::new());
-        let planted = format!("{clean}fn g(p: *const u8) -> u8 {{\n    {} {{ *p }}\n}}\n", "unsafe");
+        let planted = format!(
+            "{clean}fn g(p: *const u8) -> u8 {{\n    {} {{ *p }}\n}}\n",
+            "unsafe"
+        );
         assert_eq!(unsafe_lines(&planted), vec![12]);
         assert_eq!(unsafe_lines("'x'; unsafe impl Send for X {}"), vec![1]);
 

@@ -1,6 +1,8 @@
 //! Integration tests of plres-rff: feature maps, bounds (the accuracy of the vectorised
 //! trig kernels is tested in plres-simd).
 
+#![forbid(unsafe_code)]
+
 /// Shared helpers of the feature-map tests.
 mod common {
     use faer::Mat;

@@ -68,7 +68,11 @@ pub(crate) trait Simd: Copy {
     /// FMA back ends, two roundings on the baseline (where `mul_add` would be a libm call).
     #[inline(always)]
     fn madd(self, a: f64, b: f64, c: f64) -> f64 {
-        if Self::FMA { a.mul_add(b, c) } else { a * b + c }
+        if Self::FMA {
+            a.mul_add(b, c)
+        } else {
+            a * b + c
+        }
     }
 
     #[inline(always)]

@@ -211,9 +211,10 @@ pub fn try_forward(
         w.ncols(),
         bias.len()
     );
-    for (what, shape) in
-        [("Φ", Some(phi.shape())), ("cache", cache.as_ref().map(|c| c.shape()))]
-    {
+    for (what, shape) in [
+        ("Φ", Some(phi.shape())),
+        ("cache", cache.as_ref().map(|c| c.shape())),
+    ] {
         if let Some((rows, cols)) = shape {
             assert!(
                 rows == n && cols >= outputs,

@@ -29,4 +29,3 @@ pub fn clear_upper_state() {
         }
     }
 }
-

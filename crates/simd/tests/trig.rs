@@ -124,4 +124,3 @@ mod trig_accuracy {
         }
     }
 }
-

@@ -93,6 +93,8 @@
 //! }
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod convergence;
 pub mod error;
 pub mod expressivity;
