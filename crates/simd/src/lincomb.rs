@@ -341,4 +341,32 @@ mod tests {
             }
         }
     }
+
+    /// `flat` sees exactly the column-major entries of a contiguous matrix (and of one
+    /// column of a larger one), and refuses row-major views, row blocks (column stride ≠
+    /// rows), faer's padded `Mat` (column stride rounded up) and empty matrices; `flat_mut`
+    /// writes through to the matrix.
+    #[test]
+    fn flat_views_only_contiguous_matrices() {
+        let mut data: Vec<f64> = (0..4)
+            .flat_map(|j| (0..3).map(move |i| (10 * i + j) as f64))
+            .collect();
+        let want = data.clone();
+        let m = MatRef::from_column_major_slice(&data, 3, 4);
+        assert_eq!(flat(m), Some(&want[..]));
+        assert_eq!(flat(m.col(2).as_mat()), Some(&want[6..9]));
+        assert_eq!(flat(m.transpose()), None);
+        assert_eq!(flat(m.subrows(0, 2)), None);
+        assert_eq!(flat(m.subcols(0, 0)), None);
+        let padded = faer::Mat::from_fn(3, 4, |i, j| m[(i, j)]);
+        assert_eq!(
+            flat(padded.as_ref()).is_some(),
+            padded.col_stride() == 3,
+            "a faer Mat is flat exactly when its columns are not padded"
+        );
+        let mm = MatMut::from_column_major_slice_mut(&mut data, 3, 4);
+        flat_mut(mm).expect("contiguous")[4] = -1.0;
+        assert_eq!(data[4], -1.0);
+        assert_eq!(MatRef::from_column_major_slice(&data, 3, 4)[(1, 1)], -1.0);
+    }
 }
