@@ -1,11 +1,16 @@
 //! A counting global allocator, so that allocation tests need no `unsafe` of their own.
 //!
-//! ```
+//! ```standalone_crate
+//! #![forbid(unsafe_code)]
 //! use plres_simd::alloc::CountingAllocator;
-//! // in a test crate: #[global_allocator] static A: CountingAllocator = CountingAllocator::new();
+//!
+//! #[global_allocator]
 //! static A: CountingAllocator = CountingAllocator::new();
-//! let n = A.allocations_during(|| ());
-//! assert_eq!(n, 0);
+//!
+//! fn main() {
+//!     let n = A.allocations_during(|| drop(std::hint::black_box(vec![1u8; 16])));
+//!     assert_eq!(n, 1);
+//! }
 //! ```
 
 use std::alloc::{GlobalAlloc, Layout, System};

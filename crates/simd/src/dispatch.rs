@@ -551,6 +551,47 @@ pub(crate) fn with_simd<F: SimdFn>(backend: Backend, f: F) -> F::Output {
     }
 }
 
+/// A computation over one output and one input slice, generic over the back end: like
+/// [`SimdFn`], but the slices are arguments of the `#[target_feature]` function, so their
+/// `noalias` reaches LLVM's vectoriser (slices held in a struct would not carry it, and an
+/// autovectorised loop would get a run-time overlap check and a second, scalar copy).
+pub(crate) trait SliceFn {
+    /// What the computation returns.
+    type Output;
+    /// Runs with the back end `s`; must be `#[inline(always)]` (see [`SimdFn::call`]).
+    fn call<S: Simd>(self, s: S, out: &mut [f64], inp: &[f64]) -> Self::Output;
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,fma")]
+fn slices_avx512<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
+    // SAFETY: only called by `dispatch_slices` after `Backend::detect` found AVX-512F and
+    // FMA (this function's target features, and the token's promise).
+    f.call(unsafe { Avx512::new_unchecked() }, out, inp)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn slices_avx2<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
+    // SAFETY: only called by `dispatch_slices` after `Backend::detect` found AVX2 and FMA
+    // (this function's target features, and the token's promise).
+    f.call(unsafe { Avx2::new_unchecked() }, out, inp)
+}
+
+/// Runs the slice kernel `f` on `out`, `inp` on the widest back end this CPU supports.
+#[inline]
+pub(crate) fn dispatch_slices<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
+    match Backend::detect() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `detect` returns `Avx512` only when the CPU has AVX-512F and FMA.
+        Backend::Avx512 => unsafe { slices_avx512(f, out, inp) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `detect` returns `Avx2Fma` only when the CPU has AVX2 and FMA.
+        Backend::Avx2Fma => unsafe { slices_avx2(f, out, inp) },
+        _ => f.call(Scalar::<false>, out, inp),
+    }
+}
+
 /// Runs `f` on the widest back end this CPU supports ([`Backend::detect`]).
 #[inline]
 pub(crate) fn dispatch<F: SimdFn>(f: F) -> F::Output {

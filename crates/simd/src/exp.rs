@@ -12,7 +12,7 @@
 //! baseline) through [`dispatch`] and autovectorised; the multiply-adds are fused on the FMA
 //! back ends ([`Simd::madd`]).
 
-use crate::dispatch::{Simd, SimdFn, dispatch};
+use crate::dispatch::{Simd, SimdFn, SliceFn, dispatch, dispatch_slices};
 
 /// `v_i ← exp(v_i)` as a [`SimdFn`].
 struct Exp<'a>(&'a mut [f64]);
@@ -51,20 +51,18 @@ pub fn scaled_exp_in_place(v: &mut [f64], c: f64) {
     dispatch(ScaledExp(v, c));
 }
 
-/// [`sq_dists_in_place`] as a [`SimdFn`].
-struct SqDists<'a> {
-    seg: &'a mut [f64],
-    nxs: &'a [f64],
+/// [`sq_dists_in_place`] as a [`SliceFn`] (`out` = the segment, `inp` = the norms).
+struct SqDists {
     nj: f64,
     refine: f64,
 }
 
-impl SimdFn for SqDists<'_> {
+impl SliceFn for SqDists {
     type Output = bool;
     #[inline(always)]
-    fn call<S: Simd>(self, s: S) -> bool {
+    fn call<S: Simd>(self, s: S, seg: &mut [f64], nxs: &[f64]) -> bool {
         let mut near = false;
-        for (v, &ni) in self.seg.iter_mut().zip(self.nxs) {
+        for (v, &ni) in seg.iter_mut().zip(nxs) {
             let t = ni + self.nj;
             let d = s.madd(-2.0, *v, t);
             near |= d < self.refine * t;
@@ -78,12 +76,7 @@ impl SimdFn for SqDists<'_> {
 /// squared norms `nxs_i = ‖x_i‖²` and `nj = ‖y_j‖²`. Returns whether any entry is
 /// below `refine · (nxs_i + nj)` (cancellation: the caller recomputes those directly).
 pub fn sq_dists_in_place(seg: &mut [f64], nxs: &[f64], nj: f64, refine: f64) -> bool {
-    dispatch(SqDists {
-        seg,
-        nxs,
-        nj,
-        refine,
-    })
+    dispatch_slices(SqDists { nj, refine }, seg, nxs)
 }
 
 /// `exp(x)` with separate multiply and add, the baseline variant.

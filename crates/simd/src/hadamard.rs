@@ -1,25 +1,22 @@
 //! The Hadamard product `v ← v ⊙ s` of plres-resnet's tiled Euler step (`V ⊙ σ'`, the
 //! backward pass through a column-wise activation).
 
-use crate::dispatch::{Simd, SimdFn, dispatch};
+use crate::dispatch::{Simd, SliceFn, dispatch_slices};
 use crate::hygiene::clear_upper_state;
 
-/// `v ← v ⊙ s` as a [`SimdFn`].
-struct Hadamard<'a> {
-    v: &'a mut [f64],
-    s: &'a [f64],
-}
+/// `v ← v ⊙ s` as a [`SliceFn`] (`out` = `v`, `inp` = `s`).
+struct Hadamard;
 
-impl SimdFn for Hadamard<'_> {
+impl SliceFn for Hadamard {
     type Output = ();
     #[inline(always)]
-    fn call<S: Simd>(self, _: S) {
+    fn call<S: Simd>(self, _: S, v: &mut [f64], s: &[f64]) {
         if S::LANES == 1 {
             // the baseline-x86-64 loop runs after faer's kernels, which leave the upper
             // vector state dirty
             clear_upper_state();
         }
-        for (vi, si) in self.v.iter_mut().zip(self.s) {
+        for (vi, si) in v.iter_mut().zip(s) {
             *vi *= *si;
         }
     }
@@ -29,7 +26,7 @@ impl SimdFn for Hadamard<'_> {
 /// has (a product is exact in any width: the same bits on every path). The baseline loop
 /// runs after `vzeroupper` ([`clear_upper_state`]).
 pub fn hadamard_in_place(v: &mut [f64], s: &[f64]) {
-    dispatch(Hadamard { v, s });
+    dispatch_slices(Hadamard, v, s);
 }
 
 #[cfg(test)]

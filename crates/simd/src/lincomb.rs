@@ -9,7 +9,7 @@
 
 use faer::{MatMut, MatRef};
 
-use crate::dispatch::{Backend, Simd, SimdFn, dispatch};
+use crate::dispatch::{Backend, Simd, SliceFn, dispatch_slices};
 
 /// How a chunk combination starts.
 #[derive(Clone, Copy)]
@@ -184,20 +184,19 @@ unsafe fn avx512_terms<const NT: usize>(
 /// Most terms the written-out AVX-512 version takes (more fall back to the generic body).
 const MAX_TERMS_SIMD: usize = 16;
 
-/// [`combine_body`] as a [`SimdFn`]: compiled for AVX2 (+ FMA, unused: the body never
-/// fuses) and the baseline, autovectorised.
-struct Combine<'a, 'b> {
-    out: &'a mut [f64],
+/// [`combine_body`] as a [`SliceFn`] (`out` the chunk; no input slice): compiled for
+/// AVX2 (+ FMA, unused: the body never fuses) and the baseline, autovectorised.
+struct Combine<'b> {
     base: ChunkBase<'b>,
     coef: &'b [f64],
     cols: &'b [&'b [f64]],
 }
 
-impl SimdFn for Combine<'_, '_> {
+impl SliceFn for Combine<'_> {
     type Output = f64;
     #[inline(always)]
-    fn call<S: Simd>(self, _: S) -> f64 {
-        combine_body(self.out, self.base, self.coef, self.cols)
+    fn call<S: Simd>(self, _: S, out: &mut [f64], _: &[f64]) -> f64 {
+        combine_body(out, self.base, self.coef, self.cols)
     }
 }
 
@@ -213,12 +212,7 @@ pub fn combine_chunk(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &
         // `combine_avx512` is compiled for.
         return unsafe { combine_avx512(out, base, coef, cols) };
     }
-    dispatch(Combine {
-        out,
-        base,
-        coef,
-        cols,
-    })
+    dispatch_slices(Combine { base, coef, cols }, out, &[])
 }
 
 /// The `n·d` entries of `m` as one slice, if `m` is stored as one contiguous column-major
