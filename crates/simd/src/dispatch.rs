@@ -1,6 +1,10 @@
 //! The one runtime-dispatch mechanism of plres: a [`Backend`] detected at run time, a
-//! zero-sized token per back end implementing [`Simd`], and [`with_simd`] / [`dispatch`],
-//! which run a [`SimdFn`] inside a function compiled with that back end's target features.
+//! zero-sized token per back end implementing [`Simd`], and the dispatchers, which run a
+//! kernel generic over the token inside a function compiled with that back end's target
+//! features: [`with_simd`] for a [`SimdFn`] (a kernel holding its operands, e.g. raw views
+//! of matrices), [`with_slices`] / [`dispatch_slices`] for a [`SliceFn`] (a kernel over an
+//! output slice and a second operand, passed as arguments so that their `noalias` reaches
+//! the vectoriser).
 //!
 //! The SIMD tokens can only be created (unsafely, here) after run-time feature detection,
 //! which is what makes their safe methods sound. Every method is `#[inline(always)]` so
@@ -518,7 +522,7 @@ pub(crate) trait SimdFn {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
 fn call_avx512<F: SimdFn>(f: F) -> F::Output {
-    // SAFETY: only called by `with_simd` and `dispatch`, after checking that the CPU has
+    // SAFETY: only called by `with_simd`, after checking that the CPU has
     // AVX-512F and FMA (this function's target features, and the token's promise).
     f.call(unsafe { Avx512::new_unchecked() })
 }
@@ -526,7 +530,7 @@ fn call_avx512<F: SimdFn>(f: F) -> F::Output {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn call_avx2<F: SimdFn>(f: F) -> F::Output {
-    // SAFETY: only called by `with_simd` and `dispatch`, after checking that the CPU has
+    // SAFETY: only called by `with_simd`, after checking that the CPU has
     // AVX2 and FMA (this function's target features, and the token's promise).
     f.call(unsafe { Avx2::new_unchecked() })
 }
@@ -551,57 +555,73 @@ pub(crate) fn with_simd<F: SimdFn>(backend: Backend, f: F) -> F::Output {
     }
 }
 
-/// A computation over one output and one input slice, generic over the back end: like
-/// [`SimdFn`], but the slices are arguments of the `#[target_feature]` function, so their
-/// `noalias` reaches LLVM's vectoriser (slices held in a struct would not carry it, and an
-/// autovectorised loop would get a run-time overlap check and a second, scalar copy).
-pub(crate) trait SliceFn {
+/// A computation over an output slice and a second operand `B` (`&[f64]` or `&mut [f64]`),
+/// generic over the back end: like [`SimdFn`], but the slices are arguments of the
+/// `#[target_feature]` function, so their `noalias` reaches LLVM (slices held in a struct
+/// would not carry it, and an autovectorised loop would get a run-time overlap check and a
+/// second, scalar copy).
+pub(crate) trait SliceFn<B> {
     /// What the computation returns.
     type Output;
     /// Runs with the back end `s`; must be `#[inline(always)]` (see [`SimdFn::call`]).
-    fn call<S: Simd>(self, s: S, out: &mut [f64], inp: &[f64]) -> Self::Output;
+    fn call<S: Simd>(self, s: S, out: &mut [f64], second: B) -> Self::Output;
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,fma")]
-fn slices_avx512<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
-    // SAFETY: only called by `dispatch_slices` after `Backend::detect` found AVX-512F and
+fn slices_avx512<B, F: SliceFn<B>>(f: F, out: &mut [f64], second: B) -> F::Output {
+    // SAFETY: only called by `with_slices` after checking that the CPU has AVX-512F and
     // FMA (this function's target features, and the token's promise).
-    f.call(unsafe { Avx512::new_unchecked() }, out, inp)
+    f.call(unsafe { Avx512::new_unchecked() }, out, second)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn slices_avx2<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
-    // SAFETY: only called by `dispatch_slices` after `Backend::detect` found AVX2 and FMA
+fn slices_avx2<B, F: SliceFn<B>>(f: F, out: &mut [f64], second: B) -> F::Output {
+    // SAFETY: only called by `with_slices` after checking that the CPU has AVX2 and FMA
     // (this function's target features, and the token's promise).
-    f.call(unsafe { Avx2::new_unchecked() }, out, inp)
+    f.call(unsafe { Avx2::new_unchecked() }, out, second)
 }
 
-/// Runs the slice kernel `f` on `out`, `inp` on the widest back end this CPU supports.
+/// Runs the slice kernel `f` on `out`, `second` on `backend`, which the caller has checked
+/// is available ([`Backend::detect`] or [`Backend::is_available`]).
 #[inline]
-pub(crate) fn dispatch_slices<F: SliceFn>(f: F, out: &mut [f64], inp: &[f64]) -> F::Output {
-    match Backend::detect() {
+fn with_slices_checked<B, F: SliceFn<B>>(
+    backend: Backend,
+    f: F,
+    out: &mut [f64],
+    second: B,
+) -> F::Output {
+    match backend {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `detect` returns `Avx512` only when the CPU has AVX-512F and FMA.
-        Backend::Avx512 => unsafe { slices_avx512(f, out, inp) },
+        // SAFETY: the caller checked that the CPU has AVX-512F and FMA.
+        Backend::Avx512 => unsafe { slices_avx512(f, out, second) },
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `detect` returns `Avx2Fma` only when the CPU has AVX2 and FMA.
-        Backend::Avx2Fma => unsafe { slices_avx2(f, out, inp) },
-        _ => f.call(Scalar::<false>, out, inp),
+        // SAFETY: the caller checked that the CPU has AVX2 and FMA.
+        Backend::Avx2Fma => unsafe { slices_avx2(f, out, second) },
+        _ => f.call(Scalar::<false>, out, second),
     }
 }
 
-/// Runs `f` on the widest back end this CPU supports ([`Backend::detect`]).
+/// Runs the slice kernel `f` on `backend`.
+///
+/// # Panics
+/// If the CPU does not support `backend`.
+pub(crate) fn with_slices<B, F: SliceFn<B>>(
+    backend: Backend,
+    f: F,
+    out: &mut [f64],
+    second: B,
+) -> F::Output {
+    assert!(
+        backend.is_available(),
+        "SIMD back end {backend:?} is not supported by this CPU"
+    );
+    with_slices_checked(backend, f, out, second)
+}
+
+/// Runs the slice kernel `f` on the widest back end this CPU supports.
 #[inline]
-pub(crate) fn dispatch<F: SimdFn>(f: F) -> F::Output {
-    match Backend::detect() {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `detect` returns `Avx512` only when the CPU has AVX-512F and FMA.
-        Backend::Avx512 => unsafe { call_avx512(f) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `detect` returns `Avx2Fma` only when the CPU has AVX2 and FMA.
-        Backend::Avx2Fma => unsafe { call_avx2(f) },
-        _ => f.call(Scalar::<false>),
-    }
+pub(crate) fn dispatch_slices<B, F: SliceFn<B>>(f: F, out: &mut [f64], second: B) -> F::Output {
+    with_slices_checked(Backend::detect(), f, out, second)
 }

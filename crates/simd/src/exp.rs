@@ -9,33 +9,33 @@
 //!   reporting whether any entry needs the direct recomputation.
 //!
 //! The loops are scalar `f64` code, compiled three times (AVX-512F + FMA, AVX2 + FMA,
-//! baseline) through [`dispatch`] and autovectorised; the multiply-adds are fused on the FMA
-//! back ends ([`Simd::madd`]).
+//! baseline) by the crate's one dispatcher and autovectorised; the multiply-adds are fused
+//! on the FMA back ends (the token's `madd`).
 
-use crate::dispatch::{Simd, SimdFn, SliceFn, dispatch, dispatch_slices};
+use crate::dispatch::{Simd, SliceFn, dispatch_slices};
 
-/// `v_i ← exp(v_i)` as a [`SimdFn`].
-struct Exp<'a>(&'a mut [f64]);
+/// `v_i ← exp(v_i)` as a [`SliceFn`].
+struct Exp;
 
-impl SimdFn for Exp<'_> {
+impl SliceFn<()> for Exp {
     type Output = ();
     #[inline(always)]
-    fn call<S: Simd>(self, s: S) {
-        for x in self.0.iter_mut() {
+    fn call<S: Simd>(self, s: S, v: &mut [f64], _: ()) {
+        for x in v.iter_mut() {
             *x = exp_with(s, *x);
         }
     }
 }
 
-/// `v_i ← exp(c · v_i)` as a [`SimdFn`].
-struct ScaledExp<'a>(&'a mut [f64], f64);
+/// `v_i ← exp(c · v_i)` as a [`SliceFn`].
+struct ScaledExp(f64);
 
-impl SimdFn for ScaledExp<'_> {
+impl SliceFn<()> for ScaledExp {
     type Output = ();
     #[inline(always)]
-    fn call<S: Simd>(self, s: S) {
-        let c = self.1;
-        for x in self.0.iter_mut() {
+    fn call<S: Simd>(self, s: S, v: &mut [f64], _: ()) {
+        let c = self.0;
+        for x in v.iter_mut() {
             *x = exp_with(s, c * *x);
         }
     }
@@ -43,12 +43,12 @@ impl SimdFn for ScaledExp<'_> {
 
 /// `v_i ← exp(v_i)` for every entry (see the module doc for accuracy and range).
 pub fn exp_in_place(v: &mut [f64]) {
-    dispatch(Exp(v));
+    dispatch_slices(Exp, v, ());
 }
 
 /// `v_i ← exp(c · v_i)` for every entry (the Gaussian profile with `c = −1/(2σ²)`).
 pub fn scaled_exp_in_place(v: &mut [f64], c: f64) {
-    dispatch(ScaledExp(v, c));
+    dispatch_slices(ScaledExp(c), v, ());
 }
 
 /// [`sq_dists_in_place`] as a [`SliceFn`] (`out` = the segment, `inp` = the norms).
@@ -57,7 +57,7 @@ struct SqDists {
     refine: f64,
 }
 
-impl SliceFn for SqDists {
+impl SliceFn<&[f64]> for SqDists {
     type Output = bool;
     #[inline(always)]
     fn call<S: Simd>(self, s: S, seg: &mut [f64], nxs: &[f64]) -> bool {

@@ -4,7 +4,7 @@
 //! For `d ≤` [`MAX_FUSED_DIM`] the "GEMM" `Z = X Wᵀ` has only `d` multiply–adds per output,
 //! fewer than the activation itself, and writing `Z` to memory only to read it back for
 //! the activation costs more than computing it. This kernel computes, for a group of
-//! [`GROUP`] features `j` and `LANES` consecutive samples `i` at a time,
+//! `GROUP` (8) features `j` and `LANES` consecutive samples `i` at a time,
 //! `z_ij = b_j + Σ_l x_il w_jl` in registers (one fused multiply–add per `l`, the weight
 //! broadcast) and applies the activation before the single store of `φ` (and of the
 //! cache). `Φ` therefore crosses memory once, and the work is compute-bound: a SIMD

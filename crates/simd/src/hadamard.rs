@@ -7,7 +7,7 @@ use crate::hygiene::clear_upper_state;
 /// `v ← v ⊙ s` as a [`SliceFn`] (`out` = `v`, `inp` = `s`).
 struct Hadamard;
 
-impl SliceFn for Hadamard {
+impl SliceFn<&[f64]> for Hadamard {
     type Output = ();
     #[inline(always)]
     fn call<S: Simd>(self, _: S, v: &mut [f64], s: &[f64]) {

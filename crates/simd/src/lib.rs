@@ -8,12 +8,13 @@
 //!
 //! ## Dispatch: one token trait
 //!
-//! One mechanism selects the compiled variant at run time ([`dispatch`]): [`Backend`]
+//! One mechanism selects the compiled variant at run time (`dispatch`): [`Backend`]
 //! (AVX-512F + FMA, AVX2 + FMA, or the baseline) is detected with std's
-//! `is_x86_feature_detected!`; a kernel is a `SimdFn`, generic over a zero-sized token
-//! `S: Simd`, and `with_simd` / `dispatch` run it inside a `#[target_feature]` function
-//! of the chosen back end, where its `#[inline(always)]` body is compiled with those
-//! features. A SIMD token can only be created there, after detection: that is the safety
+//! `is_x86_feature_detected!`; a kernel is generic over a zero-sized token `S: Simd`
+//! (a `SimdFn` holding its operands, or a `SliceFn` receiving an output slice and a second
+//! operand as arguments, so that their `noalias` reaches the vectoriser as it did before
+//! the move), and the dispatchers run it inside a `#[target_feature]` function of the
+//! chosen back end, where its `#[inline(always)]` body is compiled with those features. A SIMD token can only be created there, after detection: that is the safety
 //! argument of every intrinsic call in the token methods. Kernels with explicit vectors
 //! (sin/cos, the fused features) use the token's vector operations; scalar loops (exp,
 //! squared distances, linear combinations, Hadamard) are autovectorised and use the token
@@ -45,7 +46,8 @@
 //!
 //! ## Module map
 //!
-//! - [`dispatch`] — [`Backend`], the token trait and its three implementations.
+//! - `dispatch` (private) — [`Backend`] (public), the token trait, its three
+//!   implementations and the dispatchers.
 //! - [`trig`] — vectorised `sin`/`cos`/`sincos` on slices (re-exported as `plres_rff::trig`).
 //! - [`exp`] — vectorised `exp`, scaled `exp`, squared distances (plres-kernels' Grams).
 //! - [`stream`] — non-temporal copy and store fence (mirroring symmetric Grams).
@@ -81,7 +83,7 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod alloc;
-pub mod dispatch;
+mod dispatch;
 pub mod exp;
 pub mod fused;
 pub mod hadamard;

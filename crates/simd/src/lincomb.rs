@@ -192,10 +192,10 @@ struct Combine<'b> {
     cols: &'b [&'b [f64]],
 }
 
-impl SliceFn for Combine<'_> {
+impl SliceFn<()> for Combine<'_> {
     type Output = f64;
     #[inline(always)]
-    fn call<S: Simd>(self, _: S, out: &mut [f64], _: &[f64]) -> f64 {
+    fn call<S: Simd>(self, _: S, out: &mut [f64], _: ()) -> f64 {
         combine_body(out, self.base, self.coef, self.cols)
     }
 }
@@ -212,7 +212,7 @@ pub fn combine_chunk(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &
         // `combine_avx512` is compiled for.
         return unsafe { combine_avx512(out, base, coef, cols) };
     }
-    dispatch_slices(Combine { base, coef, cols }, out, &[])
+    dispatch_slices(Combine { base, coef, cols }, out, ())
 }
 
 /// The `n·d` entries of `m` as one slice, if `m` is stored as one contiguous column-major

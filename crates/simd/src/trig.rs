@@ -54,7 +54,7 @@
 //! in the last bits.
 
 pub use crate::dispatch::Backend;
-use crate::dispatch::{Simd, SimdFn, with_simd};
+use crate::dispatch::{Simd, SliceFn, with_slices};
 
 /// Largest `|x|` handled by the polynomial path; beyond it (and for NaN/∞) libm is used.
 ///
@@ -298,18 +298,14 @@ fn run<S: Simd>(s: S, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
     }
 }
 
-/// One pass of [`run`] as a [`SimdFn`], for [`with_simd`].
-struct Run<'a, 'b> {
-    op: Op<'a>,
-    io: &'b mut [f64],
-    aux: &'b mut [f64],
-}
+/// One pass of [`run`] as a [`SliceFn`] (`io`, `aux` its slices).
+struct Run<'a>(Op<'a>);
 
-impl SimdFn for Run<'_, '_> {
+impl SliceFn<&mut [f64]> for Run<'_> {
     type Output = ();
     #[inline(always)]
-    fn call<S: Simd>(self, s: S) {
-        run(s, self.op, self.io, self.aux);
+    fn call<S: Simd>(self, s: S, io: &mut [f64], aux: &mut [f64]) {
+        run(s, self.0, io, aux);
     }
 }
 
@@ -318,7 +314,7 @@ impl SimdFn for Run<'_, '_> {
 /// # Panics
 /// If the CPU does not support `backend`.
 fn dispatch(backend: Backend, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    with_simd(backend, Run { op, io, aux });
+    with_slices(backend, Run(op), io, aux);
 }
 
 /// `s_i = sin x_i`, `c_i = cos x_i`, both from one range reduction, on the best back end.
