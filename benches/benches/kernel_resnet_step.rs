@@ -14,6 +14,8 @@
 //!
 //! Run: `cargo bench -p plres-benches --bench kernel_resnet_step`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

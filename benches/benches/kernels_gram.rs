@@ -12,6 +12,8 @@
 //! the kernels crate follows); `seq` one thread. Inputs are seeded normals, outputs
 //! preallocated outside the timed loop.
 
+#![forbid(unsafe_code)]
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use faer::Par;
 use plres_benches::{gemm_abt, par, seeded_normal};

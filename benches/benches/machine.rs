@@ -17,6 +17,8 @@
 //!
 //! Run: `cargo bench -p plres-benches --bench machine`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

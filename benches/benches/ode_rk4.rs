@@ -14,15 +14,17 @@
 //! - `linear`: `F = X Aᵀ` (one 4096×16×16 GEMM; the cheapest field: the hardest target);
 //! - `tanh`: `F = tanh(X Wᵀ + t b)` (a residual-block-like field).
 
+#![forbid(unsafe_code)]
+
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use faer::{Mat, Par};
 use plres_benches::seeded_normal;
 use plres_ode::problems::{Linear, Tanh};
-use plres_ode::simd::clear_avx_upper;
 use plres_ode::stepper::row_block;
 use plres_ode::{ButcherTableau, FixedSolver, Grid, VectorField};
+use plres_simd::clear_upper_state;
 
 const N: usize = 4096;
 const D: usize = 16;
@@ -45,7 +47,7 @@ fn evals<F: VectorField>(field: &F, grid: &Grid, x: &Mat<f64>, out: &mut Mat<f64
                 );
                 r0 += len;
             }
-            clear_avx_upper();
+            clear_upper_state();
         }
     }
 }

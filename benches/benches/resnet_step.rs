@@ -15,6 +15,8 @@
 //!
 //! Run: `cargo bench -p plres-benches --bench resnet_step`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;

@@ -15,6 +15,8 @@
 //!
 //! Run: `cargo bench -p plres-benches --bench rff_apply`.
 
+#![forbid(unsafe_code)]
+
 use std::hint::black_box;
 use std::time::Duration;
 

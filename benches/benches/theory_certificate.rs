@@ -16,6 +16,8 @@
 //!
 //! Run: `cargo bench -p plres-benches --bench theory_certificate`.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};

@@ -11,6 +11,8 @@
 //! seeded problem (Gaussian RFF `σ = 1`, `X ~ N(0,1)`, `Y = X + ½ sin 2X`,
 //! `U ~ N(0, 0.1²)`), readable by the peer.
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use faer::Mat;

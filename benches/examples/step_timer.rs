@@ -27,6 +27,8 @@
 //!
 //! Build and run: `cargo run --release -p plres-benches --example step_timer -- time --size 1024,16,1024,32`.
 
+#![forbid(unsafe_code)]
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;

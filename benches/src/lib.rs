@@ -8,6 +8,8 @@ pub mod peer;
 
 pub use peer::PeerProblem;
 
+#![forbid(unsafe_code)]
+
 use faer::{Accum, Mat, Par};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

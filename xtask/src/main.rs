@@ -7,6 +7,8 @@
 //! - `cargo xtask bench-peer [--python PATH]`: the training-step timer beside the
 //!   project's own PyTorch script (see `benches/README.md`).
 
+#![forbid(unsafe_code)]
+
 mod bench_peer;
 mod reproduce;
 mod tidy;

@@ -39,6 +39,8 @@
 //!   [`split`](preprocess::split), [`embed`](preprocess::embed).
 //! - [`error`] — [`DataError`], [`Location`].
 
+#![forbid(unsafe_code)]
+
 pub mod dataset;
 pub mod digits;
 pub mod error;

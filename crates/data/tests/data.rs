@@ -1,6 +1,8 @@
 //! Integration tests of plres-data: file formats (IDX, CSV) and their errors, the
 //! embedded digits, the synthetic generators' guarantees, and preprocessing.
 
+#![forbid(unsafe_code)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -2,6 +2,8 @@
 //! self-contained experiment defined here: gradient descent on a strongly convex
 //! quadratic, whose linear rate is a theorem we can check exactly.
 
+#![forbid(unsafe_code)]
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 

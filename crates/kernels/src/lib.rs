@@ -68,7 +68,7 @@
 //! # Ok::<(), plres_kernels::KernelError>(())
 //! ```
 
-#![deny(unsafe_code)] // allowed in `simd` only (runtime-dispatched SIMD `exp`, `vzeroupper`)
+#![forbid(unsafe_code)] // SIMD `exp`, streaming stores and `vzeroupper` live in plres-simd
 
 pub mod arccos;
 pub mod error;
@@ -77,8 +77,6 @@ pub mod kernel;
 pub mod linear;
 mod pairwise;
 pub mod radial;
-mod simd;
-pub use simd::clear_upper_state;
 pub mod spec;
 pub mod spectral;
 pub mod validate;

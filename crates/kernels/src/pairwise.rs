@@ -14,7 +14,7 @@
 //! every entry is computed once and the result is exactly symmetric.
 //!
 //! Each thread clears the AVX upper state after its GEMM, before the pass (see
-//! [`crate::simd`]).
+//! [`plres_simd::hygiene`]).
 
 use faer::linalg::matmul::matmul;
 use faer::linalg::matmul::triangular::{self, BlockStructure};
@@ -22,7 +22,8 @@ use faer::prelude::{Reborrow, ReborrowMut};
 use faer::utils::thread::{join_raw, parallelism_degree};
 use faer::{Accum, MatMut, MatRef, Par};
 
-use crate::simd::{clear_upper_state, store_fence, stream_copy};
+use plres_simd::clear_upper_state;
+use plres_simd::stream::{store_fence, stream_copy};
 
 /// Columns per GEMM-then-pass panel (a 2048-row panel is 512 KiB: stays in L2).
 const PANEL: usize = 128;

@@ -27,11 +27,11 @@ use std::sync::Mutex;
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef};
+use plres_simd::exp::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::check_weighted_grad_shapes;
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
-use crate::simd::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
 

@@ -7,6 +7,8 @@
 //! Property tests run `PROPTEST_CASES` cases (default 256) and test every kernel on each
 //! generated input.
 
+#![forbid(unsafe_code)]
+
 use std::f64::consts::PI;
 
 use faer::{Accum, Mat, MatRef};

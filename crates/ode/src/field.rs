@@ -19,8 +19,8 @@ use faer::{MatMut, MatRef};
 /// gradient routines call the vector–Jacobian products on the whole batch.
 ///
 /// An implementation that runs faer products and then scalar code (libm `sin`, `tanh`, …)
-/// should call [`clear_avx_upper`](crate::simd::clear_avx_upper) in between (see
-/// [`simd`](crate::simd): a 10× slowdown otherwise on AVX-512 machines).
+/// should call [`clear_upper_state`](plres_simd::clear_upper_state) in between (see
+/// [`plres_simd::hygiene`]: a 10× slowdown otherwise on AVX-512 machines).
 ///
 /// Shapes (all `N × d`, the caller guarantees them; implementations may panic otherwise):
 /// `x`, `v` and `out`.
@@ -69,8 +69,8 @@ impl<F: VectorField + ?Sized> VectorField for Box<F> {
     }
 }
 
-/// `field.eval`, then [`clear_avx_upper`](crate::simd::clear_avx_upper) so that the
-/// integrator's own code after it runs at full speed (see [`simd`](crate::simd)).
+/// `field.eval`, then [`clear_upper_state`](plres_simd::clear_upper_state) so that the
+/// integrator's own code after it runs at full speed (see [`plres_simd::hygiene`]).
 #[inline]
 pub(crate) fn eval<F: VectorField + ?Sized>(
     field: &F,
@@ -79,7 +79,7 @@ pub(crate) fn eval<F: VectorField + ?Sized>(
     out: MatMut<'_, f64>,
 ) {
     field.eval(t, x, out);
-    crate::simd::clear_avx_upper();
+    plres_simd::clear_upper_state();
 }
 
 /// `field.vjp_state`, then `vzeroupper`.
@@ -92,7 +92,7 @@ pub(crate) fn vjp_state<F: VectorField + ?Sized>(
     out: MatMut<'_, f64>,
 ) {
     field.vjp_state(t, x, v, out);
-    crate::simd::clear_avx_upper();
+    plres_simd::clear_upper_state();
 }
 
 /// `field.vjp_params`, then `vzeroupper`.
@@ -105,5 +105,5 @@ pub(crate) fn vjp_params<F: VectorField + ?Sized>(
     grad: &mut [f64],
 ) {
     field.vjp_params(t, x, v, grad);
-    crate::simd::clear_avx_upper();
+    plres_simd::clear_upper_state();
 }

@@ -40,8 +40,9 @@
 //! - [`problems`]: test problems with exact solutions, shared by tests, benches and
 //!   experiments.
 //! - [`error`]: [`OdeError`] (typed, carrying partial solutions).
-//! - [`simd`]: `vzeroupper` hygiene after faer products and the runtime-dispatched
-//!   combination kernel.
+//!
+//! The runtime-dispatched combination kernel and the `vzeroupper` hygiene after faer
+//! products ([`plres_simd::clear_upper_state`]) live in plres-simd.
 //!
 //! ## Example
 //!
@@ -58,6 +59,8 @@
 //! assert!((&g.state - &x0).norm_l2() < 1e-8);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod adaptive;
 pub mod adjoint;
 pub mod error;
@@ -66,7 +69,6 @@ pub mod fixed;
 pub mod grid;
 mod linalg;
 pub mod problems;
-pub mod simd;
 pub mod solution;
 pub mod stepper;
 pub mod tableau;

@@ -9,8 +9,8 @@
 
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{MatMut, MatRef};
+use plres_simd::lincomb::{self, ChunkBase, combine_chunk};
 
-use crate::simd::{ChunkBase, combine_chunk};
 use crate::tableau::MAX_STAGES;
 
 /// Most terms in one combination: every stage plus one extra operand.
@@ -102,12 +102,11 @@ pub(crate) fn lincomb(mut dst: MatMut<'_, f64>, base: Base<'_>, terms: &Terms<'_
         }
         && (0..terms.len).all(|k| whole(terms.get(k).1));
     if flat {
-        let len = n * d;
-        // SAFETY: each operand has unit row stride and column stride n (checked above), so its
-        // n·d elements are exactly the `len` consecutive f64 from its first element; `dst` is
-        // borrowed mutably for the whole call and the operands are shared borrows.
-        let as_slice = |m: MatRef<'_, f64>| unsafe { std::slice::from_raw_parts(m.as_ptr(), len) };
-        let dst_all = unsafe { std::slice::from_raw_parts_mut(dst.rb_mut().as_ptr_mut(), len) };
+        // every operand is one contiguous column-major run (checked above)
+        fn as_slice(m: MatRef<'_, f64>) -> &[f64] {
+            lincomb::flat(m).expect("contiguous operand")
+        }
+        let dst_all = lincomb::flat_mut(dst.rb_mut()).expect("contiguous destination");
         let empty: &[f64] = &[];
         let mut cols: [&[f64]; MAX_TERMS] = [empty; MAX_TERMS];
         for k in 0..terms.len {

@@ -16,9 +16,9 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use plres_simd::clear_upper_state;
 
 use crate::field::VectorField;
-use crate::simd::clear_avx_upper;
 
 /// Problems with a closed-form solution.
 pub trait ExactSolution {
@@ -100,7 +100,7 @@ impl VectorField for Linear {
         let d = self.a.nrows();
         let mut g = Mat::zeros(d, d);
         matmul(g.as_mut(), Accum::Replace, v.transpose(), x, 1.0, self.par);
-        clear_avx_upper();
+        clear_upper_state();
         add_row_major(grad, g.as_ref(), 0);
     }
 }
@@ -599,7 +599,7 @@ impl VectorField for Tanh {
             self.par,
         );
         // faer's kernels leave the AVX upper state dirty; libm's tanh would pay for it.
-        clear_avx_upper();
+        clear_upper_state();
         for j in 0..out.ncols() {
             let shift = t * self.b[j];
             if let Some(col) = out.as_mut().col_mut(j).try_as_col_major_mut() {
@@ -640,7 +640,7 @@ impl VectorField for Tanh {
         }
         let mut g = Mat::zeros(d, d);
         matmul(g.as_mut(), Accum::Replace, vs.transpose(), x, 1.0, self.par);
-        clear_avx_upper();
+        clear_upper_state();
         add_row_major(grad, g.as_ref(), 0);
         for j in 0..d {
             grad[d * d + j] += t * (0..vs.nrows()).map(|i| vs[(i, j)]).sum::<f64>();

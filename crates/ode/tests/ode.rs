@@ -3,6 +3,8 @@
 //!
 //! Every tolerance is derived in a comment from the method's error or from rounding.
 
+#![forbid(unsafe_code)]
+
 use faer::{Mat, MatMut, MatRef};
 use plres_ode::problems::{
     CosineGrowth, ExactSolution, HarmonicOscillator, Linear, LotkaVolterra, NormalLinear,

@@ -3,6 +3,8 @@
 //!
 //! `cargo run -p plres-optim --example quadratic --release`
 
+#![forbid(unsafe_code)]
+
 use plres_optim::{
     AdamConfig, GradientDescentConfig, Metric, ObserverAction, Problem, ProblemError, Schedule,
     Solver, State, Stopping, run,

@@ -83,6 +83,8 @@
 //! - [`executor`]: [`run`], [`run_in_place`], [`Outcome`], [`Report`].
 //! - [`error`]: [`ConfigError`], [`OptimError`].
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod executor;
 pub mod metric;

@@ -1,14 +1,14 @@
 //! Integration tests of plres-optim: convergence bounds, hand-computed Adam/AdamW steps,
 //! PyTorch schedule semantics, seeded SGD, divergence, metrics, validation, allocation.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#![forbid(unsafe_code)]
 
 use plres_optim::{
     AdamConfig, BacktrackingConfig, ConfigError, GradientDescentConfig, History, Iterate, Metric,
     Minibatch, MomentumConfig, NonFinite, ObserverAction, OptimError, Problem, ProblemError,
     Schedule, SgdConfig, Solver, SolverConfig, State, StopReason, Stopping, run, run_in_place,
 };
+use plres_simd::alloc::CountingAllocator;
 use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -19,44 +19,12 @@ const U: f64 = f64::EPSILON / 2.0;
 // ---------------------------------------------------------------------------------------
 // Allocation counting (per thread, so parallel tests do not interfere).
 
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn bump() {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        bump();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        bump();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator::new();
 
+/// Allocations made so far by this thread.
 fn allocations() -> u64 {
-    ALLOCS.with(Cell::get)
+    GLOBAL.thread_allocations()
 }
 
 // ---------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@
 //! appends of `T` steps (`N` centres per layer and step) without evaluating anything:
 //! the memory of a `T`-step run in seconds.
 
+#![forbid(unsafe_code)]
+
 use std::time::Instant;
 
 use faer::Mat;

@@ -76,6 +76,8 @@
 //! and its workspace ([`Trainable::training_workspace`]) is the `(L+1)·N·d` doubles of
 //! states plus two `N×d` adjoints, two tile pairs (256 KiB) and one `min(N, p)·d` buffer.
 
+#![forbid(unsafe_code)]
+
 pub mod checkpoint;
 pub mod error;
 pub mod integrator;

@@ -12,7 +12,7 @@
 //! one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};
-use plres_kernels::clear_upper_state;
+use plres_simd::clear_upper_state;
 
 use plres_data::TargetsRef;
 

@@ -20,8 +20,8 @@
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef};
 use plres_data::TargetsRef;
-use plres_kernels::clear_upper_state;
 use plres_optim::Metric;
+use plres_simd::clear_upper_state;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};

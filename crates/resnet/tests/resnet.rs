@@ -14,8 +14,8 @@
 //! below that scale (a random draw with a tiny gradient) the check becomes the absolute
 //! `10⁻⁸`, still 5× above the finite-difference error.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use faer::{Accum, Mat, MatMut, MatRef};
@@ -30,6 +30,7 @@ use plres_resnet::{
 use plres_rff::{
     FeatureMap, FeatureSpec, FourierVariant, RandomFourierFeatures, RandomReluFeatures,
 };
+use plres_simd::alloc::CountingAllocator;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use rand::SeedableRng;
@@ -39,36 +40,11 @@ use rand_distr::{Distribution, StandardNormal};
 // ---------------------------------------------------------------------------------------
 // Allocation counting (this thread only: tests run concurrently on other threads).
 
-struct CountingAlloc;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: CountingAlloc = CountingAlloc;
+static GLOBAL: CountingAllocator = CountingAllocator::new();
 
 fn allocations_during(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(|c| c.get());
-    f();
-    ALLOCS.with(|c| c.get()) - before
+    GLOBAL.allocations_during(f) as usize
 }
 
 // ---------------------------------------------------------------------------------------

@@ -6,6 +6,8 @@
 //! `gemm2`, `apply2`, `apply_with_cache2` (two threads). Without arguments, prints the
 //! minimum wall time of each one-thread component.
 
+#![forbid(unsafe_code)]
+
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
 use plres_kernels::KernelSpec;

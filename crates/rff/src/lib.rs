@@ -27,13 +27,14 @@
 //! * [`map`] — the [`FeatureMap`] trait (`apply_in_place`, `apply_with_cache`,
 //!   `vjp_in_place`, `limit_kernel`, …) and the blocked faer GEMM + activation driver.
 //! * `fused` (private) — for input dimension `d ≤ 64`, the pre-activation `b + Wx` and the
-//!   activation computed together in SIMD registers, so `Φ` is written once.
+//!   activation computed together in SIMD registers, so `Φ` is written once (the kernel
+//!   is `plres_simd::fused`).
 //! * [`fourier`] — [`RandomFourierFeatures`], [`FourierVariant`].
 //! * [`relu`] — [`RandomReluFeatures`].
 //! * [`spec`] — [`FeatureSpec`], the serialisable choice of a feature map.
 //! * [`bounds`] — feature counts and failure probabilities (docs/theory.md §6).
-//! * [`trig`] — vectorised `sin`/`cos`/`sincos` (SIMD polynomial, ≤ 4 ulp), public so
-//!   that the ResNet can fuse its own activation passes.
+//! * [`trig`] — vectorised `sin`/`cos`/`sincos` (SIMD polynomial, ≤ 4 ulp): a re-export
+//!   of `plres_simd::trig`, where the kernels and their error analysis live.
 //! * [`error`] — [`RffError`], [`BoundError`].
 //!
 //! ## Example
@@ -53,6 +54,8 @@
 //! assert_eq!(rff.output_dim(), p);
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod bounds;
 pub mod error;
 pub mod fourier;
@@ -60,7 +63,7 @@ mod fused;
 pub mod map;
 pub mod relu;
 pub mod spec;
-pub mod trig;
+pub use plres_simd::trig;
 
 pub use error::{BoundError, RffError};
 pub use fourier::{FourierVariant, RandomFourierFeatures};

@@ -531,7 +531,7 @@ pub(crate) fn forward_columnwise(
             let act = |slab: Slab<'_>| {
                 // faer's kernels leave the upper vector state dirty; the baseline-x86-64
                 // loops below would pay an SSE/AVX transition penalty on every instruction
-                plres_kernels::clear_upper_state();
+                plres_simd::clear_upper_state();
                 let c = slab.shift;
                 match slab.extra {
                     [Some(cache), ..] => for_each_col2(slab.z, cache, |j, z, g| {

@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo run --release -p plres-theory --example pl_monitor`
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use faer::Mat;

@@ -94,6 +94,8 @@
 //! }
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod convergence;
 pub mod error;
 pub mod expressivity;

@@ -4,6 +4,8 @@
 //! `PLRES_THEORY_CASES`; the others run a small default (`PROPTEST_CASES` overrides,
 //! `PLRES_THEORY_CASES` raises them too).
 
+#![forbid(unsafe_code)]
+
 use std::sync::Arc;
 
 use faer::Mat;

@@ -32,6 +32,7 @@ use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef};
 use plres_rff::Columnwise;
+use plres_simd::hadamard::hadamard_in_place;
 
 use crate::linear::workspace::{adjoint_pair, slice_t, slice_t_mut};
 use crate::maps::parallel;
@@ -177,7 +178,7 @@ fn backward_part(
                 h,
                 faer::Par::Seq,
             );
-            hadamard(v, s);
+            hadamard_in_place(v, s);
             matmul(
                 pk.rb_mut().subrows_mut(i0, ib),
                 Accum::Add,
@@ -190,38 +191,6 @@ fn backward_part(
         }
         j0 += jb;
     }
-}
-
-/// `v ← v ⊙ s`, with the widest vectors the CPU has (a product is exact in any width: the
-/// same bits on every path). The baseline-x86-64 loop runs after `vzeroupper`, since faer's
-/// kernels leave the upper vector state dirty.
-fn hadamard(v: &mut [f64], s: &[f64]) {
-    fn body(v: &mut [f64], s: &[f64]) {
-        for (vi, si) in v.iter_mut().zip(s) {
-            *vi *= *si;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx512f")]
-        fn avx512(v: &mut [f64], s: &[f64]) {
-            body(v, s);
-        }
-        #[target_feature(enable = "avx2")]
-        fn avx2(v: &mut [f64], s: &[f64]) {
-            body(v, s);
-        }
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { avx512(v, s) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { avx2(v, s) };
-        }
-    }
-    plres_kernels::clear_upper_state();
-    body(v, s);
 }
 
 /// Forward Euler over the first `n` rows of `states` (`states[0]` already `X_0`):
@@ -298,7 +267,7 @@ pub(crate) fn backward(
                 || backward_part(cw, ukt, xk, pk1, pk.rb_mut(), g0, (0, jmid), h, t0),
                 || backward_part(cw, ukt, xk, pk1, pbuf.rb_mut(), g1, (jmid, p), h, t1),
             );
-            plres_kernels::clear_upper_state();
+            plres_simd::clear_upper_state();
             pk += pbuf.rb();
         } else {
             let (x0, x1) = xk.split_at_row(mid);
@@ -309,7 +278,7 @@ pub(crate) fn backward(
                 || backward_part(cw, ukt, x0, q0, r0, gk, (0, p), h, t0),
                 || backward_part(cw, ukt, x1, q1, r1, g1m, (0, p), h, t1),
             );
-            plres_kernels::clear_upper_state();
+            plres_simd::clear_upper_state();
             for (a, b) in grad[k * d * p..(k + 1) * d * p]
                 .iter_mut()
                 .zip(extra[..p * d].iter())

@@ -1,38 +1,19 @@
-//! Vector-register hygiene and the runtime-dispatched inner loop of the stage combinations.
-//!
-//! **Why this exists.** faer's GEMM kernels (AVX-512 / AVX2) return with the upper halves of
-//! the vector registers dirty (no `vzeroupper`). On Intel cores every *legacy-SSE* instruction
-//! executed afterwards (Rust code compiled for the baseline x86-64 target, glibc's `tanh`,
-//! `exp`, …) then pays a transition penalty: measured on this project's machine, an axpy after
-//! a faer matmul ran 8× slower and `tanh` 15× slower until a `vzeroupper`.
-//! [`clear_avx_upper`] issues that instruction; the integrators call it after every field
-//! evaluation or vector–Jacobian product, and fields that run scalar maths after a faer product
-//! (e.g. [`problems::Tanh`](crate::problems::Tanh)) should call it too.
+//! The runtime-dispatched inner loop of plres-ode's stage combinations,
+//! `out = base + Σ_k c_k M_k` over a chunk, and the flat views of contiguous matrices it
+//! runs on.
 //!
 //! The combinations `out = base + Σ c_k M_k` are compiled three times (AVX-512F, AVX2 and the
 //! baseline) from one generic body and dispatched at run time. Each output element is computed
 //! by the same sequence of IEEE operations (`mul` then `add`, never fused) in every version, so
 //! the results are bitwise identical whichever version runs.
 
-/// Zeroes the upper halves of the AVX registers (`vzeroupper`) when the CPU has AVX; a no-op
-/// elsewhere. Costs about one cycle.
-#[inline]
-pub fn clear_avx_upper() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: AVX is available (checked above), which is all `vzeroupper` requires. It
-            // only clears bits 128 and up of the vector registers; code compiled for the
-            // baseline target keeps no live values there, and LLVM models the intrinsic as
-            // clobbering them.
-            unsafe { std::arch::x86_64::_mm256_zeroupper() }
-        }
-    }
-}
+use faer::{MatMut, MatRef};
+
+use crate::dispatch::{Backend, Simd, SliceFn, dispatch_slices};
 
 /// How a chunk combination starts.
 #[derive(Clone, Copy)]
-pub(crate) enum ChunkBase<'a> {
+pub enum ChunkBase<'a> {
     /// `out = c_0 M_0 + Σ_{k≥1} c_k M_k` (or 0 with no terms).
     Zero,
     /// `out += Σ c_k M_k`.
@@ -117,8 +98,9 @@ fn combine_avx512(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &[&[
     for k in 0..nt {
         ptr[k] = cols[k].as_ptr();
     }
-    // SAFETY (all calls): every column and the base slice hold at least n elements (asserted
-    // above), which is all `avx512_terms` requires besides AVX-512F (enabled here).
+    // SAFETY: (all calls) every column and the base slice hold at least n elements
+    // (asserted above), which is all `avx512_terms` requires besides AVX-512F (enabled
+    // here).
     let (done, bits) = unsafe {
         match nt {
             1 => avx512_terms::<1>(out, base, coef, &ptr),
@@ -202,10 +184,20 @@ unsafe fn avx512_terms<const NT: usize>(
 /// Most terms the written-out AVX-512 version takes (more fall back to the generic body).
 const MAX_TERMS_SIMD: usize = 16;
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn combine_avx2(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &[&[f64]]) -> f64 {
-    combine_body(out, base, coef, cols)
+/// [`combine_body`] as a [`SliceFn`] (`out` the chunk; no input slice): compiled for
+/// AVX2 (+ FMA, unused: the body never fuses) and the baseline, autovectorised.
+struct Combine<'b> {
+    base: ChunkBase<'b>,
+    coef: &'b [f64],
+    cols: &'b [&'b [f64]],
+}
+
+impl SliceFn<()> for Combine<'_> {
+    type Output = f64;
+    #[inline(always)]
+    fn call<S: Simd>(self, _: S, out: &mut [f64], _: ()) -> f64 {
+        combine_body(out, self.base, self.coef, self.cols)
+    }
 }
 
 /// `out = base + Σ_k coef[k]·cols[k]` over a chunk; returns 0 if every result is finite and
@@ -213,24 +205,43 @@ fn combine_avx2(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &[&[f6
 ///
 /// # Panics
 /// If a column is shorter than `out`.
-pub(crate) fn combine_chunk(
-    out: &mut [f64],
-    base: ChunkBase<'_>,
-    coef: &[f64],
-    cols: &[&[f64]],
-) -> f64 {
+pub fn combine_chunk(out: &mut [f64], base: ChunkBase<'_>, coef: &[f64], cols: &[&[f64]]) -> f64 {
     #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { combine_avx512(out, base, coef, cols) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU supports AVX2 (checked just above).
-            return unsafe { combine_avx2(out, base, coef, cols) };
-        }
+    if Backend::detect() == Backend::Avx512 {
+        // SAFETY: `detect` returns `Avx512` only when the CPU has AVX-512F, the feature
+        // `combine_avx512` is compiled for.
+        return unsafe { combine_avx512(out, base, coef, cols) };
     }
-    combine_body(out, base, coef, cols)
+    dispatch_slices(Combine { base, coef, cols }, out, ())
+}
+
+/// The `n·d` entries of `m` as one slice, if `m` is stored as one contiguous column-major
+/// run (unit row stride and column stride `n`, or a single column); `None` otherwise.
+pub fn flat(m: MatRef<'_, f64>) -> Option<&[f64]> {
+    let (n, d) = m.shape();
+    if n == 0 || d == 0 || !is_flat(m.row_stride(), m.col_stride(), n, d) {
+        return None;
+    }
+    // SAFETY: unit row stride and column stride n (checked above) mean the n·d entries are
+    // exactly the n·d consecutive f64 from the first one, all inside `m`'s allocation; the
+    // slice borrows `m` (shared) for its lifetime.
+    Some(unsafe { std::slice::from_raw_parts(m.as_ptr(), n * d) })
+}
+
+/// [`flat`] for a mutable matrix.
+pub fn flat_mut(m: MatMut<'_, f64>) -> Option<&mut [f64]> {
+    let (n, d) = m.shape();
+    if n == 0 || d == 0 || !is_flat(m.row_stride(), m.col_stride(), n, d) {
+        return None;
+    }
+    // SAFETY: as in `flat`; the slice takes over `m`'s exclusive borrow, so nothing else
+    // reads or writes these entries while it lives.
+    Some(unsafe { std::slice::from_raw_parts_mut(m.as_ptr_mut(), n * d) })
+}
+
+/// Unit row stride and column stride `n` (any column stride for one column).
+fn is_flat(row_stride: isize, col_stride: isize, n: usize, d: usize) -> bool {
+    row_stride == 1 && (d <= 1 || col_stride == n as isize)
 }
 
 #[cfg(test)]
@@ -323,5 +334,33 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `flat` sees exactly the column-major entries of a contiguous matrix (and of one
+    /// column of a larger one), and refuses row-major views, row blocks (column stride ≠
+    /// rows), faer's padded `Mat` (column stride rounded up) and empty matrices; `flat_mut`
+    /// writes through to the matrix.
+    #[test]
+    fn flat_views_only_contiguous_matrices() {
+        let mut data: Vec<f64> = (0..4)
+            .flat_map(|j| (0..3).map(move |i| (10 * i + j) as f64))
+            .collect();
+        let want = data.clone();
+        let m = MatRef::from_column_major_slice(&data, 3, 4);
+        assert_eq!(flat(m), Some(&want[..]));
+        assert_eq!(flat(m.col(2).as_mat()), Some(&want[6..9]));
+        assert_eq!(flat(m.transpose()), None);
+        assert_eq!(flat(m.subrows(0, 2)), None);
+        assert_eq!(flat(m.subcols(0, 0)), None);
+        let padded = faer::Mat::from_fn(3, 4, |i, j| m[(i, j)]);
+        assert_eq!(
+            flat(padded.as_ref()).is_some(),
+            padded.col_stride() == 3,
+            "a faer Mat is flat exactly when its columns are not padded"
+        );
+        let mm = MatMut::from_column_major_slice_mut(&mut data, 3, 4);
+        flat_mut(mm).expect("contiguous")[4] = -1.0;
+        assert_eq!(data[4], -1.0);
+        assert_eq!(MatRef::from_column_major_slice(&data, 3, 4)[(1, 1)], -1.0);
     }
 }

@@ -53,9 +53,8 @@
 //! ([`Backend::Scalar`] computes `a·b + c` in two roundings, the SIMD ones fused) may differ
 //! in the last bits.
 
-mod simd;
-
-pub(crate) use simd::Simd;
+pub use crate::dispatch::Backend;
+use crate::dispatch::{Simd, SliceFn, with_slices};
 
 /// Largest `|x|` handled by the polynomial path; beyond it (and for NaN/∞) libm is used.
 ///
@@ -88,59 +87,6 @@ const T: [f64; 8] = [
     f64::from_bits(0xbd6a_e513_8b98_566e),
     f64::from_bits(0x3ce8_9a48_57c6_d256),
 ];
-
-/// An instruction-set path for the polynomial kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Backend {
-    /// Portable code without FMA (`a·b + c`), compiled for the baseline target.
-    Scalar,
-    /// x86-64 AVX2 + FMA (4 lanes per register).
-    Avx2Fma,
-    /// x86-64 AVX-512F (8 lanes per register).
-    Avx512,
-}
-
-impl Backend {
-    /// The widest back end this CPU supports (detected once per call, cheaply cached by std).
-    pub fn detect() -> Self {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma") {
-                return Backend::Avx512;
-            }
-            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-                return Backend::Avx2Fma;
-            }
-        }
-        Backend::Scalar
-    }
-
-    /// Whether this CPU can run `self`.
-    pub fn is_available(self) -> bool {
-        match self {
-            Backend::Scalar => true,
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx2Fma => {
-                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
-            }
-            #[cfg(target_arch = "x86_64")]
-            Backend::Avx512 => {
-                std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("fma")
-            }
-            #[cfg(not(target_arch = "x86_64"))]
-            _ => false,
-        }
-    }
-
-    /// All back ends this CPU can run, narrowest first.
-    pub fn available() -> Vec<Backend> {
-        [Backend::Scalar, Backend::Avx2Fma, Backend::Avx512]
-            .into_iter()
-            .filter(|b| b.is_available())
-            .collect()
-    }
-}
 
 /// What a pass computes from its argument `y` (`y = x`, or `y = z + shift`).
 enum Op<'a> {
@@ -352,77 +298,23 @@ fn run<S: Simd>(s: S, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn run_avx512(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    // SAFETY: only called by `dispatch` after `Backend::Avx512.is_available()`.
-    let s = unsafe { simd::Avx512::new_unchecked() };
-    run(s, op, io, aux);
+/// One pass of [`run`] as a [`SliceFn`] (`io`, `aux` its slices).
+struct Run<'a>(Op<'a>);
+
+impl SliceFn<&mut [f64]> for Run<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn call<S: Simd>(self, s: S, io: &mut [f64], aux: &mut [f64]) {
+        run(s, self.0, io, aux);
+    }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn run_avx2(op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    // SAFETY: only called by `dispatch` after `Backend::Avx2Fma.is_available()`.
-    let s = unsafe { simd::Avx2::new_unchecked() };
-    run(s, op, io, aux);
-}
-
-/// A computation generic over the SIMD back end (see [`with_simd`]).
-pub(crate) trait SimdFn {
-    /// Runs with the back end `s`; must be `#[inline(always)]` so that it is compiled
-    /// with the target features of the caller in [`with_simd`].
-    fn call<S: Simd>(self, s: S);
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn call_avx512<F: SimdFn>(f: F) {
-    // SAFETY: only called by `with_simd` after `Backend::Avx512.is_available()`.
-    f.call(unsafe { simd::Avx512::new_unchecked() });
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn call_avx2<F: SimdFn>(f: F) {
-    // SAFETY: only called by `with_simd` after `Backend::Avx2Fma.is_available()`.
-    f.call(unsafe { simd::Avx2::new_unchecked() });
-}
-
-/// Runs `f` on `backend` (compiled with that back end's target features).
+/// Runs `op` on `backend`.
 ///
 /// # Panics
 /// If the CPU does not support `backend`.
-pub(crate) fn with_simd<F: SimdFn>(backend: Backend, f: F) {
-    assert!(
-        backend.is_available(),
-        "trig back end {backend:?} is not supported by this CPU"
-    );
-    match backend {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `is_available` checked that the CPU has AVX-512F and FMA.
-        Backend::Avx512 => unsafe { call_avx512(f) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `is_available` checked that the CPU has AVX2 and FMA.
-        Backend::Avx2Fma => unsafe { call_avx2(f) },
-        _ => f.call(simd::Scalar::<false>),
-    }
-}
-
 fn dispatch(backend: Backend, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
-    assert!(
-        backend.is_available(),
-        "trig back end {backend:?} is not supported by this CPU"
-    );
-    match backend {
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `is_available` checked that the CPU has AVX-512F and FMA.
-        Backend::Avx512 => unsafe { run_avx512(op, io, aux) },
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: `is_available` checked that the CPU has AVX2 and FMA.
-        Backend::Avx2Fma => unsafe { run_avx2(op, io, aux) },
-        _ => run(simd::Scalar::<false>, op, io, aux),
-    }
+    with_slices(backend, Run(op), io, aux);
 }
 
 /// `s_i = sin x_i`, `c_i = cos x_i`, both from one range reduction, on the best back end.
@@ -434,7 +326,7 @@ fn dispatch(backend: Backend, op: Op<'_>, io: &mut [f64], aux: &mut [f64]) {
 /// ```
 /// let x = [0.5, -3.0, 1.0e4];
 /// let (mut s, mut c) = ([0.0; 3], [0.0; 3]);
-/// plres_rff::trig::sincos(&x, &mut s, &mut c);
+/// plres_simd::trig::sincos(&x, &mut s, &mut c);
 /// for i in 0..3 {
 ///     assert!((s[i] - x[i].sin()).abs() <= 4.0 * f64::EPSILON);
 ///     assert!((c[i] - x[i].cos()).abs() <= 4.0 * f64::EPSILON);
@@ -503,7 +395,7 @@ pub fn shifted_cos_in_place_with(backend: Backend, z: &mut [f64], shift: f64, sc
 /// ```
 /// let mut z = [0.25, 2.0];
 /// let mut d = [0.0; 2];
-/// plres_rff::trig::shifted_cos_sin(&mut z, 0.5, 2.0, &mut d);
+/// plres_simd::trig::shifted_cos_sin(&mut z, 0.5, 2.0, &mut d);
 /// assert!((z[1] - 2.0 * 2.5f64.cos()).abs() <= 1e-15);
 /// assert!((d[1] + 2.0 * 2.5f64.sin()).abs() <= 1e-15);
 /// ```
