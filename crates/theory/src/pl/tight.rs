@@ -484,7 +484,8 @@ impl TightCertifier {
         let h = 1.0 / depth as f64;
         let features = model.features().as_ref();
         // U_kᵀ (p×d) is the column-major view of slice k of the row-major [L, d, p] layout
-        let ut = |k: usize| MatRef::from_column_major_slice(&params[k * d * p..(k + 1) * d * p], p, d);
+        let ut =
+            |k: usize| MatRef::from_column_major_slice(&params[k * d * p..(k + 1) * d * p], p, d);
         // forward: X^0 = X Aᵀ, X^{k+1} = X^k + h Φ_k U_kᵀ
         match &self.a {
             None => self.states[0].copy_from(x),
@@ -532,12 +533,16 @@ impl TightCertifier {
                         h,
                         par_for(n * p * d),
                     );
-                    features.vjp_in_place(self.cache.as_ref(), self.v.as_mut(), ca.rb_mut(), Accum::Add);
+                    features.vjp_in_place(
+                        self.cache.as_ref(),
+                        self.v.as_mut(),
+                        ca.rb_mut(),
+                        Accum::Add,
+                    );
                 }
             }
         }
-        self.sweep
-            .finish((depth * (p + d) + n) as f64)
+        self.sweep.finish((depth * (p + d) + n) as f64)
     }
 }
 

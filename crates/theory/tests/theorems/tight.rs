@@ -80,7 +80,9 @@ fn rho_linear(net: &LinearResNet, x: MatRef<'_, f64>, r: &Mat<f64>) -> f64 {
 fn rho_kernel(net: &KernelResNet, x: MatRef<'_, f64>, r: &Mat<f64>) -> (f64, f64) {
     let z = net.forward(x).unwrap();
     let y = &z - r;
-    let g = net.loss_and_gradient(x, Targets::Values(y.as_ref())).unwrap();
+    let g = net
+        .loss_and_gradient(x, Targets::Values(y.as_ref()))
+        .unwrap();
     (g.riesz_norm_sq / g.loss, g.riesz_norm_sq)
 }
 
@@ -331,7 +333,10 @@ fn singular_output_map_and_typed_errors() {
         .evaluate(&net, net.params(), x.as_ref())
         .unwrap();
     assert!(tight.is_zero_to_rounding(), "{tight:?}");
-    assert!(2.0 / 4.0 * tight.lambda_min.abs() <= tight.rounding, "{tight:?}");
+    assert!(
+        2.0 / 4.0 * tight.lambda_min.abs() <= tight.rounding,
+        "{tight:?}"
+    );
 
     let heun = LinearResNet::new(
         features(&mut rng, 0, 2, 8),
