@@ -363,3 +363,44 @@ fn singular_output_map_and_typed_errors() {
         Err(TheoryError::Shape { .. })
     ));
 }
+
+/// **Claim** (pl::tight, closed form): at `θ = 0` (Euler, `B = I`) every state is `X`
+/// and every `J = I`, so `Θ = K ⊗ I_d` (`K = Φ(X)Φ(X)ᵀ`, `h Σ_k = 1`) and
+/// `μ_tight = (2/N) λ_min(K) = μ_cert`: the chain is tight on the left. Entries to
+/// `4 L p eps` relative (`L` layer sums of `p`-term dot products).
+#[test]
+fn zero_parameters_give_the_kernel_and_the_certificate() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (n, d, p, depth) = (7, 3, 32, 5);
+    let net = linear_net(&mut rng, 0, d, p, depth, 0.0, false, None);
+    let x = separated_points(&mut rng, n, d, 0.8);
+    let mut tc = TightCertifier::new(&net, n).unwrap();
+    let tight = tc.evaluate(&net, net.params(), x.as_ref()).unwrap();
+    let phi = net.features().apply(x.as_ref());
+    let k = &phi * phi.transpose();
+    let theta = tc.theta();
+    let tol = 4.0 * (depth * p) as f64 * f64::EPSILON;
+    for a in 0..d {
+        for b in 0..d {
+            for i in 0..n {
+                for j in 0..n {
+                    let want = if a == b { k[(i, j)] } else { 0.0 };
+                    let scale = (k[(i, i)] * k[(j, j)]).sqrt();
+                    assert!((theta[(a * n + i, b * n + j)] - want).abs() <= tol * scale);
+                }
+            }
+        }
+    }
+    let y = random_mat(&mut rng, n, d, 1.0);
+    let snap = LinearCertifier::new(&net, n)
+        .unwrap()
+        .evaluate(&net, net.params(), x.as_ref(), y.as_ref())
+        .unwrap();
+    let mu_cert = snap.mu_cert.unwrap();
+    assert!(mu_cert > 1e6 * tight.rounding);
+    assert!(
+        (tight.mu_tight - mu_cert).abs() <= tight.rounding,
+        "{} vs {mu_cert}",
+        tight.mu_tight
+    );
+}
