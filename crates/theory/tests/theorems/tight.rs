@@ -404,3 +404,66 @@ fn zero_parameters_give_the_kernel_and_the_certificate() {
         tight.mu_tight
     );
 }
+
+/// **Claim** (pl::monitor with `tight`): the monitor's `μ_tight` column is the tight
+/// constant of the iterate (bit for bit the value of `TightCertifier::evaluate`, the same
+/// deterministic computation) and sits between `μ_cert` and `ρ` (to `TightPl::rounding`);
+/// without the flag the column is NaN.
+#[test]
+fn monitor_records_mu_tight() {
+    use plres_optim::{GradientDescentConfig, State, Stopping, run};
+    use plres_resnet::{TargetData, TrainingProblem};
+    use plres_theory::pl::{Monitor, MonitorConfig};
+    let mut rng = ChaCha8Rng::seed_from_u64(21);
+    let (n, d, p, depth) = (6, 2, 40, 4);
+    let net = linear_net(&mut rng, 0, d, p, depth, 0.0, false, None);
+    let x = separated_points(&mut rng, n, d, 1.0);
+    let y = random_mat(&mut rng, n, d, 0.5);
+    let cfg = MonitorConfig {
+        every: 5,
+        tight: true,
+        ..Default::default()
+    };
+    let mut on = Monitor::new(&net, x.as_ref(), y.as_ref(), cfg).unwrap();
+    let mut off = Monitor::new(
+        &net,
+        x.as_ref(),
+        y.as_ref(),
+        MonitorConfig {
+            every: 5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut problem =
+        TrainingProblem::new(net.clone(), x.clone(), TargetData::Values(y.clone())).unwrap();
+    let gd = GradientDescentConfig::new(0.5)
+        .with_metric(net.metric())
+        .build()
+        .unwrap();
+    let out = run(
+        &mut problem,
+        &gd,
+        State::new(net.params().to_vec()),
+        &Stopping::iterations(20),
+        &mut [&mut on, &mut off],
+    )
+    .unwrap();
+    assert!(on.errors().is_empty(), "{:?}", on.errors());
+    assert!(
+        on.rows()
+            .iter()
+            .all(|r| r.mu_tight.is_finite() && r.mu_tight > 0.0)
+    );
+    assert!(off.rows().iter().all(|r| r.mu_tight.is_nan()));
+    let params = out.state.params();
+    let row = on.certify(20, params).unwrap();
+    let tight = TightCertifier::new(&net, n)
+        .unwrap()
+        .evaluate(&net, params, x.as_ref())
+        .unwrap();
+    assert_eq!(row.mu_tight, tight.mu_tight);
+    assert!(row.mu_cert <= tight.mu_tight + tight.rounding, "{row:?}");
+    assert!(tight.mu_tight <= row.rho + tight.rounding, "{row:?}");
+    assert!(row.csv_line().ends_with(&format!(",{:e}", row.mu_tight)));
+}
