@@ -29,7 +29,7 @@ use crate::convergence::{gd_path_length_bound, path_length_bound};
 use crate::error::TheoryError;
 use crate::pl::linear::LinearCertifier;
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
-use crate::pl::tight::{MAX_DENSE_DIM, TightCertifier};
+use crate::pl::tight::TightCertifier;
 use crate::report::{CheckReport, Relation};
 
 /// Settings of a [`Monitor`].
@@ -50,7 +50,7 @@ pub struct MonitorConfig {
     /// Also compute the tight constant `μ_tight = (2/N) λ_min(Θ)` ([`crate::pl::tight`]) at
     /// every certified iterate (default false: it costs a dense `N·d_out`-square
     /// eigenvalue problem, `O((N d_out)³)`; Euler models with `N·d_out ≤`
-    /// [`MAX_DENSE_DIM`] only).
+    /// [`MAX_DENSE_DIM`](crate::pl::tight::MAX_DENSE_DIM) only).
     #[serde(default)]
     pub tight: bool,
 }
