@@ -54,7 +54,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let params = state.params().to_vec();
         let t = tight.evaluate(&net, &params, x.as_ref())?;
         let s = cert.evaluate(&net, &params, x.as_ref(), y.as_ref())?;
-        let l = Looseness::new(s.rho, t.mu_tight, s.mu_cert.unwrap_or(0.0));
+        let l = Looseness::of(&s, &t);
         println!(
             "{},{:.4e},{:.4e},{:.4e},{:.4e},{:.3},{:.3}",
             chunk * 100,

@@ -118,6 +118,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TheoryError;
 use crate::linalg::gram_in_place;
 use crate::pl::linear::{model_err, par_for};
+use crate::pl::snapshot::PlSnapshot;
 
 /// Largest `N·d_out` for which `Θ` is formed densely (module docs, "size limit").
 pub const MAX_DENSE_DIM: usize = 4096;
@@ -184,6 +185,15 @@ impl Looseness {
             rho_over_tight: ratio(rho, mu_tight),
             tight_over_cert: ratio(mu_tight, mu_cert),
         }
+    }
+}
+
+impl Looseness {
+    /// The ratios at one `θ` from the certifier's snapshot (`ρ`, and `μ_cert` — the
+    /// continuous analogue for a non-Euler snapshot, which has no `μ_tight` here) and the
+    /// tight constant.
+    pub fn of(snapshot: &PlSnapshot, tight: &TightPl) -> Self {
+        Self::new(snapshot.rho, tight.mu_tight, snapshot.mu())
     }
 }
 
