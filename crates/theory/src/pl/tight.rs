@@ -27,7 +27,9 @@
 //! `R^{N×d_out}` so does `R = Z − Y`. So `μ_tight` is the largest `μ` with `‖G‖² ≥ μ L`
 //! for every target at this `θ`, and every lower bound valid for all targets — the
 //! certificate `μ_cert` of §5 item 4 in particular, a theorem at every `θ` and `Y` for the
-//! Euler ResNet — satisfies `μ_cert ≤ μ_tight ≤ ρ`.
+//! Euler ResNet — satisfies `μ_cert ≤ μ_tight ≤ ρ`. (For one fixed target, `ρ` itself
+//! is trivially the best constant at `θ`; `μ_tight` is the best one that does not depend on
+//! the targets, which is the most a certificate computed from `θ` and `X` can reach.)
 //!
 //! **Vectorisation.** `vec` stacks columns (faer's column-major order): entry `(i, a)` of
 //! `R` (sample `i`, output `a`) has index `a·N + i`. Block `(a, b)` of `Θ` is the `N×N`
@@ -135,8 +137,8 @@ pub struct TightPl {
     pub lambda_min: f64,
     /// `μ_tight = (2/N) max(λ_min(Θ), 0)`.
     pub mu_tight: f64,
-    /// `tr Θ = Σ_{i,a} Θ_{(i,a)(i,a)}` (`= (2/N)⁻¹ ×` the mean of `ρ` over isotropic
-    /// random residuals; the rounding scale).
+    /// `tr Θ = Σ_{i,a} Θ_{(i,a)(i,a)}`: the rounding scale; `(2/N) tr Θ/(N·d_out)` is the
+    /// mean of `ρ` over isotropic random residuals.
     pub trace: f64,
     /// Absolute rounding scale of `μ_tight`: `(2/N)·4·(n + L(p + d) + N)·eps·tr Θ`
     /// (module docs). `μ_tight ≤ rounding` means `μ_tight = 0` to rounding.
