@@ -4,11 +4,11 @@
 //! Everything here runs outside the timed loops: seeded inputs and the reference GEMM
 //! every bench compares itself with; and [`peer`], the PyTorch peer's problem format.
 
+#![forbid(unsafe_code)]
+
 pub mod peer;
 
 pub use peer::PeerProblem;
-
-#![forbid(unsafe_code)]
 
 use faer::{Accum, Mat, Par};
 use rand::SeedableRng;

@@ -100,6 +100,24 @@ pub enum TheoryError {
     /// non-finite entry or no convergence.
     #[error("spectral computation: {0}")]
     Spectral(#[from] plres_kernels::KernelError),
+    /// The computation is not implemented for this kind of model.
+    #[error("{what} is not supported: {reason}")]
+    Unsupported {
+        /// What was asked for.
+        what: &'static str,
+        /// Why it is not available.
+        reason: &'static str,
+    },
+    /// A dense computation would exceed its documented size limit.
+    #[error("{what}: size {size} exceeds the limit {max} of the dense computation")]
+    TooLarge {
+        /// What would be formed.
+        what: &'static str,
+        /// The requested size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The underlying model reported an error.
     #[error("model error: {0}")]
     Model(String),

@@ -21,6 +21,12 @@
 //! 5. Continuous analogue `μ = (2/N) ∫₀¹ λ(s) e^{−2∫_s^1 a(r)dr} ds`, reported for the
 //!    midpoint/Heun/RK4 networks as an `O(h)` approximation.
 //!
+//! 6. Tight constant: `‖G‖² = (1/N²) vec(R)ᵀ Θ vec(R)` with `Θ = J M⁻¹ Jᵀ` the tangent Gram
+//!    of the outputs in the parameter metric (Euler blocks
+//!    `Θ_ij = h Σ_k k(x_i^k, x_j^k) B J_i^{k+1} (B J_j^{k+1})ᵀ`,
+//!    `J_i^{k+1} = ∂x_i^L/∂x_i^{k+1}`), so `μ_tight = (2/N) λ_min(Θ)` is the best PL
+//!    constant at `θ` and `μ_cert ≤ μ_tight ≤ ρ` ([`pl::tight`]).
+//!
 //! **A-priori bound** on `‖θ‖ ≤ R`: with the kernel's admissibility constant `κ`
 //! (`‖Dθ(x)‖ ≤ κ‖θ‖_H`; Gaussian `1/σ`, Matérn 3/2 `√3/ℓ`, Matérn 5/2 `√(5/3)/ℓ`,
 //! inverse multiquadric `1/c`, Laplace none), separations shrink at most by `e^{−κR}`
@@ -53,7 +59,8 @@
 //! * [`pl`] — the certificate: formulas ([`pl::certificate`]), a-priori bounds
 //!   ([`pl::apriori`]), [`pl::PlSnapshot`] and its checks, [`pl::LinearCertifier`]
 //!   (finite width, reusable buffers, GEMM Grams and Jacobians),
-//!   [`pl::kernel_snapshot`] (infinite width), [`pl::Monitor`] (plres-optim observer
+//!   [`pl::kernel_snapshot`] (infinite width), [`pl::TightCertifier`] and
+//!   [`pl::kernel_tight`] (`μ_tight` and the looseness ratios), [`pl::Monitor`] (plres-optim observer
 //!   writing metrics rows and flagging violations).
 //! * [`expressivity`] — `λ_min` along trajectories, separations against
 //!   `δ₀e^{−κ‖θ‖}`, Gershgorin, the necessary condition `p ≥ N`.

@@ -32,6 +32,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal, Uniform};
 
+#[path = "theorems/tight.rs"]
+mod tight;
+
 /// Cases of the central theorem: `PLRES_THEORY_CASES`, default 1000.
 fn theorem_cases() -> u32 {
     std::env::var("PLRES_THEORY_CASES")

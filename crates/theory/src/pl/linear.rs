@@ -41,7 +41,7 @@ pub(crate) fn model_err(e: impl std::fmt::Display) -> TheoryError {
 /// Below this many multiply–adds a product runs on one thread.
 const PAR_WORK: usize = 1 << 18;
 
-fn par_for(work: usize) -> Par {
+pub(crate) fn par_for(work: usize) -> Par {
     if work >= PAR_WORK {
         Par::rayon(2)
     } else {

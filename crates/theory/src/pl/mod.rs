@@ -11,6 +11,10 @@
 //! 5. continuous analogue `μ = (2/N) ∫ λ(s) e^{−2∫_s^1 a} ds` — for midpoint/Heun/RK4
 //!    the reported certificate, an `O(h)` approximation.
 //!
+//! The tight constant: for the squared loss `‖G‖² = (1/N²) vec(R)ᵀ Θ vec(R)` exactly, with
+//! `Θ` the tangent Gram of the outputs in the parameter metric, so
+//! `μ_cert ≤ μ_tight = (2/N) λ_min(Θ) ≤ ρ`, the middle one attained by the worst residual.
+//!
 //! Modules:
 //! * [`certificate`] — items 4–5 as formulas of `λ_k`, `a_k`;
 //! * [`apriori`] — the a-priori bound on a ball `‖θ‖ ≤ R` from the separation of the
@@ -20,6 +24,10 @@
 //! * [`linear`] — [`LinearCertifier`], snapshots of a finite-width `LinearResNet` with
 //!   reusable buffers;
 //! * [`kernel`] — [`kernel_snapshot`], snapshots of the infinite-width `KernelResNet`;
+//! * [`tight`] — the tight constant `μ_tight = (2/N) λ_min(Θ)` from the tangent Gram `Θ`
+//!   of the outputs (`‖G‖² = Pᵀ Θ P` exactly), [`TightCertifier`] (Euler `LinearResNet`),
+//!   [`kernel_tight`] (`KernelResNet`), and the [`Looseness`] ratios `ρ/μ_tight`,
+//!   `μ_tight/μ_cert`;
 //! * [`monitor`] — [`Monitor`], the plres-optim observer recording a [`MonitorRow`]
 //!   every `k` iterates and flagging violations.
 
@@ -29,6 +37,7 @@ pub mod kernel;
 pub mod linear;
 pub mod monitor;
 pub mod snapshot;
+pub mod tight;
 
 pub use apriori::{
     AprioriBound, AprioriInput, Depth, FeatureAprioriBound, admissibility_constant, apriori_bound,
@@ -39,3 +48,4 @@ pub use kernel::kernel_snapshot;
 pub use linear::{LinearCertifier, sigma_min_sq};
 pub use monitor::{Monitor, MonitorConfig, MonitorRow};
 pub use snapshot::{CertificateKind, PlSnapshot};
+pub use tight::{Looseness, MAX_DENSE_DIM, TightCertifier, TightPl, kernel_tight};

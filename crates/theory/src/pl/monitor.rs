@@ -8,7 +8,8 @@
 //! `‖θ − θ₀‖` in the model's `L²` metric, the path length travelled and the path-length
 //! bound `2√(L₀/μ)` (`μ` the smallest certificate seen so far). A row with
 //! `ρ < μ_cert(1 − rel_tol)` is flagged as a violation (for Euler models a violation is
-//! a bug: the certificate is a theorem at every `θ`).
+//! a bug: the certificate is a theorem at every `θ`). With [`MonitorConfig::tight`] the row
+//! also holds the tight constant `μ_tight` ([`crate::pl::tight`]; `μ_cert ≤ μ_tight ≤ ρ`).
 //!
 //! At *every* iterate (cheaply, `O(n_params)`) it also accumulates the path length
 //! `Σ_t ‖θ_{t+1} − θ_t‖` and, for full-batch runs, the sufficient-decrease constant
@@ -29,6 +30,7 @@ use crate::convergence::{gd_path_length_bound, path_length_bound};
 use crate::error::TheoryError;
 use crate::pl::linear::LinearCertifier;
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
+use crate::pl::tight::TightCertifier;
 use crate::report::{CheckReport, Relation};
 
 /// Settings of a [`Monitor`].
@@ -46,6 +48,12 @@ pub struct MonitorConfig {
     /// monitor's data) and spends only the certificate itself
     /// ([`LinearCertifier::certify`]); minibatch iterates always get the full evaluation.
     pub full_checks: bool,
+    /// Also compute the tight constant `μ_tight = (2/N) λ_min(Θ)` ([`crate::pl::tight`]) at
+    /// every certified iterate (default false: it costs a dense `N·d_out`-square
+    /// eigenvalue problem, `O((N d_out)³)`; Euler models with `N·d_out ≤`
+    /// [`MAX_DENSE_DIM`](crate::pl::tight::MAX_DENSE_DIM) only).
+    #[serde(default)]
+    pub tight: bool,
 }
 
 impl Default for MonitorConfig {
@@ -55,6 +63,7 @@ impl Default for MonitorConfig {
             rel_tol: 1e-9,
             stop_on_violation: false,
             full_checks: false,
+            tight: false,
         }
     }
 }
@@ -86,16 +95,18 @@ pub struct MonitorRow {
     pub exact: bool,
     /// `ρ < μ_cert(1 − rel_tol)`.
     pub violation: bool,
+    /// `μ_tight = (2/N) λ_min(Θ)` when [`MonitorConfig::tight`] is set; NaN otherwise.
+    pub mu_tight: f64,
 }
 
 impl MonitorRow {
     /// The CSV header matching [`MonitorRow::csv_line`].
-    pub const CSV_HEADER: &'static str = "iteration,loss,grad_norm_sq,rho,mu_cert,lambda_min,a_max,distance,path_length,path_bound,exact,violation";
+    pub const CSV_HEADER: &'static str = "iteration,loss,grad_norm_sq,rho,mu_cert,lambda_min,a_max,distance,path_length,path_bound,exact,violation,mu_tight";
 
     /// The row as one CSV line (no newline), full precision.
     pub fn csv_line(&self) -> String {
         format!(
-            "{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{},{}",
+            "{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{},{},{:e}",
             self.iteration,
             self.loss,
             self.grad_norm_sq,
@@ -107,7 +118,8 @@ impl MonitorRow {
             self.path_length,
             self.path_bound,
             self.exact,
-            self.violation
+            self.violation,
+            self.mu_tight
         )
     }
 }
@@ -148,6 +160,7 @@ pub struct Monitor {
     x: Mat<f64>,
     y: Mat<f64>,
     certifier: LinearCertifier,
+    tight: Option<TightCertifier>,
     metric: Metric,
     cfg: MonitorConfig,
     theta0: Vec<f64>,
@@ -172,7 +185,8 @@ impl Monitor {
     ///
     /// # Errors
     /// [`TheoryError::InvalidParameter`] for `every = 0` or a `rel_tol` outside `[0, 1)`;
-    /// as [`LinearCertifier::new`].
+    /// as [`LinearCertifier::new`]; with [`MonitorConfig::tight`], as
+    /// [`TightCertifier::new`] (non-Euler model, `N·d_out` above the dense limit).
     pub fn new(
         model: &LinearResNet,
         x: MatRef<'_, f64>,
@@ -196,6 +210,11 @@ impl Monitor {
         let n_params = model.n_params();
         Ok(Self {
             certifier: LinearCertifier::new(model, x.nrows())?,
+            tight: if cfg.tight {
+                Some(TightCertifier::new(model, x.nrows())?)
+            } else {
+                None
+            },
             metric: model.metric(),
             model: model.clone(),
             x: x.to_owned(),
@@ -298,6 +317,10 @@ impl Monitor {
             Some((loss, gns)) => self.certifier.certify(&self.model, params, x, loss, gns)?,
             None => self.certifier.evaluate(&self.model, params, x, y)?,
         };
+        let mu_tight = match &mut self.tight {
+            Some(tc) => tc.evaluate(&self.model, params, x)?.mu_tight,
+            None => f64::NAN,
+        };
         if self.l0.is_nan() {
             self.l0 = snap.loss;
         }
@@ -319,6 +342,7 @@ impl Monitor {
             path_bound: path_length_bound(self.l0, self.mu_min),
             exact: snap.kind == CertificateKind::Exact,
             violation: snap.loss > 0.0 && snap.violates(self.cfg.rel_tol),
+            mu_tight,
         };
         self.rows.push(row);
         self.last = Some(snap);

@@ -1,0 +1,627 @@
+//! The tight local PL constant `μ_tight(θ) = (2/N) λ_min(Θ)` of the squared loss: the best
+//! constant `μ` with `‖G‖² ≥ μ L(θ)` at `θ`, against which the certificate `μ_cert` of
+//! docs/theory.md §5 item 4 and the observed ratio `ρ = ‖G‖²/L` are measured.
+//!
+//! ## The identity (any model, any metric)
+//!
+//! Let `z_i = B x_i^L ∈ R^{d_out}` be the outputs, `r_i = z_i − y_i` the residuals
+//! (`R ∈ R^{N×d_out}`, one sample per row), `L = (1/2N) ‖R‖²_F`, `J` the Jacobian of
+//! `vec(Z)` with respect to the parameters and `M` the parameter metric
+//! (`⟨u, v⟩ = uᵀMv`; `M = h·I` per Euler slice, docs/theory.md §4). Then
+//! `∂L/∂θ = (1/N) Jᵀ vec(R)`, the Riesz gradient is `G = M⁻¹ ∂L/∂θ`, and
+//!
+//! ```text
+//! ‖G‖²_M = (1/N²) vec(R)ᵀ Θ vec(R),   Θ = J M⁻¹ Jᵀ ∈ R^{N·d_out × N·d_out},
+//! ```
+//!
+//! the tangent Gram matrix of the outputs in the parameter metric. With the terminal
+//! adjoints `p_i^L = (1/N) Bᵀ r_i` this is `‖G‖² = Pᵀ Θ^x P` (`Θ^x` the same Gram in the
+//! state space, blocks `d×d`; see below). Hence
+//!
+//! ```text
+//! ρ = ‖G‖²/L = (2/N) vec(R)ᵀ Θ vec(R) / ‖R‖²_F ≥ (2/N) λ_min(Θ) =: μ_tight(θ),
+//! ```
+//!
+//! with equality exactly when `vec(R)` lies in the bottom eigenspace of `Θ` (Rayleigh).
+//! `Θ` depends on `θ` and the inputs, not on the targets; as `Y` ranges over
+//! `R^{N×d_out}` so does `R = Z − Y`. So `μ_tight` is the largest `μ` with `‖G‖² ≥ μ L`
+//! for every target at this `θ`, and every lower bound valid for all targets — the
+//! certificate `μ_cert` of §5 item 4 in particular, a theorem at every `θ` and `Y` for the
+//! Euler ResNet — satisfies `μ_cert ≤ μ_tight ≤ ρ`. (For one fixed target, `ρ` itself
+//! is trivially the best constant at `θ`; `μ_tight` is the best one that does not depend on
+//! the targets, which is the most a certificate computed from `θ` and `X` can reach.)
+//!
+//! **Vectorisation.** `vec` stacks columns (faer's column-major order): entry `(i, a)` of
+//! `R` (sample `i`, output `a`) has index `a·N + i`. Block `(a, b)` of `Θ` is the `N×N`
+//! matrix coupling output coordinates `a` and `b` of all samples.
+//!
+//! ## Euler `LinearResNet`
+//!
+//! From §5 item 1, `‖G‖² = h Σ_k Σ_{ij} ⟨p_i^{k+1}, p_j^{k+1}⟩ k_p(x_i^k, x_j^k)`, and the
+//! adjoint recursion `p^k = (I + h Df_k(x^k)ᵀ) p^{k+1}` unrolls to
+//! `p_i^{k+1} = (J_i^{k+1})ᵀ p_i^L` with
+//!
+//! ```text
+//! J_i^{k+1} = ∂x_i^L/∂x_i^{k+1} = (I + h U_{L−1} Dφ(x_i^{L−1})) ⋯ (I + h U_{k+1} Dφ(x_i^{k+1})).
+//! ```
+//!
+//! Substituting, `‖G‖² = Σ_{ij} (p_i^L)ᵀ Θ^x_{ij} p_j^L` with the `d×d` blocks
+//! `Θ^x_{ij} = h Σ_k k_p(x_i^k, x_j^k) J_i^{k+1} (J_j^{k+1})ᵀ`, and with `p_i^L = (1/N)Bᵀ r_i`
+//! the output-space blocks are `Θ_{ij} = B Θ^x_{ij} Bᵀ` (`d_out×d_out`):
+//!
+//! ```text
+//! Θ_{ij} = h Σ_k k_p(x_i^k, x_j^k) C_i^{k+1} (C_j^{k+1})ᵀ,   C_i^{k+1} = B J_i^{k+1} ∈ R^{d_out×d}.
+//! ```
+//!
+//! (This is `J M⁻¹ Jᵀ` of the general identity: `∂z_i/∂U_k = h C_i^{k+1} ⊗ φ(x_i^k)` and
+//! `M⁻¹ = h⁻¹` per slice.)
+//!
+//! **Relation with the certificate's `σ_min(Bᵀ)²`.** For `v ∈ R^{N·d_out}`,
+//! `vᵀΘv = wᵀΘ^x w` with `w_i = Bᵀv_i`, so `vᵀΘv ≥ λ_min(Θ^x) ‖w‖² ≥ λ_min(Θ^x) σ_min(Bᵀ)² ‖v‖²`
+//! (`Θ^x ⪰ 0`): `λ_min(Θ) ≥ σ_min(Bᵀ)² λ_min(Θ^x)`, the step item 4 takes, and this module
+//! computes the left side directly. For `d_out > d`, `Θ` has rank at most `N·d` and
+//! `μ_tight = 0`, as `σ_min(Bᵀ) = 0` makes `μ_cert = 0`.
+//!
+//! ## Infinite width (`KernelResNet`)
+//!
+//! The same derivation with the exact kernel `k` in place of `k_p` (reproducing property,
+//! docs/theory.md §4 "Kernel ResNet step"): the tangent space at each layer is all of `H`,
+//! and `J_i^{k+1}` multiplies the residual Jacobians `Dθ_m(x_i^m)` of the expansions.
+//!
+//! ## Interpolated models (midpoint, Heun, RK4)
+//!
+//! The identity `ρ = (2/N) vec(R)ᵀΘ vec(R)/‖R‖²` with `Θ = J M⁻¹ Jᵀ` holds for them too, with
+//! the lumped trapezoid weights `h/2, h, …, h, h/2` of the `L+1` slices as `M`
+//! ([`LinearResNet::slice_weights`]). But their `J` runs through the stages of every step,
+//! each stage evaluating a linear interpolation of two slices at an intermediate state, so
+//! `Θ` couples features of different stages (`k_p(X_{k,s,i}, X_{k',s',j})` with
+//! interpolation weights) and is not of the block form above. It is not implemented:
+//! [`TightCertifier::new`] returns [`TheoryError::Unsupported`] for them.
+//!
+//! ## Algorithm, cost and size limit
+//!
+//! One forward pass stores `X^0..X^L` (`N×d` each). A backward sweep over the layers then
+//! carries `Ĉ ∈ R^{N·d_out × d}` (row `a·N + i` = row `a` of `C_i^{k+1}`, starting from
+//! `C_i^L = B`) — the terminal adjoints of all `N·d_out` one-hot residuals at once — and at
+//! layer `k`
+//!
+//! 1. `Φ_k = φ(X^k)` with the feature map's vjp cache, `K_k = Φ_kΦ_kᵀ` (lower GEMM);
+//! 2. for each block pair `a ≥ b`: `S = Ĉ_a Ĉ_bᵀ` (an `N×d×N` GEMM) and
+//!    `Θ_{ab} += h K_k ⊙ S` — the Hadamard form costs `(N d_out)² d + N² p` per layer,
+//!    against `(N d_out)² d p` for the explicit `J M⁻¹ Jᵀ`;
+//! 3. `Ĉ_a ← Ĉ_a + Ĉ_a (h U_k Dφ(x^k))` row by row, i.e. the feature map's own vjp with
+//!    cotangent `V = h Ĉ_a U_k` (`d_out` vjps, each an `N×d×p` GEMM and an `N×p` product).
+//!
+//! Then `λ_min(Θ)` by the symmetric QR eigenvalues (one call, [`theta_lambda_min`]).
+//! Memory: `Θ` itself, `(N·d_out)²` doubles, plus the eigensolver's copy of it; time:
+//! `O(L((N d_out)² d + N² p + N d_out d p))` for `Θ` and `O((N d_out)³)` for `λ_min`.
+//! Dense `Θ` is therefore limited to `N·d_out ≤` [`MAX_DENSE_DIM`] (`4096`: about
+//! 130 MB for `Θ` and a few times `10¹¹` flops for its eigenvalues); beyond it the
+//! constructors return [`TheoryError::TooLarge`]. A matrix-free Lanczos on `v ↦ Θv`
+//! (one backward and one tangent-forward pass per product) would lift the limit; it is not
+//! implemented. Nothing is allocated after construction except inside the eigensolver.
+//!
+//! ## Rounding
+//!
+//! Every entry of `Θ` is a sum over layers of products whose absolute values add up to at
+//! most `√(Θ_pp Θ_qq)` (Cauchy–Schwarz on the features and on the layer sum), the
+//! Jacobian products `C` carry a relative rounding `O(L(p + d) eps)`, and the symmetric
+//! QR eigenvalues a backward error `O(n eps ‖Θ‖) ≤ O(n eps tr Θ)`. [`TightPl::rounding`]
+//! is `(2/N)·4·(n + L(p + d) + N) eps · tr Θ` (`n = N·d_out`, `p := 0` for the exact
+//! kernel): a value of `μ_tight` below it is zero to rounding.
+
+use faer::linalg::matmul::matmul;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{Accum, Mat, MatMut, MatRef, Par};
+use plres_kernels::expansion::ExpansionWorkspace;
+use plres_resnet::Model as _;
+use plres_resnet::{Integrator, KernelResNet, LinearResNet};
+use serde::{Deserialize, Serialize};
+
+use crate::error::TheoryError;
+use crate::linalg::gram_in_place;
+use crate::pl::linear::{model_err, par_for};
+use crate::pl::snapshot::PlSnapshot;
+
+/// Largest `N·d_out` for which `Θ` is formed densely (module docs, "size limit").
+pub const MAX_DENSE_DIM: usize = 4096;
+
+/// `μ_tight` at one parameter `θ` (module docs).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TightPl {
+    /// Number of samples `N`.
+    pub n_samples: usize,
+    /// Output dimension `d_out` (`Θ` is `N·d_out` square).
+    pub output_dim: usize,
+    /// `λ_min(Θ)` as computed (may be a rounding-sized negative number when `Θ` is
+    /// singular).
+    pub lambda_min: f64,
+    /// `μ_tight = (2/N) max(λ_min(Θ), 0)`.
+    pub mu_tight: f64,
+    /// `tr Θ = Σ_{i,a} Θ_{(i,a)(i,a)}`: the rounding scale; `(2/N) tr Θ/(N·d_out)` is the
+    /// mean of `ρ` over isotropic random residuals.
+    pub trace: f64,
+    /// Absolute rounding scale of `μ_tight`: `(2/N)·4·(n + L(p + d) + N)·eps·tr Θ`
+    /// (module docs). `μ_tight ≤ rounding` means `μ_tight = 0` to rounding.
+    pub rounding: f64,
+}
+
+impl TightPl {
+    /// Whether `μ_tight` is indistinguishable from zero (`μ_tight ≤ rounding`).
+    pub fn is_zero_to_rounding(&self) -> bool {
+        self.mu_tight <= self.rounding
+    }
+}
+
+/// The looseness of the PL chain `μ_cert ≤ μ_tight ≤ ρ` at one `θ`, as a report prints it.
+///
+/// A ratio with a zero denominator is `+∞` (the lower quantity vanished: for `μ_cert`
+/// the certificate is vacuous) and NaN when both are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Looseness {
+    /// `ρ = ‖G‖²/L` at the actual targets.
+    pub rho: f64,
+    /// `μ_tight = (2/N) λ_min(Θ)`, the best PL constant at `θ`.
+    pub mu_tight: f64,
+    /// The certificate `μ_cert` (docs/theory.md §5 item 4).
+    pub mu_cert: f64,
+    /// `ρ / μ_tight ≥ 1`: how far the actual residual is from the worst direction.
+    pub rho_over_tight: f64,
+    /// `μ_tight / μ_cert ≥ 1`: what the chain of inequalities of §5 items 2–4 loses.
+    pub tight_over_cert: f64,
+}
+
+impl Looseness {
+    /// The ratios of `ρ`, `μ_tight`, `μ_cert`.
+    ///
+    /// ```
+    /// use plres_theory::pl::tight::Looseness;
+    /// let l = Looseness::new(2.0, 0.5, 0.0);
+    /// assert_eq!(l.rho_over_tight, 4.0);
+    /// assert!(l.tight_over_cert.is_infinite()); // vacuous certificate
+    /// ```
+    pub fn new(rho: f64, mu_tight: f64, mu_cert: f64) -> Self {
+        Self {
+            rho,
+            mu_tight,
+            mu_cert,
+            rho_over_tight: ratio(rho, mu_tight),
+            tight_over_cert: ratio(mu_tight, mu_cert),
+        }
+    }
+}
+
+impl Looseness {
+    /// The ratios at one `θ` from the certifier's snapshot (`ρ`, and `μ_cert` — the
+    /// continuous analogue for a non-Euler snapshot, which has no `μ_tight` here) and the
+    /// tight constant.
+    pub fn of(snapshot: &PlSnapshot, tight: &TightPl) -> Self {
+        Self::new(snapshot.rho, tight.mu_tight, snapshot.mu())
+    }
+}
+
+fn ratio(num: f64, den: f64) -> f64 {
+    if den == 0.0 {
+        if num == 0.0 { f64::NAN } else { f64::INFINITY }
+    } else {
+        num / den
+    }
+}
+
+/// `λ_min(Θ)` (lower triangle read). The one place where the eigenvalue routine is
+/// called, so that moving it (e.g. into `plres_kernels::spectral`) is a one-line change.
+///
+/// # Errors
+/// [`TheoryError::NoConvergence`] (non-finite entries or a failed QR iteration).
+pub fn theta_lambda_min(theta: MatRef<'_, f64>) -> Result<f64, TheoryError> {
+    plres_kernels::spectral::try_lambda_min(theta).map_err(|_| TheoryError::NoConvergence {
+        what: "λ_min of the tangent Gram Θ",
+    })
+}
+
+fn check_dim(n: usize, d_out: usize) -> Result<(), TheoryError> {
+    if n == 0 {
+        return Err(TheoryError::InvalidParameter {
+            name: "n",
+            value: 0.0,
+            expected: "at least one sample",
+        });
+    }
+    let dim = n * d_out;
+    if dim > MAX_DENSE_DIM {
+        return Err(TheoryError::TooLarge {
+            what: "tangent Gram Θ (N·d_out, dense)",
+            size: dim,
+            max: MAX_DENSE_DIM,
+        });
+    }
+    Ok(())
+}
+
+/// The part shared by the finite- and infinite-width sweeps: `Ĉ`, `Θ` and the `N×N`
+/// scratch of the block products.
+#[derive(Debug)]
+struct ThetaSweep {
+    n: usize,
+    d_out: usize,
+    /// `Ĉ`, `N·d_out × d`: row `a·N + i` is row `a` of `C_i^{k+1} = B J_i^{k+1}`.
+    c: Mat<f64>,
+    /// `h·Ĉ_a` (vjp cotangent / input), `N × d`.
+    hc: Mat<f64>,
+    theta: Mat<f64>,
+    s: Mat<f64>,
+}
+
+impl ThetaSweep {
+    fn new(n: usize, d: usize, d_out: usize) -> Self {
+        Self {
+            n,
+            d_out,
+            c: Mat::zeros(n * d_out, d),
+            hc: Mat::zeros(n, d),
+            theta: Mat::zeros(n * d_out, n * d_out),
+            s: Mat::zeros(n, n),
+        }
+    }
+
+    /// `Θ = 0`, `C_i^L = B` (`None`: identity).
+    fn start(&mut self, b: Option<MatRef<'_, f64>>) {
+        self.theta.fill(0.0);
+        let n = self.n;
+        for a in 0..self.d_out {
+            for e in 0..self.c.ncols() {
+                let v = match b {
+                    Some(b) => b[(a, e)],
+                    None => f64::from(u8::from(a == e)),
+                };
+                self.c.as_mut().subrows_mut(a * n, n).col_mut(e).fill(v);
+            }
+        }
+    }
+
+    /// `Θ_{ab} += h K ⊙ (Ĉ_a Ĉ_bᵀ)` for `a ≥ b` (the lower block triangle; diagonal
+    /// blocks in full).
+    fn add_layer(&mut self, gram: MatRef<'_, f64>, h: f64) {
+        let (n, d) = (self.n, self.c.ncols());
+        for a in 0..self.d_out {
+            for b in 0..=a {
+                matmul(
+                    self.s.as_mut(),
+                    Accum::Replace,
+                    self.c.as_ref().subrows(a * n, n),
+                    self.c.as_ref().subrows(b * n, n).transpose(),
+                    1.0,
+                    par_for(n * n * d),
+                );
+                let mut blk = self.theta.as_mut().submatrix_mut(a * n, b * n, n, n);
+                for j in 0..n {
+                    let (kc, sc) = (gram.col(j), self.s.col(j));
+                    let mut tc = blk.rb_mut().col_mut(j);
+                    for i in 0..n {
+                        tc[i] += h * kc[i] * sc[i];
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mirrors the lower block triangle, computes `λ_min` and the result.
+    fn finish(&mut self, rounding_terms: f64) -> Result<TightPl, TheoryError> {
+        let dim = self.theta.nrows();
+        for j in 0..dim {
+            for i in 0..j {
+                self.theta[(i, j)] = self.theta[(j, i)];
+            }
+        }
+        let lambda_min = theta_lambda_min(self.theta.as_ref())?;
+        let trace: f64 = (0..dim).map(|i| self.theta[(i, i)]).sum();
+        let two_n = 2.0 / self.n as f64;
+        Ok(TightPl {
+            n_samples: self.n,
+            output_dim: self.d_out,
+            lambda_min,
+            mu_tight: two_n * lambda_min.max(0.0),
+            trace,
+            rounding: two_n * 4.0 * (dim as f64 + rounding_terms) * f64::EPSILON * trace,
+        })
+    }
+}
+
+/// Reusable buffers computing `Θ` and [`TightPl`] of one Euler [`LinearResNet`] shape on
+/// `N` samples (module docs).
+///
+/// ```
+/// use std::sync::Arc;
+/// use faer::Mat;
+/// use plres_kernels::KernelSpec;
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, Init};
+/// use plres_rff::{FourierVariant, RandomFourierFeatures};
+/// use plres_theory::pl::{LinearCertifier, TightCertifier};
+/// use rand::SeedableRng;
+///
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// let phi = RandomFourierFeatures::sample(
+///     &KernelSpec::Gaussian { sigma: 1.0 }, 2, 24, FourierVariant::CosineWithPhase, &mut rng,
+/// ).unwrap();
+/// let cfg = LinearResNetConfig { depth: 4, init: Init::Normal { std: 0.3, seed: 1 }, ..Default::default() };
+/// let net = LinearResNet::new(Arc::new(phi), cfg).unwrap();
+/// let x = Mat::from_fn(8, 2, |i, j| if j == 0 { i as f64 } else { (i % 3) as f64 });
+/// let y = Mat::from_fn(8, 2, |i, j| ((i + j) as f64).cos());
+/// let tight = TightCertifier::new(&net, 8).unwrap().evaluate(&net, net.params(), x.as_ref()).unwrap();
+/// let snap = LinearCertifier::new(&net, 8).unwrap()
+///     .evaluate(&net, net.params(), x.as_ref(), y.as_ref()).unwrap();
+/// // μ_cert ≤ μ_tight ≤ ρ (up to rounding)
+/// assert!(snap.mu_cert.unwrap() <= tight.mu_tight + tight.rounding);
+/// assert!(tight.mu_tight <= snap.rho + tight.rounding);
+/// ```
+pub struct TightCertifier {
+    n: usize,
+    d: usize,
+    p: usize,
+    depth: usize,
+    b: Option<Mat<f64>>,
+    a: Option<Mat<f64>>,
+    states: Vec<Mat<f64>>,
+    phi: Mat<f64>,
+    cache: Mat<f64>,
+    v: Mat<f64>,
+    gram: Mat<f64>,
+    sweep: ThetaSweep,
+}
+
+impl std::fmt::Debug for TightCertifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TightCertifier")
+            .field("n", &self.n)
+            .field("d", &self.d)
+            .field("p", &self.p)
+            .field("depth", &self.depth)
+            .field("d_out", &self.sweep.d_out)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TightCertifier {
+    /// Buffers for `model`'s shape (its output map `B` and input embedding `A` are copied)
+    /// and batches of `n` samples.
+    ///
+    /// # Errors
+    /// [`TheoryError::InvalidParameter`] for `n = 0`; [`TheoryError::Unsupported`] for a
+    /// model that is not forward Euler (module docs, "Interpolated models");
+    /// [`TheoryError::TooLarge`] when `n·d_out >` [`MAX_DENSE_DIM`].
+    pub fn new(model: &LinearResNet, n: usize) -> Result<Self, TheoryError> {
+        if model.integrator() != Integrator::Euler {
+            return Err(TheoryError::Unsupported {
+                what: "tight PL constant of an interpolated (midpoint/Heun/RK4) LinearResNet",
+                reason: "its tangent Gram couples the Runge–Kutta stages; only forward Euler is implemented",
+            });
+        }
+        let (d, p, depth, d_out) = (
+            model.dim(),
+            model.width(),
+            model.depth(),
+            model.output_dim(),
+        );
+        check_dim(n, d_out)?;
+        let maps = model.maps();
+        Ok(Self {
+            n,
+            d,
+            p,
+            depth,
+            b: maps.embed_out.clone(),
+            a: maps.embed_in.clone(),
+            states: (0..=depth).map(|_| Mat::zeros(n, d)).collect(),
+            phi: Mat::zeros(n, p),
+            cache: Mat::zeros(n, model.features().cache_dim()),
+            v: Mat::zeros(n, p),
+            gram: Mat::zeros(n, n),
+            sweep: ThetaSweep::new(n, d, d_out),
+        })
+    }
+
+    /// `Θ` of the last [`TightCertifier::evaluate`] (full symmetric, index `a·N + i`).
+    pub fn theta(&self) -> MatRef<'_, f64> {
+        self.sweep.theta.as_ref()
+    }
+
+    /// `Θ` and `μ_tight` at `params` (layout of [`LinearResNet::params`]) on the inputs `x`
+    /// (`N×d_in`). The targets do not enter.
+    ///
+    /// # Errors
+    /// [`TheoryError::Shape`] when `x` is not `N×d_in`; [`TheoryError::NonFinite`] for a
+    /// non-finite input or parameter; [`TheoryError::NoConvergence`].
+    ///
+    /// # Panics
+    /// If `model` does not have the shape the certifier was made for.
+    pub fn evaluate(
+        &mut self,
+        model: &LinearResNet,
+        params: &[f64],
+        x: MatRef<'_, f64>,
+    ) -> Result<TightPl, TheoryError> {
+        let (n, d, p, depth) = (self.n, self.d, self.p, self.depth);
+        assert!(
+            model.dim() == d
+                && model.width() == p
+                && model.depth() == depth
+                && model.integrator() == Integrator::Euler
+                && model.output_dim() == self.sweep.d_out,
+            "TightCertifier made for d={d}, p={p}, L={depth}, d_out={}, Euler; model has d={}, p={}, L={}, d_out={}, {:?}",
+            self.sweep.d_out,
+            model.dim(),
+            model.width(),
+            model.depth(),
+            model.output_dim(),
+            model.integrator()
+        );
+        if x.nrows() != n {
+            return Err(TheoryError::Shape {
+                what: "rows of X (the certifier's N)",
+                expected: n,
+                got: x.nrows(),
+            });
+        }
+        if x.ncols() != model.input_dim() {
+            return Err(TheoryError::Shape {
+                what: "columns of X (the model's d_in)",
+                expected: model.input_dim(),
+                got: x.ncols(),
+            });
+        }
+        if params.len() != depth * d * p {
+            return Err(TheoryError::Shape {
+                what: "parameters (L·d·p)",
+                expected: depth * d * p,
+                got: params.len(),
+            });
+        }
+        if let Some(i) = params.iter().position(|v| !v.is_finite()) {
+            return Err(TheoryError::NonFinite {
+                what: "parameter",
+                index: i,
+                value: params[i],
+            });
+        }
+        for j in 0..x.ncols() {
+            for i in 0..n {
+                if !x[(i, j)].is_finite() {
+                    return Err(TheoryError::NonFinite {
+                        what: "input X (row-major index)",
+                        index: i * x.ncols() + j,
+                        value: x[(i, j)],
+                    });
+                }
+            }
+        }
+        let h = 1.0 / depth as f64;
+        let features = model.features().as_ref();
+        // U_kᵀ (p×d) is the column-major view of slice k of the row-major [L, d, p] layout
+        let ut =
+            |k: usize| MatRef::from_column_major_slice(&params[k * d * p..(k + 1) * d * p], p, d);
+        // forward: X^0 = X Aᵀ, X^{k+1} = X^k + h Φ_k U_kᵀ
+        match &self.a {
+            None => self.states[0].copy_from(x),
+            Some(a) => matmul(
+                self.states[0].as_mut(),
+                Accum::Replace,
+                x,
+                a.transpose(),
+                1.0,
+                Par::Seq,
+            ),
+        }
+        for k in 0..depth {
+            let (head, tail) = self.states.split_at_mut(k + 1);
+            features.apply_in_place(head[k].as_ref(), self.phi.as_mut());
+            tail[0].copy_from(head[k].as_ref());
+            matmul(
+                tail[0].as_mut(),
+                Accum::Add,
+                self.phi.as_ref(),
+                ut(k),
+                h,
+                par_for(n * p * d),
+            );
+        }
+        // backward sweep over the layers
+        self.sweep.start(self.b.as_ref().map(|b| b.as_ref()));
+        for k in (0..depth).rev() {
+            features.apply_with_cache(
+                self.states[k].as_ref(),
+                self.phi.as_mut(),
+                self.cache.as_mut(),
+            );
+            gram_in_place(self.phi.as_ref(), self.gram.as_mut(), par_for(n * n * p));
+            self.sweep.add_layer(self.gram.as_ref(), h);
+            if k > 0 {
+                // Ĉ_a ← Ĉ_a + vjp(h Ĉ_a U_k): row i gains h C_i[a,:] U_k Dφ(x_i^k)
+                for a in 0..self.sweep.d_out {
+                    let mut ca: MatMut<'_, f64> = self.sweep.c.as_mut().subrows_mut(a * n, n);
+                    matmul(
+                        self.v.as_mut(),
+                        Accum::Replace,
+                        ca.rb(),
+                        ut(k).transpose(),
+                        h,
+                        par_for(n * p * d),
+                    );
+                    features.vjp_in_place(
+                        self.cache.as_ref(),
+                        self.v.as_mut(),
+                        ca.rb_mut(),
+                        Accum::Add,
+                    );
+                }
+            }
+        }
+        self.sweep.finish((depth * (p + d) + n) as f64)
+    }
+}
+
+/// `Θ` and `μ_tight` of the infinite-width [`KernelResNet`] at its current `θ` on the inputs
+/// `x` (the exact kernel `k` in place of `k_p`; output map from the network's
+/// [`maps`](KernelResNet::maps)). Returns `Θ` (full symmetric, index `a·N + i`) with the
+/// result. Allocates its buffers (one evaluation).
+///
+/// # Errors
+/// The model's data errors as [`TheoryError::Model`]; [`TheoryError::TooLarge`] when
+/// `N·d_out >` [`MAX_DENSE_DIM`]; [`TheoryError::InvalidParameter`] for `N = 0`;
+/// [`TheoryError::NoConvergence`].
+pub fn kernel_tight(
+    net: &KernelResNet,
+    x: MatRef<'_, f64>,
+) -> Result<(TightPl, Mat<f64>), TheoryError> {
+    let (n, d, depth, d_out) = (x.nrows(), net.dim(), net.depth(), net.output_dim());
+    check_dim(n, d_out)?;
+    let traj = net.forward_trajectory(x).map_err(model_err)?;
+    let h = 1.0 / depth as f64;
+    let kernel = net.kernel();
+    let mut gram = Mat::<f64>::zeros(n, n);
+    let mut sweep = ThetaSweep::new(n, d, d_out);
+    let mut ews = ExpansionWorkspace::new();
+    sweep.start(net.maps().embed_out.as_ref().map(|b| b.as_ref()));
+    for k in (0..depth).rev() {
+        let xk = traj.states[k].as_ref();
+        kernel.gram_in_place(xk, gram.as_mut());
+        sweep.add_layer(gram.as_ref(), h);
+        let layer = &net.layers()[k];
+        if k > 0 && layer.n_centres() > 0 {
+            // row i of Ĉ_a gains h C_i[a,:] Dθ_k(x_i^k) = (Dθ_k(x_i^k)ᵀ (h C_i[a,:]ᵀ))ᵀ
+            for a in 0..d_out {
+                let mut ca = sweep.c.as_mut().subrows_mut(a * n, n);
+                for e in 0..d {
+                    for i in 0..n {
+                        sweep.hc[(i, e)] = h * ca[(i, e)];
+                    }
+                }
+                layer.vjp_in_place_with(xk, sweep.hc.as_ref(), ca.rb_mut(), Accum::Add, &mut ews);
+            }
+        }
+    }
+    let tight = sweep.finish((depth * d + n) as f64)?;
+    Ok((tight, sweep.theta))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_and_limits() {
+        let l = Looseness::new(3.0, 1.5, 0.5);
+        assert_eq!((l.rho_over_tight, l.tight_over_cert), (2.0, 3.0));
+        assert!(Looseness::new(0.0, 0.0, 0.0).rho_over_tight.is_nan());
+        assert_eq!(ratio(1.0, 0.0), f64::INFINITY);
+    }
+
+    #[test]
+    fn size_limit_is_a_typed_error() {
+        assert!(matches!(
+            check_dim(MAX_DENSE_DIM + 1, 1),
+            Err(TheoryError::TooLarge { size, max, .. }) if size == MAX_DENSE_DIM + 1 && max == MAX_DENSE_DIM
+        ));
+        assert!(check_dim(MAX_DENSE_DIM / 2, 2).is_ok());
+        assert!(check_dim(0, 2).is_err());
+    }
+}
