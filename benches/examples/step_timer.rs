@@ -40,6 +40,7 @@ use plres_benches::PeerProblem;
 use plres_kernels::KernelSpec;
 use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef, Trainable};
 use plres_rff::{FourierVariant, RandomFourierFeatures};
+use plres_theory::stats::median;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, StandardNormal};
@@ -150,17 +151,6 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        0.5 * (s[m - 1] + s[m])
-    }
 }
 
 /// Times `steps` training steps after `warmup` (module docs); prints one JSON object.

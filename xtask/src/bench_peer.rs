@@ -27,6 +27,8 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use plres_theory::stats::median;
+
 use crate::workspace_root;
 
 /// The sizes `(N, d, p, L)`, with plres's target ratio to PyTorch eager.
@@ -200,17 +202,6 @@ fn floats(v: &Value, key: &str) -> Result<Vec<f64>> {
                 .ok_or_else(|| anyhow!("`{key}` holds a non-number"))
         })
         .collect()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let m = s.len() / 2;
-    if s.len() % 2 == 1 {
-        s[m]
-    } else {
-        0.5 * (s[m - 1] + s[m])
-    }
 }
 
 fn min_max(v: &[f64]) -> (f64, f64) {

@@ -28,7 +28,7 @@ use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::check_weighted_grad_shapes;
+use crate::kernel::{check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, par, row_sq_norms, sym_driver};
 use crate::{Kernel, KernelSpec, SpectralMeasure};
 
@@ -71,15 +71,6 @@ fn kahan_angle(
 #[inline]
 fn angular(alpha: f64) -> f64 {
     (alpha.sin() + (PI - alpha) * alpha.cos()) / PI
-}
-
-fn check_pair(what: &str, x: &[f64], y: &[f64]) {
-    assert!(
-        x.len() == y.len(),
-        "{what}: x has length {}, y has length {}",
-        x.len(),
-        y.len()
-    );
 }
 
 fn aug_norm(x: &[f64]) -> f64 {

@@ -141,6 +141,18 @@ pub trait Kernel: Debug + Send + Sync {
     }
 }
 
+/// Panics unless the two points of a pointwise evaluation have the same dimension
+/// (the message names `what` and both lengths).
+#[track_caller]
+pub(crate) fn check_pair(what: &str, x: &[f64], y: &[f64]) {
+    assert!(
+        x.len() == y.len(),
+        "{what}: x has length {}, y has length {}",
+        x.len(),
+        y.len()
+    );
+}
+
 /// Checks the shapes of a [`Kernel::weighted_grad_in_place`] call; returns `(N, M, d)`.
 pub(crate) fn check_weighted_grad_shapes(
     x: MatRef<'_, f64>,

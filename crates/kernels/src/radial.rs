@@ -30,7 +30,7 @@ use faer::{Accum, MatMut, MatRef};
 use plres_simd::exp::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::check_weighted_grad_shapes;
+use crate::kernel::{check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
@@ -94,15 +94,6 @@ fn sq_dist_column(
             }
         }
     }
-}
-
-fn check_pair(what: &str, x: &[f64], y: &[f64]) {
-    assert!(
-        x.len() == y.len(),
-        "{what}: x has length {}, y has length {}",
-        x.len(),
-        y.len()
-    );
 }
 
 fn sq_dist(x: &[f64], y: &[f64]) -> f64 {

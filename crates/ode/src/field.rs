@@ -39,35 +39,28 @@ pub trait VectorField {
     fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]);
 }
 
-impl<F: VectorField + ?Sized> VectorField for &F {
-    fn n_params(&self) -> usize {
-        (**self).n_params()
-    }
-    fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        (**self).eval(t, x, out)
-    }
-    fn vjp_state(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        (**self).vjp_state(t, x, v, out)
-    }
-    fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
-        (**self).vjp_params(t, x, v, grad)
-    }
+/// A shared or boxed field is a field: every method forwards to the pointee (one body for
+/// both pointer types).
+macro_rules! forward_field {
+    ($($ptr:ty),*) => {$(
+        impl<F: VectorField + ?Sized> VectorField for $ptr {
+            fn n_params(&self) -> usize {
+                (**self).n_params()
+            }
+            fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+                (**self).eval(t, x, out)
+            }
+            fn vjp_state(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+                (**self).vjp_state(t, x, v, out)
+            }
+            fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
+                (**self).vjp_params(t, x, v, grad)
+            }
+        }
+    )*};
 }
 
-impl<F: VectorField + ?Sized> VectorField for Box<F> {
-    fn n_params(&self) -> usize {
-        (**self).n_params()
-    }
-    fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        (**self).eval(t, x, out)
-    }
-    fn vjp_state(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        (**self).vjp_state(t, x, v, out)
-    }
-    fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
-        (**self).vjp_params(t, x, v, grad)
-    }
-}
+forward_field!(&F, Box<F>);
 
 /// `field.eval`, then [`clear_upper_state`](plres_simd::clear_upper_state) so that the
 /// integrator's own code after it runs at full speed (see [`plres_simd::hygiene`]).

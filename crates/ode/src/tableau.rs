@@ -349,6 +349,20 @@ impl ButcherTableau {
         Ok(self)
     }
 
+    /// Every built-in tableau: Euler, midpoint, Heun, RK4,
+    /// Kutta's 3/8 rule, Dormand–Prince 5(4), Bogacki–Shampine 3(2).
+    pub fn builtins() -> Vec<Self> {
+        vec![
+            Self::euler(),
+            Self::midpoint(),
+            Self::heun(),
+            Self::rk4(),
+            Self::kutta38(),
+            Self::dormand_prince54(),
+            Self::bogacki_shampine32(),
+        ]
+    }
+
     /// Forward Euler: `x' = x + h f(t, x)`. Order 1.
     pub fn euler() -> Self {
         Self::new(
@@ -726,15 +740,7 @@ mod tests {
     /// claimed order is exact).
     #[test]
     fn builtin_tableaux_satisfy_their_order_conditions() {
-        let all = [
-            ButcherTableau::euler(),
-            ButcherTableau::midpoint(),
-            ButcherTableau::heun(),
-            ButcherTableau::rk4(),
-            ButcherTableau::kutta38(),
-            ButcherTableau::dormand_prince54(),
-            ButcherTableau::bogacki_shampine32(),
-        ];
+        let all = ButcherTableau::builtins();
         let tol = 1e-12;
         for t in &all {
             let mut cases = vec![(t.order(), t.b().to_vec(), "b")];

@@ -65,18 +65,6 @@ fn max_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
     m
 }
 
-fn all_tableaux() -> Vec<ButcherTableau> {
-    vec![
-        ButcherTableau::euler(),
-        ButcherTableau::midpoint(),
-        ButcherTableau::heun(),
-        ButcherTableau::rk4(),
-        ButcherTableau::kutta38(),
-        ButcherTableau::dormand_prince54(),
-        ButcherTableau::bogacki_shampine32(),
-    ]
-}
-
 /// A random strictly monotone grid on `[t0, t1]` with `n` steps of lengths within a factor 3.
 fn random_grid(t0: f64, t1: f64, n: usize, rng: &mut ChaCha8Rng) -> Grid {
     let w: Vec<f64> = (0..n).map(|_| uniform(rng, 1.0, 3.0)).collect();
@@ -155,7 +143,7 @@ fn every_tableau_converges_on_a_time_dependent_problem() {
     let field = CosineGrowth::new(1.3);
     let x0 = Mat::from_fn(2, 2, |i, j| 0.5 + (i + 2 * j) as f64);
     let (t0, t1) = (0.0, 3.0);
-    for tab in all_tableaux() {
+    for tab in ButcherTableau::builtins() {
         let p = tab.order() as f64;
         let steps: [usize; 4] = match tab.order() {
             1..=4 => [40, 80, 160, 320],
@@ -224,7 +212,7 @@ fn forward_paths_agree_bitwise() {
     let field = random_tanh(3, &mut rng);
     let x0 = gaussian(5, 3, &mut rng);
     let grid = random_grid(0.0, 1.5, 9, &mut rng);
-    for tab in all_tableaux() {
+    for tab in ButcherTableau::builtins() {
         let sol = solve_fixed(&field, &tab, &grid, x0.as_ref(), &Output::EveryStep).unwrap();
         let tape = StoredTape::record(&field, &tab, &grid, x0.as_ref()).unwrap();
         assert_eq!(sol.times, grid.times());
@@ -261,7 +249,7 @@ fn row_blocking_keeps_every_path_bitwise_equal() {
     let x0 = gaussian(n, d, &mut rng);
     let lam = gaussian(n, d, &mut rng);
     let grid = random_grid(0.0, 0.8, 5, &mut rng);
-    for tab in all_tableaux() {
+    for tab in ButcherTableau::builtins() {
         assert!(
             plres_ode::stepper::row_block(&tab, n, d) < n,
             "{}",
@@ -925,7 +913,7 @@ proptest! {
         let c = gaussian(n_rows, d, &mut rng);
         let (t0, t1) = if backwards { (1.0, -0.2) } else { (-0.2, 1.0) };
         let grid = random_grid(t0, t1, n_steps, &mut rng);
-        let tab = all_tableaux().swap_remove(which);
+        let tab = ButcherTableau::builtins().swap_remove(which);
         let tape = StoredTape::record(&field, &tab, &grid, x0.as_ref()).unwrap();
         let lambda = &c + tape.final_state();
         let g = tape.backward(&field, lambda.as_ref());
@@ -954,7 +942,7 @@ proptest! {
         let x0 = gaussian(4, 3, &mut rng);
         let lam = gaussian(4, 3, &mut rng);
         let grid = if n_steps == 1 { Grid::uniform(0.0, 1.0, 1).unwrap() } else { random_grid(0.0, 1.0, n_steps, &mut rng) };
-        let tab = all_tableaux().swap_remove(which);
+        let tab = ButcherTableau::builtins().swap_remove(which);
         let stored = StoredTape::record(&field, &tab, &grid, x0.as_ref()).unwrap();
         let ck = CheckpointedTape::record(&field, &tab, &grid, x0.as_ref(), every).unwrap();
         prop_assert_eq!(stored.final_state(), ck.final_state());

@@ -46,45 +46,33 @@ pub trait Problem {
     }
 }
 
-impl<P: Problem + ?Sized> Problem for &mut P {
-    fn n_params(&self) -> usize {
-        (**self).n_params()
-    }
-    fn loss_and_gradient(&mut self, params: &[f64], grad: &mut [f64]) -> Result<f64, ProblemError> {
-        (**self).loss_and_gradient(params, grad)
-    }
-    fn n_samples(&self) -> Option<usize> {
-        (**self).n_samples()
-    }
-    fn minibatch_loss_and_gradient(
-        &mut self,
-        params: &[f64],
-        indices: &[usize],
-        grad: &mut [f64],
-    ) -> Result<f64, ProblemError> {
-        (**self).minibatch_loss_and_gradient(params, indices, grad)
-    }
+/// A borrowed or boxed problem is a problem: every method forwards to the pointee (one
+/// body for both pointer types).
+macro_rules! forward_problem {
+    ($($ptr:ty),*) => {$(
+        impl<P: Problem + ?Sized> Problem for $ptr {
+            fn n_params(&self) -> usize {
+                (**self).n_params()
+            }
+            fn loss_and_gradient(&mut self, params: &[f64], grad: &mut [f64]) -> Result<f64, ProblemError> {
+                (**self).loss_and_gradient(params, grad)
+            }
+            fn n_samples(&self) -> Option<usize> {
+                (**self).n_samples()
+            }
+            fn minibatch_loss_and_gradient(
+                &mut self,
+                params: &[f64],
+                indices: &[usize],
+                grad: &mut [f64],
+            ) -> Result<f64, ProblemError> {
+                (**self).minibatch_loss_and_gradient(params, indices, grad)
+            }
+        }
+    )*};
 }
 
-impl<P: Problem + ?Sized> Problem for Box<P> {
-    fn n_params(&self) -> usize {
-        (**self).n_params()
-    }
-    fn loss_and_gradient(&mut self, params: &[f64], grad: &mut [f64]) -> Result<f64, ProblemError> {
-        (**self).loss_and_gradient(params, grad)
-    }
-    fn n_samples(&self) -> Option<usize> {
-        (**self).n_samples()
-    }
-    fn minibatch_loss_and_gradient(
-        &mut self,
-        params: &[f64],
-        indices: &[usize],
-        grad: &mut [f64],
-    ) -> Result<f64, ProblemError> {
-        (**self).minibatch_loss_and_gradient(params, indices, grad)
-    }
-}
+forward_problem!(&mut P, Box<P>);
 
 /// The error a [`Problem`] returns: a message plus, optionally, the model crate's own error
 /// as the [`source`](std::error::Error::source) (boxed, `Send + Sync`).

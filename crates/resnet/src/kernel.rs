@@ -44,7 +44,7 @@ use plres_kernels::{Kernel, KernelSpec};
 
 use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
-use crate::loss::{loss_in_place, validate_targets};
+use crate::loss::validate_targets;
 use crate::maps::FixedMaps;
 use crate::model::Model;
 use crate::report::Trajectory;
@@ -134,8 +134,7 @@ impl KernelResNet {
     /// # Errors
     /// As [`crate::LinearResNet::with_input_embedding`].
     pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_in(&a, self.d)?;
-        self.maps.embed_in = Some(a);
+        self.maps.set_embed_in(a, self.d)?;
         Ok(self)
     }
 
@@ -144,8 +143,7 @@ impl KernelResNet {
     /// # Errors
     /// As [`crate::LinearResNet::with_output_map`].
     pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_out(&b, self.d)?;
-        self.maps.embed_out = Some(b);
+        self.maps.set_embed_out(b, self.d)?;
         Ok(self)
     }
 
@@ -239,10 +237,13 @@ impl KernelResNet {
         let states = self.states(x);
         let z = self.output_of(states[self.depth].as_ref());
         let mut gz = Mat::zeros(n, self.output_dim());
-        let loss = loss_in_place(z.as_ref(), targets, gz.as_mut());
         let mut adjoints: Vec<Mat<f64>> = (0..=self.depth).map(|_| Mat::zeros(n, self.d)).collect();
-        self.maps
-            .adjoint_terminal(gz.as_ref(), adjoints[self.depth].as_mut());
+        let loss = self.maps.terminal_loss(
+            z.as_ref(),
+            targets,
+            gz.as_mut(),
+            adjoints[self.depth].as_mut(),
+        );
         let mut tmp = Mat::zeros(n, self.d);
         let mut gram = Mat::zeros(n, n);
         let mut riesz_norm_sq = 0.0;

@@ -27,7 +27,6 @@ use plres_optim::Metric;
 
 use crate::error::ResNetError;
 use crate::kernel::KernelResNet;
-use crate::loss::loss_in_place;
 use crate::maps::par_for;
 use crate::model::{Model, Trainable, Workspace};
 use crate::report::Trajectory;
@@ -173,75 +172,6 @@ impl KernelCoefficients {
             ws.z.as_mut().subrows_mut(0, n),
         );
     }
-
-    /// Loss and gradient at `params`, inputs validated.
-    fn core(
-        &self,
-        params: &[f64],
-        ws: &mut KernelCoefficientsWorkspace,
-        x: MatRef<'_, f64>,
-        targets: TargetsRef<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        let net = &self.net;
-        let (d, depth) = (net.dim(), net.depth());
-        let h = 1.0 / depth as f64;
-        let n = x.nrows();
-        let kernel = net.kernel();
-        self.forward_into(params, ws, x);
-        let loss = loss_in_place(
-            ws.z.as_ref().subrows(0, n),
-            targets,
-            ws.gz.as_mut().subrows_mut(0, n),
-        );
-        net.maps().adjoint_terminal(
-            ws.gz.as_ref().subrows(0, n),
-            ws.adjoints[depth].as_mut().subrows_mut(0, n),
-        );
-        for k in (0..depth).rev() {
-            let m = self.centres[k].nrows();
-            let (head, tail) = ws.adjoints.split_at_mut(k + 1);
-            let pk1 = tail[0].as_ref().subrows(0, n);
-            let mut pk = head[k].as_mut().subrows_mut(0, n);
-            pk.copy_from(pk1);
-            if m == 0 {
-                continue;
-            }
-            let par = par_for(n, m, d);
-            let g = ws.grams[k].as_ref().subrows(0, n);
-            let a =
-                MatRef::from_row_major_slice(&params[self.offsets[k]..self.offsets[k + 1]], m, d);
-            matmul(
-                MatMut::from_row_major_slice_mut(
-                    &mut grad[self.offsets[k]..self.offsets[k + 1]],
-                    m,
-                    d,
-                ),
-                Accum::Replace,
-                g.transpose(),
-                pk1,
-                h,
-                par,
-            );
-            let mut w = ws.w.as_mut().subrows_mut(0, n).subcols_mut(0, m);
-            matmul(w.as_mut(), Accum::Replace, pk1, a.transpose(), 1.0, par);
-            let mut tmp = ws.tmp.as_mut().subrows_mut(0, n);
-            kernel.weighted_grad_in_place(
-                ws.states[k].as_ref().subrows(0, n),
-                self.centres[k].as_ref(),
-                w.as_ref(),
-                ws.scratch.as_mut().subrows_mut(0, n).subcols_mut(0, m),
-                tmp.as_mut(),
-                Accum::Replace,
-            );
-            for j in 0..d {
-                for i in 0..n {
-                    pk[(i, j)] += h * tmp[(i, j)];
-                }
-            }
-        }
-        loss
-    }
 }
 
 impl Model for KernelCoefficients {
@@ -332,6 +262,60 @@ impl Trainable for KernelCoefficients {
             grad.len(),
             self.params.len()
         );
-        self.core(params, ws, x, targets, grad)
+        let net = &self.net;
+        let (d, depth) = (net.dim(), net.depth());
+        let h = 1.0 / depth as f64;
+        let n = x.nrows();
+        let kernel = net.kernel();
+        self.forward_into(params, ws, x);
+        let loss = net.maps().terminal_loss(
+            ws.z.as_ref().subrows(0, n),
+            targets,
+            ws.gz.as_mut().subrows_mut(0, n),
+            ws.adjoints[depth].as_mut().subrows_mut(0, n),
+        );
+        for k in (0..depth).rev() {
+            let m = self.centres[k].nrows();
+            let (head, tail) = ws.adjoints.split_at_mut(k + 1);
+            let pk1 = tail[0].as_ref().subrows(0, n);
+            let mut pk = head[k].as_mut().subrows_mut(0, n);
+            pk.copy_from(pk1);
+            if m == 0 {
+                continue;
+            }
+            let par = par_for(n, m, d);
+            let g = ws.grams[k].as_ref().subrows(0, n);
+            let a =
+                MatRef::from_row_major_slice(&params[self.offsets[k]..self.offsets[k + 1]], m, d);
+            matmul(
+                MatMut::from_row_major_slice_mut(
+                    &mut grad[self.offsets[k]..self.offsets[k + 1]],
+                    m,
+                    d,
+                ),
+                Accum::Replace,
+                g.transpose(),
+                pk1,
+                h,
+                par,
+            );
+            let mut w = ws.w.as_mut().subrows_mut(0, n).subcols_mut(0, m);
+            matmul(w.as_mut(), Accum::Replace, pk1, a.transpose(), 1.0, par);
+            let mut tmp = ws.tmp.as_mut().subrows_mut(0, n);
+            kernel.weighted_grad_in_place(
+                ws.states[k].as_ref().subrows(0, n),
+                self.centres[k].as_ref(),
+                w.as_ref(),
+                ws.scratch.as_mut().subrows_mut(0, n).subcols_mut(0, m),
+                tmp.as_mut(),
+                Accum::Replace,
+            );
+            for j in 0..d {
+                for i in 0..n {
+                    pk[(i, j)] += h * tmp[(i, j)];
+                }
+            }
+        }
+        loss
     }
 }

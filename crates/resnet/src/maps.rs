@@ -8,9 +8,10 @@
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use plres_data::TargetsRef;
 
 use crate::error::ResNetError;
-use crate::loss::check_finite;
+use crate::loss::{check_finite, loss_in_place};
 
 /// GEMMs whose work `rows·inner·cols` reaches this size run with faer's global
 /// parallelism ([`faer::get_global_parallelism`], set it with
@@ -90,6 +91,20 @@ impl FixedMaps {
         check_finite(b.as_ref(), "output map B")
     }
 
+    /// Sets the input embedding `A` after [`FixedMaps::check_embed_in`].
+    pub(crate) fn set_embed_in(&mut self, a: Mat<f64>, d: usize) -> Result<(), ResNetError> {
+        Self::check_embed_in(&a, d)?;
+        self.embed_in = Some(a);
+        Ok(())
+    }
+
+    /// Sets the output map `B` after [`FixedMaps::check_embed_out`].
+    pub(crate) fn set_embed_out(&mut self, b: Mat<f64>, d: usize) -> Result<(), ResNetError> {
+        Self::check_embed_out(&b, d)?;
+        self.embed_out = Some(b);
+        Ok(())
+    }
+
     /// `x0 = X Aᵀ` (or a copy of `X`).
     ///
     /// # Panics
@@ -127,6 +142,26 @@ impl FixedMaps {
                 matmul(pl, Accum::Replace, g, b.as_ref(), 1.0, par);
             }
         }
+    }
+}
+
+impl FixedMaps {
+    /// The loss `L(Z)` of the output `z` (`N×d_out`), with `∂L/∂Z` written into `gz` and
+    /// the terminal adjoint `P^L = (∂L/∂Z) B` into `pl` (`N×d`).
+    ///
+    /// # Panics
+    /// If the shapes disagree.
+    pub(crate) fn terminal_loss(
+        &self,
+        z: MatRef<'_, f64>,
+        targets: TargetsRef<'_>,
+        gz: MatMut<'_, f64>,
+        pl: MatMut<'_, f64>,
+    ) -> f64 {
+        let mut gz = gz;
+        let loss = loss_in_place(z, targets, gz.as_mut());
+        self.adjoint_terminal(gz.as_ref(), pl);
+        loss
     }
 }
 

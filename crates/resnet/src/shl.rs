@@ -30,7 +30,6 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
 use crate::linear::Init;
-use crate::loss::loss_in_place;
 use crate::maps::{FixedMaps, par_for};
 use crate::model::{Model, Trainable, Workspace};
 use crate::report::Trajectory;
@@ -193,8 +192,7 @@ impl ShlResNet {
     /// # Errors
     /// As [`crate::LinearResNet::with_input_embedding`].
     pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_in(&a, self.d)?;
-        self.maps.embed_in = Some(a);
+        self.maps.set_embed_in(a, self.d)?;
         Ok(self)
     }
 
@@ -203,8 +201,7 @@ impl ShlResNet {
     /// # Errors
     /// As [`crate::LinearResNet::with_output_map`].
     pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_out(&b, self.d)?;
-        self.maps.embed_out = Some(b);
+        self.maps.set_embed_out(b, self.d)?;
         Ok(self)
     }
 
@@ -305,90 +302,6 @@ impl ShlResNet {
         }
         let xl = ws.states[depth].as_ref().subrows(0, n);
         self.maps.output(xl, ws.z.as_mut().subrows_mut(0, n));
-    }
-
-    /// Loss and gradient, inputs validated.
-    fn core(
-        &self,
-        params: &[f64],
-        ws: &mut ShlWorkspace,
-        x: MatRef<'_, f64>,
-        targets: TargetsRef<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        let (d, p, depth) = (self.d, self.p, self.depth);
-        let n = x.nrows();
-        let h = 1.0 / depth as f64;
-        let par = par_for(n, p, d);
-        self.forward_into(params, ws, x);
-        let loss = loss_in_place(
-            ws.z.as_ref().subrows(0, n),
-            targets,
-            ws.gz.as_mut().subrows_mut(0, n),
-        );
-        self.maps.adjoint_terminal(
-            ws.gz.as_ref().subrows(0, n),
-            ws.adjoints[depth].as_mut().subrows_mut(0, n),
-        );
-        let nu = depth * d * p;
-        let (gu, rest) = grad.split_at_mut(nu);
-        let (gw, gc) = rest.split_at_mut(depth * p * d);
-        for k in (0..depth).rev() {
-            let (head, tail) = ws.adjoints.split_at_mut(k + 1);
-            let pk1 = tail[0].as_ref().subrows(0, n);
-            let xk = ws.states[k].as_ref().subrows(0, n);
-            // ∂L/∂U_kᵀ = h A_kᵀ P_{k+1}
-            matmul(
-                MatMut::from_column_major_slice_mut(&mut gu[k * d * p..(k + 1) * d * p], p, d),
-                Accum::Replace,
-                ws.acts[k].as_ref().subrows(0, n).transpose(),
-                pk1,
-                h,
-                par,
-            );
-            // Δ = (h P_{k+1} U_k) ⊙ D_k
-            matmul(
-                ws.delta.as_mut().subrows_mut(0, n),
-                Accum::Replace,
-                pk1,
-                u_t(params, k, d, p).transpose(),
-                h,
-                par,
-            );
-            let gck = &mut gc[k * p..(k + 1) * p];
-            for j in 0..p {
-                let dc = &mut ws.delta.col_as_slice_mut(j)[..n];
-                let der = &ws.ders[k].col_as_slice(j)[..n];
-                let mut s = 0.0;
-                for (v, &g) in dc.iter_mut().zip(der) {
-                    *v *= g;
-                    s += *v;
-                }
-                gck[j] = s;
-            }
-            let delta = ws.delta.as_ref().subrows(0, n);
-            // ∂L/∂W_kᵀ = X_kᵀ Δ
-            matmul(
-                MatMut::from_column_major_slice_mut(&mut gw[k * p * d..(k + 1) * p * d], d, p),
-                Accum::Replace,
-                xk.transpose(),
-                delta,
-                1.0,
-                par,
-            );
-            // P_k = P_{k+1} + Δ W_k
-            let mut pk = head[k].as_mut().subrows_mut(0, n);
-            pk.copy_from(pk1);
-            matmul(
-                pk,
-                Accum::Add,
-                delta,
-                w_t(params, k, d, p, depth).transpose(),
-                1.0,
-                par,
-            );
-        }
-        loss
     }
 
     /// Panics unless `ws` was made for this model and holds `n` rows.
@@ -572,7 +485,76 @@ impl Trainable for ShlResNet {
         grad: &mut [f64],
     ) -> f64 {
         self.assert_workspace(ws, x.nrows());
-        self.core(params, ws, x, targets, grad)
+        let (d, p, depth) = (self.d, self.p, self.depth);
+        let n = x.nrows();
+        let h = 1.0 / depth as f64;
+        let par = par_for(n, p, d);
+        self.forward_into(params, ws, x);
+        let loss = self.maps.terminal_loss(
+            ws.z.as_ref().subrows(0, n),
+            targets,
+            ws.gz.as_mut().subrows_mut(0, n),
+            ws.adjoints[depth].as_mut().subrows_mut(0, n),
+        );
+        let nu = depth * d * p;
+        let (gu, rest) = grad.split_at_mut(nu);
+        let (gw, gc) = rest.split_at_mut(depth * p * d);
+        for k in (0..depth).rev() {
+            let (head, tail) = ws.adjoints.split_at_mut(k + 1);
+            let pk1 = tail[0].as_ref().subrows(0, n);
+            let xk = ws.states[k].as_ref().subrows(0, n);
+            // ∂L/∂U_kᵀ = h A_kᵀ P_{k+1}
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut gu[k * d * p..(k + 1) * d * p], p, d),
+                Accum::Replace,
+                ws.acts[k].as_ref().subrows(0, n).transpose(),
+                pk1,
+                h,
+                par,
+            );
+            // Δ = (h P_{k+1} U_k) ⊙ D_k
+            matmul(
+                ws.delta.as_mut().subrows_mut(0, n),
+                Accum::Replace,
+                pk1,
+                u_t(params, k, d, p).transpose(),
+                h,
+                par,
+            );
+            let gck = &mut gc[k * p..(k + 1) * p];
+            for j in 0..p {
+                let dc = &mut ws.delta.col_as_slice_mut(j)[..n];
+                let der = &ws.ders[k].col_as_slice(j)[..n];
+                let mut s = 0.0;
+                for (v, &g) in dc.iter_mut().zip(der) {
+                    *v *= g;
+                    s += *v;
+                }
+                gck[j] = s;
+            }
+            let delta = ws.delta.as_ref().subrows(0, n);
+            // ∂L/∂W_kᵀ = X_kᵀ Δ
+            matmul(
+                MatMut::from_column_major_slice_mut(&mut gw[k * p * d..(k + 1) * p * d], d, p),
+                Accum::Replace,
+                xk.transpose(),
+                delta,
+                1.0,
+                par,
+            );
+            // P_k = P_{k+1} + Δ W_k
+            let mut pk = head[k].as_mut().subrows_mut(0, n);
+            pk.copy_from(pk1);
+            matmul(
+                pk,
+                Accum::Add,
+                delta,
+                w_t(params, k, d, p, depth).transpose(),
+                1.0,
+                par,
+            );
+        }
+        loss
     }
 }
 

@@ -136,14 +136,25 @@ impl RandomFourierFeatures {
                 bias.push(rng.random_range(0.0..std::f64::consts::TAU));
             }
         }
-        Ok(Self {
+        Ok(Self::assemble(kernel, variant, omega, bias, p))
+    }
+
+    /// The map from checked parts, with faer's global parallelism.
+    fn assemble(
+        kernel: &KernelSpec,
+        variant: FourierVariant,
+        omega: Mat<f64>,
+        bias: Vec<f64>,
+        p: usize,
+    ) -> Self {
+        Self {
             kernel: *kernel,
             variant,
             omega,
             bias,
             p,
             par: faer::get_global_parallelism(),
-        })
+        }
     }
 
     /// Rebuilds a feature map from its parts (checkpoint loading): `omega` (`p×d` with a
@@ -178,14 +189,7 @@ impl RandomFourierFeatures {
         }
         Self::check_config(kernel, d, p, variant)?;
         check_finite_parts(omega.as_ref(), &bias)?;
-        Ok(Self {
-            kernel: *kernel,
-            variant,
-            omega,
-            bias,
-            p,
-            par: faer::get_global_parallelism(),
-        })
+        Ok(Self::assemble(kernel, variant, omega, bias, p))
     }
 
     fn check_config(

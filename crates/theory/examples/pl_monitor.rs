@@ -5,45 +5,19 @@
 
 #![forbid(unsafe_code)]
 
-use std::sync::Arc;
-
-use faer::Mat;
-use plres_kernels::KernelSpec;
 use plres_optim::{GradientDescentConfig, State, Stopping};
 use plres_resnet::Trainable as _;
-use plres_resnet::{LinearResNet, LinearResNetConfig, TargetsRef, TrainingProblem};
-use plres_rff::{FourierVariant, RandomFourierFeatures};
+use plres_resnet::{TargetsRef, TrainingProblem};
 use plres_theory::CheckReport;
 use plres_theory::expressivity::linear_expressivity;
 use plres_theory::pl::{LinearCertifier, Monitor, MonitorConfig, MonitorRow};
-use rand::SeedableRng;
+
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (n, d, p, depth) = (16, 2, 64, 8);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
-    let phi = RandomFourierFeatures::sample(
-        &KernelSpec::Gaussian { sigma: 1.0 },
-        d,
-        p,
-        FourierVariant::CosineWithPhase,
-        &mut rng,
-    )?;
-    let net = LinearResNet::new(
-        Arc::new(phi),
-        LinearResNetConfig {
-            depth,
-            ..Default::default()
-        },
-    )?;
-    // points on a 4×4 grid of spacing 2.5σ, targets a smooth deformation of the inputs
-    let x = Mat::from_fn(n, d, |i, j| {
-        2.5 * if j == 0 {
-            (i % 4) as f64
-        } else {
-            (i / 4) as f64
-        }
-    });
-    let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.3 * ((i + 2 * j) as f64).sin());
+    // 16 points on a 4×4 grid of spacing 2.5σ, targets a smooth deformation of the inputs
+    let (net, x, y) = common::grid_problem()?;
+    let n = x.nrows();
 
     let mut monitor = Monitor::new(
         &net,

@@ -6,41 +6,16 @@
 //!
 //! Run: `cargo run --release -p plres-theory --example tight_pl`
 
-use std::sync::Arc;
-
-use faer::Mat;
-use plres_kernels::KernelSpec;
 use plres_optim::{GradientDescentConfig, State, Stopping, run};
-use plres_resnet::{LinearResNet, LinearResNetConfig, TargetsRef, Trainable as _, TrainingProblem};
-use plres_rff::{FourierVariant, RandomFourierFeatures};
+use plres_resnet::{TargetsRef, Trainable as _, TrainingProblem};
 use plres_theory::pl::{LinearCertifier, Looseness, TightCertifier};
-use rand::SeedableRng;
+
+mod common;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (n, d, p, depth) = (16, 2, 64, 8);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(42);
-    let phi = RandomFourierFeatures::sample(
-        &KernelSpec::Gaussian { sigma: 1.0 },
-        d,
-        p,
-        FourierVariant::CosineWithPhase,
-        &mut rng,
-    )?;
-    let net = LinearResNet::new(
-        Arc::new(phi),
-        LinearResNetConfig {
-            depth,
-            ..Default::default()
-        },
-    )?;
-    let x = Mat::from_fn(n, d, |i, j| {
-        2.5 * if j == 0 {
-            (i % 4) as f64
-        } else {
-            (i / 4) as f64
-        }
-    });
-    let y = Mat::from_fn(n, d, |i, j| x[(i, j)] + 0.3 * ((i + 2 * j) as f64).sin());
+    // 16 points on a 4×4 grid of spacing 2.5σ, targets a smooth deformation of the inputs
+    let (net, x, y) = common::grid_problem()?;
+    let n = x.nrows();
 
     let mut tight = TightCertifier::new(&net, n)?;
     let mut cert = LinearCertifier::new(&net, n)?;

@@ -1,5 +1,5 @@
-//! Small statistics the checks need: least-squares line fits with standard errors and
-//! binomial confidence intervals (Clopper–Pearson, Wilson).
+//! Small statistics the checks need: least-squares line fits with standard errors,
+//! binomial confidence intervals (Clopper–Pearson, Wilson) and the sample median.
 //!
 //! Everything here is closed-form or a one-dimensional bisection; no allocation beyond
 //! the returned values.
@@ -248,6 +248,23 @@ pub fn binomial_interval(
     })
 }
 
+/// The sample median: the middle value of `v` sorted by [`f64::total_cmp`], the mean of
+/// the two middle values for an even count. Allocates one sorted copy.
+///
+/// # Panics
+/// On an empty slice.
+pub fn median(v: &[f64]) -> f64 {
+    assert!(!v.is_empty(), "median of an empty slice");
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let m = s.len() / 2;
+    if s.len() % 2 == 1 {
+        s[m]
+    } else {
+        0.5 * (s[m - 1] + s[m])
+    }
+}
+
 /// The standard normal quantile `Φ⁻¹(q)` for `q ∈ (0, 1)` (Acklam's rational
 /// approximation, relative error below 1.2e-9 — ample for confidence levels).
 ///
@@ -346,8 +363,25 @@ pub(crate) fn regularized_beta(x: f64, a: f64, b: f64) -> f64 {
     }
 }
 
+/// Floor of the modified Lentz iteration (keeps `c`, `d` away from 0).
+const TINY: f64 = 1e-300;
+
+/// One modified-Lentz step of a continued fraction with partial numerator `aa`: updates
+/// `c` and `d` and returns the factor `d·c` that multiplies the convergent.
+fn lentz_step(aa: f64, c: &mut f64, d: &mut f64) -> f64 {
+    *d = 1.0 + aa * *d;
+    if d.abs() < TINY {
+        *d = TINY;
+    }
+    *c = 1.0 + aa / *c;
+    if c.abs() < TINY {
+        *c = TINY;
+    }
+    *d = 1.0 / *d;
+    *d * *c
+}
+
 fn beta_cf(x: f64, a: f64, b: f64) -> f64 {
-    const TINY: f64 = 1e-300;
     let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
     let mut c = 1.0;
     let mut d = 1.0 - qab * x / qap;
@@ -360,27 +394,9 @@ fn beta_cf(x: f64, a: f64, b: f64) -> f64 {
         let m = m as f64;
         let m2 = 2.0 * m;
         let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        h *= d * c;
+        h *= lentz_step(aa, &mut c, &mut d);
         let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
-        d = 1.0 + aa * d;
-        if d.abs() < TINY {
-            d = TINY;
-        }
-        c = 1.0 + aa / c;
-        if c.abs() < TINY {
-            c = TINY;
-        }
-        d = 1.0 / d;
-        let del = d * c;
+        let del = lentz_step(aa, &mut c, &mut d);
         h *= del;
         if (del - 1.0).abs() < 1e-16 {
             break;
@@ -410,6 +426,15 @@ pub(crate) fn beta_quantile(q: f64, a: f64, b: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Odd count: the middle order statistic; even count: the mean of the two middle ones
+    /// (exact in floating point for these values).
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(&[3.0, -1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(&[7.0]), 7.0);
+    }
 
     #[test]
     fn fit_recovers_exact_line_and_known_standard_error() {

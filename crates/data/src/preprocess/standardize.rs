@@ -80,21 +80,9 @@ impl Standardizer {
     ///
     /// # Panics
     /// If `x.ncols() != self.dim()` (the message names both).
-    pub fn transform_in_place(&self, mut x: MatMut<'_, f64>) {
-        assert_eq!(
-            x.ncols(),
-            self.dim(),
-            "Standardizer::transform_in_place: x has {} columns, fitted on {}",
-            x.ncols(),
-            self.dim()
-        );
-        for j in 0..x.ncols() {
-            let (m, s) = (self.mean[j], self.scale[j]);
-            let mut col = x.rb_mut().col_mut(j);
-            for i in 0..col.nrows() {
-                col[i] = (col[i] - m) / s;
-            }
-        }
+    #[track_caller]
+    pub fn transform_in_place(&self, x: MatMut<'_, f64>) {
+        self.map_columns("transform_in_place", x, |v, m, s| (v - m) / s);
     }
 
     /// The standardised copy of `x`.
@@ -111,11 +99,18 @@ impl Standardizer {
     ///
     /// # Panics
     /// As [`Standardizer::transform_in_place`].
-    pub fn inverse_transform_in_place(&self, mut x: MatMut<'_, f64>) {
+    #[track_caller]
+    pub fn inverse_transform_in_place(&self, x: MatMut<'_, f64>) {
+        self.map_columns("inverse_transform_in_place", x, |v, m, s| m + s * v);
+    }
+
+    /// `x_ij ← f(x_ij, m_j, s_j)` for every entry, after checking the column count.
+    #[track_caller]
+    fn map_columns(&self, what: &str, mut x: MatMut<'_, f64>, f: impl Fn(f64, f64, f64) -> f64) {
         assert_eq!(
             x.ncols(),
             self.dim(),
-            "Standardizer::inverse_transform_in_place: x has {} columns, fitted on {}",
+            "Standardizer::{what}: x has {} columns, fitted on {}",
             x.ncols(),
             self.dim()
         );
@@ -123,7 +118,7 @@ impl Standardizer {
             let (m, s) = (self.mean[j], self.scale[j]);
             let mut col = x.rb_mut().col_mut(j);
             for i in 0..col.nrows() {
-                col[i] = m + s * col[i];
+                col[i] = f(col[i], m, s);
             }
         }
     }

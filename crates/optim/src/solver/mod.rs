@@ -56,47 +56,34 @@ pub trait Solver {
     fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError>;
 }
 
-impl<S: Solver + ?Sized> Solver for &S {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-    fn learning_rate(&self) -> &LearningRate {
-        (**self).learning_rate()
-    }
-    fn metric(&self) -> &Metric {
-        (**self).metric()
-    }
-    fn minibatch(&self) -> Option<&Minibatch> {
-        (**self).minibatch()
-    }
-    fn n_buffers(&self) -> usize {
-        (**self).n_buffers()
-    }
-    fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
-        (**self).step(ctx, lr)
-    }
+/// A shared or boxed solver is a solver: every method forwards to the pointee (one body
+/// for both pointer types).
+macro_rules! forward_solver {
+    ($($ptr:ty),*) => {$(
+        impl<S: Solver + ?Sized> Solver for $ptr {
+            fn name(&self) -> &'static str {
+                (**self).name()
+            }
+            fn learning_rate(&self) -> &LearningRate {
+                (**self).learning_rate()
+            }
+            fn metric(&self) -> &Metric {
+                (**self).metric()
+            }
+            fn minibatch(&self) -> Option<&Minibatch> {
+                (**self).minibatch()
+            }
+            fn n_buffers(&self) -> usize {
+                (**self).n_buffers()
+            }
+            fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
+                (**self).step(ctx, lr)
+            }
+        }
+    )*};
 }
 
-impl<S: Solver + ?Sized> Solver for Box<S> {
-    fn name(&self) -> &'static str {
-        (**self).name()
-    }
-    fn learning_rate(&self) -> &LearningRate {
-        (**self).learning_rate()
-    }
-    fn metric(&self) -> &Metric {
-        (**self).metric()
-    }
-    fn minibatch(&self) -> Option<&Minibatch> {
-        (**self).minibatch()
-    }
-    fn n_buffers(&self) -> usize {
-        (**self).n_buffers()
-    }
-    fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
-        (**self).step(ctx, lr)
-    }
-}
+forward_solver!(&S, Box<S>);
 
 /// A serialisable choice of solver (for experiment configs): `{"kind": "adam", ...}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

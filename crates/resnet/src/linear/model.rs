@@ -163,8 +163,7 @@ impl LinearResNet {
     /// [`ResNetError::DimensionMismatch`] (`A` must have `d` rows),
     /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
     pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_in(&a, self.d)?;
-        self.maps.embed_in = Some(a);
+        self.maps.set_embed_in(a, self.d)?;
         Ok(self)
     }
 
@@ -174,8 +173,7 @@ impl LinearResNet {
     /// [`ResNetError::DimensionMismatch`] (`B` must have `d` columns),
     /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
     pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        FixedMaps::check_embed_out(&b, self.d)?;
-        self.maps.embed_out = Some(b);
+        self.maps.set_embed_out(b, self.d)?;
         Ok(self)
     }
 
@@ -349,49 +347,6 @@ impl LinearResNet {
         }
     }
 
-    /// Loss and Euclidean gradient into `ws` and `grad`, inputs already validated.
-    fn loss_and_gradient_core(
-        &self,
-        u: &[f64],
-        ws: &mut LinearWorkspace,
-        x: MatRef<'_, f64>,
-        targets: TargetsRef<'_>,
-        grad: &mut [f64],
-    ) -> f64 {
-        let n = x.nrows();
-        self.forward_into(u, ws, x);
-        let last = ws.adjoint_slot(self.depth);
-        let loss = if ws.identity_out {
-            // Z = X_L and P_L = ∂L/∂Z: no copies
-            loss_in_place(
-                ws.states[self.depth].as_ref().subrows(0, n),
-                targets,
-                ws.adjoints[last].as_mut().subrows_mut(0, n),
-            )
-        } else {
-            let loss = loss_in_place(
-                ws.z.as_ref().subrows(0, n),
-                targets,
-                ws.gz.as_mut().subrows_mut(0, n),
-            );
-            self.maps.adjoint_terminal(
-                ws.gz.as_ref().subrows(0, n),
-                ws.adjoints[last].as_mut().subrows_mut(0, n),
-            );
-            loss
-        };
-        match self.integrator {
-            Integrator::Euler => match (&mut ws.tiled, self.features.columnwise()) {
-                (Some(scratch), Some(cw)) => {
-                    fused::backward(&cw, u, &ws.states, &mut ws.adjoints, n, grad, scratch)
-                }
-                _ => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
-            },
-            _ => field::ode_backward(self, u, ws, n, grad),
-        }
-        loss
-    }
-
     /// States at the layer boundaries and output for `params`, inputs validated.
     fn trajectory_at(&self, u: &[f64], x: MatRef<'_, f64>) -> Trajectory {
         let n = x.nrows();
@@ -484,14 +439,41 @@ impl Trainable for LinearResNet {
     #[track_caller]
     fn loss_and_gradient_unchecked(
         &self,
-        params: &[f64],
+        u: &[f64],
         ws: &mut LinearWorkspace,
         x: MatRef<'_, f64>,
         targets: TargetsRef<'_>,
         grad: &mut [f64],
     ) -> f64 {
         self.assert_workspace(ws, x.nrows());
-        self.loss_and_gradient_core(params, ws, x, targets, grad)
+        let n = x.nrows();
+        self.forward_into(u, ws, x);
+        let last = ws.adjoint_slot(self.depth);
+        let loss = if ws.identity_out {
+            // Z = X_L and P_L = ∂L/∂Z: no copies
+            loss_in_place(
+                ws.states[self.depth].as_ref().subrows(0, n),
+                targets,
+                ws.adjoints[last].as_mut().subrows_mut(0, n),
+            )
+        } else {
+            self.maps.terminal_loss(
+                ws.z.as_ref().subrows(0, n),
+                targets,
+                ws.gz.as_mut().subrows_mut(0, n),
+                ws.adjoints[last].as_mut().subrows_mut(0, n),
+            )
+        };
+        match self.integrator {
+            Integrator::Euler => match (&mut ws.tiled, self.features.columnwise()) {
+                (Some(scratch), Some(cw)) => {
+                    fused::backward(&cw, u, &ws.states, &mut ws.adjoints, n, grad, scratch)
+                }
+                _ => workspace::euler_backward(self.features.as_ref(), u, ws, n, grad),
+            },
+            _ => field::ode_backward(self, u, ws, n, grad),
+        }
+        loss
     }
 }
 

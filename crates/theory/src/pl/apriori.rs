@@ -72,28 +72,32 @@ use plres_kernels::spectral::SymEigen;
 /// [`TheoryError::NoAdmissibilityConstant`] for the Laplace kernel;
 /// [`TheoryError::InvalidParameter`] for a non-positive or non-finite kernel parameter.
 pub fn admissibility_constant(kernel: &KernelSpec) -> Result<f64, TheoryError> {
-    let pos = |name: &'static str, v: f64| {
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(TheoryError::InvalidParameter {
-                name,
-                value: v,
-                expected: "a finite positive kernel parameter",
-            })
-        }
-    };
     match *kernel {
-        KernelSpec::Gaussian { sigma } => Ok(1.0 / pos("sigma", sigma)?),
-        KernelSpec::Matern32 { lengthscale } => Ok(3f64.sqrt() / pos("lengthscale", lengthscale)?),
-        KernelSpec::Matern52 { lengthscale } => {
-            Ok((5.0f64 / 3.0).sqrt() / pos("lengthscale", lengthscale)?)
+        KernelSpec::Gaussian { sigma } => Ok(1.0 / positive_param(sigma, "sigma")?),
+        KernelSpec::Matern32 { lengthscale } => {
+            Ok(3f64.sqrt() / positive_param(lengthscale, "lengthscale")?)
         }
-        KernelSpec::InverseMultiquadric { c } => Ok(1.0 / pos("c", c)?),
+        KernelSpec::Matern52 { lengthscale } => {
+            Ok((5.0f64 / 3.0).sqrt() / positive_param(lengthscale, "lengthscale")?)
+        }
+        KernelSpec::InverseMultiquadric { c } => Ok(1.0 / positive_param(c, "c")?),
         KernelSpec::Linear | KernelSpec::ArcCosine1 => Ok(1.0),
         KernelSpec::Laplace { .. } => Err(TheoryError::NoAdmissibilityConstant {
             kernel: kernel.kind(),
         }),
+    }
+}
+
+/// A kernel parameter (bandwidth, length-scale, `c`): finite and positive.
+fn positive_param(v: f64, name: &'static str) -> Result<f64, TheoryError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(TheoryError::InvalidParameter {
+            name,
+            value: v,
+            expected: "a finite positive kernel parameter",
+        })
     }
 }
 
@@ -112,34 +116,24 @@ pub fn radial_profile(kernel: &KernelSpec, r: f64) -> Result<f64, TheoryError> {
             expected: "a distance r ≥ 0",
         });
     }
-    // validate parameters via κ (same positivity rules), Laplace has none but is radial
-    let param = |v: f64, name: &'static str| {
-        if v.is_finite() && v > 0.0 {
-            Ok(v)
-        } else {
-            Err(TheoryError::InvalidParameter {
-                name,
-                value: v,
-                expected: "a finite positive kernel parameter",
-            })
-        }
-    };
     Ok(match *kernel {
         KernelSpec::Gaussian { sigma } => {
-            let s = param(sigma, "sigma")?;
+            let s = positive_param(sigma, "sigma")?;
             (-r * r / (2.0 * s * s)).exp()
         }
-        KernelSpec::Laplace { lengthscale } => (-r / param(lengthscale, "lengthscale")?).exp(),
+        KernelSpec::Laplace { lengthscale } => {
+            (-r / positive_param(lengthscale, "lengthscale")?).exp()
+        }
         KernelSpec::Matern32 { lengthscale } => {
-            let a = 3f64.sqrt() * r / param(lengthscale, "lengthscale")?;
+            let a = 3f64.sqrt() * r / positive_param(lengthscale, "lengthscale")?;
             (1.0 + a) * (-a).exp()
         }
         KernelSpec::Matern52 { lengthscale } => {
-            let a = 5f64.sqrt() * r / param(lengthscale, "lengthscale")?;
+            let a = 5f64.sqrt() * r / positive_param(lengthscale, "lengthscale")?;
             (1.0 + a + a * a / 3.0) * (-a).exp()
         }
         KernelSpec::InverseMultiquadric { c } => {
-            let c = param(c, "c")?;
+            let c = positive_param(c, "c")?;
             1.0 / (1.0 + r * r / (c * c)).sqrt()
         }
         KernelSpec::Linear | KernelSpec::ArcCosine1 => {
@@ -257,13 +251,7 @@ pub fn apriori_bound(input: &AprioriInput) -> Result<AprioriBound, TheoryError> 
             expected: "a finite separation δ₀ > 0",
         });
     }
-    if !(radius.is_finite() && radius >= 0.0) {
-        return Err(TheoryError::InvalidParameter {
-            name: "radius",
-            value: radius,
-            expected: "a finite radius R ≥ 0",
-        });
-    }
+    check_radius(radius)?;
     if !(sigma_b_sq.is_finite() && sigma_b_sq >= 0.0) {
         return Err(TheoryError::InvalidParameter {
             name: "sigma_b_sq",
@@ -291,6 +279,18 @@ pub fn apriori_bound(input: &AprioriInput) -> Result<AprioriBound, TheoryError> 
         mu,
         expressive: lambda_star > 0.0,
     })
+}
+
+/// Both bounds hold on a ball: its radius must be finite and `R ≥ 0`.
+fn check_radius(radius: f64) -> Result<(), TheoryError> {
+    if !(radius.is_finite() && radius >= 0.0) {
+        return Err(TheoryError::InvalidParameter {
+            name: "radius",
+            value: radius,
+            expected: "a finite radius R ≥ 0",
+        });
+    }
+    Ok(())
 }
 
 /// The finite-width a-priori bound of a [`LinearResNet`] (Euler) on the ball
@@ -330,13 +330,7 @@ pub fn apriori_bound_features(
             expected: "the Euler ResNet (the contraction argument covers its layer map)",
         });
     }
-    if !(radius.is_finite() && radius >= 0.0) {
-        return Err(TheoryError::InvalidParameter {
-            name: "radius",
-            value: radius,
-            expected: "a finite radius R ≥ 0",
-        });
-    }
+    check_radius(radius)?;
     // X^0 = A x: the first state of a forward pass (θ does not enter X^0)
     let x0 = model
         .forward_trajectory(x)
