@@ -1,0 +1,1 @@
+//! Safetensors exchange with the PyTorch peer (filled below).
