@@ -147,6 +147,7 @@ pub struct ConvResNet<T> {
     work: Work<T>,
 }
 
+/// Buffers of the fixed networks for up to `n` samples (they only grow).
 #[derive(Debug, Clone, Default)]
 struct Work<T> {
     n: usize,
@@ -284,7 +285,7 @@ impl<T: Real> ConvResNet<T> {
     }
 
     fn ensure(&mut self, n: usize) {
-        if self.work.n == n {
+        if n <= self.work.n {
             return;
         }
         let q = self.config.q;
@@ -338,7 +339,7 @@ impl<T: Real> ConvResNet<T> {
         } else {
             a.bn1.forward_eval(&w.pre1, n1, &mut w.a1);
         }
-        relu_in_place(&mut w.a1);
+        relu_in_place(&mut w.a1[..a.conv1.spec.c_out * n1]);
         a.conv2
             .forward(&w.a1, n, SIDE1, SIDE1, &mut w.col2, &mut w.pre2, par);
         if train {
@@ -600,7 +601,7 @@ impl<T: Real> ConvResNet<T> {
             Some((&mut w.da1, &mut w.dcol2)),
             par,
         );
-        relu_backward_in_place(&w.a1, &mut w.da1);
+        relu_backward_in_place(&w.a1[..q * n1], &mut w.da1[..q * n1]);
         // dpre1 reuses pre1 (its value is no longer needed)
         a.bn1
             .backward(&w.da1, &w.xhat1, &w.is1, n1, &mut w.pre1, Some((g1, b1)));

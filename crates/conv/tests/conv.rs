@@ -383,3 +383,29 @@ fn pretraining_gradient_matches_finite_differences() {
         model.ab_loss(&x, &y).loss
     });
 }
+
+#[test]
+fn batch_size_changes_reuse_the_workspace_without_changing_results() {
+    // a large batch first, then a smaller one: the grown buffers must give the same
+    // loss and gradient as a fresh model
+    let cfg = ConvResNetConfig {
+        q: 3,
+        q_int: 2,
+        steps: 2,
+        kind: ResidualKind::Shl,
+        seed: 5,
+    };
+    let mut warm = ConvResNet::<f64>::new(cfg).unwrap();
+    let mut fresh = warm.clone();
+    let (x8, y8) = mnist_like(8, 6);
+    let (x3, y3) = (x8[..3 * 784].to_vec(), y8[..3].to_vec());
+    let mut g = vec![0.0; warm.n_params()];
+    warm.loss(&x8, &y8);
+    let mut out = Vec::new();
+    warm.predict(&x8, &y8, 5, &mut out);
+    let lw = warm.loss_and_gradient(&x3, &y3, &mut g);
+    let mut gf = vec![0.0; fresh.n_params()];
+    let lf = fresh.loss_and_gradient(&x3, &y3, &mut gf);
+    assert_eq!(lw.loss.to_bits(), lf.loss.to_bits());
+    assert_eq!(g, gf);
+}
