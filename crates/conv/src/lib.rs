@@ -21,6 +21,20 @@
 //! per convolution for the whole batch, see [`layers`]). Buffers live in workspaces sized
 //! on first use, so a training step allocates nothing afterwards.
 //!
+//! ```
+//! use plres_conv::{ConvResNet, ConvResNetConfig, ResidualKind};
+//! let cfg = ConvResNetConfig { q: 4, q_int: 4, steps: 3, kind: ResidualKind::Linear, seed: 1 };
+//! let mut model = ConvResNet::<f64>::new(cfg)?;
+//! let images: Vec<f64> = (0..2 * 784).map(|i| ((i * 37) % 256) as f64 / 255.0).collect();
+//! let labels = [3, 7];
+//! // θ = 0 at initialisation: the flow is the identity, so the ResNet is B ∘ A exactly
+//! assert_eq!(model.loss(&images, &labels).loss, model.ab_loss(&images, &labels).loss);
+//! let mut grad = vec![0.0; model.n_params()]; // (L + 1)(9 q q_int + q) = 592
+//! let l = model.loss_and_gradient(&images, &labels, &mut grad);
+//! assert!(l.loss.is_finite() && grad.len() == 592 && grad.iter().any(|g| *g != 0.0));
+//! # Ok::<(), plres_conv::ConvError>(())
+//! ```
+//!
 //! ## Module map
 //! - [`layers`] — [`Conv2d`](layers::conv2d::Conv2d) (im2col + GEMM),
 //!   [`BatchNorm`](layers::batchnorm::BatchNorm) (PyTorch train/eval semantics), ReLU,

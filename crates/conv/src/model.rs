@@ -16,10 +16,12 @@
 //! `A`'s convolutions and `B`'s linear layer (weight and bias `U(−1/√fan_in, 1/√fan_in)`,
 //! `fan_in = c_in k²` or `d_in`), batch norms `γ = 1, β = 0`; then `Ω` (linear) or every
 //! `θ¹_k` (SHL) with entries `N(0, 1/(3 q_int))`; `θ` and `θ²` are zero.
-//! The variance `1/(3 q_int)` is the one of the paper's code: with `q = q_int` it is
-//! `3/fan_in` (`fan_in = 9q`), i.e. 1.5× He's `2/fan_in`, so `ReLU(Ω * x)` keeps the scale
-//! of `x` (`E|ReLU(Ω x)|² = (q_int/2)·E|x|²·9/(3 q_int)·… ≈ 1.5 E|x|²` per pixel);
-//! we keep it so that our numbers compare with the paper's.
+//! The variance `1/(3 q_int)` is the one of the paper's code, kept so that our numbers
+//! compare with the paper's. What it means: at an interior pixel each pre-activation
+//! `u_j = (Ω * x)_j` sums `9q` terms, so `E u_j² = 9q/(3 q_int) · m₂ = 3 (q/q_int) m₂` with
+//! `m₂` the mean square of the state's entries, and `E ReLU(u_j)² = 1.5 (q/q_int) m₂`: with
+//! `q = q_int` the features have 1.5× the state's mean square (He's `2/fan_in` would give
+//! exactly `m₂`), independently of the width — the scale does not drift with `q`.
 
 use faer::Par;
 use rand::SeedableRng;
