@@ -409,3 +409,47 @@ fn batch_size_changes_reuse_the_workspace_without_changing_results() {
     assert_eq!(lw.loss.to_bits(), lf.loss.to_bits());
     assert_eq!(g, gf);
 }
+
+#[test]
+fn same_convolutions_on_tiny_images_match_the_direct_sum_and_their_adjoint() {
+    // shifts larger than the whole batch (|δ| ≥ n·h·w) exercise the fast path's clamping
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for (k, pad) in [(3, 1), (5, 2)] {
+        for (n, h, w) in [(1, 1, 1), (1, 2, 1), (2, 1, 3), (1, 2, 2)] {
+            let spec = ConvSpec {
+                c_in: 2,
+                c_out: 3,
+                k,
+                stride: 1,
+                pad,
+            };
+            let conv = Conv2d {
+                spec,
+                weight: randn(spec.weight_len(), &mut rng),
+                bias: None,
+            };
+            let x = randn(2 * n * h * w, &mut rng);
+            let y = conv_forward(&conv, &x, n, h, w);
+            let yd = conv_direct(&spec, &conv.weight, None, &x, n, h, w);
+            let scale: f64 = yd.iter().map(|v| v.abs()).sum::<f64>() + 1.0;
+            for (a, b) in y.iter().zip(&yd) {
+                assert!(
+                    (a - b).abs() <= 4.0 * f64::EPSILON * spec.patch_len() as f64 * scale,
+                    "k {k}, {n}×{h}×{w}"
+                );
+            }
+            // adjoint: ⟨col(x), c⟩ = ⟨x, col2im(c)⟩
+            let mut col = vec![0.0; spec.col_len(n, h, w)];
+            spec.im2col(&x, n, h, w, &mut col);
+            let c = randn(col.len(), &mut rng);
+            let mut c2 = c.clone();
+            let mut back = vec![0.0; x.len()];
+            spec.col2im_add(&mut c2, n, h, w, &mut back);
+            let (l, r) = (dot(&col, &c), dot(&x, &back));
+            assert!(
+                (l - r).abs() <= 8.0 * f64::EPSILON * (abs_dot(&col, &c) + 1.0),
+                "{l} vs {r}"
+            );
+        }
+    }
+}

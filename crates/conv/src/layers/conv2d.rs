@@ -82,6 +82,9 @@ impl ConvSpec {
             col.len(),
             self.patch_len() * npo
         );
+        if self.is_same_stride1() {
+            return self.im2col_same(x, n, h, w, col);
+        }
         for c in 0..self.c_in {
             for u in 0..k {
                 for v in 0..k {
@@ -111,8 +114,77 @@ impl ConvSpec {
         }
     }
 
-    /// `dx += col2im(dcol)`: the adjoint of [`im2col`](Self::im2col).
-    pub fn col2im_add<T: Real>(&self, dcol: &[T], n: usize, h: usize, w: usize, dx: &mut [T]) {
+    /// Whether this is a stride-1 "same" convolution (`k = 2p + 1`, output size = input
+    /// size): then row `(c, u, v)` of `col(X)` is channel `c` of `X`, flattened over
+    /// `(b, y, x)`, shifted by `δ = (u − p)·w + (v − p)` with the entries whose source
+    /// pixel falls outside the image zeroed — one long copy per row instead of a loop
+    /// over pixels (the residual's 3×3 convolutions).
+    fn is_same_stride1(&self) -> bool {
+        self.stride == 1 && self.k == 2 * self.pad + 1
+    }
+
+    /// Calls `f(start, len)` for every run of entries of a shifted row `(u, v)` whose
+    /// source pixel is outside the image (`n` images of `h × w`).
+    #[inline]
+    fn for_each_invalid(
+        &self,
+        u: usize,
+        v: usize,
+        n: usize,
+        h: usize,
+        w: usize,
+        mut f: impl FnMut(usize, usize),
+    ) {
+        let p = self.pad as isize;
+        let (du, dv) = (u as isize - p, v as isize - p);
+        // columns j with j + dv outside [0, w): the first -dv or the last dv of each row
+        let (j0, jl) = if dv < 0 {
+            (0, (-dv) as usize)
+        } else {
+            (w.saturating_sub(dv as usize), dv as usize)
+        };
+        for b in 0..n {
+            for i in 0..h {
+                let y = i as isize + du;
+                let base = (b * h + i) * w;
+                if y < 0 || y >= h as isize {
+                    f(base, w);
+                } else if jl > 0 {
+                    f(base + j0, jl.min(w - j0));
+                }
+            }
+        }
+    }
+
+    fn im2col_same<T: Real>(&self, x: &[T], n: usize, h: usize, w: usize, col: &mut [T]) {
+        let (k, p) = (self.k, self.pad as isize);
+        let total = n * h * w;
+        for c in 0..self.c_in {
+            let xc = &x[c * total..(c + 1) * total];
+            for u in 0..k {
+                for v in 0..k {
+                    let r = (c * k + u) * k + v;
+                    let row = &mut col[r * total..(r + 1) * total];
+                    let delta = (u as isize - p) * w as isize + (v as isize - p);
+                    // row[m] = xc[m + δ] where that index exists
+                    let lo = ((-delta).max(0) as usize).min(total);
+                    let hi = (total as isize - delta.max(0)).max(0) as usize;
+                    row[..lo].fill(T::ZERO);
+                    row[hi.max(lo)..].fill(T::ZERO);
+                    if lo < hi {
+                        let src = (lo as isize + delta) as usize;
+                        row[lo..hi].copy_from_slice(&xc[src..src + (hi - lo)]);
+                    }
+                    self.for_each_invalid(u, v, n, h, w, |s, len| row[s..s + len].fill(T::ZERO));
+                }
+            }
+        }
+    }
+
+    /// `dx += col2im(dcol)`: the adjoint of [`im2col`](Self::im2col). `dcol` is used as
+    /// scratch: for stride-1 "same" convolutions its entries without a source pixel are
+    /// zeroed.
+    pub fn col2im_add<T: Real>(&self, dcol: &mut [T], n: usize, h: usize, w: usize, dx: &mut [T]) {
         let (ho, wo) = self.out_hw(h, w);
         let npo = n * ho * wo;
         let (k, s, p) = (self.k, self.stride, self.pad as isize);
@@ -124,6 +196,31 @@ impl ConvSpec {
             dcol.len(),
             self.patch_len() * npo
         );
+        if self.is_same_stride1() {
+            let total = n * h * w;
+            for c in 0..self.c_in {
+                let dxc = &mut dx[c * total..(c + 1) * total];
+                for u in 0..k {
+                    for v in 0..k {
+                        let r = (c * k + u) * k + v;
+                        let row = &mut dcol[r * total..(r + 1) * total];
+                        self.for_each_invalid(u, v, n, h, w, |s, len| {
+                            row[s..s + len].fill(T::ZERO)
+                        });
+                        let delta = (u as isize - p) * w as isize + (v as isize - p);
+                        let lo = ((-delta).max(0) as usize).min(total);
+                        let hi = (total as isize - delta.max(0)).max(0) as usize;
+                        if lo < hi {
+                            let dst = (lo as isize + delta) as usize;
+                            for (d, &g) in dxc[dst..dst + (hi - lo)].iter_mut().zip(&row[lo..hi]) {
+                                *d += g;
+                            }
+                        }
+                    }
+                }
+            }
+            return;
+        }
         for c in 0..self.c_in {
             for u in 0..k {
                 for v in 0..k {
