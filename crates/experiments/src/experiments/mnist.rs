@@ -136,7 +136,7 @@ impl MnistConfig {
         // (n_train, n_test, seeds, epochs, decay_epoch, q for depth/pretrained, depths, widths, precision)
         let (n_train, n_test, seeds, epochs, decay_epoch) = match size {
             Size::Smoke => (Some(512), Some(500), 1, 1, 1),
-            Size::Default => (Some(2000), None, 2, 4, 3),
+            Size::Default => (Some(1000), Some(1000), 2, 3, 2),
             Size::Full => (None, None, 20, 40, 35),
         };
         let (depths, q_full, widths): (Vec<usize>, usize, Vec<usize>) = match size {
@@ -197,7 +197,11 @@ impl MnistConfig {
             },
             n_train,
             n_test,
-            n_train_eval: if size == Size::Smoke { 256 } else { 1000 },
+            n_train_eval: match size {
+                Size::Smoke => 256,
+                Size::Default => 500,
+                Size::Full => 1000,
+            },
             settings,
             seeds,
             epochs,
