@@ -832,6 +832,13 @@ fn run_settings<T: Real>(
             });
         }
         bar.finish_and_clear();
+        tracing::info!(
+            dataset = ds_name,
+            setting = %model_name(s),
+            seconds = t0.elapsed().as_secs_f64(),
+            final_test_errors = ?runs.iter().map(|r| r.test_error.last().copied()).collect::<Vec<_>>(),
+            "configuration done"
+        );
         results.push(SettingResult {
             runs,
             n_params,
