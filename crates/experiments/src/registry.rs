@@ -126,6 +126,9 @@ static REGISTRY: &[&dyn DynExperiment] = &[
     &crate::experiments::RffBound,
     &crate::experiments::LinearVsNonlinear,
     &crate::experiments::Lazy,
+    &crate::experiments::MnistDepth,
+    &crate::experiments::MnistPretrained,
+    &crate::experiments::MnistWidth,
 ];
 
 /// Every experiment, in the order of the report.

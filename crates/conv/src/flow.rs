@@ -1,0 +1,425 @@
+//! The residual part: a neural ODE `ẋ = f_t(x)` on `[0, 1]` integrated by the midpoint
+//! rule with `L` steps, and its exact discrete adjoint.
+//!
+//! **Fields.** With `*` a 3×3 convolution with padding 1 (`q → q_int` channels for `Ω`,
+//! `θ¹`; `q_int → q` for `θ`, `θ²`, which carry a bias):
+//! - linear ("RKHS") residual `f_t(x) = θ_t * ReLU(Ω * x)`, `Ω` fixed and shared by all
+//!   times, `θ_t` trained: linear in the parameters;
+//! - non-linear ("SHL") residual `f_t(x) = θ²_t * ReLU(θ¹_t * x)`, both trained.
+//!
+//! **Time.** Parameters live at the grid times `t_k = k/L`, `k = 0..=L`, and are linearly
+//! interpolated in between; the midpoint rule only needs `t_k` and `t_k + h/2`, where the
+//! interpolant is `(θ_k + θ_{k+1})/2`. With `h = 1/L`:
+//!
+//! `k₁ = f(x_k; θ_k)`, `x_{k+½} = x_k + (h/2) k₁`, `k₂ = f(x_{k+½}; (θ_k + θ_{k+1})/2)`,
+//! `x_{k+1} = x_k + h k₂`.
+//!
+//! **Adjoint** (exact gradient of the discrete flow): from `a = ∂ℓ/∂x_{k+1}`,
+//! `(g_½, ∂θ_m) = vjp of f at x_{k+½} applied to h a`, `∂θ_k, ∂θ_{k+1} += ∂θ_m / 2`;
+//! `(g_0, ∂θ) = vjp of f at x_k applied to (h/2) g_½`, `∂θ_k += ∂θ`; and
+//! `∂ℓ/∂x_k = a + g_½ + g_0`. The forward pass stores `z = ReLU(Ω * x)` at each of the
+//! `2L` stages (and, for SHL, the stage input, needed for `∂θ¹`); the backward pass
+//! recomputes the im2col matrices from them. Every buffer lives in [`FlowWork`], so a
+//! training step allocates nothing once the workspace has its size.
+//!
+//! **Parameter vector** (`params`): the `L + 1` blocks of `θ` (for each `k`: weight
+//! `(q, q_int, 3, 3)` then bias `(q)`), followed for SHL by the `L + 1` blocks of `θ¹`
+//! (weight `(q_int, q, 3, 3)`, no bias). The gradient is the Euclidean one, `∂ℓ/∂params`,
+//! as PyTorch's autograd gives it.
+
+use faer::Par;
+
+use crate::Real;
+use crate::layers::conv2d::ConvSpec;
+use crate::layers::relu::{relu_backward_in_place, relu_in_place};
+
+/// Which residual field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ResidualKind {
+    /// `θ_t * ReLU(Ω * x)`, `Ω` fixed: linear in the trained parameters.
+    Linear,
+    /// `θ²_t * ReLU(θ¹_t * x)`, both trained (single hidden layer).
+    Shl,
+}
+
+/// The residual flow's parameters and geometry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Residual<T> {
+    /// Linear or SHL.
+    pub kind: ResidualKind,
+    /// State channels `q`.
+    pub q: usize,
+    /// Hidden channels `q_int`.
+    pub q_int: usize,
+    /// Midpoint steps `L`.
+    pub steps: usize,
+    /// Spatial size of the state `(h, w)`.
+    pub hw: (usize, usize),
+    /// `Ω`, `q_int × q·9` row-major (linear residual; empty for SHL).
+    pub omega: Vec<T>,
+    /// Trained parameters, see the module doc.
+    pub params: Vec<T>,
+}
+
+impl<T: Real> Residual<T> {
+    /// Geometry of `Ω` / `θ¹`.
+    pub fn spec_in(&self) -> ConvSpec {
+        ConvSpec {
+            c_in: self.q,
+            c_out: self.q_int,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        }
+    }
+    /// Geometry of `θ` / `θ²`.
+    pub fn spec_out(&self) -> ConvSpec {
+        ConvSpec {
+            c_in: self.q_int,
+            c_out: self.q,
+            k: 3,
+            stride: 1,
+            pad: 1,
+        }
+    }
+    /// Length of one `θ` block: weight and bias.
+    pub fn theta_block(&self) -> usize {
+        self.q * self.q_int * 9 + self.q
+    }
+    /// Length of one `θ¹` block (0 for the linear residual).
+    pub fn theta1_block(&self) -> usize {
+        match self.kind {
+            ResidualKind::Linear => 0,
+            ResidualKind::Shl => self.q_int * self.q * 9,
+        }
+    }
+    /// Number of trained parameters: `(L + 1)(9 q q_int + q)` (linear),
+    /// `(L + 1)(18 q q_int + q)` (SHL).
+    pub fn n_params(&self) -> usize {
+        (self.steps + 1) * (self.theta_block() + self.theta1_block())
+    }
+    fn theta1_offset(&self) -> usize {
+        (self.steps + 1) * self.theta_block()
+    }
+
+    /// The flow `x_0 ↦ x_L` in place on `x` (`q × n·h·w`, channel-major). With
+    /// `store`, the stage values the backward pass needs are kept in `work`.
+    pub fn forward(&self, x: &mut [T], n: usize, work: &mut FlowWork<T>, store: bool, par: Par) {
+        work.ensure(self, n);
+        let (q, qi, l) = (self.q, self.q_int, self.steps);
+        let np = n * self.hw.0 * self.hw.1;
+        let (sx, sz) = (q * np, qi * np);
+        let h = T::from_f64(1.0 / l as f64);
+        let half = T::from_f64(0.5);
+        let (tb, t1b, t1o) = (
+            self.theta_block(),
+            self.theta1_block(),
+            self.theta1_offset(),
+        );
+        let x = &mut x[..sx];
+        for k in 0..l {
+            // parameters at t_k and at the midpoint
+            let wk = &self.params[k * tb..(k + 1) * tb];
+            let wk1 = &self.params[(k + 1) * tb..(k + 2) * tb];
+            for ((m, &a), &b) in work.wmid.iter_mut().zip(wk).zip(wk1) {
+                *m = half * (a + b);
+            }
+            let (w1k, w1mid): (&[T], &[T]) = match self.kind {
+                ResidualKind::Linear => (&self.omega, &self.omega),
+                ResidualKind::Shl => {
+                    let a = &self.params[t1o + k * t1b..t1o + (k + 1) * t1b];
+                    let b = &self.params[t1o + (k + 1) * t1b..t1o + (k + 2) * t1b];
+                    for ((m, &u), &v) in work.w1mid.iter_mut().zip(a).zip(b) {
+                        *m = half * (u + v);
+                    }
+                    (a, &work.w1mid)
+                }
+            };
+            let (s0, s1) = if store { (2 * k, 2 * k + 1) } else { (0, 0) };
+            // stage 1 at x_k
+            if store && self.kind == ResidualKind::Shl {
+                work.xs[s0 * sx..(s0 + 1) * sx].copy_from_slice(x);
+            }
+            self.eval_f(
+                w1k,
+                wk,
+                x,
+                n,
+                &mut work.zs[s0 * sz..(s0 + 1) * sz],
+                &mut work.colx,
+                &mut work.colz,
+                &mut work.kbuf,
+                par,
+            );
+            let hh = half * h;
+            for ((m, &xv), &kv) in work.xh.iter_mut().zip(x.iter()).zip(&work.kbuf) {
+                *m = xv + hh * kv;
+            }
+            // stage 2 at the midpoint
+            if store && self.kind == ResidualKind::Shl {
+                work.xs[s1 * sx..(s1 + 1) * sx].copy_from_slice(&work.xh);
+            }
+            let wmid = std::mem::take(&mut work.wmid);
+            self.eval_f(
+                w1mid,
+                &wmid,
+                &work.xh,
+                n,
+                &mut work.zs[s1 * sz..(s1 + 1) * sz],
+                &mut work.colx,
+                &mut work.colz,
+                &mut work.kbuf,
+                par,
+            );
+            work.wmid = wmid;
+            for (xv, &kv) in x.iter_mut().zip(&work.kbuf) {
+                *xv += h * kv;
+            }
+        }
+    }
+
+    /// `out ← f(x) = θ_out * ReLU(w_in * x)`; `z ← ReLU(w_in * x)`.
+    fn eval_f(
+        &self,
+        w_in: &[T],
+        w_out: &[T],
+        x: &[T],
+        n: usize,
+        z: &mut [T],
+        colx: &mut [T],
+        colz: &mut [T],
+        out: &mut [T],
+        par: Par,
+    ) {
+        let (hh, ww) = self.hw;
+        let np = n * hh * ww;
+        let (si, so) = (self.spec_in(), self.spec_out());
+        si.im2col(x, n, hh, ww, colx);
+        si.gemm_forward(w_in, None, colx, np, z, par);
+        relu_in_place(z);
+        so.im2col(z, n, hh, ww, colz);
+        let (w, b) = w_out.split_at(so.weight_len());
+        so.gemm_forward(w, Some(b), colz, np, out, par);
+    }
+
+    /// Vector–Jacobian product of one stage: from `dout = ∂ℓ/∂f`, `dx ← ∂ℓ/∂x`,
+    /// `dw_out (+)= ∂ℓ/∂θ_out`, `dw_in (+)= ∂ℓ/∂θ¹` (SHL; `x` is then the stage input).
+    fn vjp_f(
+        &self,
+        w_in: &[T],
+        w_out: &[T],
+        x: &[T],
+        z: &[T],
+        n: usize,
+        dout: &[T],
+        dw_out: &mut [T],
+        dw_in: Option<&mut [T]>,
+        accum: bool,
+        dx: &mut [T],
+        work_dz: &mut [T],
+        colx: &mut [T],
+        colz: &mut [T],
+        par: Par,
+    ) {
+        let (hh, ww) = self.hw;
+        let np = n * hh * ww;
+        let (si, so) = (self.spec_in(), self.spec_out());
+        so.im2col(z, n, hh, ww, colz);
+        let (w, _) = w_out.split_at(so.weight_len());
+        let (dw, db) = dw_out.split_at_mut(so.weight_len());
+        so.gemm_backward_params(dout, colz, np, T::ONE, dw, Some(db), accum, par);
+        so.gemm_backward_col(w, dout, np, colz, par);
+        let dz = &mut work_dz[..self.q_int * np];
+        dz.fill(T::ZERO);
+        so.col2im_add(colz, n, hh, ww, dz);
+        relu_backward_in_place(z, dz);
+        if let Some(dw1) = dw_in {
+            si.im2col(x, n, hh, ww, colx);
+            si.gemm_backward_params(dz, colx, np, T::ONE, dw1, None, accum, par);
+        }
+        si.gemm_backward_col(w_in, dz, np, colx, par);
+        dx[..self.q * np].fill(T::ZERO);
+        si.col2im_add(colx, n, hh, ww, dx);
+    }
+
+    /// The exact adjoint of [`forward`](Self::forward) (which must have run with `store`
+    /// on the same `work`): from `a = ∂ℓ/∂x_L` (overwritten with `∂ℓ/∂x_0`), writes
+    /// `∂ℓ/∂params` into `grad` (overwritten).
+    ///
+    /// # Panics
+    /// If `grad.len() != n_params()`.
+    pub fn backward(
+        &self,
+        a: &mut [T],
+        n: usize,
+        work: &mut FlowWork<T>,
+        grad: &mut [T],
+        par: Par,
+    ) {
+        assert_eq!(
+            grad.len(),
+            self.n_params(),
+            "Residual::backward: gradient length"
+        );
+        let (q, qi, l) = (self.q, self.q_int, self.steps);
+        let np = n * self.hw.0 * self.hw.1;
+        let (sx, sz) = (q * np, qi * np);
+        let h = T::from_f64(1.0 / l as f64);
+        let half = T::from_f64(0.5);
+        let (tb, t1b, t1o) = (
+            self.theta_block(),
+            self.theta1_block(),
+            self.theta1_offset(),
+        );
+        let shl = self.kind == ResidualKind::Shl;
+        grad.fill(T::ZERO);
+        let a = &mut a[..sx];
+        let w = work;
+        for k in (0..l).rev() {
+            let wk = &self.params[k * tb..(k + 1) * tb];
+            let wk1 = &self.params[(k + 1) * tb..(k + 2) * tb];
+            for ((m, &u), &v) in w.wmid.iter_mut().zip(wk).zip(wk1) {
+                *m = half * (u + v);
+            }
+            if shl {
+                let u = &self.params[t1o + k * t1b..t1o + (k + 1) * t1b];
+                let v = &self.params[t1o + (k + 1) * t1b..t1o + (k + 2) * t1b];
+                for ((m, &p), &r) in w.w1mid.iter_mut().zip(u).zip(v) {
+                    *m = half * (p + r);
+                }
+            }
+            let (s0, s1) = (2 * k, 2 * k + 1);
+            // midpoint stage: dk = h a
+            for (d, &av) in w.dk.iter_mut().zip(a.iter()) {
+                *d = h * av;
+            }
+            {
+                let w1mid: &[T] = if shl { &w.w1mid } else { &self.omega };
+                self.vjp_f(
+                    w1mid,
+                    &w.wmid,
+                    &w.xs[if shl { s1 * sx } else { 0 }..][..if shl { sx } else { 0 }],
+                    &w.zs[s1 * sz..(s1 + 1) * sz],
+                    n,
+                    &w.dk,
+                    &mut w.dtmid,
+                    if shl { Some(&mut w.dt1mid) } else { None },
+                    false,
+                    &mut w.dxh,
+                    &mut w.dz,
+                    &mut w.colx,
+                    &mut w.colz,
+                    par,
+                );
+            }
+            for (i, &g) in w.dtmid.iter().enumerate() {
+                grad[k * tb + i] += half * g;
+                grad[(k + 1) * tb + i] += half * g;
+            }
+            if shl {
+                for (i, &g) in w.dt1mid.iter().enumerate() {
+                    grad[t1o + k * t1b + i] += half * g;
+                    grad[t1o + (k + 1) * t1b + i] += half * g;
+                }
+            }
+            // first stage: dk = (h/2) g_½
+            let hh = half * h;
+            for (d, &g) in w.dk.iter_mut().zip(&w.dxh) {
+                *d = hh * g;
+            }
+            {
+                let (gt, gt1) = grad.split_at_mut(t1o);
+                let w1k: &[T] = if shl {
+                    &self.params[t1o + k * t1b..t1o + (k + 1) * t1b]
+                } else {
+                    &self.omega
+                };
+                self.vjp_f(
+                    w1k,
+                    wk,
+                    &w.xs[if shl { s0 * sx } else { 0 }..][..if shl { sx } else { 0 }],
+                    &w.zs[s0 * sz..(s0 + 1) * sz],
+                    n,
+                    &w.dk,
+                    &mut gt[k * tb..(k + 1) * tb],
+                    if shl {
+                        Some(&mut gt1[k * t1b..(k + 1) * t1b])
+                    } else {
+                        None
+                    },
+                    true,
+                    &mut w.dx0,
+                    &mut w.dz,
+                    &mut w.colx,
+                    &mut w.colz,
+                    par,
+                );
+            }
+            for ((av, &g1), &g0) in a.iter_mut().zip(&w.dxh).zip(&w.dx0) {
+                *av += g1 + g0;
+            }
+        }
+    }
+}
+
+/// Buffers of the flow for a batch size; grown by [`FlowWork::ensure`] (the only place
+/// that allocates), reused by every later call.
+#[derive(Debug, Default, Clone)]
+pub struct FlowWork<T> {
+    n: usize,
+    key: (usize, usize, usize, usize, usize),
+    xh: Vec<T>,
+    kbuf: Vec<T>,
+    zs: Vec<T>,
+    xs: Vec<T>,
+    colx: Vec<T>,
+    colz: Vec<T>,
+    wmid: Vec<T>,
+    w1mid: Vec<T>,
+    dk: Vec<T>,
+    dxh: Vec<T>,
+    dx0: Vec<T>,
+    dz: Vec<T>,
+    dtmid: Vec<T>,
+    dt1mid: Vec<T>,
+}
+
+impl<T: Real> FlowWork<T> {
+    /// Sizes the buffers for `n` samples of `res` (no-op when already sized).
+    pub fn ensure(&mut self, res: &Residual<T>, n: usize) {
+        let key = (
+            res.q,
+            res.q_int,
+            res.steps,
+            res.hw.0 * res.hw.1,
+            res.theta1_block(),
+        );
+        if self.n == n && self.key == key {
+            return;
+        }
+        self.n = n;
+        self.key = key;
+        let np = n * res.hw.0 * res.hw.1;
+        let (sx, sz) = (res.q * np, res.q_int * np);
+        let z = T::ZERO;
+        self.xh = vec![z; sx];
+        self.kbuf = vec![z; sx];
+        self.zs = vec![z; 2 * res.steps * sz];
+        self.xs = if res.kind == ResidualKind::Shl {
+            vec![z; 2 * res.steps * sx]
+        } else {
+            Vec::new()
+        };
+        self.colx = vec![z; 9 * sx];
+        self.colz = vec![z; 9 * sz];
+        self.wmid = vec![z; res.theta_block()];
+        self.w1mid = vec![z; res.theta1_block()];
+        self.dk = vec![z; sx];
+        self.dxh = vec![z; sx];
+        self.dx0 = vec![z; sx];
+        self.dz = vec![z; sz];
+        self.dtmid = vec![z; res.theta_block()];
+        self.dt1mid = vec![z; res.theta1_block()];
+    }
+}
