@@ -413,7 +413,7 @@ fn report_shows_plots_checks_config_and_failures() {
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
     assert!(md.contains("**2 of 3 checks hold; 1 FAIL**"), "{md}");
     assert!(md.contains("## Failing checks"));
-    assert!(md.contains("| **NO** |"));
+    assert!(md.contains("| **FAILS** |"));
     assert!(md.contains("- `quadratic`: final loss within the claimed rate"));
 
     // A failed run is reported with its error.

@@ -393,7 +393,7 @@ mod tests {
         assert_eq!(e.lambda.len(), 5);
         assert!((e.delta0 - 2.0).abs() < 1e-15);
         for r in e.reports() {
-            assert!(r.holds, "{}", r.table_row());
+            assert!(r.holds(), "{}", r.table_row());
         }
     }
 
@@ -410,10 +410,10 @@ mod tests {
         .unwrap();
         let e = linear_expressivity(&net, x.as_ref()).unwrap();
         for (l, t) in e.lambda.iter().zip(&e.trace) {
-            assert!(rank_deficiency_report(*l, *t, 5, 8).holds, "λ = {l}");
+            assert!(rank_deficiency_report(*l, *t, 5, 8).holds(), "λ = {l}");
         }
-        assert!(!width_condition(5, 8).holds);
-        assert!(!e.reports()[0].holds, "expressivity must fail at p < N");
+        assert!(!width_condition(5, 8).holds());
+        assert!(!e.reports()[0].holds(), "expressivity must fail at p < N");
     }
 
     #[test]
@@ -443,7 +443,7 @@ mod tests {
             let e = kernel_expressivity(&net, x.as_ref()).unwrap();
             assert!(e.gershgorin_separation.is_some() && e.separation_bound.is_some());
             for r in e.reports() {
-                assert!(r.holds, "{spec:?}: {}", r.table_row());
+                assert!(r.holds(), "{spec:?}: {}", r.table_row());
             }
         }
     }
