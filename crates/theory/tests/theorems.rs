@@ -131,7 +131,8 @@ proptest! {
     /// `p ∈ [N, 3N]`, depths 1–8, three feature maps, parameter scales from 0 to 4 (so some
     /// factors `(1 − h a_j)₊` vanish), optional input embedding and output map.
     /// Tolerances: items 1–3 from rounding (`4 n eps S`, stated in `PlSnapshot::reports`),
-    /// item 4 the monitor's relative 1e-9.
+    /// item 4 the monitor's relative 1e-9. No check fails; `ρ ≥ μ_cert` is vacuous where the
+    /// draw makes some `λ_k` round to 0 (`μ_cert = 0`).
     #[test]
     fn pl_certificate_holds_at_every_theta(
         seed in any::<u64>(),
@@ -170,7 +171,7 @@ proptest! {
         let snap = cert.evaluate(&net, net.params(), x_in.as_ref(), y.as_ref()).unwrap();
         prop_assert!(snap.loss > 0.0);
         for r in snap.reports() {
-            prop_assert!(r.holds(), "{}\n{snap:?}", r.table_row());
+            prop_assert!(!r.fails(), "{}\n{snap:?}", r.table_row());
         }
         prop_assert!(snap.rho >= snap.mu_cert.unwrap() * (1.0 - 1e-9));
     }

@@ -699,3 +699,24 @@ fn checks(
         fit,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain check holds on a consistent chain and fails when either link is broken
+    /// (ρ below μ_tight: a residual better than the worst direction is impossible; μ_cert
+    /// above μ_tight: a certificate above the best constant is wrong); it is vacuous when
+    /// μ_tight = 0 everywhere.
+    #[test]
+    fn tight_chain_check_fails_on_a_broken_chain() {
+        let ok = [Looseness::new(3.0, 2.0, 1.0), Looseness::new(2.0, 2.0, 2.0)];
+        assert!(tight_chain_report(&ok).holds());
+        let rho_low = [ok[0], Looseness::new(2.0 * (1.0 - 1e-6), 2.0, 1.0)];
+        assert!(tight_chain_report(&rho_low).fails());
+        let cert_high = [ok[0], Looseness::new(3.0, 2.0, 2.0 * (1.0 + 1e-6))];
+        assert!(tight_chain_report(&cert_high).fails());
+        let zero = [Looseness::new(3.0, 0.0, 0.0)];
+        assert!(tight_chain_report(&zero).is_vacuous());
+    }
+}

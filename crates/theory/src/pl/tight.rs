@@ -334,7 +334,7 @@ impl ThetaSweep {
 /// use std::sync::Arc;
 /// use faer::Mat;
 /// use plres_kernels::KernelSpec;
-/// use plres_resnet::{LinearResNet, LinearResNetConfig, Init};
+/// use plres_resnet::{LinearResNet, LinearResNetConfig, Init, Trainable as _};
 /// use plres_rff::{FourierVariant, RandomFourierFeatures};
 /// use plres_theory::pl::{LinearCertifier, TightCertifier};
 /// use rand::SeedableRng;
