@@ -137,6 +137,8 @@ pub struct Outcome {
     pub checks: usize,
     /// Checks that hold.
     pub holding: usize,
+    /// Checks that are vacuous (their bound is 0 or infinite: they neither hold nor fail).
+    pub vacuous: usize,
 }
 
 /// Runs `cargo xtask reproduce` with its arguments.
@@ -158,9 +160,10 @@ pub fn main(args: &[String]) -> Result<()> {
     let progress = std::io::stderr().is_terminal();
     let outcome = run_with(&parsed, registry(), &out, command.trim_end(), progress)?;
     eprintln!(
-        "all {} checks of {} experiment(s) hold; report: {}",
-        outcome.checks,
+        "{} checks of {} experiment(s) hold, {} vacuous, none fails; report: {}",
+        outcome.holding,
         outcome.ran.len(),
+        outcome.vacuous,
         out.join("REPORT.md").display()
     );
     Ok(())
@@ -197,6 +200,7 @@ pub fn run_with(
         ran: Vec::new(),
         checks: 0,
         holding: 0,
+        vacuous: 0,
     };
     for e in &selected {
         let config = e.default_config(args.size);
@@ -216,16 +220,26 @@ pub fn run_with(
         outcome.ran.push(e.name().to_owned());
         match result {
             Ok(rec) => {
-                let holding = rec.checks.iter().filter(|c| c.holds).count();
+                let holding = rec.checks.iter().filter(|c| c.holds()).count();
+                let vacuous = rec.checks.iter().filter(|c| c.is_vacuous()).count();
                 outcome.checks += rec.checks.len();
                 outcome.holding += holding;
+                outcome.vacuous += vacuous;
                 eprintln!(
-                    "{}: {holding}/{} checks hold ({:.1} s) → {}",
+                    "{}: {holding}/{} checks hold, {vacuous} vacuous ({:.1} s) → {}",
                     e.name(),
                     rec.checks.len(),
                     rec.wall_time.as_secs_f64(),
                     rec.folder.display()
                 );
+                for c in rec.checks.iter().filter(|c| c.is_vacuous()) {
+                    eprintln!(
+                        "{}: check VACUOUS: {} — {}",
+                        e.name(),
+                        c.claim,
+                        c.vacuous_reason().unwrap_or_default()
+                    );
+                }
                 for c in rec.failing() {
                     eprintln!("{}: check FAILS: {}", e.name(), c.table_row());
                     failures.push(format!("{}: check fails: {}", e.name(), c.claim));
@@ -467,7 +481,7 @@ mod tests {
             md.contains("**1 of 2 checks hold; 1 FAIL** across 3 runs (1 did not complete)"),
             "{md}"
         );
-        assert!(md.contains("| **NO** |") && md.contains("asked to fail"));
+        assert!(md.contains("| **FAILS** |") && md.contains("asked to fail"));
         std::fs::remove_dir_all(&out).unwrap();
     }
 }

@@ -4,8 +4,9 @@
 //! experiments found under the output directory), so running experiments one at a time
 //! still ends in one complete report. For each run it shows the figures (PNG embedded,
 //! SVG linked, relative paths), every check as a table row (a failing check is shown as
-//! **NO** and also listed at the top, never hidden), the headline values and the
-//! configuration. The top of the page says how many checks hold.
+//! **FAILS** and also listed at the top, never hidden; a vacuous one as **VACUOUS** with
+//! its reason, and listed at the top too), the headline values and the configuration.
+//! The top of the page says how many checks hold, how many fail and how many are vacuous.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -46,7 +47,7 @@ pub struct ReportEntry {
 
 impl ReportEntry {
     fn failing(&self) -> impl Iterator<Item = &CheckReport> {
-        self.checks.iter().filter(|c| !c.holds)
+        self.checks.iter().filter(|c| c.fails())
     }
 }
 
@@ -59,6 +60,8 @@ pub struct ReportTotals {
     pub checks: usize,
     /// Checks that hold.
     pub holding: usize,
+    /// Checks that are vacuous (neither hold nor fail).
+    pub vacuous: usize,
     /// Runs that failed with an error or did not complete.
     pub not_completed: usize,
 }
@@ -106,7 +109,11 @@ pub fn totals(entries: &[ReportEntry]) -> ReportTotals {
         checks: entries.iter().map(|e| e.checks.len()).sum(),
         holding: entries
             .iter()
-            .map(|e| e.checks.iter().filter(|c| c.holds).count())
+            .map(|e| e.checks.iter().filter(|c| c.holds()).count())
+            .sum(),
+        vacuous: entries
+            .iter()
+            .map(|e| e.checks.iter().filter(|c| c.is_vacuous()).count())
             .sum(),
         not_completed: entries
             .iter()
@@ -118,7 +125,7 @@ pub fn totals(entries: &[ReportEntry]) -> ReportTotals {
 fn state_cell(e: &ReportEntry) -> String {
     match &e.state {
         RunState::Completed(s) => {
-            let failing = s.checks_total - s.checks_holding;
+            let failing = e.checks.iter().filter(|c| c.fails()).count();
             if failing == 0 {
                 format!("completed in {:.1} s", s.wall_time_s)
             } else {
@@ -145,41 +152,174 @@ fn value_cell(v: &Value) -> String {
     s.replace('|', "\\|")
 }
 
+/// The paper the report reproduces.
+pub const CITATION: &str = "Reproduces R. Barboni, G. Peyré, F.-X. Vialard, \"On global convergence \
+of ResNets: From finite to infinite width using linear parameterization\", NeurIPS 2022, \
+arXiv:2112.05531. docs/theory.md is the in-repository statement of its claims (section \
+numbers below).";
+
+/// One row of the claims table: the checks of one run that share a source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClaimRow<'a> {
+    /// The run the checks belong to.
+    pub experiment: &'a str,
+    /// The shared source (docs/theory.md section, paper, standard result).
+    pub source: &'a str,
+    /// The checks, in run order.
+    pub checks: Vec<&'a CheckReport>,
+}
+
+impl ClaimRow<'_> {
+    /// The verdict of the claim: does not hold if one check fails; holds if none fails
+    /// and one holds; vacuous if every check is vacuous.
+    pub fn verdict(&self) -> &'static str {
+        if self.checks.iter().any(|c| c.fails()) {
+            "**does not hold**"
+        } else if self.checks.iter().any(|c| c.holds()) {
+            "holds"
+        } else {
+            "**vacuous**"
+        }
+    }
+
+    /// The check shown for the claim: the first failing one, else the first that holds,
+    /// else the first.
+    pub fn shown(&self) -> &CheckReport {
+        self.checks
+            .iter()
+            .find(|c| c.fails())
+            .or_else(|| self.checks.iter().find(|c| c.holds()))
+            .unwrap_or(&self.checks[0])
+    }
+}
+
+/// The claims of the completed runs: each run's checks grouped by source, in order of
+/// first appearance.
+pub fn claims(entries: &[ReportEntry]) -> Vec<ClaimRow<'_>> {
+    let mut rows: Vec<ClaimRow<'_>> = Vec::new();
+    for e in entries {
+        let start = rows.len();
+        for c in &e.checks {
+            match rows[start..].iter_mut().find(|r| r.source == c.source) {
+                Some(r) => r.checks.push(c),
+                None => rows.push(ClaimRow {
+                    experiment: &e.name,
+                    source: &c.source,
+                    checks: vec![c],
+                }),
+            }
+        }
+    }
+    rows
+}
+
+fn render_claims(w: &mut String, entries: &[ReportEntry]) {
+    let rows = claims(entries);
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        w,
+        "## Claims\n\nEach row gathers the checks of one run that test the same source; the \
+         check shown is the first failing one, else the first that holds, else the first \
+         (vacuous). The verdict is *does not hold* if any check fails, *vacuous* if every \
+         check compares with a bound that is 0 or infinite.\n"
+    );
+    let _ = writeln!(
+        w,
+        "| claim | source | what plres measured | verdict |\n|---|---|---|---|"
+    );
+    for r in &rows {
+        let c = r.shown();
+        let rel = match c.relation {
+            plres_theory::Relation::AtLeast => "≥",
+            plres_theory::Relation::AtMost => "≤",
+            plres_theory::Relation::Within => "≈",
+        };
+        let more = if r.checks.len() > 1 {
+            format!(" (+{} more checks)", r.checks.len() - 1)
+        } else {
+            String::new()
+        };
+        let measured = match c.vacuous_reason() {
+            Some(reason) => reason.to_owned(),
+            None => format!(
+                "{:.4e} {rel} {:.4e} (tolerance {:.1e})",
+                c.measured, c.predicted, c.tolerance
+            ),
+        };
+        let _ = writeln!(
+            w,
+            "| `{}`: {}{more} | {} | {} | {} |",
+            r.experiment,
+            c.claim.replace('|', "\\|"),
+            r.source.replace('|', "\\|"),
+            measured.replace('|', "\\|"),
+            r.verdict()
+        );
+    }
+    let _ = writeln!(w);
+}
+
 /// The Markdown text of the report. `command` is shown as how it was produced.
 pub fn render_markdown(entries: &[ReportEntry], command: &str) -> String {
     let t = totals(entries);
     let mut s = String::new();
     let w = &mut s;
     let _ = writeln!(w, "# plres — reproduction report\n");
+    let _ = writeln!(w, "{CITATION}\n");
+    render_claims(w, entries);
     let _ = writeln!(
         w,
         "Produced by `{command}`. Each section below is one run folder (docs/theory.md §8): \
          its figures, its checks of the theory's claims and its configuration.\n"
     );
-    let verdict = if t.holding == t.checks && t.not_completed == 0 {
-        format!("**All {} checks hold** across {} runs.", t.checks, t.runs)
+    let failing_total = t.checks - t.holding - t.vacuous;
+    let vacuous_note = if t.vacuous == 0 {
+        String::new()
     } else {
         format!(
-            "**{} of {} checks hold; {} FAIL** across {} runs ({} did not complete).",
-            t.holding,
-            t.checks,
-            t.checks - t.holding,
-            t.runs,
-            t.not_completed
+            " {} check(s) are **VACUOUS** (their bound is 0 or infinite, so they neither hold nor \
+             fail; the reason is given in each row).",
+            t.vacuous
+        )
+    };
+    let verdict = if failing_total == 0 && t.not_completed == 0 {
+        if t.vacuous == 0 {
+            format!("**All {} checks hold** across {} runs.", t.checks, t.runs)
+        } else {
+            format!(
+                "**{} of {} checks hold, {} vacuous, none fails** across {} runs.{vacuous_note}",
+                t.holding, t.checks, t.vacuous, t.runs
+            )
+        }
+    } else {
+        let vacuous = if t.vacuous == 0 {
+            String::new()
+        } else {
+            format!("; {} vacuous", t.vacuous)
+        };
+        format!(
+            "**{} of {} checks hold; {} FAIL{vacuous}** across {} runs ({} did not complete).{vacuous_note}",
+            t.holding, t.checks, failing_total, t.runs, t.not_completed
         )
     };
     let _ = writeln!(w, "{verdict}\n");
-    let _ = writeln!(w, "| experiment | size | seed | checks holding | status |");
-    let _ = writeln!(w, "|---|---|---|---|---|");
+    let _ = writeln!(
+        w,
+        "| experiment | size | seed | checks holding | vacuous | status |"
+    );
+    let _ = writeln!(w, "|---|---|---|---|---|---|");
     for e in entries {
         let _ = writeln!(
             w,
-            "| [{0}](#{0}) | {1} | {2} | {3}/{4} | {5} |",
+            "| [{0}](#{0}) | {1} | {2} | {3}/{4} | {5} | {6} |",
             e.name,
             e.config.size,
             e.config.seed,
-            e.checks.iter().filter(|c| c.holds).count(),
+            e.checks.iter().filter(|c| c.holds()).count(),
             e.checks.len(),
+            e.checks.iter().filter(|c| c.is_vacuous()).count(),
             state_cell(e)
         );
     }
@@ -194,6 +334,32 @@ pub fn render_markdown(entries: &[ReportEntry], command: &str) -> String {
                 w,
                 "- `{name}`: {} ({}): measured {:.6e}, predicted {:.6e}",
                 c.claim, c.source, c.measured, c.predicted
+            );
+        }
+    }
+    let vacuous: Vec<(&str, &CheckReport)> = entries
+        .iter()
+        .flat_map(|e| {
+            e.checks
+                .iter()
+                .filter(|c| c.is_vacuous())
+                .map(move |c| (e.name.as_str(), c))
+        })
+        .collect();
+    if !vacuous.is_empty() {
+        let _ = writeln!(w, "\n## Vacuous checks\n");
+        let _ = writeln!(
+            w,
+            "A vacuous check compares with a bound that is 0 or infinite: it neither holds nor \
+             fails, it says nothing. Each is listed with the reason.\n"
+        );
+        for (name, c) in &vacuous {
+            let _ = writeln!(
+                w,
+                "- `{name}`: VACUOUS — {} ({}): {}",
+                c.claim,
+                c.source,
+                c.vacuous_reason().unwrap_or_default()
             );
         }
     }
@@ -273,4 +439,74 @@ pub fn write_report(
     let text = render_markdown(&entries, command);
     write_atomic(&out_dir.join("REPORT.md"), text.as_bytes())?;
     Ok(totals(&entries))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Size;
+    use plres_theory::Relation;
+
+    fn entry(checks: Vec<CheckReport>) -> ReportEntry {
+        ReportEntry {
+            name: "exp".into(),
+            description: "d".into(),
+            config: RunConfig {
+                experiment: "exp".into(),
+                size: Size::Smoke,
+                seed: 1,
+                plres_version: "0".into(),
+                config: Value::Null,
+            },
+            state: RunState::Completed(RunSummary {
+                experiment: "exp".into(),
+                wall_time_s: 0.1,
+                checks_total: checks.len(),
+                checks_holding: checks.iter().filter(|c| c.holds()).count(),
+                checks_vacuous: checks.iter().filter(|c| c.is_vacuous()).count(),
+                figures: Vec::new(),
+                tables: Vec::new(),
+                values: serde_json::Map::new(),
+            }),
+            checks,
+        }
+    }
+
+    /// A vacuous check is counted apart, listed with its reason at the top and in its
+    /// run's table, and does not make the run fail; a failing one still does.
+    #[test]
+    fn vacuous_checks_are_counted_apart_and_shown_with_their_reason() {
+        let holds = CheckReport::new("a", "s", 2.0, 1.0, 0.0, Relation::AtLeast);
+        let vac = CheckReport::vacuous(
+            "bound",
+            "s",
+            1.0,
+            0.0,
+            Relation::AtLeast,
+            "separation too small for N = 48",
+        );
+        let entries = [entry(vec![holds.clone(), vac.clone()])];
+        let t = totals(&entries);
+        assert_eq!((t.checks, t.holding, t.vacuous), (2, 1, 1));
+        let md = render_markdown(&entries, "cmd");
+        assert!(
+            md.contains("**1 of 2 checks hold, 1 vacuous, none fails**"),
+            "{md}"
+        );
+        assert!(md.contains("## Vacuous checks"));
+        assert!(md.contains("VACUOUS — bound (s): separation too small for N = 48"));
+        assert!(md.contains("| **VACUOUS**: separation too small for N = 48 |"));
+        assert!(!md.contains("FAIL"), "{md}");
+        assert!(md.starts_with("# plres — reproduction report\n\nReproduces R. Barboni"));
+        let claims_at = md.find("## Claims").unwrap();
+        assert!(claims_at < md.find("## Vacuous checks").unwrap());
+        assert!(md.contains("| `exp`: a (+1 more checks) | s |"), "{md}");
+        let fails = CheckReport::new("b", "s", 0.0, 1.0, 0.0, Relation::AtLeast);
+        let md = render_markdown(&[entry(vec![holds, vac, fails])], "cmd");
+        assert!(
+            md.contains("**1 of 3 checks hold; 1 FAIL; 1 vacuous**"),
+            "{md}"
+        );
+        assert!(md.contains("| **does not hold** |"), "{md}");
+    }
 }

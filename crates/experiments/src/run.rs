@@ -102,6 +102,10 @@ pub struct RunSummary {
     pub checks_total: usize,
     /// Number of checks that hold.
     pub checks_holding: usize,
+    /// Number of vacuous checks (bound 0 or infinite; absent in summaries written before
+    /// vacuous verdicts existed, read as 0).
+    #[serde(default)]
+    pub checks_vacuous: usize,
     /// The figures, in the order the report shows them.
     pub figures: Vec<FigureEntry>,
     /// The CSV files of the run besides `metrics.csv` (file names).
@@ -343,7 +347,7 @@ pub struct RunRecord {
 impl RunRecord {
     /// The checks that do not hold.
     pub fn failing(&self) -> impl Iterator<Item = &CheckReport> {
-        self.checks.iter().filter(|c| !c.holds)
+        self.checks.iter().filter(|c| c.fails())
     }
 }
 
@@ -373,7 +377,8 @@ pub fn execute(
             tracing::info!(
                 seconds = wall_time.as_secs_f64(),
                 checks = out.checks.len(),
-                failing = out.checks.iter().filter(|c| !c.holds).count(),
+                failing = out.checks.iter().filter(|c| c.fails()).count(),
+                vacuous = out.checks.iter().filter(|c| c.is_vacuous()).count(),
                 "run done"
             );
             Ok(RunRecord {
@@ -473,7 +478,8 @@ fn record(dir: &Path, name: &str, out: &RunOutput, start: Instant) -> Result<(),
         experiment: name.to_owned(),
         wall_time_s: start.elapsed().as_secs_f64(),
         checks_total: out.checks.len(),
-        checks_holding: out.checks.iter().filter(|c| c.holds).count(),
+        checks_holding: out.checks.iter().filter(|c| c.holds()).count(),
+        checks_vacuous: out.checks.iter().filter(|c| c.is_vacuous()).count(),
         figures: out
             .figures
             .iter()

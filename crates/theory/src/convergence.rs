@@ -172,9 +172,9 @@ mod tests {
         // worst single step: 0.8 e^{0.02}
         assert!((fit.worst_step_ratio - 0.8 * 0.02f64.exp()).abs() < 1e-13);
         let ok = rate_report(&fit, 1.0, 0.5, 3.0); // predicted 0.75: observed 0.8 is slower
-        assert!(!ok.holds);
+        assert!(!ok.holds());
         let ok = rate_report(&fit, 1.0, 0.3, 3.0); // predicted 0.85
-        assert!(ok.holds);
+        assert!(ok.holds());
     }
 
     /// Exact GD on L(θ) = (μ/4)‖θ‖² … a quadratic with ‖∇L‖² = μL exactly:
@@ -200,10 +200,10 @@ mod tests {
         assert!(path <= bound, "{path} vs {bound}");
         // path = θ0 (sum of a geometric series): the bound is within a factor 2/c of it
         assert!((path - theta0).abs() < 1e-12);
-        assert!(path_report(path, bound, 0.0, "path").holds);
+        assert!(path_report(path, bound, 0.0, "path").holds());
         let fit = fit_linear_rate(&(0..200).map(f64::from).collect::<Vec<_>>(), &losses).unwrap();
         // rate (1 − ηa)² = 0.64 ≤ 1 − ημ/2 = 0.8
         assert!((fit.rate - 0.64).abs() < 1e-12);
-        assert!(rate_report(&fit, eta, mu, 3.0).holds);
+        assert!(rate_report(&fit, eta, mu, 3.0).holds());
     }
 }

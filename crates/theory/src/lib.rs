@@ -72,7 +72,7 @@
 //!   intervals.
 //! * [`linalg`] — Grams and operator norms with workspaces (`λ_min` is plres-kernels'
 //!   `spectral::SymEigen` / `CertifiedLambdaMin`).
-//! * [`report`] — [`CheckReport`], [`Relation`]; [`error`] — [`TheoryError`].
+//! * [`report`] — [`CheckReport`], [`Relation`], [`Verdict`]; [`error`] — [`TheoryError`].
 //!
 //! ## Example
 //!
@@ -97,7 +97,7 @@
 //! let snap = cert.evaluate(&net, net.params(), x.as_ref(), y.as_ref()).unwrap();
 //! assert!(snap.rho >= snap.mu_cert.unwrap()); // the local PL inequality at this θ
 //! for check in snap.reports() {
-//!     assert!(check.holds, "{}", check.table_row());
+//!     assert!(check.holds(), "{}", check.table_row());
 //! }
 //! ```
 
@@ -114,4 +114,4 @@ pub mod rff_bounds;
 pub mod stats;
 
 pub use error::TheoryError;
-pub use report::{CheckReport, Relation};
+pub use report::{CheckReport, Relation, Verdict};

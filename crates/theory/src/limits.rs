@@ -231,13 +231,13 @@ mod tests {
                 .map(|&h: &f64| 0.3 * h.powi(q) * (1.0 + h))
                 .collect();
             let (fit, rep) = depth_order_report(integ, &hs, &e, SlopeTolerance::DEPTH).unwrap();
-            assert!(rep.holds, "{rep:?}");
+            assert!(rep.holds(), "{rep:?}");
             assert!((fit.slope - q as f64).abs() < 0.3);
             // a first-order error claimed as RK4 fails
             let e1: Vec<f64> = hs.iter().map(|&h| 0.3 * h).collect();
             let (_, bad) =
                 depth_order_report(IntegratorOrder::Rk4, &hs, &e1, SlopeTolerance::DEPTH).unwrap();
-            assert!(!bad.holds);
+            assert!(!bad.holds());
         }
     }
 
@@ -246,13 +246,13 @@ mod tests {
         let ps = [64.0, 256.0, 1024.0, 4096.0];
         let e: Vec<f64> = ps.iter().map(|&p: &f64| 2.0 / p.sqrt()).collect();
         let (fit, rep) = width_slope_report(&ps, &e, SlopeTolerance::WIDTH).unwrap();
-        assert!(rep.holds && (fit.slope + 0.5).abs() < 1e-13);
+        assert!(rep.holds() && (fit.slope + 0.5).abs() < 1e-13);
         let e: Vec<f64> = ps.iter().map(|&p: &f64| 2.0 / p).collect();
         assert!(
             !width_slope_report(&ps, &e, SlopeTolerance::WIDTH)
                 .unwrap()
                 .1
-                .holds
+                .holds()
         );
     }
 }
@@ -280,6 +280,6 @@ mod sweep_tests {
         assert_eq!(errs.len(), 4);
         let ps = [16.0, 64.0, 256.0, 1024.0];
         let (_, rep) = width_slope_report(&ps, &errs, SlopeTolerance::WIDTH).unwrap();
-        assert!(rep.holds, "{rep:?} {fit:?}");
+        assert!(rep.holds(), "{rep:?} {fit:?}");
     }
 }

@@ -131,7 +131,8 @@ proptest! {
     /// `p ∈ [N, 3N]`, depths 1–8, three feature maps, parameter scales from 0 to 4 (so some
     /// factors `(1 − h a_j)₊` vanish), optional input embedding and output map.
     /// Tolerances: items 1–3 from rounding (`4 n eps S`, stated in `PlSnapshot::reports`),
-    /// item 4 the monitor's relative 1e-9.
+    /// item 4 the monitor's relative 1e-9. No check fails; `ρ ≥ μ_cert` is vacuous where the
+    /// draw makes some `λ_k` round to 0 (`μ_cert = 0`).
     #[test]
     fn pl_certificate_holds_at_every_theta(
         seed in any::<u64>(),
@@ -170,7 +171,7 @@ proptest! {
         let snap = cert.evaluate(&net, net.params(), x_in.as_ref(), y.as_ref()).unwrap();
         prop_assert!(snap.loss > 0.0);
         for r in snap.reports() {
-            prop_assert!(r.holds, "{}\n{snap:?}", r.table_row());
+            prop_assert!(!r.fails(), "{}\n{snap:?}", r.table_row());
         }
         prop_assert!(snap.rho >= snap.mu_cert.unwrap() * (1.0 - 1e-9));
     }
@@ -248,7 +249,7 @@ proptest! {
         let y = random_mat(&mut rng, n, d, 1.0);
         let snap = kernel_snapshot(&net, x.as_ref(), y.as_ref(), None).unwrap();
         for r in snap.reports() {
-            prop_assert!(r.holds, "{}", r.table_row());
+            prop_assert!(r.holds(), "{}", r.table_row());
         }
     }
 
@@ -379,13 +380,13 @@ proptest! {
         let bound = plres_theory::convergence::gd_path_length_bound(l0, apr.mu, c);
         prop_assert!(monitor.path_length() <= bound && bound <= radius, "{} vs {bound} vs {radius}", monitor.path_length());
         for r in monitor.reports() {
-            prop_assert!(r.holds, "{}", r.table_row());
+            prop_assert!(r.holds(), "{}", r.table_row());
         }
         let losses = history.losses();
         let its: Vec<f64> = (0..losses.len()).map(|i| i as f64).collect();
         let fit = fit_linear_rate(&its, &losses).unwrap();
         prop_assert!(fit.worst_step_ratio <= predicted_gd_rate(eta, apr.mu));
-        prop_assert!(rate_report(&fit, eta, apr.mu, 3.0).holds);
+        prop_assert!(rate_report(&fit, eta, apr.mu, 3.0).holds());
     }
 
     /// **Claim** (docs/theory.md §7 Depth, plres-ode orders): for the smooth, affine-in-`s` field
@@ -436,7 +437,7 @@ proptest! {
             let floor = 1e3 * f64::EPSILON * reference.norm_l2();
             prop_assert!(errs.iter().all(|&e| e > floor), "{integ:?}: {errs:?}");
             let (_, rep) = depth_order_report(order, &hs, &errs, SlopeTolerance::DEPTH).unwrap();
-            prop_assert!(rep.holds, "{}", rep.table_row());
+            prop_assert!(rep.holds(), "{}", rep.table_row());
         }
     }
 }
@@ -466,5 +467,5 @@ fn snapshot_violation_flag_can_fire() {
     assert!(!snap.violates(1e-9));
     snap.mu_cert = Some(snap.rho * 2.0);
     assert!(snap.violates(1e-9));
-    assert!(!snap.reports().iter().all(|r| r.holds));
+    assert!(!snap.reports().iter().all(|r| r.holds()));
 }

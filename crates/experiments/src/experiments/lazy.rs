@@ -17,7 +17,9 @@ use plres_kernels::spectral::SymEigen;
 use plres_resnet::LinearResNet;
 use plres_resnet::{Model as _, Trainable as _};
 use plres_theory::linalg::gram_in_place;
-use plres_theory::pl::{Monitor, MonitorConfig, MonitorRow, apriori_bound_features};
+use plres_theory::pl::{
+    FeatureAprioriBound, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
+};
 use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, gradient_descent, powers_of_two, require};
@@ -197,7 +199,7 @@ impl Experiment for Lazy {
                 r.rel_drift,
                 r.lam0,
                 r.lamt,
-                r.lambda_star
+                r.apriori.lambda_star
             ])?;
         }
         let mut out = RunOutput::new(metrics);
@@ -228,8 +230,8 @@ struct WidthRun {
     /// `min_k λ_k` at `θ₀` and `θ_T`.
     lam0: f64,
     lamt: f64,
-    /// The a-priori bound `λ_R` on the ball of radius `‖θ_T − θ₀‖`.
-    lambda_star: f64,
+    /// The a-priori bound (`λ_R` and its parts) on the ball of radius `‖θ_T − θ₀‖`.
+    apriori: FeatureAprioriBound,
     /// `‖K_0(θ₀)‖_F`, the scale of the rounding of the λ comparison.
     gram_scale: f64,
 }
@@ -336,7 +338,7 @@ fn train_width(
         rel_drift,
         lam0,
         lamt,
-        lambda_star: apriori.lambda_star,
+        apriori,
         gram_scale: k0[0].norm_l2(),
     })
 }
@@ -350,17 +352,34 @@ fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
             rep.claim = format!("p = {p}: {}", rep.claim);
             out.check(rep);
         }
-        if r.lambda_star > 0.0 {
+        let claim = format!(
+            "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
+            r.last.distance
+        );
+        let source = "docs/theory.md §5 A-priori bound, §7 Lazy regime";
+        if r.apriori.lambda_star > 0.0 {
             out.check(CheckReport::new(
-                format!(
-                    "p = {p}: min_k λ_k(θ_T) ≥ λ_R, the a-priori bound on the ball R = ‖θ_T − θ₀‖ = {:.3}",
-                    r.last.distance
-                ),
-                "docs/theory.md §5 A-priori bound, §7 Lazy regime",
+                claim,
+                source,
                 r.lamt,
-                r.lambda_star,
+                r.apriori.lambda_star,
                 4.0 * c.n as f64 * f64::EPSILON * r.gram_scale,
                 Relation::AtLeast,
+            ));
+        } else {
+            out.check(CheckReport::vacuous(
+                claim,
+                source,
+                r.lamt,
+                0.0,
+                Relation::AtLeast,
+                format!(
+                    "λ_R = (√λ₀ − κ_p E)₊² = 0: on the ball the run travelled the feature drift \
+                     κ_p E = {:.3e} exceeds the separation √λ₀ = {:.3e} of the N = {} samples",
+                    r.apriori.kappa * r.apriori.drift,
+                    r.apriori.lambda0.sqrt(),
+                    c.n
+                ),
             ));
         }
     }

@@ -19,9 +19,13 @@ use plres_resnet::LinearResNet;
 use plres_resnet::Trainable as _;
 use plres_theory::convergence::{RateFit, fit_linear_rate, rate_report};
 use plres_theory::expressivity::{TrajectoryExpressivity, linear_expressivity};
+use plres_theory::pl::tight::Looseness;
 use plres_theory::pl::{
-    LinearCertifier, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
+    FeatureAprioriBound, LinearCertifier, Monitor, MonitorConfig, MonitorRow,
+    apriori_bound_features,
 };
+
+use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
@@ -138,13 +142,29 @@ impl Experiment for PlCertificate {
             },
         )
         .stage(|| "setting up the PL monitor".into())?;
+        // μ_tight = (2/N) λ_min(Θ) costs a tangent Gram per iterate: a second monitor
+        // computes it at about TIGHT_POINTS iterates
+        let mut tight_monitor = Monitor::new(
+            &model,
+            data.x.as_ref(),
+            y.as_ref(),
+            MonitorConfig {
+                every: (c.iterations / TIGHT_POINTS).max(1),
+                tight: true,
+                ..Default::default()
+            },
+        )
+        .stage(|| "setting up the tight PL monitor".into())?;
         let probe = model.clone();
-        let (outcome, history) = train(c, ctx, model, &data.x, &y, &mut monitor)?;
+        let (outcome, history) =
+            train(c, ctx, model, &data.x, &y, &mut monitor, &mut tight_monitor)?;
         let rows = monitor.rows();
         let mut out = RunOutput::new(metrics_table(&history, rows)?);
         plots(c, rows, &mut out);
+        let looseness = tight_plot_and_checks(c, tight_monitor.rows(), &mut out)?;
         let checked = checks(
             c,
+            ctx,
             &probe,
             &data.x,
             &y,
@@ -171,7 +191,36 @@ impl Experiment for PlCertificate {
                 "distance_final",
                 rows.last().map_or(f64::NAN, |m| m.distance),
             )
-            .value("path_length", monitor.path_length());
+            .value("path_length", monitor.path_length())
+            .value("tight_iterates", looseness.len() as u64)
+            .value(
+                "rho_over_tight_min",
+                looseness
+                    .iter()
+                    .map(|l| l.rho_over_tight)
+                    .fold(f64::INFINITY, f64::min),
+            )
+            .value(
+                "rho_over_tight_max",
+                looseness
+                    .iter()
+                    .map(|l| l.rho_over_tight)
+                    .fold(0.0, f64::max),
+            )
+            .value(
+                "tight_over_cert_min",
+                looseness
+                    .iter()
+                    .map(|l| l.tight_over_cert)
+                    .fold(f64::INFINITY, f64::min),
+            )
+            .value(
+                "tight_over_cert_max",
+                looseness
+                    .iter()
+                    .map(|l| l.tight_over_cert)
+                    .fold(0.0, f64::max),
+            );
         Ok(out)
     }
 }
@@ -185,6 +234,7 @@ fn train(
     x: &Mat<f64>,
     y: &Mat<f64>,
     monitor: &mut Monitor,
+    tight_monitor: &mut Monitor,
 ) -> Result<(Outcome, History), ExperimentError> {
     let metric = model.metric();
     let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent(
@@ -194,21 +244,22 @@ fn train(
         metric,
         c.learning_rate,
         c.iterations,
-        &mut [monitor],
+        &mut [&mut *monitor, &mut *tight_monitor],
         ctx,
         &format!("GD, p = {}", c.width),
     )?;
     let last = c.iterations;
-    if monitor.rows().last().is_none_or(|r| r.iteration != last) {
-        monitor
-            .certify(last, outcome.state.params())
-            .stage(|| "certifying the final iterate".into())?;
-    }
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("certifying iterate {it}"),
-            e.clone(),
-        ));
+    for m in [&mut *monitor, &mut *tight_monitor] {
+        if m.rows().last().is_none_or(|r| r.iteration != last) {
+            m.certify(last, outcome.state.params())
+                .stage(|| "certifying the final iterate".into())?;
+        }
+        if let Some((it, e)) = m.errors().first() {
+            return Err(ExperimentError::model(
+                format!("certifying iterate {it}"),
+                e.clone(),
+            ));
+        }
     }
     tracing::info!(
         final_loss = outcome.report.final_loss,
@@ -256,6 +307,101 @@ fn metrics_table(history: &History, rows: &[MonitorRow]) -> Result<Table, Experi
     }
 
     Ok(metrics)
+}
+
+/// How many iterates get the tight constant `μ_tight` (a tangent Gram each).
+const TIGHT_POINTS: u64 = 12;
+
+/// The tight constant along the run: the figure of `ρ`, `μ_tight` and `μ_cert` at the
+/// iterates of the tight monitor, and the chain `μ_cert ≤ μ_tight ≤ ρ` (docs/theory.md §5:
+/// `‖G‖² = PᵀΘP ≥ λ_min(Θ)‖P‖²` with `‖P‖² = 2L/N·…`, so `ρ ≥ μ_tight`; `μ_cert` is a lower
+/// bound of `(2/N)λ_min(Θ)` by items 2–4). Tolerance `1e-9` relative, the monitor's
+/// (the rounding of `ρ`, `λ_min(Θ)` and `μ_cert` is `O((N·d_out + p + L) eps)`).
+/// Returns the looseness at each of those iterates.
+fn tight_plot_and_checks(
+    c: &PlCertificateConfig,
+    rows: &[MonitorRow],
+    out: &mut RunOutput,
+) -> Result<Vec<Looseness>, ExperimentError> {
+    let rows: Vec<&MonitorRow> = rows.iter().filter(|r| r.loss > 0.0).collect();
+    if rows.is_empty() {
+        return Err(ExperimentError::config(
+            "pl-certificate",
+            "no iterate with a positive loss got the tight constant",
+        ));
+    }
+    let loose: Vec<Looseness> = rows
+        .iter()
+        .map(|r| Looseness::new(r.rho, r.mu_tight, r.mu_cert))
+        .collect();
+    let it: Vec<f64> = rows.iter().map(|m| m.iteration as f64).collect();
+    out.figure(
+        "tight",
+        format!(
+            "ρ = ‖G‖²/L, the tight constant μ_tight = (2/N)λ_min(Θ) (the best PL constant at θ) \
+             and the certificate μ_cert at {} iterates: μ_cert ≤ μ_tight ≤ ρ, the gaps are the \
+             looseness of the certificate (μ_tight/μ_cert) and of the residual direction (ρ/μ_tight).",
+            rows.len()
+        ),
+        Plot::new(
+            format!("ρ, μ_tight and μ_cert (N = {}, p = {})", c.n, c.width),
+            "iteration",
+            "PL constant",
+        )
+        .log_y()
+        .with(Series::with_style(
+            "ρ = ‖G‖²/L",
+            it.clone(),
+            rows.iter().map(|r| r.rho).collect(),
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "μ_tight",
+            it.clone(),
+            rows.iter().map(|r| r.mu_tight).collect(),
+            Style::LineAndPoints,
+        ))
+        .with(Series::with_style(
+            "μ_cert",
+            it,
+            rows.iter().map(|r| r.mu_cert).collect(),
+            Style::LineAndPoints,
+        )),
+    );
+    out.check(tight_chain_report(&loose));
+    Ok(loose)
+}
+
+/// `μ_cert ≤ μ_tight ≤ ρ` at every iterate given: the worst of `ρ/μ_tight` and
+/// `μ_tight/μ_cert` against 1 (relative tolerance 1e-9; vacuous when `μ_tight = 0`
+/// everywhere).
+fn tight_chain_report(loose: &[Looseness]) -> CheckReport {
+    let worst = loose
+        .iter()
+        .map(|l| {
+            let upper = l.rho_over_tight;
+            let lower = if l.mu_cert > 0.0 {
+                l.tight_over_cert
+            } else {
+                f64::INFINITY
+            };
+            upper.min(lower)
+        })
+        .fold(f64::INFINITY, f64::min);
+    CheckReport::new(
+        format!(
+            "μ_cert ≤ μ_tight ≤ ρ at {} iterates (worst of ρ/μ_tight, μ_tight/μ_cert)",
+            loose.len()
+        ),
+        "docs/theory.md §5 items 2–4 (μ_tight = (2/N)λ_min(Θ))",
+        worst,
+        1.0,
+        1e-9,
+        Relation::AtLeast,
+    )
+    .vacuous_if(loose.iter().all(|l| l.mu_tight <= 0.0), || {
+        "μ_tight = 0 at every iterate (λ_min(Θ) = 0): ρ ≥ 0 says nothing".to_owned()
+    })
 }
 
 /// The figures: loss, `ρ` and `μ_cert` per iterate; distance and path length against the
@@ -309,11 +455,118 @@ struct Checked {
     fit: RateFit,
 }
 
+/// Why the finite-width a-priori bound `(2/N) σ_B² (√λ₀ − κ_p E)₊² D_L²` is 0 on the ball
+/// of radius `r` (its smallest one tried), in words.
+fn apriori_vacuous_reason(b: &FeatureAprioriBound, r: f64, n: usize) -> String {
+    if b.lambda_star <= 0.0 {
+        format!(
+            "λ_R = (√λ₀ − κ_p E)₊² = 0 on every ball tried, already at R = {r:.3}: the feature \
+             drift κ_p E = {:.3e} exceeds the separation √λ₀ = {:.3e} of the N = {n} samples",
+            b.kappa * b.drift,
+            b.lambda0.sqrt()
+        )
+    } else {
+        format!(
+            "D_L(κ_p R) = 0 on every ball tried, already at R = {r:.3}: κ_p R√h ≥ 1 (κ_p = {:.3e})",
+            b.kappa
+        )
+    }
+}
+
+/// The a-priori bound where it is not vacuous: on a ball small enough that the feature
+/// drift stays below the separation (`R` half the largest radius with `λ_R > 0`, found by
+/// bisection), `μ_cert(θ) ≥ (2/N) σ_B² λ_R D_L²` at random `θ` of the ball (uniform
+/// radius, Gaussian direction in the model metric). Tolerance `1e-9` relative, the
+/// monitor's (rounding of both sides is `O((N + p + L) eps)`).
+fn apriori_demonstration(
+    probe: &LinearResNet,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    ctx: &RunContext,
+    out: &mut RunOutput,
+) -> Result<(), ExperimentError> {
+    let positive = |r: f64| -> Result<bool, ExperimentError> {
+        Ok(apriori_bound_features(probe, x.as_ref(), r)
+            .stage(|| format!("a-priori bound at R = {r}"))?
+            .mu
+            > 0.0)
+    };
+    // bracket: lo positive (R = 0 is, when λ₀ > 0), hi not
+    let (mut lo, mut hi) = (0.0f64, 1.0f64);
+    if !positive(lo)? {
+        let b = apriori_bound_features(probe, x.as_ref(), 0.0)
+            .stage(|| "a-priori bound at R = 0".into())?;
+        out.check(CheckReport::vacuous(
+            "a-priori bound on a small ball: μ_cert(θ) ≥ (2/N) σ_B² λ_R D_L² at random θ",
+            "docs/theory.md §5 A-priori bound",
+            b.lambda0,
+            0.0,
+            Relation::AtLeast,
+            "λ₀ = λ_min(Φ⁰Φ⁰ᵀ) = 0 at θ = 0 (p < N or coincident features): no ball has a positive bound",
+        ));
+        return Ok(());
+    }
+    while positive(hi)? && hi < 1e6 {
+        lo = hi;
+        hi *= 2.0;
+    }
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if positive(mid)? {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    let radius = 0.5 * lo;
+    let b = apriori_bound_features(probe, x.as_ref(), radius)
+        .stage(|| format!("a-priori bound at R = {radius}"))?;
+    let mut net = probe.clone();
+    let mut cert = LinearCertifier::new(&net, x.nrows()).stage(|| "certifier".into())?;
+    let metric = net.metric();
+    let mut rng = ctx.rng(7);
+    let mut worst = f64::INFINITY;
+    for _ in 0..6 {
+        let dir: Vec<f64> = (0..net.n_params())
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
+        let norm = metric.norm_sq(&dir).sqrt();
+        let u: f64 = rand_distr::Uniform::new(0.0, 1.0)
+            .map_err(|e| ExperimentError::model("a uniform radius", e))?
+            .sample(&mut rng);
+        let theta: Vec<f64> = dir.iter().map(|v| v * u * radius / norm).collect();
+        net.set_params(&theta)
+            .map_err(|e| ExperimentError::model("a random θ of the ball", e))?;
+        let snap = cert
+            .evaluate(&net, &theta, x.as_ref(), y.as_ref())
+            .stage(|| "certificate at a random θ of the ball".into())?;
+        worst = worst.min(snap.mu_cert.unwrap_or(f64::NAN) / b.mu);
+    }
+    out.check(CheckReport::new(
+        format!(
+            "a-priori bound where it is not vacuous: on the ball ‖θ‖ ≤ R = {radius:.3e} (half the \
+             largest R with λ_R > 0), μ_cert(θ) ≥ (2/N) σ_B² λ_R D_L² = {:.3e} at 6 random θ \
+             (worst ratio)",
+            b.mu
+        ),
+        "docs/theory.md §5 A-priori bound",
+        worst,
+        1.0,
+        1e-9,
+        Relation::AtLeast,
+    ));
+    out.value("apriori_demo_radius", radius)
+        .value("apriori_demo_mu", b.mu);
+    Ok(())
+}
+
 /// The checks of the PL-certificate figure: the monitor's along the trajectory, items 1–4
 /// of docs/theory.md §5 at the final iterate, the expressivity at `θ = 0`, the a-priori
 /// bound, sufficient decrease and the linear rate.
+#[allow(clippy::too_many_arguments)]
 fn checks(
     c: &PlCertificateConfig,
+    ctx: &RunContext,
     probe: &LinearResNet,
     x: &Mat<f64>,
     y: &Mat<f64>,
@@ -358,9 +611,13 @@ fn checks(
     };
     let mut worst: Option<(f64, f64, f64)> = None; // (ratio, R, bound)
     let mut largest_positive = 0.0f64;
+    let mut smallest_tried: Option<FeatureAprioriBound> = None;
     for &r in &picks {
         let b = apriori_bound_features(probe, x.as_ref(), r)
             .stage(|| format!("a-priori bound at R = {r}"))?;
+        if smallest_tried.is_none() {
+            smallest_tried = Some(b);
+        }
         if b.mu > 0.0 {
             let inside = rows
                 .iter()
@@ -375,24 +632,44 @@ fn checks(
         }
     }
     let mu_min = monitor.mu_min();
-    match worst {
-        Some((ratio, r, bound)) => {
+    let claim = "a-priori bound along the run: on each ball ‖θ‖ ≤ R = ‖θ_t‖ tried, \
+                 min μ_cert(θ_t) ≥ (2/N) σ_B² λ_R D_L² (worst ratio)";
+    let source = "docs/theory.md §5 A-priori bound";
+    match (worst, smallest_tried) {
+        (Some((ratio, r, bound)), _) => {
             out.check(CheckReport::new(
                 format!(
-                    "a-priori bound: on each ball ‖θ‖ ≤ R tried (R ≤ {largest_positive:.3}), \
-                     min μ_cert(θ_t) ≥ (2/N) λ_R D_L² (worst ratio, at R = {r:.3}, bound {bound:.3e})"
+                    "{claim}; R ≤ {largest_positive:.3}, worst at R = {r:.3}, bound {bound:.3e}"
                 ),
-                "docs/theory.md §5 A-priori bound",
+                source,
                 ratio,
                 1.0,
                 1e-9,
                 Relation::AtLeast,
             ));
         }
-        None => {
-            tracing::warn!("the a-priori bound is 0 on every ball tried: no check");
+        (None, Some(b)) => {
+            out.check(CheckReport::vacuous(
+                claim,
+                source,
+                mu_min,
+                0.0,
+                Relation::AtLeast,
+                apriori_vacuous_reason(&b, picks[0], c.n),
+            ));
+        }
+        (None, None) => {
+            out.check(CheckReport::vacuous(
+                claim,
+                source,
+                mu_min,
+                0.0,
+                Relation::AtLeast,
+                "the run did not move (‖θ_t‖ = 0 at every iterate): no ball to try",
+            ));
         }
     }
+    apriori_demonstration(probe, x, y, ctx, out)?;
     out.value("apriori_largest_radius", largest_positive);
     let c_dec = monitor.decrease_constant();
     out.check(CheckReport::new(
@@ -421,4 +698,25 @@ fn checks(
         c_dec,
         fit,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain check holds on a consistent chain and fails when either link is broken
+    /// (ρ below μ_tight: a residual better than the worst direction is impossible; μ_cert
+    /// above μ_tight: a certificate above the best constant is wrong); it is vacuous when
+    /// μ_tight = 0 everywhere.
+    #[test]
+    fn tight_chain_check_fails_on_a_broken_chain() {
+        let ok = [Looseness::new(3.0, 2.0, 1.0), Looseness::new(2.0, 2.0, 2.0)];
+        assert!(tight_chain_report(&ok).holds());
+        let rho_low = [ok[0], Looseness::new(2.0 * (1.0 - 1e-6), 2.0, 1.0)];
+        assert!(tight_chain_report(&rho_low).fails());
+        let cert_high = [ok[0], Looseness::new(3.0, 2.0, 2.0 * (1.0 + 1e-6))];
+        assert!(tight_chain_report(&cert_high).fails());
+        let zero = [Looseness::new(3.0, 0.0, 0.0)];
+        assert!(tight_chain_report(&zero).is_vacuous());
+    }
 }

@@ -352,7 +352,8 @@ impl Monitor {
     /// Summary checks of the run: no violation at any certified iterate (the worst
     /// `ρ/μ_cert` against 1), and the path length against the bound
     /// `(1/c)·2√(L₀/μ_min)` with the observed sufficient-decrease constant `c` (the flow
-    /// bound when `c` is unknown).
+    /// bound when `c` is unknown). Both are vacuous when no certified iterate has
+    /// `μ_cert > 0` (the bounds are 0 and infinite).
     pub fn reports(&self) -> Vec<CheckReport> {
         let exact = self.rows.iter().all(|r| r.exact);
         let worst = self
@@ -361,7 +362,8 @@ impl Monitor {
             .filter(|r| r.loss > 0.0 && r.mu_cert > 0.0)
             .map(|r| r.rho / r.mu_cert)
             .fold(f64::INFINITY, f64::min);
-        let mut out = vec![CheckReport::new(
+        let mut out =
+            vec![CheckReport::new(
             format!(
                 "ρ ≥ μ_cert at every certified iterate ({} rows{}; worst ρ/μ_cert)",
                 self.rows.len(),
@@ -372,20 +374,43 @@ impl Monitor {
             1.0,
             self.cfg.rel_tol,
             Relation::AtLeast,
-        )];
+        )
+        .vacuous_if(!worst.is_finite(), || {
+            "μ_cert = 0 at every certified iterate (p < N, or the features of the samples not \
+             separated): the certificate says nothing"
+                .to_owned()
+        })];
         let c = if self.decrease_c.is_finite() {
             self.decrease_c
         } else {
             1.0
         };
-        out.push(CheckReport::new(
-            format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
-            "docs/theory.md §5 Convergence, §7 Lazy regime",
-            self.path_length,
-            gd_path_length_bound(self.l0, self.mu_min, c),
-            0.0,
-            Relation::AtMost,
-        ));
+        out.push(
+            CheckReport::new(
+                format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
+                "docs/theory.md §5 Convergence, §7 Lazy regime",
+                self.path_length,
+                gd_path_length_bound(self.l0, self.mu_min, c),
+                0.0,
+                Relation::AtMost,
+            )
+            .vacuous_if(
+                !gd_path_length_bound(self.l0, self.mu_min, c).is_finite(),
+                || {
+                    if c > 0.0 {
+                        format!(
+                            "μ_min = {:.1e}: the bound 2√(L₀/μ_min)/c is infinite",
+                            self.mu_min
+                        )
+                    } else {
+                        format!(
+                            "c = {c:.2e} ≤ 0 (a step raised the loss: η above the descent-lemma \
+                         regime): the bound (1/c)·2√(L₀/μ) is infinite"
+                        )
+                    }
+                },
+            ),
+        );
         out
     }
 }

@@ -109,7 +109,8 @@ impl PlSnapshot {
     /// ‖P^L‖_F` for every `k`, relative tolerance `4 L (n_inner) eps`), item 4 terminal
     /// (`‖P^L‖² ≥ σ_B² (2/N) L`, relative `4 d_out eps` — `d_out ≤ n_inner`) and item 4
     /// (`ρ ≥ μ_cert`, relative tolerance 1e-9 as the monitor uses; the rounding of `ρ`
-    /// and `μ_cert` is `O((N + p + L) eps)`, orders of magnitude smaller).
+    /// and `μ_cert` is `O((N + p + L) eps)`, orders of magnitude smaller; vacuous when
+    /// `μ_cert = 0`).
     /// Approximate kind: `ρ ≥ μ_cont` with the `O(h)` allowance `h·μ_cont` (constant 1,
     /// a convention, not a theorem).
     pub fn reports(&self) -> Vec<CheckReport> {
@@ -172,14 +173,21 @@ impl PlSnapshot {
                     ));
                 }
                 if let Some(mu) = self.mu_cert {
-                    out.push(CheckReport::new(
-                        "PL certificate ρ = ‖G‖²/L ≥ μ_cert",
-                        "docs/theory.md §5 item 4",
-                        self.rho,
-                        mu,
-                        1e-9 * mu,
-                        Relation::AtLeast,
-                    ));
+                    out.push(
+                        CheckReport::new(
+                            "PL certificate ρ = ‖G‖²/L ≥ μ_cert",
+                            "docs/theory.md §5 item 4",
+                            self.rho,
+                            mu,
+                            1e-9 * mu,
+                            Relation::AtLeast,
+                        )
+                        .vacuous_if(mu <= 0.0, || {
+                            "μ_cert = 0 (some λ_k = 0: p < N or samples not separated by the \
+                         features): ρ ≥ 0 says nothing"
+                                .to_owned()
+                        }),
+                    );
                 }
             }
             CertificateKind::ApproximateOrderH => {
