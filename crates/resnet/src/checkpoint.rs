@@ -202,6 +202,24 @@ impl Checkpoint {
         Ok(t)
     }
 
+    /// As [`Checkpoint::tensor_rank`], for a tensor whose axes set model dimensions:
+    /// every axis must be at least 1. (A tensor with a zero axis holds no values, so a
+    /// file of a few bytes could otherwise announce a `0 × 2⁴⁰` matrix.)
+    ///
+    /// # Errors
+    /// [`CheckpointError::MissingTensor`], [`CheckpointError::WrongShape`] (rank),
+    /// [`CheckpointError::ZeroDimension`].
+    pub fn tensor_dims(&self, name: &str, rank: usize) -> Result<&Tensor, CheckpointError> {
+        let t = self.tensor_rank(name, rank)?;
+        if t.shape.contains(&0) {
+            return Err(CheckpointError::ZeroDimension {
+                name: name.to_string(),
+                shape: t.shape.clone(),
+            });
+        }
+        Ok(t)
+    }
+
     /// The safetensors bytes (with `format_version` set to [`FORMAT_VERSION`]).
     ///
     /// # Errors

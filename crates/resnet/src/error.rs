@@ -164,6 +164,15 @@ pub enum CheckpointError {
         /// The shape found.
         found: Vec<usize>,
     },
+    /// A tensor that sets a model dimension has a zero axis: the model would be empty,
+    /// and beside a huge other axis the empty matrix alone takes unbounded time to build.
+    #[error("tensor `{name}` has shape {shape:?}: a zero axis leaves the model empty")]
+    ZeroDimension {
+        /// Tensor name.
+        name: String,
+        /// The shape found.
+        shape: Vec<usize>,
+    },
     /// A tensor is not float64.
     #[error("tensor `{name}` has dtype {found}, expected F64")]
     WrongDtype {

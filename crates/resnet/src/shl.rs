@@ -465,7 +465,7 @@ impl ShlResNet {
             }
         };
         let depth: usize = c.meta_parse(keys::DEPTH)?;
-        let ut = c.tensor_rank("residual.u", 3)?;
+        let ut = c.tensor_dims("residual.u", 3)?;
         let (d, p) = (ut.shape[1], ut.shape[2]);
         let u = c.tensor("residual.u", &[depth, d, p])?;
         let w = c.tensor("residual.w", &[depth, p, d])?;

@@ -170,7 +170,7 @@ impl LinearResNet {
                     })?,
             ),
         };
-        let ut = c.tensor_rank("residual.u", 3)?;
+        let ut = c.tensor_dims("residual.u", 3)?;
         let (d, p) = (ut.shape[1], ut.shape[2]);
         let slices = integrator.n_slices(depth);
         let u = c.tensor("residual.u", &[slices, d, p])?;
