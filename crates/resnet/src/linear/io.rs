@@ -151,7 +151,6 @@ impl LinearResNet {
                 value: spec_str.to_string(),
                 reason: e.to_string(),
             })?;
-        let depth: usize = c.meta_parse(keys::DEPTH)?;
         let integ_str = c.meta(keys::INTEGRATOR)?;
         let integrator =
             Integrator::from_name(integ_str).ok_or_else(|| CheckpointError::InvalidMetadata {
@@ -171,9 +170,25 @@ impl LinearResNet {
             ),
         };
         let ut = c.tensor_dims("residual.u", 3)?;
-        let (d, p) = (ut.shape[1], ut.shape[2]);
-        let slices = integrator.n_slices(depth);
-        let u = c.tensor("residual.u", &[slices, d, p])?;
+        let (slices, d, p) = (ut.shape[0], ut.shape[1], ut.shape[2]);
+        // `L` slices for Euler, `L + 1` otherwise: the depth the file holds.
+        let held = match integrator {
+            Integrator::Euler => Some(slices),
+            _ => slices.checked_sub(1),
+        };
+        let depth = c.depth_matching(
+            held,
+            &format!(
+                "`residual.u` holds {slices} slices, and {} uses {}",
+                integrator.name(),
+                if integrator == Integrator::Euler {
+                    "L"
+                } else {
+                    "L + 1"
+                }
+            ),
+        )?;
+        let u = &ut.data;
         let paired = matches!(
             spec,
             FeatureSpec::Fourier {
