@@ -237,6 +237,19 @@ pub enum DataError {
         provably: bool,
     },
 
+    /// An input matrix holds NaN or ±∞ where finite values are needed.
+    #[error("{what}: non-finite value {value} at row {row}, column {column} (0-based)")]
+    NonFinite {
+        /// Which input, e.g. `"standardizer fit input"`.
+        what: &'static str,
+        /// Row (sample), 0-based.
+        row: usize,
+        /// Column, 0-based.
+        column: usize,
+        /// The value.
+        value: f64,
+    },
+
     /// A parameter is outside its domain.
     #[error("invalid parameter {name} = {value}: expected {expected}")]
     InvalidParameter {

@@ -865,6 +865,35 @@ fn teacher_field_is_the_rff_expansion_and_the_flow_inverts() {
 
 // ---------------------------------------------------------------- preprocessing
 
+/// Issue 19, case 5: fitting on data with a NaN (or ±∞) used to return NaN means and
+/// scales silently; it is a typed error naming the first such entry.
+#[test]
+fn standardiser_refuses_non_finite_data_naming_row_and_column() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let x = Mat::from_fn(4, 3, |i, j| {
+            if (i, j) == (2, 1) {
+                bad
+            } else {
+                (i + j) as f64
+            }
+        });
+        match Standardizer::fit(x.as_ref()) {
+            Err(
+                e @ DataError::NonFinite {
+                    row: 2, column: 1, ..
+                },
+            ) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("row 2, column 1") && msg.contains(&bad.to_string()),
+                    "{msg}"
+                );
+            }
+            other => panic!("{bad}: expected NonFinite at (2, 1), got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn standardiser_handles_constant_columns_and_applies_train_statistics_to_test() {
     let n = 50;
