@@ -1243,6 +1243,39 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 19, case 5: a `residual.u` stored as `[L, p, d]` instead of `[L, d, p]` used to
+/// be reported as a wrong `features.omega` (the loader read `d`, `p` off `residual.u`);
+/// `features.omega` and `features.bias` agree with each other, so the error names
+/// `residual.u` and the shape they imply.
+#[test]
+fn permuted_residual_u_is_blamed_on_itself() {
+    let dir = tmpdir("permuted-u");
+    let path = dir.join("c.safetensors");
+    let net = LinearResNet::new(
+        gaussian_rff(2, 6, 1.0, 93),
+        LinearResNetConfig {
+            depth: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut c = net.to_checkpoint().unwrap();
+    c.tensors.get_mut("residual.u").unwrap().shape = vec![2, 6, 2];
+    c.save(&path).unwrap();
+    match LinearResNet::load(&path) {
+        Err(CheckpointError::WrongShape {
+            name,
+            expected,
+            found,
+        }) => assert_eq!(
+            (name.as_str(), expected, found),
+            ("residual.u", vec![2, 2, 6], vec![2, 6, 2])
+        ),
+        other => panic!("expected WrongShape(residual.u), got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let dir = tmpdir("corrupt");

@@ -196,6 +196,24 @@ impl LinearResNet {
                 ..
             }
         );
+        // `features.omega` and (unpaired) `features.bias` also carry `p` and `d`: when
+        // they agree with each other but not with `residual.u`, blame `residual.u`.
+        if let (Ok(ot), Ok(bt)) = (
+            c.tensor_rank("features.omega", 2),
+            c.tensor_rank("features.bias", 1),
+        ) {
+            let (p_o, d_o) = (
+                if paired { 2 * ot.shape[0] } else { ot.shape[0] },
+                ot.shape[1],
+            );
+            if (paired || bt.shape[0] == p_o) && (d_o, p_o) != (d, p) {
+                return Err(CheckpointError::WrongShape {
+                    name: "residual.u".into(),
+                    expected: vec![slices, d_o, p_o],
+                    found: ut.shape.clone(),
+                });
+            }
+        }
         let rows = if paired { p / 2 } else { p };
         let omega = c.tensor("features.omega", &[rows, d])?;
         let bt = c.tensor_rank("features.bias", 1)?;
