@@ -97,6 +97,15 @@ pub enum ResNetError {
         /// The loss value.
         value: f64,
     },
+    /// A size computed from user values (`slices·d·p`, …) overflows `usize` or cannot
+    /// be allocated.
+    #[error("{what} = {value} is too large to allocate")]
+    TooLarge {
+        /// Which size, e.g. `"parameters (slices·d·p)"`.
+        what: &'static str,
+        /// The size, or the operands when the product overflows.
+        value: String,
+    },
     /// The requested operation does not exist for this configuration.
     #[error("unsupported: {0}")]
     Unsupported(String),

@@ -1276,6 +1276,34 @@ fn permuted_residual_u_is_blamed_on_itself() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 19, case 3: `LinearResNet::new` computed `slices·d·p` unchecked (RK4 with
+/// `depth = usize::MAX` panicked on `L + 1`); overflow is now a typed error.
+#[test]
+fn linear_resnet_size_overflow_is_a_typed_error() {
+    for (depth, integrator) in [
+        (usize::MAX, Integrator::Rk4),
+        (usize::MAX / 2, Integrator::Euler),
+    ] {
+        let r = std::panic::catch_unwind(|| {
+            LinearResNet::new(
+                gaussian_rff(2, 4, 1.0, 95),
+                LinearResNetConfig {
+                    depth,
+                    integrator,
+                    init: Init::Zero,
+                },
+            )
+            .map(drop)
+        });
+        match r {
+            Ok(Err(e @ ResNetError::TooLarge { .. })) => {
+                assert!(e.to_string().contains(&depth.to_string()), "{e}");
+            }
+            other => panic!("depth {depth}: expected TooLarge, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let dir = tmpdir("corrupt");
