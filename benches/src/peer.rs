@@ -34,7 +34,8 @@ impl PeerProblem {
     ///
     /// # Errors
     /// [`CheckpointError`] for an unreadable file, a missing tensor or an inconsistent
-    /// shape (naming it), non-F64 or non-finite values.
+    /// shape (naming it), a zero axis ([`CheckpointError::ZeroDimension`]), non-F64 or
+    /// non-finite values.
     pub fn load(path: impl AsRef<Path>, kernel: KernelSpec) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
         let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
@@ -42,13 +43,13 @@ impl PeerProblem {
             source,
         })?;
         let c = Checkpoint::from_bytes_unversioned(&bytes)?;
-        let ot = c.tensor_rank("features.omega", 2)?;
+        let ot = c.tensor_dims("features.omega", 2)?;
         let (p, d) = (ot.shape[0], ot.shape[1]);
         let omega = MatRef::from_row_major_slice(&ot.data, p, d).to_owned();
         let bias = c.tensor("features.bias", &[p])?.to_vec();
-        let depth = c.tensor_rank("residual.u", 3)?.shape[0];
+        let depth = c.tensor_dims("residual.u", 3)?.shape[0];
         let u = c.tensor("residual.u", &[depth, d, p])?;
-        let n = c.tensor_rank("data.x", 2)?.shape[0];
+        let n = c.tensor_dims("data.x", 2)?.shape[0];
         let x = MatRef::from_row_major_slice(c.tensor("data.x", &[n, d])?, n, d).to_owned();
         let y = MatRef::from_row_major_slice(c.tensor("data.y", &[n, d])?, n, d).to_owned();
         let features = RandomFourierFeatures::from_parts(
@@ -149,6 +150,40 @@ mod tests {
     fn normal_mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         Mat::from_fn(rows, cols, |_, _| StandardNormal.sample(&mut rng))
+    }
+
+    /// Issue 19, case 1: a peer file whose `features.omega` is `[0, 2⁴⁰]` (no values,
+    /// so a few hundred bytes) used to hang building a `0 × 2⁴⁰` matrix; it is refused at
+    /// once with an error naming the tensor and its shape.
+    #[test]
+    fn peer_file_with_a_zero_axis_is_refused_at_once() {
+        use plres_resnet::{Checkpoint, CheckpointError};
+        let dir = std::env::temp_dir().join(format!("plres-benches-zero-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("zero.safetensors");
+        let huge = 1usize << 40;
+        let mut c = Checkpoint::new();
+        c.insert("features.omega", vec![0, huge], vec![]);
+        c.insert("features.bias", vec![0], vec![]);
+        c.insert("residual.u", vec![1, huge, 0], vec![]);
+        c.insert("data.x", vec![0, huge], vec![]);
+        c.insert("data.y", vec![0, huge], vec![]);
+        c.save(&path).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p2 = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(PeerProblem::load(&p2, KernelSpec::Gaussian { sigma: 1.0 }));
+        });
+        let got = rx
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("PeerProblem::load hangs on a zero axis");
+        match got {
+            Err(CheckpointError::ZeroDimension { name, shape }) => {
+                assert_eq!((name.as_str(), shape), ("features.omega", vec![0, huge]));
+            }
+            other => panic!("expected ZeroDimension, got {other:?}"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The PyTorch peer's gradient-check input format: written and read back, and its

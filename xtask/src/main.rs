@@ -66,9 +66,37 @@ fn usage() -> &'static str {
     "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
 }
 
+/// The command-line arguments after the program name as UTF-8 strings, or an error naming
+/// the first argument (1-based) that is not valid UTF-8 and showing it lossily
+/// (`std::env::args` would panic on it).
+fn utf8_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<Vec<String>> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| {
+                anyhow::anyhow!(
+                    "argument {} ({:?}) is not valid UTF-8",
+                    i + 1,
+                    a.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
+    let result = utf8_args(std::env::args_os().skip(1)).and_then(|args| run(&args));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("tidy") => tidy::check(),
         Some("bench-peer") => bench_peer::run(&args[1..]),
@@ -78,12 +106,5 @@ fn main() -> ExitCode {
             Ok(())
         }
         Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n{}", usage())),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
     }
 }

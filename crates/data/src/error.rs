@@ -104,6 +104,34 @@ pub enum DataError {
         extra: u64,
     },
 
+    /// A gzip-compressed file inflates to more bytes than its header announces.
+    /// Decompression stops one byte past the announced end (so a small file that
+    /// inflates to gigabytes is never inflated in full); how many bytes follow is not
+    /// counted.
+    #[error(
+        "{}: the decompressed stream continues past byte {offset}, where the data the header announces end",
+        file.display()
+    )]
+    TrailingData {
+        /// The file.
+        file: PathBuf,
+        /// Where the announced data end (in decompressed bytes).
+        offset: u64,
+    },
+
+    /// A dataset file announces a zero dimension (no samples or no features); with a
+    /// huge other dimension this would describe an empty matrix with billions of rows
+    /// or columns.
+    #[error("{}: IDX dimensions {dims:?}: {what} is zero, the dataset would be empty", file.display())]
+    ZeroDimension {
+        /// The file.
+        file: PathBuf,
+        /// The dimensions read from the header.
+        dims: Vec<usize>,
+        /// Which dimension is zero (`"the number of images"`, `"rows"`, `"cols"`).
+        what: &'static str,
+    },
+
     /// The product of an IDX file's dimensions does not fit in memory addressing.
     #[error("{}: IDX dimensions {dims:?} overflow", file.display())]
     DimensionOverflow {
@@ -207,6 +235,19 @@ pub enum DataError {
         tries: usize,
         /// `true` when the packing bound proves the request impossible (no draw made).
         provably: bool,
+    },
+
+    /// An input matrix holds NaN or ±∞ where finite values are needed.
+    #[error("{what}: non-finite value {value} at row {row}, column {column} (0-based)")]
+    NonFinite {
+        /// Which input, e.g. `"standardizer fit input"`.
+        what: &'static str,
+        /// Row (sample), 0-based.
+        row: usize,
+        /// Column, 0-based.
+        column: usize,
+        /// The value.
+        value: f64,
     },
 
     /// A parameter is outside its domain.

@@ -14,7 +14,7 @@
 //! wrong magic, dimensions that disagree with the length) is a typed [`DataError`],
 //! never a panic.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::DataError;
@@ -97,13 +97,20 @@ impl IdxArray {
     }
 }
 
-/// Parses an IDX stream already in memory (decompressed). `file` names it in errors.
+/// The parsed header of an IDX stream: dimensions, header length and total length
+/// (header plus `Π dims` data bytes) it announces.
+struct Header {
+    dims: Vec<u32>,
+    header_len: usize,
+    needed: u64,
+}
+
+/// Parses the header at the start of `bytes` (the data need not follow yet).
 ///
 /// # Errors
-/// [`DataError::Truncated`] (header or data cut short), [`DataError::BadMagic`],
-/// [`DataError::DimensionOverflow`], [`DataError::TrailingBytes`] (bytes after the data
-/// the dimensions announce).
-pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
+/// [`DataError::Truncated`] when `bytes` ends inside the header, [`DataError::BadMagic`],
+/// [`DataError::DimensionOverflow`].
+fn parse_header(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<Header, DataError> {
     let len = bytes.len() as u64;
     let truncated = |needed: u64| DataError::Truncated {
         file: file.to_path_buf(),
@@ -126,23 +133,48 @@ pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, D
     if bytes.len() < header_len {
         return Err(truncated(header_len as u64));
     }
-    let raw_dims: Vec<u32> = bytes[4..header_len]
+    let dims: Vec<u32> = bytes[4..header_len]
         .chunks_exact(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     let overflow = || DataError::DimensionOverflow {
         file: file.to_path_buf(),
-        dims: raw_dims.clone(),
+        dims: dims.clone(),
     };
-    let mut needed = header_len as u64;
     let mut product: u64 = 1;
-    for &d in &raw_dims {
+    for &d in &dims {
         product = product.checked_mul(u64::from(d)).ok_or_else(overflow)?;
     }
-    needed = needed.checked_add(product).ok_or_else(overflow)?;
-    let needed_usize = usize::try_from(needed).map_err(|_| overflow())?;
+    let needed = (header_len as u64)
+        .checked_add(product)
+        .ok_or_else(overflow)?;
+    usize::try_from(needed).map_err(|_| overflow())?;
+    Ok(Header {
+        dims,
+        header_len,
+        needed,
+    })
+}
+
+/// Parses an IDX stream already in memory (decompressed). `file` names it in errors.
+///
+/// # Errors
+/// [`DataError::Truncated`] (header or data cut short), [`DataError::BadMagic`],
+/// [`DataError::DimensionOverflow`], [`DataError::TrailingBytes`] (bytes after the data
+/// the dimensions announce).
+pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
+    let Header {
+        dims,
+        header_len,
+        needed,
+    } = parse_header(bytes, file, kind)?;
+    let len = bytes.len() as u64;
     if len < needed {
-        return Err(truncated(needed));
+        return Err(DataError::Truncated {
+            file: file.to_path_buf(),
+            offset: len,
+            needed,
+        });
     }
     if len > needed {
         return Err(DataError::TrailingBytes {
@@ -153,16 +185,58 @@ pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, D
     }
     Ok(IdxArray {
         // u32 → usize is lossless on the 32- and 64-bit targets Rust supports for std
-        // here; the product already fit in usize above.
-        dims: raw_dims.iter().map(|&d| d as usize).collect(),
-        data: bytes[header_len..needed_usize].to_vec(),
+        // here; the total length already fit in usize in `parse_header`.
+        dims: dims.iter().map(|&d| d as usize).collect(),
+        // `needed == len` fits in usize: it is the length of a slice.
+        data: bytes[header_len..].to_vec(),
     })
 }
 
 /// Reads an IDX file, raw or gzip-compressed (detected by the magic `1f 8b`).
+///
+/// A compressed stream is inflated header first, then only up to one byte past the
+/// length the header announces: memory stays bounded by the announced size (itself
+/// bounded by what a truncated stream can back), whatever the stream would inflate to.
+///
+/// # Errors
+/// [`DataError::Io`], [`DataError::Gzip`], [`DataError::TrailingData`] (a compressed
+/// stream longer than announced), and the errors of [`parse_idx`].
 pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataError> {
     let path = path.as_ref();
-    let bytes = crate::io_util::read_maybe_gzip(path)?;
+    let raw = std::fs::read(path).map_err(|source| DataError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    if !raw.starts_with(&crate::io_util::GZIP_MAGIC) {
+        return parse_idx(&raw, path, kind);
+    }
+    let mut stream = flate2::read::MultiGzDecoder::new(&raw[..]);
+    let mut bytes = Vec::new();
+    // `read_to_end` appends every byte read before an error, so `bytes.len()` is the
+    // decompressed offset at which the stream failed.
+    let mut inflate = |bytes: &mut Vec<u8>, up_to: u64| {
+        let more = up_to.saturating_sub(bytes.len() as u64);
+        (&mut stream)
+            .take(more)
+            .read_to_end(bytes)
+            .map_err(|source| DataError::Gzip {
+                file: path.to_path_buf(),
+                offset: bytes.len() as u64,
+                source,
+            })
+    };
+    inflate(&mut bytes, 4)?;
+    if let [_, _, _, ndims] = bytes[..] {
+        inflate(&mut bytes, 4 + 4 * u64::from(ndims))?;
+    }
+    let needed = parse_header(&bytes, path, kind)?.needed;
+    inflate(&mut bytes, needed.saturating_add(1))?;
+    if bytes.len() as u64 > needed {
+        return Err(DataError::TrailingData {
+            file: path.to_path_buf(),
+            offset: needed,
+        });
+    }
     parse_idx(&bytes, path, kind)
 }
 

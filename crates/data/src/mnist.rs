@@ -58,7 +58,8 @@ impl MnistSplit {
 /// scaled to `[0, 1]` (value / 255, row-major within each image), `y` the labels.
 ///
 /// # Errors
-/// The file errors of [`read_idx`]; [`DataError::CountMismatch`] when the two files
+/// The file errors of [`read_idx`]; [`DataError::ZeroDimension`] when the image file
+/// announces no images, rows or columns; [`DataError::CountMismatch`] when the two files
 /// disagree on `n`; [`DataError::LabelOutOfRange`] (with the label's byte offset) for a
 /// label `≥ n_classes`.
 pub fn load_idx_pair(
@@ -68,8 +69,19 @@ pub fn load_idx_pair(
 ) -> Result<Dataset, DataError> {
     let (images, labels) = (images.as_ref(), labels.as_ref());
     let img = read_idx(images, IdxKind::Images)?;
-    let lab = read_idx(labels, IdxKind::Labels)?;
     let (n, rows, cols) = (img.dims[0], img.dims[1], img.dims[2]);
+    // A zero dimension makes an empty file valid whatever the others say: refuse it
+    // before a `0 × 2⁶⁴` matrix is built column by column.
+    for (dim, what) in [(n, "the number of images"), (rows, "rows"), (cols, "cols")] {
+        if dim == 0 {
+            return Err(DataError::ZeroDimension {
+                file: images.to_path_buf(),
+                dims: img.dims.clone(),
+                what,
+            });
+        }
+    }
+    let lab = read_idx(labels, IdxKind::Labels)?;
     if lab.dims[0] != n {
         return Err(DataError::CountMismatch {
             images: images.to_path_buf(),
@@ -92,6 +104,7 @@ pub fn load_idx_pair(
         }
         out.push(usize::from(l));
     }
+    // Non-zero and backed by the file's bytes (checked by `read_idx`): no overflow.
     let d = rows * cols;
     let x = Mat::from_fn(n, d, |i, j| f64::from(img.data[i * d + j]) / 255.0);
     Ok(Dataset {

@@ -214,6 +214,85 @@ fn idx_file_errors_name_the_file() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// Runs `f` on a helper thread and fails the test (instead of hanging it) when no answer
+/// comes within `secs` seconds.
+fn within<T: Send + 'static>(secs: u64, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(secs))
+        .unwrap_or_else(|e| panic!("no answer within {secs} s ({e}): the call hangs"))
+}
+
+/// Issue 19, case 1: an image header announcing no images of `4 294 967 295²` pixels
+/// (16 bytes, no data) with a label file of no labels used to hang in `Mat::from_fn`;
+/// `65536²` pixels took seconds and returned a `0 × 2³²` dataset. A zero dimension is
+/// now refused before anything is allocated, naming the file and the dimensions.
+#[test]
+fn idx_zero_dimension_beside_a_huge_one_is_refused_at_once() {
+    let dir = scratch("idx-zero-dim");
+    let (ip, lp) = (dir.join("images.idx"), dir.join("labels.idx"));
+    std::fs::write(&lp, [0, 0, 8, 1, 0, 0, 0, 0]).unwrap();
+    for side in [u32::MAX, 65_536, 0] {
+        let mut header = vec![0, 0, 8, 3, 0, 0, 0, 0];
+        header.extend_from_slice(&side.to_be_bytes());
+        header.extend_from_slice(&side.to_be_bytes());
+        std::fs::write(&ip, &header).unwrap();
+        let (i2, l2) = (ip.clone(), lp.clone());
+        match within(10, move || load_idx_pair(&i2, &l2, 10)) {
+            Err(e @ DataError::ZeroDimension { .. }) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("images.idx") && msg.contains(&format!("[0, {side}, {side}]")),
+                    "{msg}"
+                );
+            }
+            other => panic!("side {side}: expected ZeroDimension, got {other:?}"),
+        }
+    }
+    // Images with no pixels but a sample count backed by labels are refused too.
+    std::fs::write(&ip, [0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 0, 0, 1, 0, 0]).unwrap();
+    std::fs::write(&lp, [0, 0, 8, 1, 0, 0, 0, 2, 1, 1]).unwrap();
+    assert!(matches!(
+        load_idx_pair(&ip, &lp, 10),
+        Err(DataError::ZeroDimension { .. })
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Issue 19, case 2: a gzip stream that inflates far beyond what its IDX header announces
+/// (a one-pixel image followed by 256 MiB of zeros, 260 kB compressed) is refused after
+/// inflating at most the announced size plus one byte, not inflated in full first.
+/// The bytes after the 256 MiB are a corrupt deflate block: a reader that inflates
+/// everything reports that corruption, one that stops at the header's size never sees it.
+#[test]
+fn idx_gzip_inflating_past_its_header_stops_at_the_announced_size() {
+    let dir = scratch("idx-gzip-bomb");
+    let path = dir.join("bomb.idx.gz");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(&[0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 42])
+        .unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..256 {
+        enc.write_all(&zeros).unwrap();
+    }
+    let mut gz = enc.finish().unwrap();
+    gz.truncate(gz.len() - 8); // drop CRC and length: the full stream is corrupt
+    std::fs::write(&path, &gz).unwrap();
+    match read_idx(&path, IdxKind::Images) {
+        Err(e @ DataError::TrailingData { offset: 17, .. }) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("bomb.idx.gz") && msg.contains("byte 17"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected TrailingData at byte 17, got {other:?}"),
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn fashion_mnist_loader_reads_raw_and_gzip_names() {
     let dir = scratch("fashion");
@@ -785,6 +864,35 @@ fn teacher_field_is_the_rff_expansion_and_the_flow_inverts() {
 }
 
 // ---------------------------------------------------------------- preprocessing
+
+/// Issue 19, case 5: fitting on data with a NaN (or ±∞) used to return NaN means and
+/// scales silently; it is a typed error naming the first such entry.
+#[test]
+fn standardiser_refuses_non_finite_data_naming_row_and_column() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let x = Mat::from_fn(4, 3, |i, j| {
+            if (i, j) == (2, 1) {
+                bad
+            } else {
+                (i + j) as f64
+            }
+        });
+        match Standardizer::fit(x.as_ref()) {
+            Err(
+                e @ DataError::NonFinite {
+                    row: 2, column: 1, ..
+                },
+            ) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.contains("row 2, column 1") && msg.contains(&bad.to_string()),
+                    "{msg}"
+                );
+            }
+            other => panic!("{bad}: expected NonFinite at (2, 1), got {other:?}"),
+        }
+    }
+}
 
 #[test]
 fn standardiser_handles_constant_columns_and_applies_train_statistics_to_test() {

@@ -182,7 +182,8 @@ impl AdaptiveSolver {
     ///
     /// # Errors
     /// [`OdeError::InvalidInterval`], invalid output times, [`OdeError::TooManySteps`],
-    /// [`OdeError::StepSizeTooSmall`] (the last two carry the partial solution).
+    /// [`OdeError::StepSizeTooSmall`], [`OdeError::NonFinite`] (step 0) for a NaN or
+    /// infinite `x0` (the last three carry the partial solution).
     pub fn solve<F: VectorField + ?Sized>(
         &self,
         field: &F,
@@ -231,6 +232,21 @@ impl AdaptiveSolver {
         }
 
         let mut t = t0;
+        // A non-finite start would make every error estimate NaN and the step control
+        // shrink `h` to 0: report the state instead.
+        if x.col_iter().any(|c| c.iter().any(|v| !v.is_finite())) {
+            return Err(OdeError::NonFinite {
+                step: 0,
+                t_reached: t0,
+                partial: Box::new(Solution {
+                    final_state: x,
+                    t_final: t0,
+                    times,
+                    states,
+                    stats,
+                }),
+            });
+        }
         eval_blocked(tab, field, t, x.as_ref(), k[0].as_mut());
         stats.field_evals += 1;
         let h_max = cfg.h_max.min((t1 - t0).abs());

@@ -107,7 +107,8 @@ pub enum OdeError {
         /// Everything computed up to `t_reached`.
         partial: Box<Solution>,
     },
-    /// The state became NaN or infinite on a fixed grid.
+    /// The state became NaN or infinite on a fixed grid, or an adaptive solve started
+    /// from one (`step` 0).
     #[error("state became non-finite in step {step} (from t = {t_reached})")]
     NonFinite {
         /// Index of the step that produced it.

@@ -575,6 +575,33 @@ fn dormand_prince_meets_tolerance_on_the_oscillator() {
 /// the first integral is conserved to the same accuracy along the accepted steps. BS3 (lower
 /// order, more steps, more accumulation): error ≤ 100·tol and tolerance-proportional (the
 /// ratio error/tol varies by less than 2× over two decades).
+/// Issue 19, case 5: an adaptive solve from a NaN (or infinite) state used to report
+/// "step size 0 below the minimum 0"; it is a non-finite-state error at the start time.
+#[test]
+fn adaptive_solve_from_a_non_finite_state_reports_it() {
+    let field = LotkaVolterra::classic();
+    for bad in [f64::NAN, f64::INFINITY] {
+        let x0 = Mat::from_fn(1, 2, |_, j| if j == 1 { bad } else { 1.0 });
+        let err = solve_adaptive(
+            &field,
+            &ButcherTableau::dormand_prince54(),
+            0.0,
+            1.0,
+            x0.as_ref(),
+            &AdaptiveConfig::default(),
+            &Output::Final,
+        )
+        .unwrap_err();
+        match &err {
+            OdeError::NonFinite {
+                step: 0, t_reached, ..
+            } => assert_eq!(*t_reached, 0.0),
+            other => panic!("{bad}: expected NonFinite at step 0, got {other:?}"),
+        }
+        assert!(err.to_string().contains("non-finite"), "{err}");
+    }
+}
+
 #[test]
 fn adaptive_pairs_meet_tolerance_on_lotka_volterra() {
     let field = LotkaVolterra::classic();

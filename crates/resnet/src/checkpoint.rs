@@ -202,6 +202,48 @@ impl Checkpoint {
         Ok(t)
     }
 
+    /// As [`Checkpoint::tensor_rank`], for a tensor whose axes set model dimensions:
+    /// every axis must be at least 1. (A tensor with a zero axis holds no values, so a
+    /// file of a few bytes could otherwise announce a `0 × 2⁴⁰` matrix.)
+    ///
+    /// # Errors
+    /// [`CheckpointError::MissingTensor`], [`CheckpointError::WrongShape`] (rank),
+    /// [`CheckpointError::ZeroDimension`].
+    pub fn tensor_dims(&self, name: &str, rank: usize) -> Result<&Tensor, CheckpointError> {
+        let t = self.tensor_rank(name, rank)?;
+        if t.shape.contains(&0) {
+            return Err(CheckpointError::ZeroDimension {
+                name: name.to_string(),
+                shape: t.shape.clone(),
+            });
+        }
+        Ok(t)
+    }
+
+    /// The `depth` metadata, required to equal `held`, the depth the tensors in the file
+    /// actually hold (`what` says how that was read, e.g. ``"`residual.u` holds 3 slices"``).
+    /// Loaders call this before allocating anything of size `depth`, so a file of a few
+    /// bytes cannot announce 10¹⁸ layers.
+    ///
+    /// # Errors
+    /// [`CheckpointError::MissingMetadata`], [`CheckpointError::InvalidMetadata`] (not an
+    /// integer, or not `held`, with `what` in the reason).
+    pub fn depth_matching(
+        &self,
+        held: Option<usize>,
+        what: &str,
+    ) -> Result<usize, CheckpointError> {
+        let depth: usize = self.meta_parse(keys::DEPTH)?;
+        if Some(depth) != held {
+            return Err(CheckpointError::InvalidMetadata {
+                key: keys::DEPTH,
+                value: depth.to_string(),
+                reason: format!("the file's tensors hold another depth: {what}"),
+            });
+        }
+        Ok(depth)
+    }
+
     /// The safetensors bytes (with `format_version` set to [`FORMAT_VERSION`]).
     ///
     /// # Errors

@@ -97,6 +97,15 @@ pub enum ResNetError {
         /// The loss value.
         value: f64,
     },
+    /// A size computed from user values (`slices·d·p`, …) overflows `usize` or cannot
+    /// be allocated.
+    #[error("{what} = {value} is too large to allocate")]
+    TooLarge {
+        /// Which size, e.g. `"parameters (slices·d·p)"`.
+        what: &'static str,
+        /// The size, or the operands when the product overflows.
+        value: String,
+    },
     /// The requested operation does not exist for this configuration.
     #[error("unsupported: {0}")]
     Unsupported(String),
@@ -163,6 +172,15 @@ pub enum CheckpointError {
         expected: Vec<usize>,
         /// The shape found.
         found: Vec<usize>,
+    },
+    /// A tensor that sets a model dimension has a zero axis: the model would be empty,
+    /// and beside a huge other axis the empty matrix alone takes unbounded time to build.
+    #[error("tensor `{name}` has shape {shape:?}: a zero axis leaves the model empty")]
+    ZeroDimension {
+        /// Tensor name.
+        name: String,
+        /// The shape found.
+        shape: Vec<usize>,
     },
     /// A tensor is not float64.
     #[error("tensor `{name}` has dtype {found}, expected F64")]

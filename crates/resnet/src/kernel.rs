@@ -395,7 +395,14 @@ impl KernelResNet {
             });
         }
         let spec = crate::linear::io::parse_kernel(c)?;
-        let depth: usize = c.meta_parse(keys::DEPTH)?;
+        // Count the layers present before allocating `depth` of them.
+        let held = c
+            .tensors
+            .keys()
+            .filter(|n| n.starts_with("layer.") && n.ends_with(".centres"))
+            .count();
+        let depth =
+            c.depth_matching(Some(held), &format!("{held} `layer.{{k}}.centres` tensors"))?;
         let first = c.tensor_rank("layer.0.centres", 2)?;
         let d = first.shape[1];
         let mut net = KernelResNet::new(spec, d, depth)?;

@@ -377,10 +377,11 @@ impl ShlResNet {
                 });
             }
         };
-        let depth: usize = c.meta_parse(keys::DEPTH)?;
-        let ut = c.tensor_rank("residual.u", 3)?;
-        let (d, p) = (ut.shape[1], ut.shape[2]);
-        let u = c.tensor("residual.u", &[depth, d, p])?;
+        let ut = c.tensor_dims("residual.u", 3)?;
+        let (slices, d, p) = (ut.shape[0], ut.shape[1], ut.shape[2]);
+        let depth =
+            c.depth_matching(Some(slices), &format!("`residual.u` holds {slices} slices"))?;
+        let u = &ut.data;
         let w = c.tensor("residual.w", &[depth, p, d])?;
         let cc = c.tensor("residual.c", &[depth, p])?;
         let seed = match c.meta(keys::SEED)? {

@@ -1182,6 +1182,128 @@ fn write_raw(
     std::fs::write(path, bytes).unwrap();
 }
 
+/// Issue 19, case 2: the `depth` metadata is checked against the tensors the file holds
+/// before anything of that size is allocated. A kernel checkpoint saying `depth = 10¹⁸`
+/// used to panic (capacity overflow) and `10⁸` to abort allocating 7.2 GB; a linear RK4
+/// checkpoint with `depth = usize::MAX` panicked computing `L + 1` slices.
+#[test]
+fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
+    let dir = tmpdir("depth-bomb");
+    let path = dir.join("c.safetensors");
+    let depth_error = |r: Result<(), CheckpointError>, value: &str| match r {
+        Err(e @ CheckpointError::InvalidMetadata { key, .. }) if key == keys::DEPTH => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains(value) && (msg.contains("residual.u") || msg.contains("layer.")),
+                "{msg}"
+            );
+        }
+        other => panic!("depth {value}: expected InvalidMetadata(depth), got {other:?}"),
+    };
+    let big = [
+        "1000000000000000000",
+        &usize::MAX.to_string(),
+        "100000000",
+        "3",
+    ];
+
+    let kernel = KernelResNet::new(KernelSpec::Laplace { lengthscale: 1.0 }, 3, 2).unwrap();
+    for value in big {
+        let mut c = kernel.to_checkpoint();
+        c.set_meta(keys::DEPTH, value);
+        c.save(&path).unwrap();
+        depth_error(KernelResNet::load(&path).map(drop), value);
+    }
+
+    for integrator in [Integrator::Rk4, Integrator::Euler] {
+        let net = LinearResNet::new(
+            gaussian_rff(2, 4, 1.0, 91),
+            LinearResNetConfig {
+                depth: 2,
+                integrator,
+                init: Init::Zero,
+            },
+        )
+        .unwrap();
+        for value in big {
+            let mut c = net.to_checkpoint().unwrap();
+            c.set_meta(keys::DEPTH, value);
+            c.save(&path).unwrap();
+            depth_error(LinearResNet::load(&path).map(drop), value);
+        }
+    }
+
+    let shl = ShlResNet::new(ShlResNetConfig::default()).unwrap();
+    for value in big {
+        let mut c = shl.to_checkpoint();
+        c.set_meta(keys::DEPTH, value);
+        c.save(&path).unwrap();
+        depth_error(ShlResNet::load(&path).map(drop), value);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 19, case 5: a `residual.u` stored as `[L, p, d]` instead of `[L, d, p]` used to
+/// be reported as a wrong `features.omega` (the loader read `d`, `p` off `residual.u`);
+/// `features.omega` and `features.bias` agree with each other, so the error names
+/// `residual.u` and the shape they imply.
+#[test]
+fn permuted_residual_u_is_blamed_on_itself() {
+    let dir = tmpdir("permuted-u");
+    let path = dir.join("c.safetensors");
+    let net = LinearResNet::new(
+        gaussian_rff(2, 6, 1.0, 93),
+        LinearResNetConfig {
+            depth: 2,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut c = net.to_checkpoint().unwrap();
+    c.tensors.get_mut("residual.u").unwrap().shape = vec![2, 6, 2];
+    c.save(&path).unwrap();
+    match LinearResNet::load(&path) {
+        Err(CheckpointError::WrongShape {
+            name,
+            expected,
+            found,
+        }) => assert_eq!(
+            (name.as_str(), expected, found),
+            ("residual.u", vec![2, 2, 6], vec![2, 6, 2])
+        ),
+        other => panic!("expected WrongShape(residual.u), got {other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 19, case 3: `LinearResNet::new` computed `slices·d·p` unchecked (RK4 with
+/// `depth = usize::MAX` panicked on `L + 1`); overflow is now a typed error.
+#[test]
+fn linear_resnet_size_overflow_is_a_typed_error() {
+    for (depth, integrator) in [
+        (usize::MAX, Integrator::Rk4),
+        (usize::MAX / 2, Integrator::Euler),
+    ] {
+        let r = std::panic::catch_unwind(|| {
+            LinearResNet::new(
+                gaussian_rff(2, 4, 1.0, 95),
+                LinearResNetConfig {
+                    depth,
+                    integrator,
+                    init: Init::Zero,
+                },
+            )
+            .map(drop)
+        });
+        match r {
+            Ok(Err(e @ ResNetError::TooLarge { .. })) => {
+                assert!(e.to_string().contains(&depth.to_string()), "{e}");
+            }
+            other => panic!("depth {depth}: expected TooLarge, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let dir = tmpdir("corrupt");

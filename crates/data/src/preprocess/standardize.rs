@@ -30,7 +30,8 @@ impl Standardizer {
     /// rounding error from the variance.
     ///
     /// # Errors
-    /// [`DataError::InvalidParameter`] when `x` has no rows.
+    /// [`DataError::InvalidParameter`] when `x` has no rows; [`DataError::NonFinite`]
+    /// naming the first NaN or ±∞ entry (column by column).
     pub fn fit(x: MatRef<'_, f64>) -> Result<Self, DataError> {
         let (n, d) = (x.nrows(), x.ncols());
         if n == 0 {
@@ -45,6 +46,14 @@ impl Standardizer {
             let mut sum = 0.0;
             let mut max_abs: f64 = 0.0;
             for i in 0..n {
+                if !col[i].is_finite() {
+                    return Err(DataError::NonFinite {
+                        what: "standardizer fit input",
+                        row: i,
+                        column: j,
+                        value: col[i],
+                    });
+                }
                 sum += col[i];
                 max_abs = max_abs.max(col[i].abs());
             }

@@ -151,7 +151,6 @@ impl LinearResNet {
                 value: spec_str.to_string(),
                 reason: e.to_string(),
             })?;
-        let depth: usize = c.meta_parse(keys::DEPTH)?;
         let integ_str = c.meta(keys::INTEGRATOR)?;
         let integrator =
             Integrator::from_name(integ_str).ok_or_else(|| CheckpointError::InvalidMetadata {
@@ -170,10 +169,26 @@ impl LinearResNet {
                     })?,
             ),
         };
-        let ut = c.tensor_rank("residual.u", 3)?;
-        let (d, p) = (ut.shape[1], ut.shape[2]);
-        let slices = integrator.n_slices(depth);
-        let u = c.tensor("residual.u", &[slices, d, p])?;
+        let ut = c.tensor_dims("residual.u", 3)?;
+        let (slices, d, p) = (ut.shape[0], ut.shape[1], ut.shape[2]);
+        // `L` slices for Euler, `L + 1` otherwise: the depth the file holds.
+        let held = match integrator {
+            Integrator::Euler => Some(slices),
+            _ => slices.checked_sub(1),
+        };
+        let depth = c.depth_matching(
+            held,
+            &format!(
+                "`residual.u` holds {slices} slices, and {} uses {}",
+                integrator.name(),
+                if integrator == Integrator::Euler {
+                    "L"
+                } else {
+                    "L + 1"
+                }
+            ),
+        )?;
+        let u = &ut.data;
         let paired = matches!(
             spec,
             FeatureSpec::Fourier {
@@ -181,6 +196,24 @@ impl LinearResNet {
                 ..
             }
         );
+        // `features.omega` and (unpaired) `features.bias` also carry `p` and `d`: when
+        // they agree with each other but not with `residual.u`, blame `residual.u`.
+        if let (Ok(ot), Ok(bt)) = (
+            c.tensor_rank("features.omega", 2),
+            c.tensor_rank("features.bias", 1),
+        ) {
+            let (p_o, d_o) = (
+                if paired { 2 * ot.shape[0] } else { ot.shape[0] },
+                ot.shape[1],
+            );
+            if (paired || bt.shape[0] == p_o) && (d_o, p_o) != (d, p) {
+                return Err(CheckpointError::WrongShape {
+                    name: "residual.u".into(),
+                    expected: vec![slices, d_o, p_o],
+                    found: ut.shape.clone(),
+                });
+            }
+        }
         let rows = if paired { p / 2 } else { p };
         let omega = c.tensor("features.omega", &[rows, d])?;
         let bt = c.tensor_rank("features.bias", 1)?;

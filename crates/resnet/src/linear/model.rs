@@ -127,7 +127,8 @@ impl LinearResNet {
     ///
     /// # Errors
     /// [`ResNetError::ZeroDepth`], [`ResNetError::ZeroWidth`],
-    /// [`ResNetError::ZeroDimension`], [`ResNetError::InvalidSetting`] (init).
+    /// [`ResNetError::ZeroDimension`], [`ResNetError::InvalidSetting`] (init),
+    /// [`ResNetError::TooLarge`] when `slices·d·p` overflows or cannot be allocated.
     pub fn new(
         features: Arc<dyn FeatureMap>,
         config: LinearResNetConfig,
@@ -143,7 +144,27 @@ impl LinearResNet {
         if d == 0 {
             return Err(ResNetError::ZeroDimension { what: "d (state)" });
         }
-        let mut u = vec![0.0; config.integrator.n_slices(config.depth) * d * p];
+        let what = "parameters (slices·d·p)";
+        let len = match config.integrator {
+            Integrator::Euler => Some(config.depth),
+            _ => config.depth.checked_add(1),
+        }
+        .and_then(|s| s.checked_mul(d))
+        .and_then(|s| s.checked_mul(p))
+        .ok_or_else(|| ResNetError::TooLarge {
+            what,
+            value: format!(
+                "depth {} ({:?}) · d {d} · p {p}",
+                config.depth, config.integrator
+            ),
+        })?;
+        let mut u = Vec::new();
+        u.try_reserve_exact(len)
+            .map_err(|_| ResNetError::TooLarge {
+                what,
+                value: len.to_string(),
+            })?;
+        u.resize(len, 0.0);
         config.init.fill(&mut u)?;
         Ok(Self {
             features,
