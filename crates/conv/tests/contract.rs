@@ -68,14 +68,23 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
         let mut ws = model.training_workspace(n);
         let mut g_trait = vec![0.0; p.len()];
         let l_trait = model
-            .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&y), &mut g_trait)
+            .loss_and_gradient(
+                &p,
+                &mut ws,
+                xm.as_ref(),
+                TargetsRef::Classes(&y),
+                &mut g_trait,
+            )
             .unwrap();
         // the model's own (inherent, `&mut self`) training-mode step
         let mut g_own = vec![0.0; p.len()];
         let own = ConvResNet::<f64>::loss_and_gradient(&mut model, &x, &y, &mut g_own);
         assert_eq!(l_trait.to_bits(), own.loss.to_bits(), "{kind:?}: loss");
         assert!(
-            g_trait.iter().zip(&g_own).all(|(a, b)| a.to_bits() == b.to_bits()),
+            g_trait
+                .iter()
+                .zip(&g_own)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
             "{kind:?}: gradient"
         );
         // a second call on the warm workspace gives the same bits (running statistics
@@ -99,7 +108,13 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
         // typed errors, no panic
         let reg = Mat::<f64>::zeros(n, 10);
         let err = model
-            .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Regression(reg.as_ref()), &mut g2)
+            .loss_and_gradient(
+                &p,
+                &mut ws,
+                xm.as_ref(),
+                TargetsRef::Regression(reg.as_ref()),
+                &mut g2,
+            )
             .unwrap_err();
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         let bad = [0, 10, 1];
@@ -107,22 +122,70 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad), &mut g2)
             .unwrap_err();
         assert!(
-            matches!(err, ResNetError::LabelOutOfRange { index: 1, label: 10, n_classes: 10 }),
+            matches!(
+                err,
+                ResNetError::LabelOutOfRange {
+                    index: 1,
+                    label: 10,
+                    n_classes: 10
+                }
+            ),
             "{err}"
         );
         let err = model
-            .loss_and_gradient(&p[1..], &mut ws, xm.as_ref(), TargetsRef::Classes(&y), &mut g2)
+            .loss_and_gradient(
+                &p[1..],
+                &mut ws,
+                xm.as_ref(),
+                TargetsRef::Classes(&y),
+                &mut g2,
+            )
             .unwrap_err();
-        assert!(matches!(err, ResNetError::ParameterLength { what: "params", .. }), "{err}");
+        assert!(
+            matches!(err, ResNetError::ParameterLength { what: "params", .. }),
+            "{err}"
+        );
         let err = model
-            .loss_and_gradient(&p, &mut ws, xm.as_ref().subcols(0, 783), TargetsRef::Classes(&y), &mut g2)
+            .loss_and_gradient(
+                &p,
+                &mut ws,
+                xm.as_ref().subcols(0, 783),
+                TargetsRef::Classes(&y),
+                &mut g2,
+            )
             .unwrap_err();
-        assert!(matches!(err, ResNetError::DimensionMismatch { expected: 784, found: 783, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ResNetError::DimensionMismatch {
+                    expected: 784,
+                    found: 783,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         let mut small = model.training_workspace(2);
         let err = model
-            .loss_and_gradient(&p, &mut small, xm.as_ref(), TargetsRef::Classes(&y), &mut g2)
+            .loss_and_gradient(
+                &p,
+                &mut small,
+                xm.as_ref(),
+                TargetsRef::Classes(&y),
+                &mut g2,
+            )
             .unwrap_err();
-        assert!(matches!(err, ResNetError::DimensionMismatch { expected: 2, found: 3, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                ResNetError::DimensionMismatch {
+                    expected: 2,
+                    found: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }
 
@@ -173,7 +236,11 @@ fn zero_theta_trajectory_is_constant_in_time() {
     for s in &traj.states[1..] {
         assert_eq!(s, &traj.states[0]);
     }
-    assert!(traj.states[0].col_iter().any(|c| c.iter().any(|v| *v != 0.0)));
+    assert!(
+        traj.states[0]
+            .col_iter()
+            .any(|c| c.iter().any(|v| *v != 0.0))
+    );
 }
 
 #[test]
@@ -187,10 +254,14 @@ fn contract_gradient_matches_central_differences_along_a_random_direction() {
         let p = model.residual.params.clone();
         let mut ws = model.training_workspace(n);
         let mut g = vec![0.0; p.len()];
-        let loss = model.loss_and_gradient(&p, &mut ws, xm.as_ref(), t, &mut g).unwrap();
+        let loss = model
+            .loss_and_gradient(&p, &mut ws, xm.as_ref(), t, &mut g)
+            .unwrap();
         // unit direction v
         let mut rng = ChaCha8Rng::seed_from_u64(seed + 100);
-        let mut v: Vec<f64> = (0..p.len()).map(|_| StandardNormal.sample(&mut rng)).collect();
+        let mut v: Vec<f64> = (0..p.len())
+            .map(|_| StandardNormal.sample(&mut rng))
+            .collect();
         let norm = v.iter().map(|a| a * a).sum::<f64>().sqrt();
         v.iter_mut().for_each(|a| *a /= norm);
         // F(s) = loss_at(p + s v): D = (F(h) − F(−h)) / 2h, h = ε^{1/3}, truncation
@@ -210,7 +281,10 @@ fn contract_gradient_matches_central_differences_along_a_random_direction() {
             "{kind:?}: fd {fd:e} vs gradient·v {dir:e} (tol {tol:e})"
         );
         // the check can fail: the directional derivative is far from 0 at this scale
-        assert!(dir.abs() > 10.0 * tol, "{kind:?}: vacuous check, g·v = {dir:e}");
+        assert!(
+            dir.abs() > 10.0 * tol,
+            "{kind:?}: vacuous check, g·v = {dir:e}"
+        );
     }
 }
 
@@ -232,11 +306,19 @@ fn gradient_descent_through_training_problem_lowers_the_loss() {
     .unwrap();
     let problem = TrainingProblem::new(model, xm.as_ref(), t).unwrap();
     let trained = problem
-        .run(&gd, State::new(p0.clone()), &Stopping::iterations(5), &mut [])
+        .run(
+            &gd,
+            State::new(p0.clone()),
+            &Stopping::iterations(5),
+            &mut [],
+        )
         .unwrap();
     assert_eq!(trained.model.params(), trained.outcome.state.params());
     assert_ne!(trained.model.params(), &p0[..]);
-    let l1 = trained.model.loss_at(trained.model.params(), xm.as_ref(), t).unwrap();
+    let l1 = trained
+        .model
+        .loss_at(trained.model.params(), xm.as_ref(), t)
+        .unwrap();
     assert!(
         (l1 - trained.outcome.report.final_loss).abs() <= 64.0 * f64::EPSILON * l1.max(1.0),
         "loss_at {l1} vs the run's final loss {}",
