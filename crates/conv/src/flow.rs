@@ -106,6 +106,20 @@ impl<T: Real> Residual<T> {
     /// The flow `x_0 ↦ x_L` in place on `x` (`q × n·h·w`, channel-major). With
     /// `store`, the stage values the backward pass needs are kept in `work`.
     pub fn forward(&self, x: &mut [T], n: usize, work: &mut FlowWork<T>, store: bool, par: Par) {
+        self.forward_observed(x, n, work, store, par, |_, _| {});
+    }
+
+    /// [`Residual::forward`] that also hands each grid-time state `x_k` (`k = 0..=L`,
+    /// channel-major `q × n·h·w`) to `observe(k, x_k)`.
+    pub fn forward_observed(
+        &self,
+        x: &mut [T],
+        n: usize,
+        work: &mut FlowWork<T>,
+        store: bool,
+        par: Par,
+        mut observe: impl FnMut(usize, &[T]),
+    ) {
         work.ensure(self, n);
         let (q, qi, l) = (self.q, self.q_int, self.steps);
         let np = n * self.hw.0 * self.hw.1;
@@ -118,6 +132,7 @@ impl<T: Real> Residual<T> {
             self.theta1_offset(),
         );
         let x = &mut x[..sx];
+        observe(0, x);
         for k in 0..l {
             // parameters at t_k and at the midpoint
             let wk = &self.params[k * tb..(k + 1) * tb];
@@ -176,6 +191,7 @@ impl<T: Real> Residual<T> {
             for (xv, &kv) in x.iter_mut().zip(&work.kbuf) {
                 *xv += h * kv;
             }
+            observe(k + 1, x);
         }
     }
 

@@ -42,11 +42,15 @@
 //! - [`flow`] — [`Residual`]: midpoint flow and its adjoint.
 //! - [`model`] — [`ConvResNet`]: `A`, `Φ`, `B`, initialisation, pretraining gradient.
 //! - [`train`] — SGD protocol ([`SgdConfig`]), divergence handling, pretraining.
+//! - [`contract`] — [`ConvResNet<f64>`] as plres-resnet's [`plres_resnet::Model`] and
+//!   [`plres_resnet::Trainable`] ([`ConvWorkspace`]): evaluation-mode forward, training-mode
+//!   exact gradient, trapezoid `L²` metric, training by any plres-optim optimizer.
 //! - [`peer`] — safetensors exchange with the PyTorch peer script.
 //! - [`error`] — [`ConvError`].
 
 #![forbid(unsafe_code)]
 
+pub mod contract;
 pub mod error;
 pub mod flow;
 pub mod layers;
@@ -55,6 +59,7 @@ pub mod peer;
 mod real;
 pub mod train;
 
+pub use contract::ConvWorkspace;
 pub use error::ConvError;
 pub use flow::{FlowWork, Residual, ResidualKind};
 pub use model::{ConvResNet, ConvResNetConfig, Images};

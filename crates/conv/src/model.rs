@@ -286,7 +286,46 @@ impl<T: Real> ConvResNet<T> {
         self.residual.params.copy_from_slice(p);
     }
 
-    fn ensure(&mut self, n: usize) {
+    /// A copy of the model (parameters, running statistics, `Ω`, parallelism) with empty
+    /// buffers: the scratch model behind the [`plres_resnet::Model`] implementation.
+    pub(crate) fn without_buffers(&self) -> Self {
+        Self {
+            config: self.config,
+            input: self.input.clone(),
+            residual: self.residual.clone(),
+            output: self.output.clone(),
+            par: self.par,
+            work: Work::default(),
+        }
+    }
+
+    /// The forward pass of `n` images (row-major `n × 784`) in training mode (batch
+    /// statistics, running statistics neither read nor updated) or evaluation mode
+    /// (running statistics), handing each grid-time state `x_k` (channel-major
+    /// `q × n·25`) to `observe(k, x_k)`; returns the logits (row-major `n × 10`).
+    pub(crate) fn forward_observed(
+        &mut self,
+        images: &[T],
+        n: usize,
+        train: bool,
+        observe: impl FnMut(usize, &[T]),
+    ) -> &[T] {
+        self.ensure(n);
+        self.forward_input(images, n, train, false);
+        let par = self.par;
+        self.residual.forward_observed(
+            &mut self.work.x,
+            n,
+            &mut self.work.flow,
+            false,
+            par,
+            observe,
+        );
+        self.forward_output(n, train, false);
+        &self.work.logits[..n * N_CLASSES]
+    }
+
+    pub(crate) fn ensure(&mut self, n: usize) {
         if n <= self.work.n {
             return;
         }
