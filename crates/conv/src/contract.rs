@@ -111,6 +111,20 @@ impl ConvResNet<f64> {
 }
 
 impl Model for ConvResNet<f64> {
+    /// Class labels only: a 10-class classifier has no regression loss, so regression
+    /// targets are [`ResNetError::Unsupported`] (for every checked entry point and for
+    /// `TrainingProblem::new`); labels as the provided method.
+    fn check_targets(&self, targets: TargetsRef<'_>, n: usize) -> Result<(), ResNetError> {
+        if let TargetsRef::Regression(_) = targets {
+            return Err(ResNetError::Unsupported(
+                "regression targets for plres-conv's ConvResNet, a 10-class classifier \
+                 (pass TargetsRef::Classes)"
+                    .into(),
+            ));
+        }
+        validate_targets(targets, n, self.output_dim())
+    }
+
     fn input_dim(&self) -> usize {
         IMAGE_PIXELS
     }
@@ -185,49 +199,5 @@ impl Trainable for ConvResNet<f64> {
         row_major(x, &mut ws.images);
         // the inherent (`&mut self`) method, not this trait's
         ConvResNet::<f64>::loss_and_gradient(&mut ws.model, &ws.images, labels, grad).loss
-    }
-
-    /// The checked gradient of the contract, rejecting regression targets first.
-    ///
-    /// # Errors
-    /// [`ResNetError::Unsupported`] for regression targets; otherwise as the provided
-    /// method: [`ResNetError::EmptyData`], [`ResNetError::DimensionMismatch`],
-    /// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`],
-    /// [`ResNetError::ParameterLength`].
-    fn loss_and_gradient(
-        &self,
-        params: &[f64],
-        ws: &mut ConvWorkspace,
-        x: MatRef<'_, f64>,
-        targets: TargetsRef<'_>,
-        grad: &mut [f64],
-    ) -> Result<f64, ResNetError> {
-        if let TargetsRef::Regression(_) = targets {
-            return Err(ResNetError::Unsupported(
-                "regression targets for plres-conv's ConvResNet, a 10-class classifier \
-                 (pass TargetsRef::Classes)"
-                    .into(),
-            ));
-        }
-        self.check_input(x)?;
-        validate_targets(targets, x.nrows(), self.output_dim())?;
-        let n = self.n_params();
-        for (what, found) in [("params", params.len()), ("grad", grad.len())] {
-            if found != n {
-                return Err(ResNetError::ParameterLength {
-                    what,
-                    expected: n,
-                    found,
-                });
-            }
-        }
-        if x.nrows() > ws.capacity() {
-            return Err(ResNetError::DimensionMismatch {
-                what: "batch rows (at most the workspace capacity)",
-                expected: ws.capacity(),
-                found: x.nrows(),
-            });
-        }
-        Ok(self.loss_and_gradient_unchecked(params, ws, x, targets, grad))
     }
 }

@@ -117,6 +117,15 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             )
             .unwrap_err();
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
+        // the same refusal before training starts (was a panic inside `run`)
+        let Err(err) = TrainingProblem::new(
+            model.clone(),
+            xm.as_ref(),
+            TargetsRef::Regression(reg.as_ref()),
+        ) else {
+            panic!("regression targets must be refused");
+        };
+        assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         let bad = [0, 10, 1];
         let err = model
             .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad), &mut g2)

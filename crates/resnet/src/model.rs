@@ -167,6 +167,18 @@ pub trait Model {
         check_batch(x, self.input_dim())
     }
 
+    /// Checks targets for `n` samples against this model's outputs; every checked entry
+    /// point and `TrainingProblem::new` call it. The default accepts what the losses accept
+    /// ([`validate_targets`]); a model that supports only some targets (a classifier)
+    /// overrides it.
+    ///
+    /// # Errors
+    /// [`ResNetError::DimensionMismatch`], [`ResNetError::NonFinite`],
+    /// [`ResNetError::LabelOutOfRange`], or the override's own.
+    fn check_targets(&self, targets: TargetsRef<'_>, n: usize) -> Result<(), ResNetError> {
+        validate_targets(targets, n, self.output_dim())
+    }
+
     /// The output and the states at the layer boundaries.
     ///
     /// # Errors
@@ -190,7 +202,7 @@ pub trait Model {
     /// As [`Model::check_input`], plus target errors ([`validate_targets`]).
     fn loss(&self, x: MatRef<'_, f64>, targets: TargetsRef<'_>) -> Result<f64, ResNetError> {
         self.check_input(x)?;
-        validate_targets(targets, x.nrows(), self.output_dim())?;
+        self.check_targets(targets, x.nrows())?;
         Ok(loss_value(
             self.trajectory_unchecked(x).output.as_ref(),
             targets,
@@ -213,7 +225,7 @@ pub trait Model {
     /// # Errors
     /// As [`Model::check_input`], plus label count/range errors.
     fn accuracy(&self, x: MatRef<'_, f64>, labels: &[usize]) -> Result<f64, ResNetError> {
-        validate_targets(TargetsRef::Classes(labels), x.nrows(), self.output_dim())?;
+        self.check_targets(TargetsRef::Classes(labels), x.nrows())?;
         let pred = self.predict(x)?;
         let hits = pred.iter().zip(labels).filter(|(a, b)| a == b).count();
         Ok(hits as f64 / labels.len() as f64)
@@ -288,7 +300,7 @@ pub trait Trainable: Model {
         targets: TargetsRef<'_>,
     ) -> Result<f64, ResNetError> {
         self.check_input(x)?;
-        validate_targets(targets, x.nrows(), self.output_dim())?;
+        self.check_targets(targets, x.nrows())?;
         check_len("params", self.n_params(), params.len())?;
         Ok(loss_value(
             self.trajectory_at_unchecked(params, x).output.as_ref(),
@@ -317,7 +329,7 @@ pub trait Trainable: Model {
         grad: &mut [f64],
     ) -> Result<f64, ResNetError> {
         self.check_input(x)?;
-        validate_targets(targets, x.nrows(), self.output_dim())?;
+        self.check_targets(targets, x.nrows())?;
         check_len("params", self.n_params(), params.len())?;
         check_len("grad", self.n_params(), grad.len())?;
         if x.nrows() > ws.capacity() {

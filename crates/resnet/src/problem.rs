@@ -18,7 +18,6 @@ use plres_optim::{
 };
 
 use crate::error::ResNetError;
-use crate::loss::validate_targets;
 use crate::maps::{check_batch, check_len};
 use crate::model::Trainable;
 
@@ -76,7 +75,7 @@ impl<'a, M: Trainable> TrainingProblem<'a, M> {
     /// [`ResNetError::NonFinite`], [`ResNetError::LabelOutOfRange`].
     pub fn new(model: M, x: MatRef<'a, f64>, targets: TargetsRef<'a>) -> Result<Self, ResNetError> {
         check_batch(x, model.input_dim())?;
-        validate_targets(targets, x.nrows(), model.output_dim())?;
+        model.check_targets(targets, x.nrows())?;
         let n = x.nrows();
         let ws = model.training_workspace(n);
         let (yb, lb) = match targets {
