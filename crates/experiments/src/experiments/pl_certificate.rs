@@ -13,7 +13,6 @@
 //! length `≤ (1/c)·2√(L₀/μ)`.
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_optim::{History, Outcome};
 use plres_resnet::LinearResNet;
 use plres_resnet::Trainable as _;
@@ -28,7 +27,9 @@ use plres_theory::pl::{
 use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use super::common::{
+    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -98,12 +99,7 @@ impl ExperimentConfig for PlCertificateConfig {
             self.certify_every,
             "≥ 1",
         )?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )?;
+        require_step(self.learning_rate)?;
         require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
     }
 }
@@ -121,12 +117,7 @@ impl Experiment for PlCertificate {
     }
 
     fn run(&self, c: &PlCertificateConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let mut data_rng = ctx.rng(0);
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut data_rng,
-        )
-        .stage(|| "drawing separated points".into())?;
+        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
         let y = data.y.to_matrix();
         let features = gaussian_features(c.sigma, c.dim, c.width, &mut ctx.rng(1))?;
         let model = euler_resnet(features, c.depth)?;
