@@ -620,24 +620,18 @@ fn checks(
                 Relation::AtLeast,
             ));
         }
-        (None, Some(b)) => {
+        (None, bound) => {
+            let reason = match bound {
+                Some(b) => apriori_vacuous_reason(&b, picks[0], c.n),
+                None => "the run did not move (‖θ_t‖ = 0 at every iterate): no ball to try".into(),
+            };
             out.check(CheckReport::vacuous(
                 claim,
                 source,
                 mu_min,
                 0.0,
                 Relation::AtLeast,
-                apriori_vacuous_reason(&b, picks[0], c.n),
-            ));
-        }
-        (None, None) => {
-            out.check(CheckReport::vacuous(
-                claim,
-                source,
-                mu_min,
-                0.0,
-                Relation::AtLeast,
-                "the run did not move (‖θ_t‖ = 0 at every iterate): no ball to try",
+                reason,
             ));
         }
     }
