@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
+use plres_benches::{flag_usize, flag_value};
 use plres_conv::peer::peer_problem;
 use plres_conv::{ConvResNet, ConvResNetConfig, Images, Real, ResidualKind};
 
@@ -53,13 +54,8 @@ fn parse(args: &[String]) -> Result<Opts, String> {
     };
     let mut i = 0;
     while i < args.len() {
-        let v = args
-            .get(i + 1)
-            .ok_or_else(|| format!("{} needs a value", args[i]))?;
-        let num = || {
-            v.parse::<usize>()
-                .map_err(|_| format!("{}: not an integer: {v}", args[i]))
-        };
+        let v = flag_value(args, i)?;
+        let num = || flag_usize(&args[i], v);
         match args[i].as_str() {
             "--images" => o.images = num()?,
             "--steps" => o.steps = num()?,
@@ -126,16 +122,7 @@ fn gemm_rate<T: Real>(q: usize, batch: usize) -> f64 {
     let b = Mat::<T>::from_fn(k, n, |i, j| T::from_f64(((i * 5 + j) % 13) as f64 * 0.1));
     let mut c = Mat::<T>::zeros(m, n);
     let reps = 20;
-    matmul(
-        c.as_mut(),
-        Accum::Replace,
-        a.as_ref(),
-        b.as_ref(),
-        T::ONE,
-        Par::rayon(0),
-    );
-    let t = Instant::now();
-    for _ in 0..reps {
+    let mut product = || {
         matmul(
             c.as_mut(),
             Accum::Replace,
@@ -143,7 +130,12 @@ fn gemm_rate<T: Real>(q: usize, batch: usize) -> f64 {
             b.as_ref(),
             T::ONE,
             Par::rayon(0),
-        );
+        )
+    };
+    product(); // warm-up, untimed
+    let t = Instant::now();
+    for _ in 0..reps {
+        product();
     }
     (2 * m * k * n * reps) as f64 / t.elapsed().as_secs_f64()
 }

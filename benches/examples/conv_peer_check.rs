@@ -13,6 +13,7 @@
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
+use plres_benches::{flag_usize, flag_value};
 use plres_conv::peer::{TensorFile, compare, peer_problem, plres_results};
 use plres_conv::{ConvResNet, ConvResNetConfig, ResidualKind};
 use rand::SeedableRng;
@@ -38,13 +39,8 @@ fn run() -> Result<bool, String> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
-        let v = args
-            .get(i + 1)
-            .ok_or_else(|| format!("{} needs a value", args[i]))?;
-        let num = || {
-            v.parse::<usize>()
-                .map_err(|_| format!("{}: not an integer: {v}", args[i]))
-        };
+        let v = flag_value(&args, i)?;
+        let num = || flag_usize(&args[i], v);
         match args[i].as_str() {
             "--python" => python = v.clone(),
             "--q" => q = num()?,

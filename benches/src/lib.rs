@@ -15,6 +15,18 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+/// The value after the flag `args[i]` on an example's command line (`--flag value`).
+pub fn flag_value(args: &[String], i: usize) -> Result<&String, String> {
+    args.get(i + 1)
+        .ok_or_else(|| format!("{} needs a value", args[i]))
+}
+
+/// `v`, the value of the flag `flag`, as an integer.
+pub fn flag_usize(flag: &str, v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .map_err(|_| format!("{flag}: not an integer: {v}"))
+}
+
 /// A `rows × cols` matrix of independent standard normals from a seeded ChaCha8 stream.
 pub fn seeded_normal(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);

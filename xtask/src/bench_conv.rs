@@ -11,62 +11,16 @@
 //!    precision, the GEMM floor (the epoch's direct-convolution flops at faer's rate on
 //!    the residual's GEMM shape, measured by the timer) and peak RSS.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
+use crate::peer_run::{build_example, run_json};
 use crate::workspace_root;
 
 const USAGE: &str = "usage: cargo xtask bench-peer --conv [--python PATH] [--kind linear|shl]
                           [--images N] [--steps L] [--q Q]";
-
-fn build() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let args = [
-        "build",
-        "--release",
-        "-p",
-        "plres-benches",
-        "--example",
-        "conv_epoch_timer",
-        "--message-format=json-render-diagnostics",
-    ];
-    eprintln!("$ cargo {}", args.join(" "));
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("starting cargo build")?;
-    if !out.status.success() {
-        bail!("building conv_epoch_timer failed ({})", out.status);
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "conv_epoch_timer")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| anyhow!("cargo build reported no conv_epoch_timer executable"))
-}
-
-fn json_of(cmd: &mut Command, what: &str) -> Result<Value> {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("starting {what}"))?;
-    if !out.status.success() {
-        bail!("{what} failed ({})", out.status);
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| anyhow!("{what} printed no JSON: {text}"))?;
-    serde_json::from_str(line).with_context(|| format!("{what}: bad JSON `{line}`"))
-}
 
 /// `cargo xtask bench-peer --conv …` (module docs).
 pub(crate) fn run(args: &[String]) -> Result<()> {
@@ -94,12 +48,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             other => bail!("unknown argument `{other}`\n{USAGE}"),
         }
     }
-    let timer = build()?;
+    let timer = build_example("conv_epoch_timer")?;
     let dir = std::env::temp_dir().join(format!("plres-bench-conv-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let file = dir.join("conv_problem.safetensors");
     let result = (|| -> Result<Vec<Value>> {
-        json_of(
+        run_json(
             Command::new(&timer)
                 .arg("write")
                 .args(&model_args)
@@ -109,7 +63,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         )?;
         let mut rows = Vec::new();
         for p in ["f64", "f32"] {
-            rows.push(json_of(
+            rows.push(run_json(
                 Command::new(&timer)
                     .args(["time", "--precision", p])
                     .args(&model_args),
@@ -119,7 +73,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         if let Some(py) = &python {
             let script = workspace_root().join("benches/peer/conv_peer.py");
             for d in ["float64", "float32"] {
-                rows.push(json_of(
+                rows.push(run_json(
                     Command::new(py)
                         .arg(&script)
                         .args(["epoch", "--threads", "2", "--dtype", d, "--input"])

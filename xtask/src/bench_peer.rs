@@ -22,13 +22,14 @@
 //! measurements is used (the tighter floor).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
 use serde_json::Value;
 
 use plres_theory::stats::median;
 
+use crate::peer_run::{build_example, run_json};
 use crate::workspace_root;
 
 /// The sizes `(N, d, p, L)`, with plres's target ratio to PyTorch eager.
@@ -138,54 +139,6 @@ fn parse_options(args: &[String]) -> Result<Options> {
     Ok(o)
 }
 
-/// Builds the step timer in the release profile; returns the executable's path.
-fn build_timer() -> Result<PathBuf> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let args = [
-        "build",
-        "--release",
-        "-p",
-        "plres-benches",
-        "--example",
-        "step_timer",
-        "--message-format=json-render-diagnostics",
-    ];
-    eprintln!("$ cargo {}", args.join(" "));
-    let out = Command::new(cargo)
-        .args(args)
-        .current_dir(workspace_root())
-        .stderr(Stdio::inherit())
-        .output()
-        .context("starting cargo build")?;
-    if !out.status.success() {
-        bail!("building the step timer failed ({})", out.status);
-    }
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "step_timer")
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .ok_or_else(|| anyhow!("cargo did not report the step_timer executable"))
-}
-
-/// Runs a command whose stdout is one JSON object; stderr passes through.
-fn run_json(cmd: &mut Command, what: &str) -> Result<Value> {
-    let out = cmd
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("starting {what}"))?;
-    if !out.status.success() {
-        bail!("{what} failed ({})", out.status);
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with('{'))
-        .ok_or_else(|| anyhow!("{what} printed no JSON: {text}"))?;
-    serde_json::from_str(line).with_context(|| format!("{what}: bad JSON `{line}`"))
-}
-
 fn f64_of(v: &Value, key: &str) -> Result<f64> {
     v[key]
         .as_f64()
@@ -275,7 +228,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if o.python.is_some() && !script.is_file() {
         bail!("{} is missing", script.display());
     }
-    let timer = build_timer()?;
+    let timer = build_example("step_timer")?;
     let dir = std::env::temp_dir().join(format!("plres-bench-peer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let result = run_in(&o, &timer, &script, &dir);

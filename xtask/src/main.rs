@@ -13,6 +13,7 @@
 
 mod bench_conv;
 mod bench_peer;
+mod peer_run;
 mod reproduce;
 mod tidy;
 

@@ -265,7 +265,7 @@ impl RandomFourierFeatures {
             Activation::Paired,
             phi.rb_mut(),
             cache_view,
-            self.par,
+            fused::fused_par(self.par, x.nrows(), w.nrows(), Activation::Paired),
         ) {
             return;
         }

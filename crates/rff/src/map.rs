@@ -500,7 +500,7 @@ pub(crate) fn forward_columnwise(
             fused_act,
             phi.rb_mut(),
             cache.as_mut().map(|c| c.rb_mut()),
-            par,
+            crate::fused::fused_par(par, x.nrows(), w.nrows(), fused_act),
         )
     {
         return;

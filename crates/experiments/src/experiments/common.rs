@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use faer::{Mat, MatRef};
 use indicatif::ProgressBar;
+use plres_data::{Dataset, SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
 use plres_optim::{
     GradientDescentConfig, History, Iterate, Metric, Observer, ObserverAction, Solver, State,
@@ -137,6 +138,32 @@ pub fn require(
     } else {
         Err(format!("{field} = {value}: expected {expected}"))
     }
+}
+
+/// Fails naming `learning_rate` unless the step `η` is finite and `> 0`.
+pub fn require_step(learning_rate: f64) -> Result<(), String> {
+    require(
+        learning_rate > 0.0 && learning_rate.is_finite(),
+        "learning_rate",
+        learning_rate,
+        "a finite step > 0",
+    )
+}
+
+/// `n` points in the ball of radius `radius` in `R^dim` with minimum separation `delta`
+/// (and their targets), drawn from the run's stream 0.
+pub fn draw_separated(
+    n: usize,
+    dim: usize,
+    radius: f64,
+    delta: f64,
+    ctx: &RunContext,
+) -> Result<Dataset, ExperimentError> {
+    separated_ball(
+        &SeparatedBallConfig::new(n, dim, radius, delta),
+        &mut ctx.rng(0),
+    )
+    .stage(|| "drawing separated points".into())
 }
 
 /// The powers of two from `lo` to `hi` inclusive (`lo`, `hi` powers of two).

@@ -19,7 +19,6 @@
 use std::sync::Arc;
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_optim::Metric;
 use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig};
 use plres_resnet::{Model as _, Trainable as _};
@@ -29,7 +28,9 @@ use plres_theory::stats::log_log_fit;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use super::common::{
+    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Scale, Series, Style, scatter_with_fit};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -132,12 +133,7 @@ impl ExperimentConfig for DepthConfig {
             "at least 4× the largest order depth",
         )?;
         require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )
+        require_step(self.learning_rate)
     }
 }
 
@@ -155,11 +151,7 @@ impl Experiment for Depth {
     }
 
     fn run(&self, c: &DepthConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut ctx.rng(0),
-        )
-        .stage(|| "drawing separated points".into())?;
+        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
         let y = data.y.to_matrix();
         let features = gaussian_features(c.sigma, c.dim, c.width, &mut ctx.rng(1))?;
         let (metrics, curves) = train_curves(c, ctx, &data.x, &y, &features)?;

@@ -22,7 +22,9 @@ use plres_theory::pl::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, gradient_descent, powers_of_two, require};
+use super::common::{
+    euler_resnet, gaussian_features, gradient_descent, powers_of_two, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -105,12 +107,7 @@ impl ExperimentConfig for LazyConfig {
             format!("{}/{}", self.min_width, self.max_width),
             "powers of two, min ≤ max",
         )?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )?;
+        require_step(self.learning_rate)?;
         require(
             self.target_scale >= 0.0 && self.target_scale.is_finite(),
             "target_scale",

@@ -29,7 +29,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::common::{self, require};
+use super::common::{self, require, require_step};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, mean_std};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -112,12 +112,7 @@ impl ExperimentConfig for LinearVsNonlinearConfig {
         require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
         require(self.epochs >= 1, "epochs", self.epochs, "≥ 1")?;
         require(self.batch_size >= 1, "batch_size", self.batch_size, "≥ 1")?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )?;
+        require_step(self.learning_rate)?;
         require(
             self.gamma > 0.0 && self.gamma <= 1.0,
             "gamma",

@@ -13,7 +13,6 @@
 //! length `≤ (1/c)·2√(L₀/μ)`.
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_optim::{History, Outcome};
 use plres_resnet::LinearResNet;
 use plres_resnet::Trainable as _;
@@ -28,7 +27,9 @@ use plres_theory::pl::{
 use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use super::common::{
+    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -98,12 +99,7 @@ impl ExperimentConfig for PlCertificateConfig {
             self.certify_every,
             "≥ 1",
         )?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )?;
+        require_step(self.learning_rate)?;
         require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
     }
 }
@@ -121,40 +117,33 @@ impl Experiment for PlCertificate {
     }
 
     fn run(&self, c: &PlCertificateConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let mut data_rng = ctx.rng(0);
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut data_rng,
-        )
-        .stage(|| "drawing separated points".into())?;
+        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
         let y = data.y.to_matrix();
         let features = gaussian_features(c.sigma, c.dim, c.width, &mut ctx.rng(1))?;
         let model = euler_resnet(features, c.depth)?;
         let expressivity = linear_expressivity(&model, data.x.as_ref())
             .stage(|| "expressivity at θ = 0".into())?;
-        let mut monitor = Monitor::new(
-            &model,
-            data.x.as_ref(),
-            y.as_ref(),
+        let new_monitor = |config: MonitorConfig, what: &str| {
+            Monitor::new(&model, data.x.as_ref(), y.as_ref(), config)
+                .stage(|| format!("setting up the {what}"))
+        };
+        let mut monitor = new_monitor(
             MonitorConfig {
                 every: c.certify_every,
                 ..Default::default()
             },
-        )
-        .stage(|| "setting up the PL monitor".into())?;
+            "PL monitor",
+        )?;
         // μ_tight = (2/N) λ_min(Θ) costs a tangent Gram per iterate: a second monitor
         // computes it at about TIGHT_POINTS iterates
-        let mut tight_monitor = Monitor::new(
-            &model,
-            data.x.as_ref(),
-            y.as_ref(),
+        let mut tight_monitor = new_monitor(
             MonitorConfig {
                 every: (c.iterations / TIGHT_POINTS).max(1),
                 tight: true,
                 ..Default::default()
             },
-        )
-        .stage(|| "setting up the tight PL monitor".into())?;
+            "tight PL monitor",
+        )?;
         let probe = model.clone();
         let (outcome, history) =
             train(c, ctx, model, &data.x, &y, &mut monitor, &mut tight_monitor)?;
@@ -180,6 +169,8 @@ impl Experiment for PlCertificate {
             c_dec,
             fit,
         } = checked;
+        let rho_over_tight = min_and_max(looseness.iter().map(|l| l.rho_over_tight));
+        let tight_over_cert = min_and_max(looseness.iter().map(|l| l.tight_over_cert));
         out.value("initial_loss", l0)
             .value("final_loss", outcome.report.final_loss)
             .value("mu_cert_min", mu_min)
@@ -193,36 +184,17 @@ impl Experiment for PlCertificate {
             )
             .value("path_length", monitor.path_length())
             .value("tight_iterates", looseness.len() as u64)
-            .value(
-                "rho_over_tight_min",
-                looseness
-                    .iter()
-                    .map(|l| l.rho_over_tight)
-                    .fold(f64::INFINITY, f64::min),
-            )
-            .value(
-                "rho_over_tight_max",
-                looseness
-                    .iter()
-                    .map(|l| l.rho_over_tight)
-                    .fold(0.0, f64::max),
-            )
-            .value(
-                "tight_over_cert_min",
-                looseness
-                    .iter()
-                    .map(|l| l.tight_over_cert)
-                    .fold(f64::INFINITY, f64::min),
-            )
-            .value(
-                "tight_over_cert_max",
-                looseness
-                    .iter()
-                    .map(|l| l.tight_over_cert)
-                    .fold(0.0, f64::max),
-            );
+            .value("rho_over_tight_min", rho_over_tight.0)
+            .value("rho_over_tight_max", rho_over_tight.1)
+            .value("tight_over_cert_min", tight_over_cert.0)
+            .value("tight_over_cert_max", tight_over_cert.1);
         Ok(out)
     }
+}
+
+/// `(min, max)` of positive ratios, `(+∞, 0)` when there are none.
+fn min_and_max(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, 0.0), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// Training: gradient descent in the `L²` metric under the PL monitor, the final iterate
@@ -648,24 +620,18 @@ fn checks(
                 Relation::AtLeast,
             ));
         }
-        (None, Some(b)) => {
+        (None, bound) => {
+            let reason = match bound {
+                Some(b) => apriori_vacuous_reason(&b, picks[0], c.n),
+                None => "the run did not move (‖θ_t‖ = 0 at every iterate): no ball to try".into(),
+            };
             out.check(CheckReport::vacuous(
                 claim,
                 source,
                 mu_min,
                 0.0,
                 Relation::AtLeast,
-                apriori_vacuous_reason(&b, picks[0], c.n),
-            ));
-        }
-        (None, None) => {
-            out.check(CheckReport::vacuous(
-                claim,
-                source,
-                mu_min,
-                0.0,
-                Relation::AtLeast,
-                "the run did not move (‖θ_t‖ = 0 at every iterate): no ball to try",
+                reason,
             ));
         }
     }

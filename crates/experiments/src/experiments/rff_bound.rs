@@ -11,14 +11,13 @@
 //! pointwise width the failure frequency is `≤ δ` (unless the whole interval lies above).
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
 use plres_theory::rff_bounds::{
     FailureConfig, SlackReport, bound_slack, failure_frequency, failure_report,
 };
 use serde::{Deserialize, Serialize};
 
-use super::common::{powers_of_two, require};
+use super::common::{draw_separated, powers_of_two, require};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Band, Plot, Series, Style};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -115,11 +114,7 @@ impl Experiment for RffBound {
     }
 
     fn run(&self, c: &RffBoundConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut ctx.rng(0),
-        )
-        .stage(|| "drawing separated points".into())?;
+        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
         let kernel = KernelSpec::Gaussian { sigma: c.sigma };
         let grid = powers_of_two(c.min_width, c.max_width);
         let cfg = FailureConfig {

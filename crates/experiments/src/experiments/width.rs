@@ -13,13 +13,14 @@
 //! the figures, not checked: they restate the configuration.
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_resnet::Trainable as _;
 use plres_theory::expressivity::linear_expressivity;
 use plres_theory::pl::LinearCertifier;
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, gradient_descent, require};
+use super::common::{
+    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style, mean_std};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -99,12 +100,7 @@ impl ExperimentConfig for WidthConfig {
         require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
         require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
         require(self.sigma > 0.0, "sigma", self.sigma, "> 0")?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )
+        require_step(self.learning_rate)
     }
 }
 
@@ -148,11 +144,7 @@ fn train_sweep(
     c: &WidthConfig,
     ctx: &RunContext,
 ) -> Result<(Table, Table, Vec<Vec<Trained>>), ExperimentError> {
-    let data = separated_ball(
-        &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-        &mut ctx.rng(0),
-    )
-    .stage(|| "drawing separated points".into())?;
+    let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
     let y = data.y.to_matrix();
     let widths = c.widths();
     let mut metrics = Table::new(&[

@@ -10,7 +10,6 @@
 //! Gram error, are `−1/2` within plres-theory's tolerance (3 standard errors + 0.1).
 
 use faer::Mat;
-use plres_data::{SeparatedBallConfig, separated_ball};
 use plres_kernels::KernelSpec;
 use plres_resnet::{KernelResNet, TargetsRef};
 use plres_resnet::{Model as _, Trainable as _};
@@ -18,7 +17,9 @@ use plres_rff::FourierVariant;
 use plres_theory::limits::{SlopeTolerance, rff_kernel_error_sweep, width_slope_report};
 use serde::{Deserialize, Serialize};
 
-use super::common::{euler_resnet, gaussian_features, powers_of_two, require};
+use super::common::{
+    draw_separated, euler_resnet, gaussian_features, powers_of_two, require, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Scale, scatter_with_fit};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -97,12 +98,7 @@ impl ExperimentConfig for WidthLimitConfig {
             format!("{}/{}", self.min_width, self.max_width),
             "powers of two spanning at least two octaves",
         )?;
-        require(
-            self.learning_rate > 0.0 && self.learning_rate.is_finite(),
-            "learning_rate",
-            self.learning_rate,
-            "a finite step > 0",
-        )?;
+        require_step(self.learning_rate)?;
         require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
     }
 }
@@ -120,11 +116,7 @@ impl Experiment for WidthLimit {
     }
 
     fn run(&self, c: &WidthLimitConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = separated_ball(
-            &SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta),
-            &mut ctx.rng(0),
-        )
-        .stage(|| "drawing separated points".into())?;
+        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
         let y = data.y.to_matrix();
         let x = &data.x;
         let targets = TargetsRef::Regression(y.as_ref());
