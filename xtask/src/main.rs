@@ -4,6 +4,8 @@
 //! - `cargo xtask tidy`: the layering check (ARCHITECTURE.md, dependency rules).
 //! - `cargo xtask reproduce`: runs the study's experiments and writes `results/REPORT.md`
 //!   (see [`reproduce`]).
+//! - `cargo xtask sweep plan|run --local [--jobs J]|submit|status|collect SWEEP`: grids of
+//!   experiments over seeds, locally or as a Slurm job array (see [`sweep`]).
 //! - `cargo xtask bench-peer --conv [--python PATH]`: one SGD epoch of the convolutional
 //!   ResNet (plres-conv, f64 and f32) beside PyTorch (`benches/peer/conv_peer.py`).
 //! - `cargo xtask bench-peer [--python PATH]`: the training-step timer beside the
@@ -15,6 +17,7 @@ mod bench_conv;
 mod bench_peer;
 mod peer_run;
 mod reproduce;
+mod sweep;
 mod tidy;
 
 use std::path::PathBuf;
@@ -64,7 +67,7 @@ fn ci() -> Result<()> {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  sweep plan|run --local [--jobs J]|submit|status|collect SWEEP\n         experiment grids over seeds, locally or on Slurm (sweep --help)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
 }
 
 /// The command-line arguments after the program name as UTF-8 strings, or an error naming
@@ -102,6 +105,7 @@ fn run(args: &[String]) -> Result<()> {
         Some("tidy") => tidy::check(),
         Some("bench-peer") => bench_peer::run(&args[1..]),
         Some("reproduce") => reproduce::main(&args[1..]),
+        Some("sweep") => sweep::main(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{}", usage());
             Ok(())

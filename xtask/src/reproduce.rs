@@ -1,5 +1,8 @@
-//! `cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]`:
-//! runs the study's experiments into run folders and writes `DIR/REPORT.md`.
+//! `cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]
+//! [--set KEY=VALUE…]`: runs the study's experiments into run folders and writes
+//! `DIR/REPORT.md`. `--set` overrides configuration fields (checked against every
+//! selected experiment before anything runs: `registry::apply_overrides`); a sweep task
+//! is one such command line (plres-sweep).
 //!
 //! Every selected run folder is checked first (none may exist unless `--force`), so a
 //! long run never stops half-way on a name clash. Each experiment then runs with its
@@ -14,7 +17,9 @@ use std::sync::Mutex;
 
 use anyhow::{Context, Result, bail};
 use plres_experiments::Size;
-use plres_experiments::registry::{DynExperiment, find_in, registry};
+use plres_experiments::registry::{
+    DynExperiment, apply_overrides, find_in, parse_override, registry,
+};
 use plres_experiments::report::write_report;
 use plres_experiments::run::{check_run_folder, error_chain, execute, files, prepare_run};
 use tracing_subscriber::EnvFilter;
@@ -32,6 +37,8 @@ pub struct Args {
     pub seed: u64,
     /// Replace existing run folders.
     pub force: bool,
+    /// Configuration overrides `(key, value)`, in the order given.
+    pub sets: Vec<(String, serde_json::Value)>,
     /// Only list the experiments.
     pub list: bool,
     /// Only print the usage.
@@ -46,6 +53,7 @@ impl Default for Args {
             out: None,
             seed: 0,
             force: false,
+            sets: Vec::new(),
             list: false,
             help: false,
         }
@@ -54,7 +62,8 @@ impl Default for Args {
 
 /// The usage text.
 pub fn usage() -> &'static str {
-    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--list]
+    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]
+                              [--set KEY=VALUE…] [--list]
 
 Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPORT.md.
   --smoke     tiny sizes (seconds in total; what CI runs)
@@ -62,6 +71,7 @@ Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPO
   --out DIR   output directory (default: results/ at the workspace root)
   --seed S    base seed of every random generator (default 0)
   --force     replace existing run folders
+  --set K=V   set configuration field K (a.b: nested) to V (JSON, or text), repeatable
   --list      list the experiments and exit
 Exits non-zero if any check fails or any experiment returns an error."
 }
@@ -101,6 +111,12 @@ pub fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--seed expects a non-negative integer, got `{v}`"))?;
             }
             "--force" => a.force = true,
+            "--set" => {
+                let v = value("--set")?;
+                let kv = parse_override(&v)
+                    .with_context(|| format!("--set expects KEY=VALUE, got `{v}`"))?;
+                a.sets.push(kv);
+            }
             "--list" => a.list = true,
             "-h" | "--help" => a.help = true,
             flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{}", usage()),
@@ -190,8 +206,12 @@ pub fn run_with(
     if selected.is_empty() {
         bail!("no experiments to run");
     }
+    let mut configs = Vec::with_capacity(selected.len());
     for e in &selected {
         check_run_folder(out, e.name(), args.force)?;
+        let mut config = e.default_config(args.size);
+        apply_overrides(*e, &mut config, &args.sets)?;
+        configs.push(config);
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
 
@@ -202,8 +222,7 @@ pub fn run_with(
         holding: 0,
         vacuous: 0,
     };
-    for e in &selected {
-        let config = e.default_config(args.size);
+    for (e, config) in selected.iter().zip(configs) {
         let folder = prepare_run(out, *e, config, args.size, args.seed, args.force)?;
         let log_path = folder.path().join(files::LOG);
         let log = std::fs::File::create(&log_path)
@@ -281,6 +300,7 @@ mod tests {
     fn parses_every_option() {
         let a = parse(&s(&[
             "width", "--smoke", "--out", "/tmp/x", "--seed", "42", "--force", "depth", "width",
+            "--set", "terms=3", "--set", "ratio=x=y",
         ]))
         .unwrap();
         assert_eq!(
@@ -291,6 +311,7 @@ mod tests {
                 out: Some("/tmp/x".into()),
                 seed: 42,
                 force: true,
+                sets: vec![("terms".into(), 3.into()), ("ratio".into(), "x=y".into())],
                 list: false,
                 help: false,
             }
@@ -308,6 +329,7 @@ mod tests {
         assert!(msg(&["--seed"]).contains("--seed needs a value"));
         assert!(msg(&["--out"]).contains("--out needs a value"));
         assert!(msg(&["--fast"]).contains("unknown option `--fast`"));
+        assert!(msg(&["--set", "terms"]).contains("--set expects KEY=VALUE, got `terms`"));
     }
 
     /// Partial sums of the geometric series Σ r^k against the closed form
@@ -437,6 +459,39 @@ mod tests {
             err.to_string(),
             "unknown experiment `nope` (known: geometric)"
         );
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
+    /// `--set` reaches the run's `config.json`; a key the configuration lacks fails
+    /// before any folder is made, naming the key and the known fields.
+    #[test]
+    fn set_overrides_configuration_fields() {
+        let out = temp_dir("set");
+        let args = parse(&s(&["--smoke", "--set", "terms=3"])).unwrap();
+        run_with(&args, EXPERIMENTS, &out, "cmd", false).unwrap();
+        let cfg: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("geometric").join(files::CONFIG)).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(cfg["config"]["terms"], 3);
+        assert_eq!(
+            std::fs::read_to_string(out.join("geometric").join("metrics.csv"))
+                .unwrap()
+                .lines()
+                .count(),
+            1 + 4,
+            "header and k = 0..=3"
+        );
+        let other = temp_dir("set-bad");
+        let bad = parse(&s(&["--set", "term=3"])).unwrap();
+        let err = run_with(&bad, EXPERIMENTS, &other, "cmd", false)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "invalid override `term=3` of `geometric`: no field `term` (known: ratio, terms)"
+        );
+        assert!(!other.exists());
         std::fs::remove_dir_all(&out).unwrap();
     }
 

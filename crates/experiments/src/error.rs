@@ -63,6 +63,19 @@ pub enum ExperimentError {
         /// What is wrong, naming the field and value.
         message: String,
     },
+    /// A `key=value` override (`cargo xtask reproduce --set`, a sweep's grid) names no
+    /// field of the experiment's configuration, or gives it a value of the wrong kind.
+    #[error("invalid override `{key}={value}` of `{experiment}`: {message}")]
+    InvalidOverride {
+        /// The experiment.
+        experiment: String,
+        /// The (dotted) key, as given.
+        key: String,
+        /// The value, as JSON text.
+        value: String,
+        /// What is wrong (the known keys, or the kind the field expects).
+        message: String,
+    },
     /// A metrics table was given a row that does not fit its columns.
     #[error(transparent)]
     Table(#[from] TableError),

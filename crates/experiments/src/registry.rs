@@ -89,6 +89,13 @@ pub trait DynExperiment: Send + Sync {
     fn default_config(&self, size: Size) -> Value;
     /// Parses and validates `config`, then runs.
     fn run_json(&self, config: &Value, ctx: &RunContext) -> Result<RunOutput, ExperimentError>;
+    /// Parses and validates `config` without running (what [`apply_overrides`] ends
+    /// with). The default accepts everything; every [`Experiment`] parses its `Config`
+    /// and calls [`ExperimentConfig::validate`].
+    fn validate_json(&self, config: &Value) -> Result<(), ExperimentError> {
+        let _ = config;
+        Ok(())
+    }
 }
 
 impl fmt::Debug for dyn DynExperiment + '_ {
@@ -116,6 +123,86 @@ impl<E: Experiment> DynExperiment for E {
             .map_err(|message| ExperimentError::config(name, message))?;
         self.run(&cfg, ctx)
     }
+    fn validate_json(&self, config: &Value) -> Result<(), ExperimentError> {
+        let name = Experiment::name(self);
+        let cfg: E::Config = serde_json::from_value(config.clone())
+            .map_err(|e| ExperimentError::config(name, e.to_string()))?;
+        cfg.validate()
+            .map_err(|message| ExperimentError::config(name, message))
+    }
+}
+
+/// Splits `key=value` (the argument of `cargo xtask reproduce --set`): the value is read
+/// as JSON when it parses (`64`, `0.5`, `true`, `[1, 2]`, `"text"`) and as a string
+/// otherwise (`gaussian`). `None` when there is no `=` or the key is empty.
+pub fn parse_override(text: &str) -> Option<(String, Value)> {
+    let (key, value) = text.split_once('=')?;
+    let key = key.trim();
+    if key.is_empty() {
+        return None;
+    }
+    let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+    Some((key.to_owned(), value))
+}
+
+/// Sets configuration fields of `experiment` in `config` (its JSON configuration, e.g.
+/// `default_config(size)`): each key names a field (`a.b` a field of a nested object)
+/// and its value must have the field's kind (an integer for an integer, a number for a
+/// number, …; a string field takes any text). Then the whole configuration is parsed and
+/// validated ([`DynExperiment::validate_json`]), so an out-of-domain value is reported
+/// with the field's own message.
+///
+/// # Errors
+/// [`ExperimentError::InvalidOverride`] naming the key (with the known keys, or the
+/// expected kind), or the experiment's [`ExperimentError::InvalidConfig`].
+pub fn apply_overrides(
+    experiment: &dyn DynExperiment,
+    config: &mut Value,
+    overrides: &[(String, Value)],
+) -> Result<(), ExperimentError> {
+    for (key, value) in overrides {
+        let invalid = |message: String| ExperimentError::InvalidOverride {
+            experiment: experiment.name().to_owned(),
+            key: key.clone(),
+            value: value.to_string(),
+            message,
+        };
+        let mut slot = &mut *config;
+        for part in key.split('.') {
+            let Value::Object(fields) = slot else {
+                return Err(invalid(format!("`{part}` is not inside an object")));
+            };
+            let known = fields.keys().cloned().collect::<Vec<_>>().join(", ");
+            slot = fields
+                .get_mut(part)
+                .ok_or_else(|| invalid(format!("no field `{part}` (known: {known})")))?;
+        }
+        *slot = match (&*slot, value) {
+            (Value::Null, v) => v.clone(),
+            (Value::String(_), Value::String(v)) => Value::String(v.clone()),
+            (Value::String(_), v) => Value::String(v.to_string()),
+            (Value::Bool(_), Value::Bool(_)) => value.clone(),
+            (Value::Number(old), Value::Number(new)) => {
+                if (old.is_u64() || old.is_i64()) && !(new.is_u64() || new.is_i64()) {
+                    return Err(invalid("the field is an integer".to_owned()));
+                }
+                value.clone()
+            }
+            (Value::Array(_), Value::Array(_)) | (Value::Object(_), Value::Object(_)) => {
+                value.clone()
+            }
+            (old, _) => {
+                let kind = match old {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::Array(_) => "an array",
+                    _ => "an object",
+                };
+                return Err(invalid(format!("the field is {kind}")));
+            }
+        };
+    }
+    experiment.validate_json(config)
 }
 
 static REGISTRY: &[&dyn DynExperiment] = &[
@@ -163,4 +250,62 @@ pub fn find_in<'a>(
 /// Looks a registered experiment up by name.
 pub fn find(name: &str) -> Result<&'static dyn DynExperiment, ExperimentError> {
     find_in(registry(), name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rff() -> &'static dyn DynExperiment {
+        find("rff-bound").unwrap()
+    }
+
+    #[test]
+    fn parse_override_reads_json_or_text() {
+        assert_eq!(parse_override("n=16"), Some(("n".into(), Value::from(16))));
+        assert_eq!(
+            parse_override("sigma = 0.25"),
+            Some(("sigma".into(), Value::from(0.25)))
+        );
+        assert_eq!(
+            parse_override("kernel=gaussian"),
+            Some(("kernel".into(), Value::from("gaussian")))
+        );
+        assert_eq!(parse_override("a=b=c"), Some(("a".into(), Value::from("b=c"))));
+        assert_eq!(parse_override("novalue"), None);
+        assert_eq!(parse_override("=3"), None);
+    }
+
+    #[test]
+    fn overrides_set_fields_and_name_bad_keys() {
+        let mut c = rff().default_config(Size::Smoke);
+        apply_overrides(
+            rff(),
+            &mut c,
+            &[("n".into(), 12.into()), ("sigma".into(), 1.into())],
+        )
+        .unwrap();
+        assert_eq!((c["n"].as_u64(), c["sigma"].as_f64()), (Some(12), Some(1.0)));
+
+        let err = |key: &str, v: Value| {
+            let mut c = rff().default_config(Size::Smoke);
+            apply_overrides(rff(), &mut c, &[(key.into(), v)])
+                .unwrap_err()
+                .to_string()
+        };
+        let unknown = err("width", 3.into());
+        assert!(
+            unknown.starts_with("invalid override `width=3` of `rff-bound`: no field `width`"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("max_width"), "{unknown}");
+        assert!(err("n", 2.5.into()).contains("`n=2.5`"));
+        assert!(err("n", 2.5.into()).contains("the field is an integer"));
+        assert!(err("sigma", "wide".into()).contains("the field is a number"));
+        assert!(err("n.x", 1.into()).contains("`x` is not inside an object"));
+        // kind right, domain wrong: the experiment's own validation names the field
+        let domain = err("n", 1.into());
+        assert!(domain.contains("invalid configuration of `rff-bound`"), "{domain}");
+        assert!(domain.contains('n'), "{domain}");
+    }
 }
