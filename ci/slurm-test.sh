@@ -67,7 +67,7 @@ fi
 sock="$work/munge.socket"
 mkdir -p "$work/munge"
 munged --foreground --force --socket="$sock" --pid-file="$work/munge/munged.pid" \
-    --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed" &
+    --log-file="$work/munge/munged.log" --seed-file="$work/munge/munged.seed" >"$work/munged.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do [ -S "$sock" ] && break; sleep 0.1; done
 munge --socket="$sock" -n | unmunge --socket="$sock" >/dev/null
@@ -105,9 +105,9 @@ MinJobAge=600
 NodeName=$host CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
-slurmctld -D -f "$SLURM_CONF" &
+slurmctld -D -f "$SLURM_CONF" >"$work/slurmctld.out" 2>&1 &
 pids+=($!)
-slurmd -D -f "$SLURM_CONF" &
+slurmd -D -f "$SLURM_CONF" >"$work/slurmd.out" 2>&1 &
 pids+=($!)
 for i in $(seq 60); do
     state=$(sinfo -h -o %T 2>/dev/null | head -n1 || true)

@@ -176,6 +176,11 @@ fn run_cmd(o: &Opts) -> Result<()> {
     }
     let plan = plan_of(o)?;
     plan.save()?;
+    if !submissions(&plan)?.is_empty() {
+        if let Some((job, _, _)) = queued(&plan)?.first() {
+            bail!("job {job} of this sweep is still in the Slurm queue: running its tasks here too would run them twice");
+        }
+    }
     let jobs = o.jobs.unwrap_or_else(|| default_jobs(&plan));
     eprintln!(
         "sweep `{}`: {} tasks, {} jobs, into {}",

@@ -433,17 +433,24 @@ fn parse_command(
     Ok(TaskKind::Command { program, args })
 }
 
-/// The `{name}` placeholders of `text`, in order.
+/// The `{name}` placeholders of `text`, in order: braces around a name of ASCII
+/// letters, digits, `_`, `-` and `.`; other braces (JSON in an argument) are text.
 pub fn placeholders(text: &str) -> Vec<&str> {
+    let is_name = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+    };
     let mut out = Vec::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let after = &rest[open + 1..];
         match after.find('}') {
-            Some(close) => {
+            Some(close) if is_name(&after[..close]) => {
                 out.push(&after[..close]);
                 rest = &after[close + 1..];
             }
+            Some(_) => rest = after,
             None => break,
         }
     }
@@ -687,6 +694,14 @@ mod tests {
         assert_eq!(
             message(json!({"out": "o", "command": {"program": "/bin/x", "args": ["{depth}"]}})),
             "/sweeps/s.toml: field `command.args[0]` = \"{depth}\": unknown placeholder `{depth}` (known: dir, index, name, seed)"
+        );
+    }
+
+    #[test]
+    fn placeholders_are_names_in_braces() {
+        assert_eq!(
+            placeholders(r#"{dir}/x-{seed}{"a": {b}} {} {not a name} {w.1"#),
+            ["dir", "seed", "b"]
         );
     }
 
