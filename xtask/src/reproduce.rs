@@ -299,8 +299,19 @@ mod tests {
     #[test]
     fn parses_every_option() {
         let a = parse(&s(&[
-            "width", "--smoke", "--out", "/tmp/x", "--seed", "42", "--force", "depth", "width",
-            "--set", "terms=3", "--set", "ratio=x=y",
+            "width",
+            "--smoke",
+            "--out",
+            "/tmp/x",
+            "--seed",
+            "42",
+            "--force",
+            "depth",
+            "width",
+            "--set",
+            "terms=3",
+            "--set",
+            "ratio=x=y",
         ]))
         .unwrap();
         assert_eq!(

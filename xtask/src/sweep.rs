@@ -35,7 +35,11 @@ missing ones are rerun by `run` and `submit`."
 /// The command that runs one task: this binary's `sweep exec` (absolute path).
 fn runner() -> Result<Vec<String>> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
-    Ok(vec![exe.display().to_string(), "sweep".into(), "exec".into()])
+    Ok(vec![
+        exe.display().to_string(),
+        "sweep".into(),
+        "exec".into(),
+    ])
 }
 
 struct Opts {
@@ -92,7 +96,10 @@ fn plan_of_file(file: &Path, out: Option<&Path>) -> Result<Plan> {
 fn plan_of(o: &Opts) -> Result<Plan> {
     if o.target.is_dir() {
         if !is_sweep_folder(&o.target) {
-            bail!("{} is not a sweep folder (no plan.json)", o.target.display());
+            bail!(
+                "{} is not a sweep folder (no plan.json)",
+                o.target.display()
+            );
         }
         return Ok(Plan::load(&o.target)?);
     }
@@ -137,7 +144,10 @@ fn exec(args: &[String]) -> Result<()> {
     let name = plan.task(index)?.name.clone();
     match run_task(&plan, index)? {
         Ran::Skipped => eprintln!("{name}: done already, skipped"),
-        Ran::Done(f) => eprintln!("{name}: done (attempt {}, {:.1} s)", f.attempt, f.wall_time_s),
+        Ran::Done(f) => eprintln!(
+            "{name}: done (attempt {}, {:.1} s)",
+            f.attempt, f.wall_time_s
+        ),
         Ran::Failed(f) => bail!(
             "{name}: failed (attempt {}, exit {:?}, signal {:?}); see {}",
             f.attempt,
@@ -151,9 +161,19 @@ fn exec(args: &[String]) -> Result<()> {
 
 fn plan_cmd(o: &Opts) -> Result<()> {
     let plan = plan_of(o)?;
-    println!("sweep `{}`: {} into {}", plan.sweep, plan.label(), plan.out.display());
+    println!(
+        "sweep `{}`: {} into {}",
+        plan.sweep,
+        plan.label(),
+        plan.out.display()
+    );
     for t in &plan.tasks {
-        println!("{:>4}  {}  {}", t.index, t.name, plan.command_line(t).join(" "));
+        println!(
+            "{:>4}  {}  {}",
+            t.index,
+            t.name,
+            plan.command_line(t).join(" ")
+        );
     }
     let states: Vec<TaskState> = if is_sweep_folder(&plan.out) {
         states(&plan)?.into_iter().map(|(_, s)| s).collect()
@@ -162,10 +182,12 @@ fn plan_cmd(o: &Opts) -> Result<()> {
     };
     let e = Estimate::new(&plan, &states);
     println!("{}", e.line(default_jobs(&plan)));
-    if let Some(m) = plan.slurm.max_parallel {
-        if let Some(w) = e.wall_seconds(m as usize) {
-            println!("on Slurm with max_parallel = {m}: ≈ {w:.0} s of wall time");
-        }
+    if let Some((m, w)) = plan
+        .slurm
+        .max_parallel
+        .and_then(|m| Some((m, e.wall_seconds(m as usize)?)))
+    {
+        println!("on Slurm with max_parallel = {m}: ≈ {w:.0} s of wall time");
     }
     Ok(())
 }
@@ -176,10 +198,12 @@ fn run_cmd(o: &Opts) -> Result<()> {
     }
     let plan = plan_of(o)?;
     plan.save()?;
-    if !submissions(&plan)?.is_empty() {
-        if let Some((job, _, _)) = queued(&plan)?.first() {
-            bail!("job {job} of this sweep is still in the Slurm queue: running its tasks here too would run them twice");
-        }
+    if !submissions(&plan)?.is_empty()
+        && let Some((job, _, _)) = queued(&plan)?.first()
+    {
+        bail!(
+            "job {job} of this sweep is still in the Slurm queue: running its tasks here too would run them twice"
+        );
     }
     let jobs = o.jobs.unwrap_or_else(|| default_jobs(&plan));
     eprintln!(
@@ -255,7 +279,11 @@ fn submit_cmd(o: &Opts) -> Result<()> {
 fn status_cmd(o: &Opts) -> Result<()> {
     let plan = plan_of(o)?;
     if !is_sweep_folder(&plan.out) {
-        println!("sweep `{}`: nothing run yet in {}", plan.sweep, plan.out.display());
+        println!(
+            "sweep `{}`: nothing run yet in {}",
+            plan.sweep,
+            plan.out.display()
+        );
         return Ok(());
     }
     let plan = Plan::load(&plan.out)?;
@@ -287,15 +315,25 @@ fn status_cmd(o: &Opts) -> Result<()> {
     }
     let states: Vec<TaskState> = rows.into_iter().map(|(_, s)| s).collect();
     let done = states.iter().filter(|s| s.is_done()).count();
-    println!("sweep `{}`: {done} of {} tasks done", plan.sweep, plan.tasks.len());
-    println!("{}", Estimate::new(&plan, &states).line(default_jobs(&plan)));
+    println!(
+        "sweep `{}`: {done} of {} tasks done",
+        plan.sweep,
+        plan.tasks.len()
+    );
+    println!(
+        "{}",
+        Estimate::new(&plan, &states).line(default_jobs(&plan))
+    );
     Ok(())
 }
 
 fn collect_cmd(o: &Opts) -> Result<()> {
     let plan = plan_of(o)?;
     if !is_sweep_folder(&plan.out) {
-        bail!("nothing to collect: {} holds no sweep (run or submit it first)", plan.out.display());
+        bail!(
+            "nothing to collect: {} holds no sweep (run or submit it first)",
+            plan.out.display()
+        );
     }
     let plan = Plan::load(&plan.out)?;
     let agg = collect(&plan)?;

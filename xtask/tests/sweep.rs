@@ -31,8 +31,7 @@ fn s(p: &Path) -> &str {
 
 #[test]
 fn local_pool_and_batch_script_agree_and_reruns_count_once() {
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("xtask-sweep-{}", std::process::id()));
+    let root: PathBuf = std::env::temp_dir().join(format!("xtask-sweep-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     let file = root.join("rff.toml");
@@ -45,15 +44,30 @@ fn local_pool_and_batch_script_agree_and_reruns_count_once() {
     let (local, array) = (root.join("local"), root.join("array"));
 
     let plan = ok(&["sweep", "plan", s(&file)]);
-    assert!(plan.contains("seed-2") && plan.contains("--set draws=20"), "{plan}");
+    assert!(
+        plan.contains("seed-2") && plan.contains("--set draws=20"),
+        "{plan}"
+    );
     assert!(plan.contains("3 tasks, 3 not done"), "{plan}");
 
-    ok(&["sweep", "run", s(&file), "--local", "--jobs", "2", "--out", s(&local)]);
+    ok(&[
+        "sweep",
+        "run",
+        s(&file),
+        "--local",
+        "--jobs",
+        "2",
+        "--out",
+        s(&local),
+    ]);
     ok(&["sweep", "collect", s(&local)]);
 
     let script = ok(&["sweep", "submit", s(&file), "--out", s(&array), "--dry-run"]);
     assert!(script.contains("#SBATCH --array=0-2%2"), "{script}");
-    assert!(script.contains(env!("CARGO_BIN_EXE_xtask")) && !script.contains("cargo "), "{script}");
+    assert!(
+        script.contains(env!("CARGO_BIN_EXE_xtask")) && !script.contains("cargo "),
+        "{script}"
+    );
     let path = root.join("array.sbatch");
     std::fs::write(&path, &script).unwrap();
     let run_array_task = |i: usize| {
@@ -89,7 +103,10 @@ fn local_pool_and_batch_script_agree_and_reruns_count_once() {
     let out = xtask(&["sweep", "collect", s(&array)]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{err}");
-    assert!(err.contains("INCOMPLETE: 2 of 3 tasks done; not done: seed-1 (interrupted)"), "{err}");
+    assert!(
+        err.contains("INCOMPLETE: 2 of 3 tasks done; not done: seed-1 (interrupted)"),
+        "{err}"
+    );
     // the resubmitted array is exactly the missing task, and running it completes the sweep
     let script = ok(&["sweep", "submit", s(&file), "--out", s(&array), "--dry-run"]);
     assert!(script.contains("#SBATCH --array=1%2\n"), "{script}");

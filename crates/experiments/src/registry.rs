@@ -271,7 +271,10 @@ mod tests {
             parse_override("kernel=gaussian"),
             Some(("kernel".into(), Value::from("gaussian")))
         );
-        assert_eq!(parse_override("a=b=c"), Some(("a".into(), Value::from("b=c"))));
+        assert_eq!(
+            parse_override("a=b=c"),
+            Some(("a".into(), Value::from("b=c")))
+        );
         assert_eq!(parse_override("novalue"), None);
         assert_eq!(parse_override("=3"), None);
     }
@@ -285,7 +288,10 @@ mod tests {
             &[("n".into(), 12.into()), ("sigma".into(), 1.into())],
         )
         .unwrap();
-        assert_eq!((c["n"].as_u64(), c["sigma"].as_f64()), (Some(12), Some(1.0)));
+        assert_eq!(
+            (c["n"].as_u64(), c["sigma"].as_f64()),
+            (Some(12), Some(1.0))
+        );
 
         let err = |key: &str, v: Value| {
             let mut c = rff().default_config(Size::Smoke);
@@ -305,7 +311,10 @@ mod tests {
         assert!(err("n.x", 1.into()).contains("`x` is not inside an object"));
         // kind right, domain wrong: the experiment's own validation names the field
         let domain = err("n", 1.into());
-        assert!(domain.contains("invalid configuration of `rff-bound`"), "{domain}");
+        assert!(
+            domain.contains("invalid configuration of `rff-bound`"),
+            "{domain}"
+        );
         assert!(domain.contains('n'), "{domain}");
     }
 }

@@ -194,7 +194,9 @@ pub fn collect(plan: &Plan) -> Result<Aggregate, SweepError> {
             .iter()
             .filter(|(_, v)| {
                 is_diverged_flag(v.get("diverged"))
-                    || numeric.iter().any(|k| v.get(k.as_str()).is_some_and(Value::is_null))
+                    || numeric
+                        .iter()
+                        .any(|k| v.get(k.as_str()).is_some_and(Value::is_null))
             })
             .map(|(s, _)| *s)
             .collect();
@@ -266,7 +268,11 @@ fn plot_stems(keys: &[&str]) -> Vec<String> {
                     }
                 })
                 .collect();
-            let mut stem = if base.is_empty() { "value".to_owned() } else { base };
+            let mut stem = if base.is_empty() {
+                "value".to_owned()
+            } else {
+                base
+            };
             let mut n = 2;
             while !used.insert(stem.clone()) {
                 stem = format!("{}-{n}", stem.trim_end_matches(char::is_numeric));
@@ -298,8 +304,17 @@ fn value_plot(agg: &Aggregate, key: &str, runs: &PerSeed) -> Option<Plot> {
                 .map(|(k, v)| format!("{k} = {}", value_text(v)))
                 .collect();
             let x = g.params[axis].as_f64()?;
-            if let Some(stats) = g.values.iter().find(|v| v.key == key).and_then(|v| v.stats.as_ref()) {
-                let label = if others.is_empty() { key.to_owned() } else { others.join(", ") };
+            if let Some(stats) = g
+                .values
+                .iter()
+                .find(|v| v.key == key)
+                .and_then(|v| v.stats.as_ref())
+            {
+                let label = if others.is_empty() {
+                    key.to_owned()
+                } else {
+                    others.join(", ")
+                };
                 lines.entry(label).or_default().push((x, stats));
             }
         }
@@ -345,7 +360,10 @@ fn per_seed(plan: &Plan, agg: &Aggregate) -> Result<PerSeed, SweepError> {
         };
         if let Some(rel) = &f.summary {
             let s: Value = read_json(&plan.task_dir(task).join(rel))?;
-            out[gi].push((task.seed, s["values"].as_object().cloned().unwrap_or_default()));
+            out[gi].push((
+                task.seed,
+                s["values"].as_object().cloned().unwrap_or_default(),
+            ));
         }
     }
     Ok(out)
@@ -381,7 +399,11 @@ pub fn report_markdown(agg: &Aggregate, plots: &[(String, String)]) -> String {
             agg.missing.len()
         );
         for m in &agg.missing {
-            let _ = writeln!(md, "- `{}`: {} after {} attempt(s)", m.name, m.state, m.attempts);
+            let _ = writeln!(
+                md,
+                "- `{}`: {} after {} attempt(s)",
+                m.name, m.state, m.attempts
+            );
         }
         md.push('\n');
     }
@@ -465,8 +487,10 @@ pub fn csv(agg: &Aggregate) -> String {
     let opt = |x: Option<f64>| x.map(|v| v.to_string()).unwrap_or_default();
     let mut out: Vec<String> = agg.axes.iter().map(|a| cell(a.clone())).collect();
     out.extend(
-        ["value", "n", "mean", "std", "ci_low", "ci_high", "min", "max", "diverged"]
-            .map(str::to_owned),
+        [
+            "value", "n", "mean", "std", "ci_low", "ci_high", "min", "max", "diverged",
+        ]
+        .map(str::to_owned),
     );
     let mut text = out.join(",") + "\n";
     for g in &agg.groups {
@@ -487,7 +511,11 @@ pub fn csv(agg: &Aggregate) -> String {
                     s.min.to_string(),
                     s.max.to_string(),
                 ]),
-                None => row.extend(["0".to_owned()].into_iter().chain(std::iter::repeat_n(String::new(), 6))),
+                None => row.extend(
+                    ["0".to_owned()]
+                        .into_iter()
+                        .chain(std::iter::repeat_n(String::new(), 6)),
+                ),
             }
             row.push(g.diverged.len().to_string());
             text.push_str(&row.join(","));

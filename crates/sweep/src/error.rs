@@ -37,7 +37,7 @@ pub enum SweepError {
         field: String,
         /// The experiment's error, naming the configuration key and value.
         #[source]
-        source: plres_experiments::ExperimentError,
+        source: Box<plres_experiments::ExperimentError>,
     },
     /// The output folder already holds the plan of a different sweep (the grid or the
     /// command changed): running it there would mix two sweeps.
@@ -97,9 +97,15 @@ pub enum SweepError {
         /// Its array tasks still in the queue.
         count: usize,
     },
-    /// Drawing a plot or writing a run-folder file failed.
+    /// Drawing a plot failed.
     #[error(transparent)]
-    Output(#[from] plres_experiments::ExperimentError),
+    Output(Box<plres_experiments::ExperimentError>),
+}
+
+impl From<plres_experiments::ExperimentError> for SweepError {
+    fn from(e: plres_experiments::ExperimentError) -> Self {
+        Self::Output(Box::new(e))
+    }
 }
 
 impl SweepError {

@@ -231,9 +231,7 @@ pub fn run_local(
                         index: task.index,
                         name: name.clone(),
                     });
-                    let outcome = run_task(plan, task.index).map_err(|e| {
-                        crate::error_chain(&e)
-                    });
+                    let outcome = run_task(plan, task.index).map_err(|e| crate::error_chain(&e));
                     let _ = tx.send(Event::Ended {
                         index: task.index,
                         name,

@@ -26,6 +26,27 @@
 //! Over the seeds of each configuration it reports mean ± sample standard deviation and
 //! the Student-t interval `x̄ ± t_{0.975, n−1} s/√n` ([`stats`]), and divergence counts.
 //!
+//! Planning a sweep (what `cargo xtask sweep plan` prints):
+//!
+//! ```
+//! use plres_sweep::{Plan, Sweep};
+//!
+//! let raw = serde_json::json!({
+//!     "out": "runs/rff", "experiment": "rff-bound", "size": "smoke",
+//!     "grid": {"seeds": 3, "sigma": [0.5, 1.0]}
+//! });
+//! let sweep = Sweep::from_value(std::path::Path::new("/work/rff.json"), &raw)?;
+//! let plan = Plan::new(&sweep, &["/bin/xtask".into(), "sweep".into(), "exec".into()])?;
+//! assert_eq!(plan.tasks.len(), 2 * 3);
+//! assert_eq!(plan.tasks[4].name, "sigma-1.0_seed-1");
+//! assert_eq!(
+//!     plan.command_line(&plan.tasks[4]).join(" "),
+//!     "/bin/xtask reproduce rff-bound --smoke --out /work/runs/rff/tasks/sigma-1.0_seed-1 \
+//!      --seed 1 --force --set sigma=1.0"
+//! );
+//! # Ok::<(), plres_sweep::SweepError>(())
+//! ```
+//!
 //! Modules: [`spec`] (the sweep file), [`plan`] (grid expansion, `plan.json`), [`state`]
 //! (task markers), [`exec`] (one task; the local pool), [`slurm`] (batch script, `sbatch`,
 //! `squeue`), [`collect`] (aggregate, report, plots), [`stats`] (t quantiles, intervals),

@@ -141,7 +141,13 @@ impl Plan {
                 let mut parts: Vec<String> = sweep
                     .axes
                     .iter()
-                    .map(|a| format!("{}-{}", sanitize(&a.key), sanitize(&value_text(&params[&a.key]))))
+                    .map(|a| {
+                        format!(
+                            "{}-{}",
+                            sanitize(&a.key),
+                            sanitize(&value_text(&params[&a.key]))
+                        )
+                    })
                     .collect();
                 parts.push(format!("seed-{seed}"));
                 let name = parts.join("_");
@@ -218,7 +224,11 @@ impl Plan {
             return Some("the experiment or command differs".to_owned());
         }
         if self.tasks.len() != other.tasks.len() {
-            return Some(format!("{} tasks, not {}", other.tasks.len(), self.tasks.len()));
+            return Some(format!(
+                "{} tasks, not {}",
+                other.tasks.len(),
+                self.tasks.len()
+            ));
         }
         self.tasks.iter().zip(&other.tasks).find_map(|(a, b)| {
             (a != b).then(|| format!("task {} is `{}`, not `{}`", a.index, b.name, a.name))
@@ -360,7 +370,10 @@ mod tests {
                 "n-6_sigma-1.0_seed-9"
             ]
         );
-        assert_eq!(p.tasks.iter().map(|t| t.seed).collect::<Vec<_>>(), [4, 9, 4, 9]);
+        assert_eq!(
+            p.tasks.iter().map(|t| t.seed).collect::<Vec<_>>(),
+            [4, 9, 4, 9]
+        );
         assert_eq!(
             p.command_line(&p.tasks[1]).join(" "),
             "/bin/xtask reproduce rff-bound --smoke --out /s/o/tasks/n-6_sigma-0.5_seed-9 \
@@ -391,23 +404,27 @@ mod tests {
             "grid": {"tag": ["a b", "a/b"]}
         }));
         let e = Plan::new(&s, &runner()).unwrap_err().to_string();
-        assert!(e.contains("two grid points are both named `tag-a_b_seed-0`"), "{e}");
+        assert!(
+            e.contains("two grid points are both named `tag-a_b_seed-0`"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_saved_plan_pins_its_folder() {
         let out = std::env::temp_dir().join(format!("plres-sweep-plan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
-        let raw = |seeds: u64| {
-            json!({"out": out.display().to_string(), "experiment": "rff-bound", "size": "smoke", "grid": {"seeds": seeds}})
-        };
+        let raw = |seeds: u64| json!({"out": out.display().to_string(), "experiment": "rff-bound", "size": "smoke", "grid": {"seeds": seeds}});
         let p = Plan::new(&sweep(raw(2)), &runner()).unwrap();
         p.save().unwrap();
         assert_eq!(Plan::load(&out).unwrap(), p);
         let mut moved = p.clone();
         moved.runner[0] = "/elsewhere/xtask".into();
         moved.save().unwrap();
-        let e = Plan::new(&sweep(raw(3)), &runner()).unwrap().save().unwrap_err();
+        let e = Plan::new(&sweep(raw(3)), &runner())
+            .unwrap()
+            .save()
+            .unwrap_err();
         assert!(e.to_string().contains("(3 tasks, not 2)"), "{e}");
         std::fs::remove_dir_all(&out).unwrap();
     }

@@ -46,7 +46,11 @@ pub fn array_spec(indices: &[usize], max_parallel: Option<u32>) -> String {
 }
 
 fn range(a: usize, b: usize) -> String {
-    if a == b { a.to_string() } else { format!("{a}-{b}") }
+    if a == b {
+        a.to_string()
+    } else {
+        format!("{a}-{b}")
+    }
 }
 
 /// The job name of a sweep: `plres-NAME-HASH`, HASH the FNV-1a hash of its folder (two
@@ -207,12 +211,7 @@ pub fn submit(plan: &Plan, indices: &[usize]) -> Result<Submission, SweepError> 
     let script = dir.join(format!("array-{}.sbatch", previous.len() + 1));
     plres_data::io::write_atomic(&script, batch_script(plan, indices).as_bytes())?;
     let out = run(Command::new("sbatch").arg("--parsable").arg(&script))?;
-    let job_id = out
-        .trim()
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let job_id = out.trim().split(';').next().unwrap_or_default().to_owned();
     if job_id.is_empty() || !job_id.bytes().all(|b| b.is_ascii_digit()) {
         return Err(SweepError::Slurm {
             command: format!("sbatch --parsable {}", script.display()),

@@ -35,8 +35,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use plres_experiments::registry::{apply_overrides, find};
 use plres_experiments::Size;
+use plres_experiments::registry::{apply_overrides, find};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -177,9 +177,9 @@ impl Reader<'_> {
             .iter()
             .enumerate()
             .map(|(i, x)| {
-                x.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| self.field(&format!("{field}[{i}]"), Some(x), "expected a string"))
+                x.as_str().map(str::to_owned).ok_or_else(|| {
+                    self.field(&format!("{field}[{i}]"), Some(x), "expected a string")
+                })
             })
             .collect()
     }
@@ -191,8 +191,7 @@ impl Reader<'_> {
 /// [`SweepError::Io`] when it cannot be read, [`SweepError::Syntax`] when it does not
 /// parse.
 pub fn read_raw(file: &Path) -> Result<Value, SweepError> {
-    let text =
-        std::fs::read_to_string(file).map_err(|e| SweepError::io("reading", file, e))?;
+    let text = std::fs::read_to_string(file).map_err(|e| SweepError::io("reading", file, e))?;
     let syntax = |message: String| SweepError::Syntax {
         file: file.to_owned(),
         message,
@@ -269,7 +268,11 @@ impl Sweep {
                 return Err(r.field("command", Some(c), "give either `experiment` or `command`"));
             }
             (None, None) => {
-                return Err(r.field("experiment", None, "give `experiment` (or a `command` table)"));
+                return Err(r.field(
+                    "experiment",
+                    None,
+                    "give `experiment` (or a `command` table)",
+                ));
             }
             (Some(e), None) => {
                 let name = r.string("experiment", e)?;
@@ -301,7 +304,9 @@ impl Sweep {
         let seconds_per_task = match top.get("seconds_per_task") {
             Some(v) => match v.as_f64() {
                 Some(s) if s > 0.0 && s.is_finite() => Some(s),
-                _ => return Err(r.field("seconds_per_task", Some(v), "expected a positive number")),
+                _ => {
+                    return Err(r.field("seconds_per_task", Some(v), "expected a positive number"));
+                }
             },
             None => None,
         };
@@ -344,10 +349,18 @@ fn parse_grid(r: &Reader<'_>, grid: Option<&Value>) -> Result<(Vec<Axis>, Vec<u6
                     let mut out = Vec::with_capacity(items.len());
                     for (i, x) in items.iter().enumerate() {
                         let s = x.as_u64().ok_or_else(|| {
-                            r.field(&format!("{field}[{i}]"), Some(x), "expected a non-negative integer")
+                            r.field(
+                                &format!("{field}[{i}]"),
+                                Some(x),
+                                "expected a non-negative integer",
+                            )
                         })?;
                         if !seen.insert(s) {
-                            return Err(r.field(&format!("{field}[{i}]"), Some(x), "seed listed twice"));
+                            return Err(r.field(
+                                &format!("{field}[{i}]"),
+                                Some(x),
+                                "seed listed twice",
+                            ));
                         }
                         out.push(s);
                     }
@@ -361,7 +374,11 @@ fn parse_grid(r: &Reader<'_>, grid: Option<&Value>) -> Result<(Vec<Axis>, Vec<u6
             continue;
         }
         if PLACEHOLDERS.contains(&key.as_str()) {
-            return Err(r.field(&field, Some(v), "reserved name (a placeholder of every task)"));
+            return Err(r.field(
+                &field,
+                Some(v),
+                "reserved name (a placeholder of every task)",
+            ));
         }
         let values = match v {
             Value::Array(items) if !items.is_empty() => items.clone(),
@@ -478,7 +495,7 @@ fn check_experiment(
     let wrap = |field: String, source| SweepError::Experiment {
         file: file.to_owned(),
         field,
-        source,
+        source: Box::new(source),
     };
     for (i, (key, _)) in set.iter().enumerate() {
         let mut config = experiment.default_config(size);
@@ -542,7 +559,11 @@ fn parse_slurm(r: &Reader<'_>, v: &Value) -> Result<SlurmResources, SweepError> 
                     || !digits.bytes().all(|b| b.is_ascii_digit())
                     || text.len() > digits.len() + 1
                 {
-                    return Err(r.field(&field, Some(v), "expected an integer with an optional K, M, G or T"));
+                    return Err(r.field(
+                        &field,
+                        Some(v),
+                        "expected an integer with an optional K, M, G or T",
+                    ));
                 }
                 s.mem = Some(text);
             }
@@ -651,7 +672,10 @@ mod tests {
             with("size", json!("huge")),
             "/sweeps/s.toml: field `size` = \"huge\": unknown size `huge` (expected smoke, default or full)"
         );
-        assert!(with("experiment", json!("nope")).contains("field `experiment` = \"nope\": unknown experiment `nope`"));
+        assert!(
+            with("experiment", json!("nope"))
+                .contains("field `experiment` = \"nope\": unknown experiment `nope`")
+        );
         assert_eq!(
             with("grid", json!({"seeds": [1, 1]})),
             "/sweeps/s.toml: field `grid.seeds[1]` = 1: seed listed twice"
@@ -663,7 +687,11 @@ mod tests {
         let bad_key = with("grid", json!({"width": [1, 2]}));
         assert!(bad_key.starts_with("/sweeps/s.toml: field `grid.width[0]`: invalid override `width=1` of `rff-bound`: no field `width`"), "{bad_key}");
         let domain = with("set", json!({"n": 1}));
-        assert!(domain.starts_with("/sweeps/s.toml: field `set.n`: invalid configuration of `rff-bound`"), "{domain}");
+        assert!(
+            domain
+                .starts_with("/sweeps/s.toml: field `set.n`: invalid configuration of `rff-bound`"),
+            "{domain}"
+        );
         assert_eq!(
             with("slurm", json!({"time": "ten minutes"})),
             "/sweeps/s.toml: field `slurm.time` = \"ten minutes\": expected MM, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS"
@@ -732,10 +760,16 @@ mod tests {
         )
         .unwrap();
         let (a, b) = (Sweep::load(&t).unwrap(), Sweep::load(&j).unwrap());
-        assert_eq!((a.seeds.clone(), a.kind.clone(), a.out.clone()), (b.seeds, b.kind, b.out));
+        assert_eq!(
+            (a.seeds.clone(), a.kind.clone(), a.out.clone()),
+            (b.seeds, b.kind, b.out)
+        );
         std::fs::write(&t, "out = \n").unwrap();
         let e = Sweep::load(&t).unwrap_err().to_string();
-        assert!(e.starts_with(&format!("{}: ", t.display())) && e.contains("line 1"), "{e}");
+        assert!(
+            e.starts_with(&format!("{}: ", t.display())) && e.contains("line 1"),
+            "{e}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -111,7 +111,10 @@ pub fn student_t_cdf(t: f64, dof: f64) -> f64 {
 /// # Panics
 /// When `p ∉ (0, 1)` or `ν ≤ 0`.
 pub fn student_t_quantile(p: f64, dof: f64) -> f64 {
-    assert!(p > 0.0 && p < 1.0, "student_t_quantile: p = {p} is not in (0, 1)");
+    assert!(
+        p > 0.0 && p < 1.0,
+        "student_t_quantile: p = {p} is not in (0, 1)"
+    );
     assert!(dof > 0.0, "student_t_quantile: ν = {dof} is not positive");
     if p < 0.5 {
         return -student_t_quantile(1.0 - p, dof);
@@ -202,7 +205,10 @@ mod tests {
             assert!(close(student_t_quantile(p, 1.0), cauchy), "ν=1 p={p}");
             let two = (2.0 * p - 1.0) / (2.0 * p * (1.0 - p)).sqrt();
             assert!(close(student_t_quantile(p, 2.0), two), "ν=2 p={p}");
-            assert!(close(student_t_quantile(1.0 - p, 2.0), -two), "symmetry p={p}");
+            assert!(
+                close(student_t_quantile(1.0 - p, 2.0), -two),
+                "symmetry p={p}"
+            );
         }
     }
 

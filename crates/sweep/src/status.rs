@@ -63,7 +63,8 @@ impl Estimate {
     /// Wall-clock seconds with `parallel` tasks at once (`None`: unknown).
     pub fn wall_seconds(&self, parallel: usize) -> Option<f64> {
         let p = parallel.max(1);
-        self.per_task.map(|(s, _)| s * self.pending.div_ceil(p) as f64)
+        self.per_task
+            .map(|(s, _)| s * self.pending.div_ceil(p) as f64)
     }
 
     /// One line: `6 tasks, 2 not done; ≈ 3.1 s per task (mean of 4 done): ≈ 6.2 CPU-s,
@@ -116,7 +117,13 @@ mod tests {
             slurm_job: None,
             started_unix: 0.0,
         });
-        let states = [finished(2.0), finished(4.0), interrupted, TaskState::Missing, TaskState::Missing];
+        let states = [
+            finished(2.0),
+            finished(4.0),
+            interrupted,
+            TaskState::Missing,
+            TaskState::Missing,
+        ];
         let e = Estimate::new(&plan, &states);
         assert_eq!(e.per_task, Some((3.0, Basis::Measured(2))));
         assert_eq!(e.remaining_seconds(), Some(9.0));

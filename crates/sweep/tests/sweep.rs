@@ -62,7 +62,11 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
 
     let report = run_local(&p, 3, |_| {}).unwrap();
     assert_eq!((report.done, report.skipped), (9, 0));
-    let failed: Vec<&str> = report.failed.iter().map(|&i| p.tasks[i].name.as_str()).collect();
+    let failed: Vec<&str> = report
+        .failed
+        .iter()
+        .map(|&i| p.tasks[i].name.as_str())
+        .collect();
     assert_eq!(failed, ["scale-1_seed-2"]);
     let agg = collect(&p).unwrap();
     assert!(!agg.is_complete());
@@ -70,19 +74,29 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
     assert_eq!(agg.missing[0].state, "failed");
     write(&p, &agg).unwrap();
     let md = std::fs::read_to_string(p.out.join(files::REPORT)).unwrap();
-    assert!(md.contains("**INCOMPLETE: 9 of 10 tasks done; 1 not done**"), "{md}");
+    assert!(
+        md.contains("**INCOMPLETE: 9 of 10 tasks done; 1 not done**"),
+        "{md}"
+    );
 
     // An interrupted attempt (the runner killed: attempt.json without an end marker).
     let victim = &p.tasks[6];
     let vdir = p.task_dir(victim);
     std::fs::remove_file(vdir.join(markers::DONE)).unwrap();
-    assert!(matches!(read_state(&vdir).unwrap(), TaskState::Interrupted(_)));
+    assert!(matches!(
+        read_state(&vdir).unwrap(),
+        TaskState::Interrupted(_)
+    ));
     assert_eq!(pending(&p).unwrap().len(), 2);
 
     // Rerun: exactly the two not done run (second attempts); the others are skipped.
     let again = run_local(&p, 2, |_| {}).unwrap();
     assert_eq!((again.done, again.skipped, again.failed.len()), (2, 8, 0));
-    let attempts: Vec<u32> = states(&p).unwrap().iter().map(|(_, s)| s.attempts()).collect();
+    let attempts: Vec<u32> = states(&p)
+        .unwrap()
+        .iter()
+        .map(|(_, s)| s.attempts())
+        .collect();
     assert_eq!(attempts.iter().sum::<u32>(), 12, "{attempts:?}");
     assert_eq!(run_task(&p, 0).unwrap(), Ran::Skipped);
 
@@ -92,9 +106,19 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
     let t = student_t_quantile(0.975, 4.0);
     // scale 1: x = 0..4: mean 2, s² = 10/4
     let g1 = &agg.groups[0];
-    assert_eq!((g1.label.as_str(), g1.done.len(), g1.diverged.len()), ("scale = 1", 5, 0));
+    assert_eq!(
+        (g1.label.as_str(), g1.done.len(), g1.diverged.len()),
+        ("scale = 1", 5, 0)
+    );
     assert_eq!((g1.checks.total, g1.checks.holding), (5, 5));
-    let x1 = g1.values.iter().find(|v| v.key == "x").unwrap().stats.clone().unwrap();
+    let x1 = g1
+        .values
+        .iter()
+        .find(|v| v.key == "x")
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
     let eps = 8.0 * f64::EPSILON;
     assert_eq!((x1.n, x1.mean, x1.min, x1.max), (5, 2.0, 0.0, 4.0));
     assert!((x1.std - 2.5_f64.sqrt()).abs() <= eps * 2.0);
@@ -102,9 +126,19 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
     // scale 3: seed 4 diverged (null): x = 0, 3, 6, 9 over four seeds
     let g3 = &agg.groups[1];
     assert_eq!(g3.diverged, [4]);
-    let x3 = g3.values.iter().find(|v| v.key == "x").unwrap().stats.clone().unwrap();
+    let x3 = g3
+        .values
+        .iter()
+        .find(|v| v.key == "x")
+        .unwrap()
+        .stats
+        .clone()
+        .unwrap();
     assert_eq!((x3.n, x3.mean), (4, 4.5));
-    assert!(g3.values.iter().all(|v| v.key != "label"), "strings are not aggregated");
+    assert!(
+        g3.values.iter().all(|v| v.key != "label"),
+        "strings are not aggregated"
+    );
 
     write(&p, &agg).unwrap();
     let md = std::fs::read_to_string(p.out.join(files::REPORT)).unwrap();
@@ -113,7 +147,10 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
     assert!(md.contains("diverged: 1 (seeds 4)"), "{md}");
     assert!(p.out.join(files::PLOTS).join("x.png").is_file());
     let csv = std::fs::read_to_string(p.out.join(files::AGGREGATE_CSV)).unwrap();
-    assert!(csv.starts_with("scale,value,n,mean,std,ci_low,ci_high,min,max,diverged\n1,x,5,2,"), "{csv}");
+    assert!(
+        csv.starts_with("scale,value,n,mean,std,ci_low,ci_high,min,max,diverged\n1,x,5,2,"),
+        "{csv}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
