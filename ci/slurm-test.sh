@@ -77,7 +77,7 @@ mkdir -p "$work/state" "$work/spool"
 export SLURM_CONF="$work/slurm.conf"
 cat >"$SLURM_CONF" <<EOF
 ClusterName=plresci
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=16817
 SlurmdPort=16818
 SlurmUser=root
@@ -101,7 +101,7 @@ SlurmctldLogFile=$work/slurmctld.log
 SlurmdLogFile=$work/slurmd.log
 KillWait=2
 MinJobAge=600
-NodeName=$host CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=$mem State=UNKNOWN
 PartitionName=ci Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 slurmctld -D -f "$SLURM_CONF" >"$work/slurmctld.out" 2>&1 &

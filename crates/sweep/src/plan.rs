@@ -208,11 +208,18 @@ impl Plan {
             .collect()
     }
 
-    /// A human label of the experiment: `rff-bound (smoke)` or the program's file name.
+    /// A human label of what the tasks run: ``experiment `rff-bound` (smoke size)``, or
+    /// ``command `plres` `` (the program's file name: reports hold no paths).
     pub fn label(&self) -> String {
         match &self.kind {
             TaskKind::Experiment { name, size } => format!("experiment `{name}` ({size} size)"),
-            TaskKind::Command { program, .. } => format!("command `{}`", program.display()),
+            TaskKind::Command { program, .. } => format!(
+                "command `{}`",
+                program.file_name().map_or_else(
+                    || program.display().to_string(),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
         }
     }
 
