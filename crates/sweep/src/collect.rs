@@ -230,12 +230,16 @@ pub fn collect(plan: &Plan) -> Result<Aggregate, SweepError> {
     })
 }
 
-/// A number with about four significant digits, plain in `[1e-3, 1e5)`, else scientific.
+/// A number with about four significant digits, plain in `[1e-3, 1e5)`, else scientific;
+/// integers below 10⁷ exactly.
 pub fn fmt_number(x: f64) -> String {
     if x == 0.0 {
-        return "0".to_owned();
+        return "0".to_owned(); // and not "-0"
     }
     let a = x.abs();
+    if x.fract() == 0.0 && a < 1e7 {
+        return format!("{x:.0}");
+    }
     if (1e-3..1e5).contains(&a) {
         let decimals = (3 - a.log10().floor() as i32).max(0) as usize;
         format!("{x:.decimals$}")
@@ -570,6 +574,9 @@ mod tests {
     #[test]
     fn numbers_have_four_significant_digits() {
         assert_eq!(fmt_number(0.0), "0");
+        assert_eq!(fmt_number(64.0), "64");
+        assert_eq!(fmt_number(-278_745.0), "-278745");
+        assert_eq!(fmt_number(2.5e7), "2.500e7");
         assert_eq!(fmt_number(1.234_567), "1.235");
         assert_eq!(fmt_number(-12_345.6), "-12346");
         assert_eq!(fmt_number(0.001_234_5), "0.001234");
