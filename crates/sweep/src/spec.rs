@@ -28,7 +28,10 @@
 //! Instead of `experiment` (and `size`), a `[command]` table runs any built binary, e.g.
 //! a `plres train` configuration: `program` (an absolute path) and `args`, where `{dir}`
 //! (the task folder), `{seed}`, `{name}`, `{index}` and `{KEY}` for every `set` and
-//! `grid` key are replaced per task. Every error names the file, the field and the value
+//! `grid` key are replaced per task. Such a command is aggregated like an experiment when
+//! it writes a plres run summary (`summary.json` with `values`, `checks_total`,
+//! `checks_holding`, `checks_vacuous`) into `{dir}` or a folder of it; it counts as done
+//! when it exits 0 or writes that summary. Every error names the file, the field and the value
 //! ([`SweepError::Field`]); with `experiment`, every `set` and `grid` value is checked
 //! against the experiment's configuration ([`SweepError::Experiment`]).
 
