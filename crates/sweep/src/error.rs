@@ -29,15 +29,15 @@ pub enum SweepError {
     },
     /// The experiment rejected a fixed setting or a grid value (unknown field, wrong
     /// kind, out of its domain).
-    #[error("{}: field `{field}`: {source}", file.display())]
+    #[error("{}: field `{field}`: {error}", file.display())]
     Experiment {
         /// The sweep file.
         file: PathBuf,
         /// The sweep-file field that carried the value (`set.n`, `grid.sigma`).
         field: String,
-        /// The experiment's error, naming the configuration key and value.
-        #[source]
-        source: Box<plres_experiments::ExperimentError>,
+        /// The experiment's error, naming the configuration key and value (shown in
+        /// this error's message, so not a `source`: printed once).
+        error: Box<plres_experiments::ExperimentError>,
     },
     /// The output folder already holds the plan of a different sweep (the grid or the
     /// command changed): running it there would mix two sweeps.

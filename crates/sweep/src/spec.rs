@@ -495,10 +495,10 @@ fn check_experiment(
             e.to_string(),
         )
     })?;
-    let wrap = |field: String, source| SweepError::Experiment {
+    let wrap = |field: String, error| SweepError::Experiment {
         file: file.to_owned(),
         field,
-        source: Box::new(source),
+        error: Box::new(error),
     };
     for (i, (key, _)) in set.iter().enumerate() {
         let mut config = experiment.default_config(size);
