@@ -4,9 +4,10 @@
 #   1. `cargo xtask sweep submit` of rff-bound at smoke size over 6 seeds (a job array),
 #      waited for with a time limit, `sweep collect`, the aggregated report checked and
 #      compared byte for byte with the same sweep run by the local pool;
-#   2. a second sweep whose task 1 is cancelled mid-run (`scancel JOB_1`): `collect` must
-#      refuse and list it, the resubmitted array must be exactly that task, and after it
-#      every task is done once (task 1 on its second attempt) and counted once.
+#   2. a second sweep, which cannot be submitted twice while queued, whose task 1 is
+#      cancelled mid-run (`scancel JOB_1`): `collect` must refuse and list it, the
+#      resubmitted array must be exactly that task, and after it every task is done once
+#      (task 1 on its second attempt) and counted once.
 # The daemons it started are stopped by PID at exit. Needs root (apt-get, munge key,
 # SlurmUser=root); installs slurm-wlm and munge with apt-get when missing.
 # Usage: ci/slurm-test.sh   (from anywhere; builds xtask with cargo first)
@@ -174,6 +175,10 @@ max_parallel = 1
 EOF
 job=$("$xtask" sweep submit "$work/slow.toml")
 say "submitted array job $job (one task at a time)"
+if "$xtask" sweep submit "$work/slow.toml" 2>"$work/twice.err"; then
+    echo "a sweep with tasks in the queue was submitted twice" >&2; exit 1
+fi
+grep -q "job $job still has .* task(s) of this sweep queued or running" "$work/twice.err"
 for i in $(seq 240); do
     [ -f "$work/slow/tasks/seed-1/attempt.json" ] && break
     [ "$i" = 240 ] && { echo "task 1 never started" >&2; exit 1; }
