@@ -379,6 +379,176 @@ impl<T: Real> Residual<T> {
     }
 }
 
+/// Bytes of one chunk's largest im2col matrix in the batch-chunked flow
+/// ([`Residual::forward_chunked`]): half of a core's 1 MiB L2 cache on the machines this
+/// was tuned for, so the matrix a GEMM reads was written moments before and is still in
+/// cache. A chunk of `c` images has matrices of `9 max(q, q_int) × 25c` values.
+pub const FLOW_CHUNK_BYTES: usize = 512 * 1024;
+
+/// Images per chunk: as many as fit [`FLOW_CHUNK_BYTES`], between 4 and 64 (below 4 the
+/// GEMMs are too thin for the micro-kernels). Depends only on the model's shape and `T`,
+/// never on the thread count, so every result has the same bits on any number of threads.
+pub fn flow_chunk<T>(res: &Residual<T>) -> usize {
+    let col_bytes = 9 * res.q.max(res.q_int) * res.hw.0 * res.hw.1 * std::mem::size_of::<T>();
+    (FLOW_CHUNK_BYTES / col_bytes.max(1)).clamp(4, 64)
+}
+
+/// Workspaces of the batch-chunked flow: one [`FlowWork`], state buffer and gradient per
+/// chunk of [`flow_chunk`] images. Grown by [`Residual::forward_chunked`] (the only place
+/// that allocates), reused by every later call.
+#[derive(Debug, Default, Clone)]
+pub struct ChunkedFlowWork<T> {
+    slots: Vec<Slot<T>>,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Slot<T> {
+    /// First image and number of images of the chunk.
+    start: usize,
+    n: usize,
+    /// The chunk's state (forward) or adjoint (backward), `q × n·h·w`.
+    x: Vec<T>,
+    work: FlowWork<T>,
+    /// The chunk's parameter gradient.
+    grad: Vec<T>,
+}
+
+impl<T: Real> ChunkedFlowWork<T> {
+    fn ensure(&mut self, res: &Residual<T>, n: usize, store: bool) {
+        let c = flow_chunk(res);
+        let chunks = n.div_ceil(c);
+        if self.slots.len() < chunks {
+            self.slots.resize_with(chunks, Slot::default);
+        }
+        let sx = res.q * res.hw.0 * res.hw.1;
+        for (i, slot) in self.slots[..chunks].iter_mut().enumerate() {
+            slot.start = i * c;
+            slot.n = c.min(n - slot.start);
+            if slot.x.len() < sx * slot.n {
+                slot.x.resize(sx * slot.n, T::ZERO);
+            }
+            slot.work.ensure(res, slot.n);
+            if store && slot.grad.len() != res.n_params() {
+                slot.grad = vec![T::ZERO; res.n_params()];
+            }
+        }
+    }
+}
+
+/// Copies the columns `[start·s, (start + n)·s)` of each of the `rows` rows of `src`
+/// (row length `stride`) into `dst` (`rows × n·s`, contiguous), or back with `back`.
+fn gather_columns<T: Copy>(
+    src: &mut [T],
+    stride: usize,
+    rows: usize,
+    cols: std::ops::Range<usize>,
+    dst: &mut [T],
+    back: bool,
+) {
+    let w = cols.len();
+    for r in 0..rows {
+        let s = &mut src[r * stride + cols.start..r * stride + cols.end];
+        let d = &mut dst[r * w..(r + 1) * w];
+        if back {
+            s.copy_from_slice(d);
+        } else {
+            d.copy_from_slice(s);
+        }
+    }
+}
+
+/// Runs `job` on every slot, on `par.degree()` threads (contiguous groups of slots, so
+/// the work of a slot, and hence every result, does not depend on the thread count).
+fn for_each_slot<T: Send>(slots: &mut [Slot<T>], par: Par, job: impl Fn(&mut Slot<T>) + Sync) {
+    let threads = par.degree().clamp(1, slots.len().max(1));
+    if threads == 1 {
+        slots.iter_mut().for_each(&job);
+        return;
+    }
+    let per = slots.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        for group in slots.chunks_mut(per) {
+            let job = &job;
+            scope.spawn(move || group.iter_mut().for_each(job));
+        }
+    });
+}
+
+impl<T: Real> Residual<T> {
+    /// [`Residual::forward`] on chunks of [`flow_chunk`] images, spread over
+    /// `par.degree()` threads, each chunk's GEMMs sequential. The flow acts on each image
+    /// independently, so this is the same map; the chunks keep the im2col matrices in
+    /// cache and the threads synchronise once per call instead of once per GEMM. Results
+    /// are the same bits for every thread count.
+    pub fn forward_chunked(
+        &self,
+        x: &mut [T],
+        n: usize,
+        work: &mut ChunkedFlowWork<T>,
+        store: bool,
+        par: Par,
+    ) {
+        work.ensure(self, n, store);
+        let s = self.hw.0 * self.hw.1;
+        let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
+        for slot in slots.iter_mut() {
+            let cols = slot.start * s..(slot.start + slot.n) * s;
+            gather_columns(x, n * s, self.q, cols, &mut slot.x, false);
+        }
+        for_each_slot(slots, par, |slot| {
+            self.forward(&mut slot.x, slot.n, &mut slot.work, store, Par::Seq);
+        });
+        for slot in slots.iter_mut() {
+            let cols = slot.start * s..(slot.start + slot.n) * s;
+            gather_columns(x, n * s, self.q, cols, &mut slot.x, true);
+        }
+    }
+
+    /// The exact adjoint of [`Residual::forward_chunked`] (which must have run with
+    /// `store` on the same `work` and `n`): `a` from `∂ℓ/∂x_L` to `∂ℓ/∂x_0`, and
+    /// `grad ← ∂ℓ/∂params`, the sum of the chunks' gradients in chunk order.
+    ///
+    /// # Panics
+    /// If `grad.len() != n_params()`.
+    pub fn backward_chunked(
+        &self,
+        a: &mut [T],
+        n: usize,
+        work: &mut ChunkedFlowWork<T>,
+        grad: &mut [T],
+        par: Par,
+    ) {
+        assert_eq!(
+            grad.len(),
+            self.n_params(),
+            "Residual::backward_chunked: gradient length"
+        );
+        let s = self.hw.0 * self.hw.1;
+        let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
+        for slot in slots.iter_mut() {
+            let cols = slot.start * s..(slot.start + slot.n) * s;
+            gather_columns(a, n * s, self.q, cols, &mut slot.x, false);
+        }
+        for_each_slot(slots, par, |slot| {
+            self.backward(
+                &mut slot.x,
+                slot.n,
+                &mut slot.work,
+                &mut slot.grad,
+                Par::Seq,
+            );
+        });
+        grad.fill(T::ZERO);
+        for slot in slots.iter_mut() {
+            let cols = slot.start * s..(slot.start + slot.n) * s;
+            gather_columns(a, n * s, self.q, cols, &mut slot.x, true);
+            for (g, &v) in grad.iter_mut().zip(&slot.grad) {
+                *g += v;
+            }
+        }
+    }
+}
+
 /// Buffers of the flow for a batch size; grown by [`FlowWork::ensure`] (the only place
 /// that allocates), reused by every later call.
 #[derive(Debug, Default, Clone)]

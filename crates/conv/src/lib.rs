@@ -61,7 +61,7 @@ pub mod train;
 
 pub use contract::ConvWorkspace;
 pub use error::ConvError;
-pub use flow::{FlowWork, Residual, ResidualKind};
+pub use flow::{ChunkedFlowWork, FlowWork, Residual, ResidualKind, flow_chunk};
 pub use model::{ConvResNet, ConvResNetConfig, Images};
 pub use real::Real;
 pub use train::{EpochRecord, SgdConfig, TrainReport, pretrain, train_resnet};

@@ -28,7 +28,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal, Uniform};
 
-use crate::flow::{FlowWork, Residual, ResidualKind};
+use crate::flow::{ChunkedFlowWork, FlowWork, Residual, ResidualKind};
 use crate::layers::batchnorm::BatchNorm;
 use crate::layers::conv2d::{Conv2d, ConvSpec};
 use crate::layers::flatten::{flatten, unflatten};
@@ -178,6 +178,7 @@ struct Work<T> {
     scratch_fc_w: Vec<T>,
     scratch_fc_b: Vec<T>,
     flow: FlowWork<T>,
+    chunked: ChunkedFlowWork<T>,
 }
 
 fn uniform_vec<T: Real>(len: usize, fan_in: usize, rng: &mut ChaCha8Rng) -> Vec<T> {
@@ -444,13 +445,14 @@ impl<T: Real> ConvResNet<T> {
         self.forward_input(images, n, true, true);
         let par = self.par;
         self.residual
-            .forward(&mut self.work.x, n, &mut self.work.flow, true, par);
+            .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, true, par);
         self.forward_output(n, true, true);
         let w = &mut self.work;
         let loss = softmax_cross_entropy(&w.logits, labels, N_CLASSES, Some(&mut w.dlogits));
         self.backward_output(n, None);
         let w = &mut self.work;
-        self.residual.backward(&mut w.dx, n, &mut w.flow, grad, par);
+        self.residual
+            .backward_chunked(&mut w.dx, n, &mut w.chunked, grad, par);
         loss
     }
 
@@ -461,7 +463,7 @@ impl<T: Real> ConvResNet<T> {
         self.forward_input(images, n, true, false);
         let par = self.par;
         self.residual
-            .forward(&mut self.work.x, n, &mut self.work.flow, false, par);
+            .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, false, par);
         self.forward_output(n, true, false);
         softmax_cross_entropy(&self.work.logits, labels, N_CLASSES, None)
     }
@@ -495,7 +497,7 @@ impl<T: Real> ConvResNet<T> {
             self.ensure(n);
             self.forward_input(&images[start..start + n * IMAGE_PIXELS], n, false, false);
             self.residual
-                .forward(&mut self.work.x, n, &mut self.work.flow, false, par);
+                .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, false, par);
             self.forward_output(n, false, false);
             for (b, &y) in lab.iter().enumerate() {
                 let p = argmax(&self.work.logits[b * N_CLASSES..(b + 1) * N_CLASSES]);
