@@ -18,43 +18,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-const PIXELS: usize = 784;
+mod common;
 
-/// `n` random images (row-major `n × 784`, pixels in `[0, 1)`) with labels `(3i + 1) mod 10`.
-fn images(n: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f64> = (0..n * PIXELS)
-        .map(|_| rand::RngExt::random::<f64>(&mut rng))
-        .collect();
-    let y: Vec<usize> = (0..n).map(|i| (i * 3 + 1) % 10).collect();
-    (x, y)
-}
+use common::{PIXELS, images, tiny};
 
 /// The same images as the contract's `N × 784` matrix.
 fn as_mat(x: &[f64], n: usize) -> Mat<f64> {
     Mat::from_fn(n, PIXELS, |i, j| x[i * PIXELS + j])
-}
-
-/// A tiny model with `θ` perturbed by `0.2 N(0, 1)` (every path of the flow carries
-/// gradient).
-fn tiny(kind: ResidualKind, seed: u64) -> ConvResNet<f64> {
-    let cfg = ConvResNetConfig {
-        q: 2,
-        q_int: 3,
-        steps: 2,
-        kind,
-        seed,
-    };
-    let mut model = ConvResNet::<f64>::new(cfg).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed + 10);
-    let p: Vec<f64> = model
-        .residual
-        .params
-        .iter()
-        .map(|&v| v + 0.2 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
-        .collect();
-    model.residual.params.copy_from_slice(&p);
-    model
 }
 
 #[test]
