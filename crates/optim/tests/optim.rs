@@ -1200,7 +1200,7 @@ fn problem_errors_propagate_with_their_source() {
 
 /// Heap allocations made by `iters` iterations of `solver` on `problem` from `p0` (through
 /// `run_in_place`; the state is made before counting).
-fn run_allocations(problem: &mut dyn Problem, solver: &dyn Solver, p0: &[f64], iters: u64) -> usize {
+fn run_allocations(problem: &mut dyn Problem, solver: &dyn Solver, p0: &[f64], iters: u64) -> u64 {
     let mut state = State::new(p0.to_vec());
     let before = allocations();
     run_in_place(
@@ -1262,7 +1262,8 @@ fn steps_do_not_allocate() {
         Box::new(MomentumConfig::heavy_ball(0.1, 0.5).build().unwrap()),
         Box::new(AdamConfig::adam(0.01).build().unwrap()),
     ] {
-        let count = |iters: u64, q: &mut Quadratic| run_allocations(q, s.as_ref(), &[1.0; 3], iters);
+        let count =
+            |iters: u64, q: &mut Quadratic| run_allocations(q, s.as_ref(), &[1.0; 3], iters);
         count(1, &mut q);
         assert_eq!(count(5, &mut q), count(200, &mut q), "{}", s.name());
     }

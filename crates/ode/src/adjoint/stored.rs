@@ -8,7 +8,7 @@ use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::solution::{Solution, Stats};
-use crate::stepper::{StageSet, blocks, combine_rows, row_block, stages_rows, step_blocked};
+use crate::stepper::{blocks, combine_rows, needed_stages, row_block, step_blocked, sweep_stats};
 use crate::tableau::ButcherTableau;
 
 /// A forward pass on a fixed grid that keeps every state `x_k` and every stage input `Y_i`, so
@@ -65,7 +65,6 @@ impl StoredTape {
         }
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
         // Row-block sweep (as FixedSolver: same partition, same bits, cache-resident blocks).
-        let mut stats = Stats::default();
         let mut failed = false;
         'blocks: for rows in blocks(nr, row_block(tableau, nr, nc)) {
             for step in 0..n {
@@ -73,22 +72,7 @@ impl StoredTape {
                 let (done, next) = states.split_at_mut(step + 1);
                 let ys = &mut stages[step * (s - 1)..(step + 1) * (s - 1)];
                 let x = done[step].as_ref();
-                let e = stages_rows(
-                    tableau,
-                    field,
-                    t,
-                    h,
-                    x,
-                    &mut k,
-                    ys,
-                    false,
-                    StageSet::Needed,
-                    rows,
-                );
-                if rows.0 == 0 {
-                    stats.field_evals += e;
-                    stats.steps_accepted += 1;
-                }
+                needed_stages(tableau, field, t, h, x, &mut k, ys, rows);
                 if !combine_rows(tableau, h, &k, next[0].as_mut(), Some(x), rows) {
                     failed = true;
                     break 'blocks;
@@ -101,7 +85,7 @@ impl StoredTape {
                 grid: grid.clone(),
                 states,
                 stages,
-                stats,
+                stats: sweep_stats(tableau, n, nr),
             });
         }
         // Replay step-major to report the first non-finite step with a coherent partial state.
