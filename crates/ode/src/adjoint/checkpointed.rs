@@ -10,8 +10,8 @@
 
 use faer::{Mat, MatMut, MatRef};
 
-use crate::adjoint::Gradients;
 use crate::adjoint::reverse::{ReverseBuffers, reverse_step};
+use crate::adjoint::{Gradients, stage_inputs};
 use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
@@ -196,16 +196,7 @@ impl CheckpointedTape {
         let n = self.grid.n_steps();
         let seg_len = self.every.min(n);
         let mut seg_states: Vec<Mat<f64>> = (0..seg_len).map(|_| Mat::zeros(nr, nc)).collect();
-        let mut seg_stages: Vec<Mat<f64>> = Vec::with_capacity(seg_len * (s - 1));
-        for _ in 0..seg_len {
-            for i in 1..s {
-                seg_stages.push(if tab.is_needed(i) {
-                    Mat::zeros(nr, nc)
-                } else {
-                    Mat::zeros(0, 0)
-                });
-            }
-        }
+        let mut seg_stages = stage_inputs(tab, seg_len, nr, nc);
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
         let mut buf = ReverseBuffers::new(tab, nr, nc);
         let mut lambda = lambda_final.to_owned();

@@ -2,8 +2,8 @@
 
 use faer::{Mat, MatMut, MatRef};
 
-use crate::adjoint::Gradients;
 use crate::adjoint::reverse::{ReverseBuffers, reverse_step};
+use crate::adjoint::{Gradients, stage_inputs};
 use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
@@ -53,16 +53,7 @@ impl StoredTape {
         let mut states = Vec::with_capacity(n + 1);
         states.push(x0.to_owned());
         states.extend((0..n).map(|_| Mat::zeros(nr, nc)));
-        let mut stages = Vec::with_capacity(n * (s - 1));
-        for _ in 0..n {
-            for i in 1..s {
-                stages.push(if tableau.is_needed(i) {
-                    Mat::zeros(nr, nc)
-                } else {
-                    Mat::zeros(0, 0)
-                });
-            }
-        }
+        let mut stages = stage_inputs(tableau, n, nr, nc);
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
         // Row-block sweep (as FixedSolver: same partition, same bits, cache-resident blocks).
         let mut failed = false;
