@@ -10,7 +10,7 @@
 
 #![forbid(unsafe_code)]
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use plres_conv::{ConvResNet, ConvResNetConfig, ResidualKind};
 use plres_optim::{GradientDescentConfig, State, Stopping};
 use plres_resnet::{Model, ResNetError, TargetsRef, Trainable, TrainingProblem};
@@ -75,17 +75,19 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             "{kind:?}: loss_at {l_at} vs loss_and_gradient {l_trait}"
         );
 
-        // typed errors, no panic
+        // typed errors, no panic: the checked gradient's error for bad inputs
+        let mut error = |params: &[f64], ws: &mut _, x: MatRef<'_, f64>, t: TargetsRef<'_>| {
+            model
+                .loss_and_gradient(params, ws, x, t, &mut g2)
+                .unwrap_err()
+        };
         let reg = Mat::<f64>::zeros(n, 10);
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut ws,
-                xm.as_ref(),
-                TargetsRef::Regression(reg.as_ref()),
-                &mut g2,
-            )
-            .unwrap_err();
+        let err = error(
+            &p,
+            &mut ws,
+            xm.as_ref(),
+            TargetsRef::Regression(reg.as_ref()),
+        );
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         // the same refusal before training starts (was a panic inside `run`)
         let Err(err) = TrainingProblem::new(
@@ -97,9 +99,7 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
         };
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         let bad = [0, 10, 1];
-        let err = model
-            .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad), &mut g2)
-            .unwrap_err();
+        let err = error(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad));
         assert!(
             matches!(
                 err,
@@ -111,60 +111,25 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             ),
             "{err}"
         );
-        let err = model
-            .loss_and_gradient(
-                &p[1..],
-                &mut ws,
-                xm.as_ref(),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
+        let err = error(&p[1..], &mut ws, xm.as_ref(), TargetsRef::Classes(&y));
         assert!(
             matches!(err, ResNetError::ParameterLength { what: "params", .. }),
             "{err}"
         );
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut ws,
-                xm.as_ref().subcols(0, 783),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ResNetError::DimensionMismatch {
-                    expected: 784,
-                    found: 783,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        // 783 pixel columns instead of 784; 3 rows for a workspace of 2
         let mut small = model.training_workspace(2);
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut small,
-                xm.as_ref(),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ResNetError::DimensionMismatch {
-                    expected: 2,
-                    found: 3,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let cases = [
+            (xm.as_ref().subcols(0, 783), &mut ws, 784, 783),
+            (xm.as_ref(), &mut small, 2, 3),
+        ];
+        for (x, ws, want, got) in cases {
+            let err = error(&p, ws, x, TargetsRef::Classes(&y));
+            assert!(
+                matches!(err, ResNetError::DimensionMismatch { expected, found, .. }
+                    if (expected, found) == (want, got)),
+                "{err}"
+            );
+        }
     }
 }
 
