@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use faer::Mat;
-use plres_benches::{gemm_abt, par, seeded_normal};
+use plres_benches::{cosine_features, gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
 use plres_resnet::Trainable as _;
 use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef};
-use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
+use plres_rff::FeatureMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -49,15 +49,9 @@ fn bench(c: &mut Criterion) {
     for (n, d, p, depth) in SIZES {
         let label = format!("N={n},d={d},p={p},L={depth}");
         let mut rng = ChaCha8Rng::seed_from_u64(0);
-        let features = RandomFourierFeatures::sample(
-            &KernelSpec::Gaussian { sigma: 1.0 },
-            d,
-            p,
-            FourierVariant::CosineWithPhase,
-            &mut rng,
-        )
-        .expect("valid configuration")
-        .with_parallelism(par());
+        let features = cosine_features(&KernelSpec::Gaussian { sigma: 1.0 }, d, p, &mut rng)
+            .expect("valid configuration")
+            .with_parallelism(par());
         let omega = features.weights().to_owned();
         let mut net = LinearResNet::new(
             Arc::new(features),

@@ -21,9 +21,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use plres_benches::{gemm_abt, par, seeded_normal};
+use plres_benches::{cosine_features, gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
-use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures, RandomReluFeatures};
+use plres_rff::{FeatureMap, RandomReluFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -41,15 +41,9 @@ fn bench_apply(c: &mut Criterion) {
     });
 
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let rff = RandomFourierFeatures::sample(
-        &KernelSpec::Gaussian { sigma: 4.0 },
-        k,
-        n,
-        FourierVariant::CosineWithPhase,
-        &mut rng,
-    )
-    .expect("valid configuration")
-    .with_parallelism(par());
+    let rff = cosine_features(&KernelSpec::Gaussian { sigma: 4.0 }, k, n, &mut rng)
+        .expect("valid configuration")
+        .with_parallelism(par());
     group.bench_function("apply_cosine_4096x16x2048", |bench| {
         bench.iter(|| rff.apply_in_place(a.as_ref(), out.as_mut()))
     });

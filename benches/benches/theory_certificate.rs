@@ -21,12 +21,11 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use plres_benches::{gemm_abt, par, seeded_normal};
+use plres_benches::{cosine_features, gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
 use plres_optim::Problem;
 use plres_resnet::Trainable as _;
 use plres_resnet::{Init, LinearResNet, LinearResNetConfig, TargetsRef, TrainingProblem};
-use plres_rff::{FourierVariant, RandomFourierFeatures};
 use plres_theory::pl::LinearCertifier;
 use rand::SeedableRng;
 
@@ -37,16 +36,9 @@ const L: usize = 16;
 
 fn bench(c: &mut Criterion) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-    let phi = RandomFourierFeatures::sample(
-        &KernelSpec::Gaussian {
-            sigma: (D as f64).sqrt(),
-        },
-        D,
-        P,
-        FourierVariant::CosineWithPhase,
-        &mut rng,
-    )
-    .expect("valid features");
+    let sigma = (D as f64).sqrt();
+    let phi =
+        cosine_features(&KernelSpec::Gaussian { sigma }, D, P, &mut rng).expect("valid features");
     let net = LinearResNet::new(
         Arc::new(phi),
         LinearResNetConfig {

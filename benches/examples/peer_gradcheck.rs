@@ -16,10 +16,9 @@
 use std::sync::Arc;
 
 use faer::Mat;
-use plres_benches::PeerProblem;
+use plres_benches::{PeerProblem, cosine_features};
 use plres_kernels::KernelSpec;
 use plres_resnet::{Checkpoint, Init, LinearResNet, LinearResNetConfig, TargetsRef, Trainable};
-use plres_rff::{FourierVariant, RandomFourierFeatures};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -33,13 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         };
         let (n, d, p, depth, seed) = (num(2)?, num(3)?, num(4)?, num(5)?, num(6)? as u64);
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let features = RandomFourierFeatures::sample(
-            &kernel,
-            d,
-            p,
-            FourierVariant::CosineWithPhase,
-            &mut rng,
-        )?;
+        let features = cosine_features(&kernel, d, p, &mut rng)?;
         let model = LinearResNet::new(
             Arc::new(features),
             LinearResNetConfig {

@@ -36,10 +36,9 @@ use std::time::Instant;
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, Par};
-use plres_benches::PeerProblem;
+use plres_benches::{PeerProblem, cosine_features};
 use plres_kernels::KernelSpec;
 use plres_resnet::{Init, Integrator, LinearResNet, LinearResNetConfig, TargetsRef, Trainable};
-use plres_rff::{FourierVariant, RandomFourierFeatures};
 use plres_theory::stats::median;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -89,14 +88,8 @@ impl Problem {
     /// The seeded problem (module docs give the order of the draws).
     fn generate(size: Size, seed: u64) -> Result<Self> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let features = RandomFourierFeatures::sample(
-            &KERNEL,
-            size.d,
-            size.p,
-            FourierVariant::CosineWithPhase,
-            &mut rng,
-        )
-        .map_err(|e| e.to_string())?;
+        let features =
+            cosine_features(&KERNEL, size.d, size.p, &mut rng).map_err(|e| e.to_string())?;
         let mut x = Mat::<f64>::zeros(size.n, size.d);
         for i in 0..size.n {
             for j in 0..size.d {

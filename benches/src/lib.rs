@@ -11,7 +11,9 @@ pub mod peer;
 pub use peer::PeerProblem;
 
 use faer::{Accum, Mat, Par};
-use rand::SeedableRng;
+use plres_kernels::KernelSpec;
+use plres_rff::{FourierVariant, RandomFourierFeatures, RffError};
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -31,6 +33,21 @@ pub fn flag_usize(flag: &str, v: &str) -> Result<usize, String> {
 pub fn seeded_normal(rows: usize, cols: usize, seed: u64) -> Mat<f64> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     Mat::from_fn(rows, cols, |_, _| StandardNormal.sample(&mut rng))
+}
+
+/// The feature map of every benchmark problem and of the PyTorch peer: `p` random Fourier
+/// features of `kernel` on `R^d` in the cosine-with-phase variant (docs/theory.md §6),
+/// drawn from `rng`.
+///
+/// # Errors
+/// [`RffError`] for an invalid kernel or a zero dimension.
+pub fn cosine_features(
+    kernel: &KernelSpec,
+    d: usize,
+    p: usize,
+    rng: &mut impl Rng,
+) -> Result<RandomFourierFeatures, RffError> {
+    RandomFourierFeatures::sample(kernel, d, p, FourierVariant::CosineWithPhase, rng)
 }
 
 /// The parallelism every plres bench uses: both cores of the target machine.

@@ -131,7 +131,7 @@ mod tests {
     use faer::Mat;
     use plres_kernels::KernelSpec;
     use plres_resnet::{Init, LinearResNet, LinearResNetConfig, Model, TargetsRef, Trainable};
-    use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
+    use plres_rff::FeatureMap;
     use rand::SeedableRng;
     use rand_chacha::ChaCha8Rng;
     use rand_distr::{Distribution, StandardNormal};
@@ -142,9 +142,7 @@ mod tests {
     fn gaussian_rff(d: usize, p: usize, seed: u64) -> Arc<dyn FeatureMap> {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let spec = KernelSpec::Gaussian { sigma: 1.0 };
-        let phi =
-            RandomFourierFeatures::sample(&spec, d, p, FourierVariant::CosineWithPhase, &mut rng);
-        Arc::new(phi.unwrap())
+        Arc::new(crate::cosine_features(&spec, d, p, &mut rng).unwrap())
     }
 
     fn normal_mat(rows: usize, cols: usize, seed: u64) -> Mat<f64> {

@@ -103,6 +103,37 @@ impl<T: Real> Residual<T> {
         (self.steps + 1) * self.theta_block()
     }
 
+    /// What the forward and the backward pass index with, for a batch of `n` images.
+    fn layout(&self, n: usize) -> Layout<T> {
+        let np = n * self.hw.0 * self.hw.1;
+        Layout {
+            l: self.steps,
+            sx: self.q * np,
+            sz: self.q_int * np,
+            h: T::from_f64(1.0 / self.steps as f64),
+            half: T::from_f64(0.5),
+            tb: self.theta_block(),
+            t1b: self.theta1_block(),
+            t1o: self.theta1_offset(),
+        }
+    }
+
+    /// The parameters at the midpoint of step `k`: `wmid = (θ_k + θ_{k+1})/2` and, for
+    /// SHL, `w1mid = (θ¹_k + θ¹_{k+1})/2` (`w1mid` untouched for the linear residual).
+    fn midpoint_params(&self, lay: &Layout<T>, k: usize, wmid: &mut [T], w1mid: &mut [T]) {
+        let half = lay.half;
+        let (wk, wk1) = (lay.theta(&self.params, k), lay.theta(&self.params, k + 1));
+        for ((m, &a), &b) in wmid.iter_mut().zip(wk).zip(wk1) {
+            *m = half * (a + b);
+        }
+        if self.kind == ResidualKind::Shl {
+            let (a, b) = (lay.theta1(&self.params, k), lay.theta1(&self.params, k + 1));
+            for ((m, &u), &v) in w1mid.iter_mut().zip(a).zip(b) {
+                *m = half * (u + v);
+            }
+        }
+    }
+
     /// The flow `x_0 ↦ x_L` in place on `x` (`q × n·h·w`, channel-major). With
     /// `store`, the stage values the backward pass needs are kept in `work`.
     pub fn forward(&self, x: &mut [T], n: usize, work: &mut FlowWork<T>, store: bool, par: Par) {
@@ -121,35 +152,17 @@ impl<T: Real> Residual<T> {
         mut observe: impl FnMut(usize, &[T]),
     ) {
         work.ensure(self, n);
-        let (q, qi, l) = (self.q, self.q_int, self.steps);
-        let np = n * self.hw.0 * self.hw.1;
-        let (sx, sz) = (q * np, qi * np);
-        let h = T::from_f64(1.0 / l as f64);
-        let half = T::from_f64(0.5);
-        let (tb, t1b, t1o) = (
-            self.theta_block(),
-            self.theta1_block(),
-            self.theta1_offset(),
-        );
+        let lay = self.layout(n);
+        let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
         let x = &mut x[..sx];
         observe(0, x);
-        for k in 0..l {
+        for k in 0..lay.l {
             // parameters at t_k and at the midpoint
-            let wk = &self.params[k * tb..(k + 1) * tb];
-            let wk1 = &self.params[(k + 1) * tb..(k + 2) * tb];
-            for ((m, &a), &b) in work.wmid.iter_mut().zip(wk).zip(wk1) {
-                *m = half * (a + b);
-            }
+            let wk = lay.theta(&self.params, k);
+            self.midpoint_params(&lay, k, &mut work.wmid, &mut work.w1mid);
             let (w1k, w1mid): (&[T], &[T]) = match self.kind {
                 ResidualKind::Linear => (&self.omega, &self.omega),
-                ResidualKind::Shl => {
-                    let a = &self.params[t1o + k * t1b..t1o + (k + 1) * t1b];
-                    let b = &self.params[t1o + (k + 1) * t1b..t1o + (k + 2) * t1b];
-                    for ((m, &u), &v) in work.w1mid.iter_mut().zip(a).zip(b) {
-                        *m = half * (u + v);
-                    }
-                    (a, &work.w1mid)
-                }
+                ResidualKind::Shl => (lay.theta1(&self.params, k), &work.w1mid),
             };
             let (s0, s1) = if store { (2 * k, 2 * k + 1) } else { (0, 0) };
             // stage 1 at x_k
@@ -278,33 +291,16 @@ impl<T: Real> Residual<T> {
             self.n_params(),
             "Residual::backward: gradient length"
         );
-        let (q, qi, l) = (self.q, self.q_int, self.steps);
-        let np = n * self.hw.0 * self.hw.1;
-        let (sx, sz) = (q * np, qi * np);
-        let h = T::from_f64(1.0 / l as f64);
-        let half = T::from_f64(0.5);
-        let (tb, t1b, t1o) = (
-            self.theta_block(),
-            self.theta1_block(),
-            self.theta1_offset(),
-        );
+        let lay = self.layout(n);
+        let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
+        let (l, tb, t1b, t1o) = (lay.l, lay.tb, lay.t1b, lay.t1o);
         let shl = self.kind == ResidualKind::Shl;
         grad.fill(T::ZERO);
         let a = &mut a[..sx];
         let w = work;
         for k in (0..l).rev() {
-            let wk = &self.params[k * tb..(k + 1) * tb];
-            let wk1 = &self.params[(k + 1) * tb..(k + 2) * tb];
-            for ((m, &u), &v) in w.wmid.iter_mut().zip(wk).zip(wk1) {
-                *m = half * (u + v);
-            }
-            if shl {
-                let u = &self.params[t1o + k * t1b..t1o + (k + 1) * t1b];
-                let v = &self.params[t1o + (k + 1) * t1b..t1o + (k + 2) * t1b];
-                for ((m, &p), &r) in w.w1mid.iter_mut().zip(u).zip(v) {
-                    *m = half * (p + r);
-                }
-            }
+            let wk = lay.theta(&self.params, k);
+            self.midpoint_params(&lay, k, &mut w.wmid, &mut w.w1mid);
             let (s0, s1) = (2 * k, 2 * k + 1);
             // midpoint stage: dk = h a
             for (d, &av) in w.dk.iter_mut().zip(a.iter()) {
@@ -347,7 +343,7 @@ impl<T: Real> Residual<T> {
             {
                 let (gt, gt1) = grad.split_at_mut(t1o);
                 let w1k: &[T] = if shl {
-                    &self.params[t1o + k * t1b..t1o + (k + 1) * t1b]
+                    lay.theta1(&self.params, k)
                 } else {
                     &self.omega
                 };
@@ -546,6 +542,39 @@ impl<T: Real> Residual<T> {
                 *g += v;
             }
         }
+    }
+}
+
+/// Sizes, step and parameter offsets of the midpoint steps on a batch ([`Residual`]'s
+/// `layout`): what the forward and the backward pass both index with.
+#[derive(Debug, Clone, Copy)]
+struct Layout<T> {
+    /// Steps `L`.
+    l: usize,
+    /// Length of a state (`q·n·h·w`).
+    sx: usize,
+    /// Length of a hidden activation (`q_int·n·h·w`).
+    sz: usize,
+    /// Step `h = 1/L`.
+    h: T,
+    /// `½`.
+    half: T,
+    /// Length of a `θ` block.
+    tb: usize,
+    /// Length of a `θ¹` block (0 for the linear residual).
+    t1b: usize,
+    /// Offset of the `θ¹` blocks in the parameter vector.
+    t1o: usize,
+}
+
+impl<T> Layout<T> {
+    /// The block `θ_k` of `params`.
+    fn theta<'p>(&self, params: &'p [T], k: usize) -> &'p [T] {
+        &params[k * self.tb..(k + 1) * self.tb]
+    }
+    /// The block `θ¹_k` of `params` (empty for the linear residual).
+    fn theta1<'p>(&self, params: &'p [T], k: usize) -> &'p [T] {
+        &params[self.t1o + k * self.t1b..self.t1o + (k + 1) * self.t1b]
     }
 }
 

@@ -441,12 +441,8 @@ impl<T: Real> ConvResNet<T> {
             n * IMAGE_PIXELS,
             "loss_and_gradient: images for {n} labels"
         );
-        self.ensure(n);
-        self.forward_input(images, n, true, true);
+        self.forward_train(images, n, true, true);
         let par = self.par;
-        self.residual
-            .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, true, par);
-        self.forward_output(n, true, true);
         let w = &mut self.work;
         let loss = softmax_cross_entropy(&w.logits, labels, N_CLASSES, Some(&mut w.dlogits));
         self.backward_output(n, None);
@@ -456,25 +452,30 @@ impl<T: Real> ConvResNet<T> {
         loss
     }
 
+    /// The training-mode forward pass of a batch of `n` images up to the logits, through
+    /// the residual flow when `residual` (not for `B ∘ A`), keeping what the backward pass
+    /// needs when `store`.
+    fn forward_train(&mut self, images: &[T], n: usize, residual: bool, store: bool) {
+        self.ensure(n);
+        self.forward_input(images, n, true, store);
+        if residual {
+            let par = self.par;
+            self.residual
+                .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, store, par);
+        }
+        self.forward_output(n, true, store);
+    }
+
     /// Mean cross-entropy in training mode without gradient (updates nothing).
     pub fn loss(&mut self, images: &[T], labels: &[usize]) -> BatchLoss {
-        let n = labels.len();
-        self.ensure(n);
-        self.forward_input(images, n, true, false);
-        let par = self.par;
-        self.residual
-            .forward_chunked(&mut self.work.x, n, &mut self.work.chunked, false, par);
-        self.forward_output(n, true, false);
+        self.forward_train(images, labels.len(), true, false);
         softmax_cross_entropy(&self.work.logits, labels, N_CLASSES, None)
     }
 
     /// Mean cross-entropy of `B ∘ A` (no residual) in training mode, without gradient
     /// (updates nothing).
     pub fn ab_loss(&mut self, images: &[T], labels: &[usize]) -> BatchLoss {
-        let n = labels.len();
-        self.ensure(n);
-        self.forward_input(images, n, true, false);
-        self.forward_output(n, true, false);
+        self.forward_train(images, labels.len(), false, false);
         softmax_cross_entropy(&self.work.logits, labels, N_CLASSES, None)
     }
 
@@ -547,36 +548,33 @@ impl<T: Real> ConvResNet<T> {
         ]
     }
 
-    /// Sets the parameters of `B ∘ A` (order of [`ab_params`](Self::ab_params)).
-    ///
-    /// # Panics
-    /// If `p.len() != n_ab_params()`.
-    pub fn set_ab_params(&mut self, p: &[T]) {
-        assert_eq!(p.len(), self.n_ab_params(), "set_ab_params: length");
+    /// [`ab_slices`](Self::ab_slices), writable.
+    fn ab_slices_mut(&mut self) -> [&mut [T]; 12] {
         let (a, b) = (&mut self.input, &mut self.output);
-        let mut rest = p;
-        let empty: &mut Vec<T> = &mut Vec::new();
-        for dst in [
+        [
             &mut a.conv1.weight,
-            a.conv1.bias.as_mut().unwrap_or(empty),
+            a.conv1.bias.as_deref_mut().unwrap_or(&mut []),
             &mut a.bn1.gamma,
             &mut a.bn1.beta,
-        ] {
-            let (h, t) = rest.split_at(dst.len());
-            dst.copy_from_slice(h);
-            rest = t;
-        }
-        let empty: &mut Vec<T> = &mut Vec::new();
-        for dst in [
             &mut a.conv2.weight,
-            a.conv2.bias.as_mut().unwrap_or(empty),
+            a.conv2.bias.as_deref_mut().unwrap_or(&mut []),
             &mut a.bn2.gamma,
             &mut a.bn2.beta,
             &mut b.bn.gamma,
             &mut b.bn.beta,
             &mut b.fc.weight,
             &mut b.fc.bias,
-        ] {
+        ]
+    }
+
+    /// Sets the parameters of `B ∘ A` (order of [`ab_params`](Self::ab_params)).
+    ///
+    /// # Panics
+    /// If `p.len() != n_ab_params()`.
+    pub fn set_ab_params(&mut self, p: &[T]) {
+        assert_eq!(p.len(), self.n_ab_params(), "set_ab_params: length");
+        let mut rest = p;
+        for dst in self.ab_slices_mut() {
             let (h, t) = rest.split_at(dst.len());
             dst.copy_from_slice(h);
             rest = t;
@@ -598,9 +596,7 @@ impl<T: Real> ConvResNet<T> {
             self.n_ab_params(),
             "ab_loss_and_gradient: gradient length"
         );
-        self.ensure(n);
-        self.forward_input(images, n, true, true);
-        self.forward_output(n, true, true);
+        self.forward_train(images, n, false, true);
         let loss = {
             let w = &mut self.work;
             softmax_cross_entropy(&w.logits, labels, N_CLASSES, Some(&mut w.dlogits))

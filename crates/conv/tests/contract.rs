@@ -10,7 +10,7 @@
 
 #![forbid(unsafe_code)]
 
-use faer::Mat;
+use faer::{Mat, MatRef};
 use plres_conv::{ConvResNet, ConvResNetConfig, ResidualKind};
 use plres_optim::{GradientDescentConfig, State, Stopping};
 use plres_resnet::{Model, ResNetError, TargetsRef, Trainable, TrainingProblem};
@@ -18,43 +18,13 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-const PIXELS: usize = 784;
+mod common;
 
-/// `n` random images (row-major `n × 784`, pixels in `[0, 1)`) with labels `(3i + 1) mod 10`.
-fn images(n: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f64> = (0..n * PIXELS)
-        .map(|_| rand::RngExt::random::<f64>(&mut rng))
-        .collect();
-    let y: Vec<usize> = (0..n).map(|i| (i * 3 + 1) % 10).collect();
-    (x, y)
-}
+use common::{PIXELS, images, tiny};
 
 /// The same images as the contract's `N × 784` matrix.
 fn as_mat(x: &[f64], n: usize) -> Mat<f64> {
     Mat::from_fn(n, PIXELS, |i, j| x[i * PIXELS + j])
-}
-
-/// A tiny model with `θ` perturbed by `0.2 N(0, 1)` (every path of the flow carries
-/// gradient).
-fn tiny(kind: ResidualKind, seed: u64) -> ConvResNet<f64> {
-    let cfg = ConvResNetConfig {
-        q: 2,
-        q_int: 3,
-        steps: 2,
-        kind,
-        seed,
-    };
-    let mut model = ConvResNet::<f64>::new(cfg).unwrap();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed + 10);
-    let p: Vec<f64> = model
-        .residual
-        .params
-        .iter()
-        .map(|&v| v + 0.2 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
-        .collect();
-    model.residual.params.copy_from_slice(&p);
-    model
 }
 
 #[test]
@@ -105,17 +75,19 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             "{kind:?}: loss_at {l_at} vs loss_and_gradient {l_trait}"
         );
 
-        // typed errors, no panic
+        // typed errors, no panic: the checked gradient's error for bad inputs
+        let mut error = |params: &[f64], ws: &mut _, x: MatRef<'_, f64>, t: TargetsRef<'_>| {
+            model
+                .loss_and_gradient(params, ws, x, t, &mut g2)
+                .unwrap_err()
+        };
         let reg = Mat::<f64>::zeros(n, 10);
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut ws,
-                xm.as_ref(),
-                TargetsRef::Regression(reg.as_ref()),
-                &mut g2,
-            )
-            .unwrap_err();
+        let err = error(
+            &p,
+            &mut ws,
+            xm.as_ref(),
+            TargetsRef::Regression(reg.as_ref()),
+        );
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         // the same refusal before training starts (was a panic inside `run`)
         let Err(err) = TrainingProblem::new(
@@ -127,9 +99,7 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
         };
         assert!(matches!(err, ResNetError::Unsupported(_)), "{err}");
         let bad = [0, 10, 1];
-        let err = model
-            .loss_and_gradient(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad), &mut g2)
-            .unwrap_err();
+        let err = error(&p, &mut ws, xm.as_ref(), TargetsRef::Classes(&bad));
         assert!(
             matches!(
                 err,
@@ -141,60 +111,25 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
             ),
             "{err}"
         );
-        let err = model
-            .loss_and_gradient(
-                &p[1..],
-                &mut ws,
-                xm.as_ref(),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
+        let err = error(&p[1..], &mut ws, xm.as_ref(), TargetsRef::Classes(&y));
         assert!(
             matches!(err, ResNetError::ParameterLength { what: "params", .. }),
             "{err}"
         );
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut ws,
-                xm.as_ref().subcols(0, 783),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ResNetError::DimensionMismatch {
-                    expected: 784,
-                    found: 783,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        // 783 pixel columns instead of 784; 3 rows for a workspace of 2
         let mut small = model.training_workspace(2);
-        let err = model
-            .loss_and_gradient(
-                &p,
-                &mut small,
-                xm.as_ref(),
-                TargetsRef::Classes(&y),
-                &mut g2,
-            )
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ResNetError::DimensionMismatch {
-                    expected: 2,
-                    found: 3,
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let cases = [
+            (xm.as_ref().subcols(0, 783), &mut ws, 784, 783),
+            (xm.as_ref(), &mut small, 2, 3),
+        ];
+        for (x, ws, want, got) in cases {
+            let err = error(&p, ws, x, TargetsRef::Classes(&y));
+            assert!(
+                matches!(err, ResNetError::DimensionMismatch { expected, found, .. }
+                    if (expected, found) == (want, got)),
+                "{err}"
+            );
+        }
     }
 }
 

@@ -22,6 +22,10 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+mod common;
+
+use common::{images, tiny};
+
 /// `PROPTEST_CASES` cases (default 8); failures are kept in `tests/conv.proptest-regressions`.
 fn config() -> ProptestConfig {
     let cases = std::env::var("PROPTEST_CASES")
@@ -327,35 +331,13 @@ fn zero_theta_gives_the_identity_flow() {
     }
 }
 
-fn mnist_like(n: usize, seed: u64) -> (Vec<f64>, Vec<usize>) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x: Vec<f64> = (0..n * 784)
-        .map(|_| rand::RngExt::random::<f64>(&mut rng))
-        .collect();
-    let y: Vec<usize> = (0..n).map(|i| (i * 3 + 1) % 10).collect();
-    (x, y)
-}
-
 #[test]
 fn whole_model_gradient_matches_finite_differences() {
     for (kind, seed) in [(ResidualKind::Linear, 1), (ResidualKind::Shl, 2)] {
-        let cfg = ConvResNetConfig {
-            q: 2,
-            q_int: 3,
-            steps: 2,
-            kind,
-            seed,
-        };
-        let mut model = ConvResNet::<f64>::new(cfg).unwrap();
         // nonzero θ so that every path of the flow carries gradient
-        let mut rng = ChaCha8Rng::seed_from_u64(seed + 10);
-        let p: Vec<f64> = model
-            .params()
-            .iter()
-            .map(|&v| v + 0.2 * Distribution::<f64>::sample(&StandardNormal, &mut rng))
-            .collect();
-        model.set_params(&p);
-        let (x, y) = mnist_like(3, seed);
+        let mut model = tiny(kind, seed);
+        let p = model.params().to_vec();
+        let (x, y) = images(3, seed);
         let mut g = vec![0.0; model.n_params()];
         let l = model.loss_and_gradient(&x, &y, &mut g);
         assert!((l.loss - model.loss(&x, &y).loss).abs() <= 1e-14 * l.loss.abs().max(1.0));
@@ -377,7 +359,7 @@ fn pretraining_gradient_matches_finite_differences() {
         seed: 3,
     };
     let mut model = ConvResNet::<f64>::new(cfg).unwrap();
-    let (x, y) = mnist_like(3, 4);
+    let (x, y) = images(3, 4);
     let p = model.ab_params();
     let mut g = vec![0.0; p.len()];
     let l = model.ab_loss_and_gradient(&x, &y, &mut g);
@@ -401,7 +383,7 @@ fn batch_size_changes_reuse_the_workspace_without_changing_results() {
     };
     let mut warm = ConvResNet::<f64>::new(cfg).unwrap();
     let mut fresh = warm.clone();
-    let (x8, y8) = mnist_like(8, 6);
+    let (x8, y8) = images(8, 6);
     let (x3, y3) = (x8[..3 * 784].to_vec(), y8[..3].to_vec());
     let mut g = vec![0.0; warm.n_params()];
     warm.loss(&x8, &y8);

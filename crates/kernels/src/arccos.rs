@@ -28,7 +28,7 @@ use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{check_pair, check_weighted_grad_shapes};
+use crate::kernel::{check_grad_x, check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, par, row_sq_norms, sym_driver};
 use crate::{Kernel, KernelSpec, SpectralMeasure};
 
@@ -90,13 +90,7 @@ impl Kernel for ArcCosine1 {
     }
 
     fn grad_x(&self, x: &[f64], y: &[f64], out: &mut [f64]) {
-        assert!(
-            x.len() == y.len() && out.len() == x.len(),
-            "grad_x: x has length {}, y has length {}, out has length {}",
-            x.len(),
-            y.len(),
-            out.len()
-        );
+        check_grad_x(x, y, out);
         let (a, b) = (aug_norm(x), aug_norm(y));
         let alpha = kahan_angle(x.len(), |l| x[l], |l| y[l], a, b);
         let cy = (PI - alpha) / PI;

@@ -153,6 +153,19 @@ pub(crate) fn check_pair(what: &str, x: &[f64], y: &[f64]) {
     );
 }
 
+/// Panics unless `x`, `y` and the gradient `out` of a pointwise [`Kernel::grad_x`] have the
+/// same length (the message names all three).
+#[track_caller]
+pub(crate) fn check_grad_x(x: &[f64], y: &[f64], out: &[f64]) {
+    assert!(
+        x.len() == y.len() && out.len() == x.len(),
+        "grad_x: x has length {}, y has length {}, out has length {}",
+        x.len(),
+        y.len(),
+        out.len()
+    );
+}
+
 /// Checks the shapes of a [`Kernel::weighted_grad_in_place`] call; returns `(N, M, d)`.
 pub(crate) fn check_weighted_grad_shapes(
     x: MatRef<'_, f64>,

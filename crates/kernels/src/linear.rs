@@ -5,7 +5,7 @@ use faer::prelude::Reborrow;
 use faer::{Accum, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::check_weighted_grad_shapes;
+use crate::kernel::{check_grad_x, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, par, row_sq_norms, sym_driver};
 use crate::{Kernel, KernelSpec, SpectralMeasure};
 
@@ -30,13 +30,7 @@ impl Kernel for Linear {
     }
 
     fn grad_x(&self, x: &[f64], y: &[f64], out: &mut [f64]) {
-        assert!(
-            x.len() == y.len() && out.len() == x.len(),
-            "grad_x: x has length {}, y has length {}, out has length {}",
-            x.len(),
-            y.len(),
-            out.len()
-        );
+        check_grad_x(x, y, out);
         out.copy_from_slice(y);
     }
 

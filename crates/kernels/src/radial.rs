@@ -30,7 +30,7 @@ use faer::{Accum, MatMut, MatRef};
 use plres_simd::exp::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{check_pair, check_weighted_grad_shapes};
+use crate::kernel::{check_grad_x, check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
@@ -106,13 +106,7 @@ fn radial_eval<P: RadialProfile>(p: &P, x: &[f64], y: &[f64]) -> f64 {
 }
 
 fn radial_grad_x<P: RadialProfile>(p: &P, x: &[f64], y: &[f64], out: &mut [f64]) {
-    assert!(
-        x.len() == y.len() && out.len() == x.len(),
-        "grad_x: x has length {}, y has length {}, out has length {}",
-        x.len(),
-        y.len(),
-        out.len()
-    );
+    check_grad_x(x, y, out);
     let g = p.grad_factor(sq_dist(x, y));
     for ((o, a), b) in out.iter_mut().zip(x).zip(y) {
         *o = g * (a - b);

@@ -37,6 +37,17 @@ fn assert_square(what: &str, k: MatRef<'_, f64>) {
     );
 }
 
+/// Panics unless `a` is the `n×n` matrix a workspace `what` was made for.
+#[track_caller]
+fn assert_workspace_size(what: &str, n: usize, a: MatRef<'_, f64>) {
+    assert!(
+        a.nrows() == n && a.ncols() == n,
+        "{what}: workspace for {n}×{n}, matrix is {}×{}",
+        a.nrows(),
+        a.ncols(),
+    );
+}
+
 fn check_square(k: MatRef<'_, f64>) -> Result<(), KernelError> {
     if k.nrows() != k.ncols() {
         return Err(KernelError::NotSquare {

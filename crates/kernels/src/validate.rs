@@ -28,20 +28,27 @@ pub fn check_batch(what: &'static str, x: MatRef<'_, f64>) -> Result<(), KernelE
 /// # Errors
 /// [`KernelError::NonFinite`] naming the first offending entry (column-major order).
 pub fn check_finite(what: &'static str, x: MatRef<'_, f64>) -> Result<(), KernelError> {
-    for j in 0..x.ncols() {
-        for i in 0..x.nrows() {
+    first_non_finite(x).map_or(Ok(()), |(row, col, value)| {
+        Err(KernelError::NonFinite {
+            what,
+            row,
+            col,
+            value,
+        })
+    })
+}
+
+/// The first entry of `x` that is NaN or infinite, in column-major order, as
+/// `(row, col, value)`; `None` when every entry is finite. The one finiteness scan that the
+/// typed checks of this crate and of the crates above it (each with its own error type)
+/// share.
+pub fn first_non_finite(x: MatRef<'_, f64>) -> Option<(usize, usize, f64)> {
+    (0..x.ncols()).find_map(|j| {
+        (0..x.nrows()).find_map(|i| {
             let value = x[(i, j)];
-            if !value.is_finite() {
-                return Err(KernelError::NonFinite {
-                    what,
-                    row: i,
-                    col: j,
-                    value,
-                });
-            }
-        }
-    }
-    Ok(())
+            (!value.is_finite()).then_some((i, j, value))
+        })
+    })
 }
 
 /// Checks that a slice (one point) is non-empty and finite.

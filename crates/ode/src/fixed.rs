@@ -15,7 +15,7 @@ use crate::grid::Grid;
 use crate::linalg::{Base, Terms, hermite_basis, lincomb};
 use crate::solution::{Output, Solution, Stats};
 use crate::stepper::{
-    RkWorkspace, StageSet, blocks, combine_rows, eval_blocked, row_block, stages_rows,
+    RkWorkspace, blocks, combine_rows, eval_blocked, needed_stages, row_block, sweep_stats,
 };
 use crate::tableau::ButcherTableau;
 
@@ -179,7 +179,6 @@ impl FixedSolver {
         let tab = &self.tableau;
         let (k, ys) = self.block_ws.buffers();
         let xb = &mut self.block_x;
-        let mut stats = Stats::default();
         let mut failed = false;
         'blocks: for rows in blocks(nr, row_block(tab, nr, nc)) {
             let local = (0, rows.1);
@@ -188,22 +187,7 @@ impl FixedSolver {
                 .copy_from(x.rb().subrows(rows.0, rows.1));
             for step in 0..n {
                 let (t, h) = grid.step(step);
-                let e = stages_rows(
-                    tab,
-                    field,
-                    t,
-                    h,
-                    xb.as_ref(),
-                    k,
-                    ys,
-                    false,
-                    StageSet::Needed,
-                    local,
-                );
-                if rows.0 == 0 {
-                    stats.field_evals += e;
-                    stats.steps_accepted += 1;
-                }
+                needed_stages(tab, field, t, h, xb.as_ref(), k, ys, local);
                 let finite = combine_rows(tab, h, k, xb.as_mut(), None, local);
                 if every {
                     states[step + 1]
@@ -226,7 +210,7 @@ impl FixedSolver {
             states.clear();
             return self.run_step_major(field, grid, x, output, times, states);
         }
-        Ok(stats)
+        Ok(sweep_stats(tab, n, nr))
     }
 
     fn run_step_major<F: VectorField + ?Sized>(

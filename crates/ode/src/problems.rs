@@ -42,6 +42,28 @@ fn check_params(expected: usize, got: usize) {
     assert_eq!(got, expected, "expected {expected} parameters, got {got}");
 }
 
+/// [`Parametric`] for the problems with one parameter (the field named), rebuilt by the
+/// problem's `new`.
+macro_rules! one_parameter {
+    ($($problem:ident . $field:ident),*) => {$(
+        impl Parametric for $problem {
+            fn params(&self) -> Vec<f64> {
+                vec![self.$field]
+            }
+            fn with_params(&self, p: &[f64]) -> Self {
+                check_params(1, p.len());
+                $problem::new(p[0])
+            }
+        }
+    )*};
+}
+
+one_parameter!(
+    HarmonicOscillator.omega,
+    ProtheroRobinson.lambda,
+    CosineGrowth.amp
+);
+
 fn add_row_major(grad: &mut [f64], g: MatRef<'_, f64>, offset: usize) {
     let d = g.ncols();
     for k in 0..g.nrows() {
@@ -299,16 +321,6 @@ impl VectorField for HarmonicOscillator {
     }
 }
 
-impl Parametric for HarmonicOscillator {
-    fn params(&self) -> Vec<f64> {
-        vec![self.omega]
-    }
-    fn with_params(&self, params: &[f64]) -> Self {
-        check_params(1, params.len());
-        HarmonicOscillator::new(params[0])
-    }
-}
-
 impl ExactSolution for HarmonicOscillator {
     fn exact(&self, t0: f64, x0: MatRef<'_, f64>, t: f64) -> Mat<f64> {
         let w = self.omega;
@@ -454,16 +466,6 @@ impl VectorField for ProtheroRobinson {
     }
 }
 
-impl Parametric for ProtheroRobinson {
-    fn params(&self) -> Vec<f64> {
-        vec![self.lambda]
-    }
-    fn with_params(&self, p: &[f64]) -> Self {
-        check_params(1, p.len());
-        ProtheroRobinson::new(p[0])
-    }
-}
-
 impl ExactSolution for ProtheroRobinson {
     fn exact(&self, t0: f64, x0: MatRef<'_, f64>, t: f64) -> Mat<f64> {
         let decay = (self.lambda * (t - t0)).exp();
@@ -516,16 +518,6 @@ impl VectorField for CosineGrowth {
             }
         }
         grad[0] += t.cos() * acc;
-    }
-}
-
-impl Parametric for CosineGrowth {
-    fn params(&self) -> Vec<f64> {
-        vec![self.amp]
-    }
-    fn with_params(&self, p: &[f64]) -> Self {
-        check_params(1, p.len());
-        CosineGrowth::new(p[0])
     }
 }
 

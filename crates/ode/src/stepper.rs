@@ -10,6 +10,7 @@ use faer::{Mat, MatMut, MatRef};
 
 use crate::field::VectorField;
 use crate::linalg::{Base, Terms, lincomb};
+use crate::solution::Stats;
 use crate::tableau::ButcherTableau;
 
 /// Which stages to evaluate.
@@ -114,6 +115,34 @@ pub(crate) fn stages_rows<F: VectorField + ?Sized>(
         evals += 1;
     }
     evals
+}
+
+/// [`stages_rows`] as the forward row-block sweeps call it: the stages the update needs,
+/// `K_0` not known. Each call makes [`sweep_stats`]'s evaluations per step.
+#[inline]
+pub(crate) fn needed_stages<F: VectorField + ?Sized>(
+    tab: &ButcherTableau,
+    field: &F,
+    t: f64,
+    h: f64,
+    x: MatRef<'_, f64>,
+    k: &mut [Mat<f64>],
+    ys: &mut [Mat<f64>],
+    rows: (usize, usize),
+) {
+    stages_rows(tab, field, t, h, x, k, ys, false, StageSet::Needed, rows);
+}
+
+/// The statistics of a row-block sweep of `n_steps` steps over `n_rows` rows that called
+/// [`needed_stages`] on each: every step evaluates the field once per needed stage (counted
+/// once per batch, as the step-major order does), none without rows.
+pub(crate) fn sweep_stats(tab: &ButcherTableau, n_steps: usize, n_rows: usize) -> Stats {
+    let steps = if n_rows == 0 { 0 } else { n_steps };
+    Stats {
+        field_evals: steps * (0..tab.stages()).filter(|&i| tab.is_needed(i)).count(),
+        steps_accepted: steps,
+        ..Stats::default()
+    }
 }
 
 /// Rows `r0 .. r0 + len` of `dst = base + h Σ_i b_i K_i` (`base` = `dst` itself for `None`);

@@ -12,7 +12,7 @@ use plres_ode::problems::{
 };
 use plres_ode::{
     AdaptiveConfig, AdaptiveSolver, ButcherTableau, CheckpointedTape, FixedMethod, FixedSolver,
-    Grid, OdeError, Output, RkWorkspace, StoredTape, VectorField, compare_adjoints,
+    Grid, OdeError, Output, RkWorkspace, Solution, StoredTape, VectorField, compare_adjoints,
     continuous_adjoint, solve_adaptive, solve_fixed,
 };
 use proptest::prelude::*;
@@ -53,6 +53,60 @@ fn fitted_order(hs: &[f64], errs: &[f64]) -> f64 {
     let sxy: f64 = xs.iter().zip(&ys).map(|(x, y)| (x - mx) * (y - my)).sum();
     let sxx: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
     sxy / sxx
+}
+
+/// A scalar field `ẋ = g(t, x)` (one column, no parameters) from `g` returning
+/// `(g(t, x), ∂g/∂x(t, x))`.
+struct Scalar<G>(G);
+
+impl<G: Fn(f64, f64) -> (f64, f64)> VectorField for Scalar<G> {
+    fn n_params(&self) -> usize {
+        0
+    }
+    fn eval(&self, t: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+        for i in 0..x.nrows() {
+            out[(i, 0)] = (self.0)(t, x[(i, 0)]).0;
+        }
+    }
+    fn vjp_state(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+        for i in 0..x.nrows() {
+            out[(i, 0)] = (self.0)(t, x[(i, 0)]).1 * v[(i, 0)];
+        }
+    }
+    fn vjp_params(&self, _: f64, _: MatRef<'_, f64>, _: MatRef<'_, f64>, _: &mut [f64]) {}
+}
+
+/// The state at the end of `grid` (fixed-grid solve with `tab`).
+fn final_state<F: VectorField>(
+    f: &F,
+    tab: &ButcherTableau,
+    grid: &Grid,
+    x0: MatRef<'_, f64>,
+) -> Mat<f64> {
+    solve_fixed(f, tab, grid, x0, &Output::Final)
+        .unwrap()
+        .final_state
+}
+
+/// The adaptive solve most tests run: Dormand–Prince 5(4) from `t = 0` to `t1`.
+fn dopri<F: VectorField>(
+    f: &F,
+    t1: f64,
+    x0: &Mat<f64>,
+    cfg: &AdaptiveConfig,
+    output: Output,
+) -> Result<Solution, OdeError> {
+    let tab = ButcherTableau::dormand_prince54();
+    solve_adaptive(f, &tab, 0.0, t1, x0.as_ref(), cfg, &output)
+}
+
+/// Relative and absolute tolerance both `tol`, other settings default.
+fn tolerance(tol: f64) -> AdaptiveConfig {
+    AdaptiveConfig {
+        rtol: tol,
+        atol: tol,
+        ..AdaptiveConfig::default()
+    }
 }
 
 fn max_abs_diff(a: MatRef<'_, f64>, b: MatRef<'_, f64>) -> f64 {
@@ -180,25 +234,14 @@ fn fixed_grid_statistics() {
     let field = HarmonicOscillator::new(1.0);
     let x0 = Mat::from_fn(1, 2, |_, j| j as f64);
     let grid = Grid::uniform(0.0, 1.0, 10).unwrap();
-    let rk4 = solve_fixed(
-        &field,
-        &ButcherTableau::rk4(),
-        &grid,
-        x0.as_ref(),
-        &Output::Final,
-    )
-    .unwrap();
+    let solve = |tab: ButcherTableau| {
+        solve_fixed(&field, &tab, &grid, x0.as_ref(), &Output::Final).unwrap()
+    };
+    let rk4 = solve(ButcherTableau::rk4());
     assert_eq!(rk4.stats.field_evals, 40);
     assert_eq!(rk4.stats.steps_accepted, 10);
     assert_eq!(rk4.stats.steps_rejected, 0);
-    let dp = solve_fixed(
-        &field,
-        &ButcherTableau::dormand_prince54(),
-        &grid,
-        x0.as_ref(),
-        &Output::Final,
-    )
-    .unwrap();
+    let dp = solve(ButcherTableau::dormand_prince54());
     assert_eq!(dp.stats.field_evals, 60);
 }
 
@@ -288,31 +331,15 @@ fn row_blocking_keeps_every_path_bitwise_equal() {
         assert_eq!(ga.state, gb.state);
         assert_eq!(ga.params, gb.params);
         let half = n / 2;
-        let top = solve_fixed(
-            &field,
-            &tab,
-            &grid,
-            x0.as_ref().subrows(0, half),
-            &Output::Final,
-        )
-        .unwrap();
-        let bottom = solve_fixed(
-            &field,
-            &tab,
-            &grid,
-            x0.as_ref().subrows(half, n - half),
-            &Output::Final,
-        )
-        .unwrap();
+        let top = final_state(&field, &tab, &grid, x0.as_ref().subrows(0, half));
+        let bottom = final_state(&field, &tab, &grid, x0.as_ref().subrows(half, n - half));
         let scale = every.final_state.norm_max();
-        let e = max_abs_diff(
-            top.final_state.as_ref(),
-            every.final_state.as_ref().subrows(0, half),
-        )
-        .max(max_abs_diff(
-            bottom.final_state.as_ref(),
-            every.final_state.as_ref().subrows(half, n - half),
-        ));
+        let e = max_abs_diff(top.as_ref(), every.final_state.as_ref().subrows(0, half)).max(
+            max_abs_diff(
+                bottom.as_ref(),
+                every.final_state.as_ref().subrows(half, n - half),
+            ),
+        );
         assert!(
             e <= 64.0 * f64::EPSILON * scale,
             "{}: blocking changed values by {e}",
@@ -404,17 +431,10 @@ fn backward_grids_integrate_backwards() {
     let field = HarmonicOscillator::new(1.5);
     let x1 = Mat::from_fn(1, 2, |_, j| 1.0 - j as f64);
     let grid = Grid::uniform(1.0, 0.0, 100).unwrap();
-    let sol = solve_fixed(
-        &field,
-        &ButcherTableau::rk4(),
-        &grid,
-        x1.as_ref(),
-        &Output::Final,
-    )
-    .unwrap();
+    let x_end = final_state(&field, &ButcherTableau::rk4(), &grid, x1.as_ref());
     let exact = field.exact(1.0, x1.as_ref(), 0.0);
     // RK4 global error ≈ T h⁴ ω⁵/120 ≈ 1e-9.
-    assert!(max_abs_diff(sol.final_state.as_ref(), exact.as_ref()) < 1e-8);
+    assert!(max_abs_diff(x_end.as_ref(), exact.as_ref()) < 1e-8);
 }
 
 #[test]
@@ -443,26 +463,14 @@ fn invalid_grids_and_outputs_are_typed_errors() {
     let x0 = Mat::<f64>::zeros(1, 2);
     let grid = Grid::uniform(0.0, 1.0, 4).unwrap();
     let tab = ButcherTableau::euler();
-    let r = solve_fixed(
-        &field,
-        &tab,
-        &grid,
-        x0.as_ref(),
-        &Output::AtTimes(vec![0.5, 1.5]),
-    );
+    let at =
+        |times: Vec<f64>| solve_fixed(&field, &tab, &grid, x0.as_ref(), &Output::AtTimes(times));
     assert!(matches!(
-        r,
+        at(vec![0.5, 1.5]),
         Err(OdeError::OutputTimeOutOfRange { index: 1, .. })
     ));
-    let r = solve_fixed(
-        &field,
-        &tab,
-        &grid,
-        x0.as_ref(),
-        &Output::AtTimes(vec![0.5, 0.2]),
-    );
     assert!(matches!(
-        r,
+        at(vec![0.5, 0.2]),
         Err(OdeError::OutputTimesNotSorted { index: 1, .. })
     ));
     let r = AdaptiveSolver::new(ButcherTableau::rk4(), AdaptiveConfig::default());
@@ -502,14 +510,8 @@ fn fixed_grid_overflow_is_a_typed_error() {
     let field = Linear::new(Mat::from_fn(1, 1, |_, _| 1e300));
     let x0 = Mat::from_fn(1, 1, |_, _| 1e300);
     let grid = Grid::uniform(0.0, 1.0, 4).unwrap();
-    let err = solve_fixed(
-        &field,
-        &ButcherTableau::rk4(),
-        &grid,
-        x0.as_ref(),
-        &Output::EveryStep,
-    )
-    .unwrap_err();
+    let rk4 = ButcherTableau::rk4();
+    let err = solve_fixed(&field, &rk4, &grid, x0.as_ref(), &Output::EveryStep).unwrap_err();
     match err {
         OdeError::NonFinite {
             step,
@@ -537,19 +539,12 @@ fn dormand_prince_meets_tolerance_on_the_oscillator() {
     let x0 = Mat::from_fn(3, 2, |i, j| [1.0, 0.0, 0.3, -1.0, 0.7, 0.2][2 * i + j]);
     let times: Vec<f64> = (0..=20).map(|k| k as f64 * 0.5).collect();
     for tol in [1e-4, 1e-6, 1e-8, 1e-10] {
-        let cfg = AdaptiveConfig {
-            rtol: tol,
-            atol: tol,
-            ..AdaptiveConfig::default()
-        };
-        let sol = solve_adaptive(
+        let sol = dopri(
             &field,
-            &ButcherTableau::dormand_prince54(),
-            0.0,
             10.0,
-            x0.as_ref(),
-            &cfg,
-            &Output::AtTimes(times.clone()),
+            &x0,
+            &tolerance(tol),
+            Output::AtTimes(times.clone()),
         )
         .unwrap();
         let exact = field.exact(0.0, x0.as_ref(), 10.0);
@@ -582,16 +577,7 @@ fn adaptive_solve_from_a_non_finite_state_reports_it() {
     let field = LotkaVolterra::classic();
     for bad in [f64::NAN, f64::INFINITY] {
         let x0 = Mat::from_fn(1, 2, |_, j| if j == 1 { bad } else { 1.0 });
-        let err = solve_adaptive(
-            &field,
-            &ButcherTableau::dormand_prince54(),
-            0.0,
-            1.0,
-            x0.as_ref(),
-            &AdaptiveConfig::default(),
-            &Output::Final,
-        )
-        .unwrap_err();
+        let err = dopri(&field, 1.0, &x0, &AdaptiveConfig::default(), Output::Final).unwrap_err();
         match &err {
             OdeError::NonFinite {
                 step: 0, t_reached, ..
@@ -607,15 +593,7 @@ fn adaptive_pairs_meet_tolerance_on_lotka_volterra() {
     let field = LotkaVolterra::classic();
     let x0 = Mat::from_fn(1, 2, |_, _| 1.0);
     let grid = Grid::uniform(0.0, 10.0, 100_000).unwrap();
-    let reference = solve_fixed(
-        &field,
-        &ButcherTableau::rk4(),
-        &grid,
-        x0.as_ref(),
-        &Output::Final,
-    )
-    .unwrap()
-    .final_state;
+    let reference = final_state(&field, &ButcherTableau::rk4(), &grid, x0.as_ref());
     let v0 = field.invariant(1.0, 1.0);
     for (tab, factor, tols) in [
         (
@@ -631,11 +609,7 @@ fn adaptive_pairs_meet_tolerance_on_lotka_volterra() {
     ] {
         let mut ratios = vec![];
         for tol in tols {
-            let cfg = AdaptiveConfig {
-                rtol: tol,
-                atol: tol,
-                ..AdaptiveConfig::default()
-            };
+            let cfg = tolerance(tol);
             let sol = solve_adaptive(
                 &field,
                 &tab,
@@ -681,27 +655,8 @@ fn adaptive_pairs_meet_tolerance_on_lotka_volterra() {
 /// (64ε relative).
 #[test]
 fn dense_output_is_exact_on_polynomials_of_its_order() {
-    struct Power(i32);
-    impl VectorField for Power {
-        fn n_params(&self) -> usize {
-            0
-        }
-        fn eval(&self, t: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
-            for i in 0..x.nrows() {
-                out[(i, 0)] = self.0 as f64 * t.powi(self.0 - 1);
-            }
-        }
-        fn vjp_state(
-            &self,
-            _: f64,
-            _: MatRef<'_, f64>,
-            _: MatRef<'_, f64>,
-            mut out: MatMut<'_, f64>,
-        ) {
-            out.fill(0.0);
-        }
-        fn vjp_params(&self, _: f64, _: MatRef<'_, f64>, _: MatRef<'_, f64>, _: &mut [f64]) {}
-    }
+    // ẋ = q t^{q−1}, independent of x
+    let power = |q: i32| Scalar(move |t: f64, _: f64| (q as f64 * t.powi(q - 1), 0.0));
     let times: Vec<f64> = (1..40).map(|k| k as f64 * 0.049).collect();
     for (tab, q) in [
         (ButcherTableau::dormand_prince54(), 4),
@@ -714,7 +669,7 @@ fn dense_output_is_exact_on_polynomials_of_its_order() {
         };
         let x0 = Mat::<f64>::zeros(1, 1);
         let sol = solve_adaptive(
-            &Power(q),
+            &power(q),
             &tab,
             0.0,
             2.0,
@@ -747,16 +702,7 @@ fn stiff_problem_hits_the_step_limit() {
         max_steps: 2000,
         ..AdaptiveConfig::default()
     };
-    let err = solve_adaptive(
-        &field,
-        &ButcherTableau::dormand_prince54(),
-        0.0,
-        10.0,
-        x0.as_ref(),
-        &cfg,
-        &Output::EveryStep,
-    )
-    .unwrap_err();
+    let err = dopri(&field, 10.0, &x0, &cfg, Output::EveryStep).unwrap_err();
     let OdeError::TooManySteps {
         max_steps,
         t_reached,
@@ -777,16 +723,7 @@ fn stiff_problem_hits_the_step_limit() {
     assert!(e < 10.0 * 1e-6, "partial state error {e}");
     // The same problem with a minimum step above the stability limit fails on h_min instead.
     let cfg = AdaptiveConfig { h_min: 1e-4, ..cfg };
-    let err = solve_adaptive(
-        &field,
-        &ButcherTableau::dormand_prince54(),
-        0.0,
-        10.0,
-        x0.as_ref(),
-        &cfg,
-        &Output::Final,
-    )
-    .unwrap_err();
+    let err = dopri(&field, 10.0, &x0, &cfg, Output::Final).unwrap_err();
     assert!(matches!(err, OdeError::StepSizeTooSmall { .. }), "{err}");
     assert!(err.partial().is_some());
 }
@@ -795,38 +732,14 @@ fn stiff_problem_hits_the_step_limit() {
 /// typed error carrying a finite partial state, never a panic or a NaN result.
 #[test]
 fn blow_up_ends_in_a_typed_error() {
-    struct Riccati;
-    impl VectorField for Riccati {
-        fn n_params(&self) -> usize {
-            0
-        }
-        fn eval(&self, _: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
-            for i in 0..x.nrows() {
-                out[(i, 0)] = x[(i, 0)] * x[(i, 0)];
-            }
-        }
-        fn vjp_state(
-            &self,
-            _: f64,
-            x: MatRef<'_, f64>,
-            v: MatRef<'_, f64>,
-            mut out: MatMut<'_, f64>,
-        ) {
-            for i in 0..x.nrows() {
-                out[(i, 0)] = 2.0 * x[(i, 0)] * v[(i, 0)];
-            }
-        }
-        fn vjp_params(&self, _: f64, _: MatRef<'_, f64>, _: MatRef<'_, f64>, _: &mut [f64]) {}
-    }
+    let riccati = Scalar(|_: f64, x: f64| (x * x, 2.0 * x));
     let x0 = Mat::from_fn(1, 1, |_, _| 1.0);
-    let err = solve_adaptive(
-        &Riccati,
-        &ButcherTableau::dormand_prince54(),
-        0.0,
+    let err = dopri(
+        &riccati,
         2.0,
-        x0.as_ref(),
+        &x0,
         &AdaptiveConfig::default(),
-        &Output::Final,
+        Output::Final,
     )
     .unwrap_err();
     assert!(matches!(
@@ -851,17 +764,6 @@ fn loss(c: &Mat<f64>, xn: MatRef<'_, f64>) -> f64 {
         }
     }
     l
-}
-
-fn final_state<F: VectorField>(
-    f: &F,
-    tab: &ButcherTableau,
-    grid: &Grid,
-    x0: MatRef<'_, f64>,
-) -> Mat<f64> {
-    solve_fixed(f, tab, grid, x0, &Output::Final)
-        .unwrap()
-        .final_state
 }
 
 /// Central finite differences of `L(x_n(x0, θ))` in every coordinate of `x0` and `θ`.

@@ -195,18 +195,16 @@ impl Metric {
                 dot(grad, grad)
             }
             Some(bs) => {
-                let mut off = 0;
                 let mut acc = 0.0;
-                for b in bs {
-                    let (g, o) = (&grad[off..off + b.len], &mut out[off..off + b.len]);
+                for (w, r) in weighted_ranges(bs) {
+                    let (g, o) = (&grad[r.clone()], &mut out[r]);
                     let mut s = 0.0;
                     for (oi, &gi) in o.iter_mut().zip(g) {
-                        let gi_w = gi / b.weight;
+                        let gi_w = gi / w;
                         *oi = gi_w;
                         s += gi * gi_w;
                     }
                     acc += s;
-                    off += b.len;
                 }
                 acc
             }
@@ -229,13 +227,7 @@ impl Metric {
         match &self.blocks {
             None => dot(u, v),
             Some(bs) => {
-                let mut off = 0;
-                let mut acc = 0.0;
-                for b in bs {
-                    acc += b.weight * dot(&u[off..off + b.len], &v[off..off + b.len]);
-                    off += b.len;
-                }
-                acc
+                weighted_ranges(bs).fold(0.0, |acc, (w, r)| acc + w * dot(&u[r.clone()], &v[r]))
             }
         }
     }
@@ -257,18 +249,24 @@ impl Metric {
         self.check(g.len(), "dual_norm_sq");
         match &self.blocks {
             None => dot(g, g),
-            Some(bs) => {
-                let mut off = 0;
-                let mut acc = 0.0;
-                for b in bs {
-                    let s = &g[off..off + b.len];
-                    acc += dot(s, s) / b.weight;
-                    off += b.len;
-                }
-                acc
-            }
+            Some(bs) => weighted_ranges(bs).fold(0.0, |acc, (w, r)| {
+                let s = &g[r];
+                acc + dot(s, s) / w
+            }),
         }
     }
+}
+
+/// The blocks as `(weight, index range)`, in order: what every block-wise sum of
+/// [`Metric`] iterates over.
+fn weighted_ranges(
+    blocks: &[MetricBlock],
+) -> impl Iterator<Item = (f64, std::ops::Range<usize>)> + '_ {
+    blocks.iter().scan(0, |off, b| {
+        let range = *off..*off + b.len;
+        *off += b.len;
+        Some((b.weight, range))
+    })
 }
 
 pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {

@@ -1096,28 +1096,22 @@ fn run_time_errors_are_typed() {
     let mut q = Quadratic::diagonal(&[1.0, 1.0]);
     let gd = GradientDescentConfig::new(0.1).build().unwrap();
     let s = Stopping::iterations(3);
-    let err = run(&mut q, &gd, State::new(vec![1.0; 3]), &s, &mut []).unwrap_err();
-    assert!(matches!(
-        err,
-        OptimError::DimensionMismatch {
-            expected: 2,
-            got: 3,
-            ..
-        }
-    ));
     let gd3 = GradientDescentConfig::new(0.1)
         .with_metric(Metric::euclidean(3))
         .build()
         .unwrap();
-    let err = run(&mut q, &gd3, State::new(vec![1.0; 2]), &s, &mut []).unwrap_err();
-    assert!(matches!(
-        err,
-        OptimError::DimensionMismatch {
-            expected: 2,
-            got: 3,
-            ..
-        }
-    ));
+    // three parameters for a problem of two; a metric of three for a problem of two
+    for (solver, n) in [(&gd, 3), (&gd3, 2)] {
+        let err = run(&mut q, solver, State::new(vec![1.0; n]), &s, &mut []).unwrap_err();
+        assert!(matches!(
+            err,
+            OptimError::DimensionMismatch {
+                expected: 2,
+                got: 3,
+                ..
+            }
+        ));
+    }
     let sgd = SgdConfig::new(0.1, 2, 0).build().unwrap();
     let err = run(&mut q, &sgd, State::new(vec![1.0; 2]), &s, &mut []).unwrap_err();
     assert!(matches!(
@@ -1204,6 +1198,22 @@ fn problem_errors_propagate_with_their_source() {
 // ---------------------------------------------------------------------------------------
 // No allocation per iterate.
 
+/// Heap allocations made by `iters` iterations of `solver` on `problem` from `p0` (through
+/// `run_in_place`; the state is made before counting).
+fn run_allocations(problem: &mut dyn Problem, solver: &dyn Solver, p0: &[f64], iters: u64) -> u64 {
+    let mut state = State::new(p0.to_vec());
+    let before = allocations();
+    run_in_place(
+        problem,
+        solver,
+        &mut state,
+        &Stopping::iterations(iters),
+        &mut [],
+    )
+    .unwrap();
+    allocations() - before
+}
+
 /// The allocations of a run do not depend on its length: everything is allocated when the
 /// run starts (same count for 5 and 200 iterations), for every solver, with minibatches.
 #[test]
@@ -1233,17 +1243,7 @@ fn steps_do_not_allocate() {
     for s in &solvers {
         let count = |iters: u64| {
             let mut ls = LeastSquares::random(10, 4, 8);
-            let mut state = State::new(vec![0.1; 4]);
-            let before = allocations();
-            run_in_place(
-                &mut ls,
-                s.as_ref(),
-                &mut state,
-                &Stopping::iterations(iters),
-                &mut [],
-            )
-            .unwrap();
-            allocations() - before
+            run_allocations(&mut ls, s.as_ref(), &[0.1; 4], iters)
         };
         // warm-up: one-time registrations (e.g. tracing call sites) happen here
         count(1);
@@ -1262,19 +1262,8 @@ fn steps_do_not_allocate() {
         Box::new(MomentumConfig::heavy_ball(0.1, 0.5).build().unwrap()),
         Box::new(AdamConfig::adam(0.01).build().unwrap()),
     ] {
-        let count = |iters: u64, q: &mut Quadratic| {
-            let mut state = State::new(vec![1.0; 3]);
-            let before = allocations();
-            run_in_place(
-                q,
-                s.as_ref(),
-                &mut state,
-                &Stopping::iterations(iters),
-                &mut [],
-            )
-            .unwrap();
-            allocations() - before
-        };
+        let count =
+            |iters: u64, q: &mut Quadratic| run_allocations(q, s.as_ref(), &[1.0; 3], iters);
         count(1, &mut q);
         assert_eq!(count(5, &mut q), count(200, &mut q), "{}", s.name());
     }

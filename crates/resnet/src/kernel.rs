@@ -45,7 +45,7 @@ use plres_kernels::{Kernel, KernelSpec};
 use crate::checkpoint::{Checkpoint, keys};
 use crate::error::{CheckpointError, ResNetError};
 use crate::loss::validate_targets;
-use crate::maps::FixedMaps;
+use crate::maps::{FixedMaps, check_dim};
 use crate::model::Model;
 use crate::report::Trajectory;
 
@@ -299,13 +299,7 @@ impl KernelResNet {
                 found: g.states.len().min(g.adjoints.len()),
             });
         }
-        if g.states[0].ncols() != self.d {
-            return Err(ResNetError::DimensionMismatch {
-                what: "gradient state dimension (d)",
-                expected: self.d,
-                found: g.states[0].ncols(),
-            });
-        }
+        check_dim("gradient state dimension (d)", self.d, g.states[0].ncols())?;
         for k in 0..self.depth {
             self.layers[k].append_scaled(g.states[k].as_ref(), g.adjoints[k + 1].as_ref(), -eta)?;
         }

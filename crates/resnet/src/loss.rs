@@ -12,11 +12,13 @@
 //! one-hot codes of labels: [`one_hot`].
 
 use faer::{Mat, MatMut, MatRef};
+use plres_kernels::validate::first_non_finite;
 use plres_simd::clear_upper_state;
 
 use plres_data::TargetsRef;
 
 use crate::error::ResNetError;
+use crate::maps::check_dim;
 
 /// Checks targets against `n` samples and an output dimension `d_out`: shape,
 /// finiteness, labels `< d_out`. Every checked entry point calls it once per call.
@@ -31,30 +33,12 @@ pub fn validate_targets(
 ) -> Result<(), ResNetError> {
     match targets {
         TargetsRef::Regression(y) => {
-            if y.nrows() != n {
-                return Err(ResNetError::DimensionMismatch {
-                    what: "target rows (one per sample)",
-                    expected: n,
-                    found: y.nrows(),
-                });
-            }
-            if y.ncols() != d_out {
-                return Err(ResNetError::DimensionMismatch {
-                    what: "target columns (d_out)",
-                    expected: d_out,
-                    found: y.ncols(),
-                });
-            }
+            check_dim("target rows (one per sample)", n, y.nrows())?;
+            check_dim("target columns (d_out)", d_out, y.ncols())?;
             check_finite(y, "targets")
         }
         TargetsRef::Classes(labels) => {
-            if labels.len() != n {
-                return Err(ResNetError::DimensionMismatch {
-                    what: "number of labels (one per sample)",
-                    expected: n,
-                    found: labels.len(),
-                });
-            }
+            check_dim("number of labels (one per sample)", n, labels.len())?;
             match labels.iter().position(|&c| c >= d_out) {
                 Some(index) => Err(ResNetError::LabelOutOfRange {
                     index,
@@ -69,20 +53,14 @@ pub fn validate_targets(
 
 /// Returns the first non-finite entry of `x` as a typed error naming `what`.
 pub(crate) fn check_finite(x: MatRef<'_, f64>, what: &'static str) -> Result<(), ResNetError> {
-    for j in 0..x.ncols() {
-        for i in 0..x.nrows() {
-            let value = x[(i, j)];
-            if !value.is_finite() {
-                return Err(ResNetError::NonFinite {
-                    what,
-                    row: i,
-                    col: j,
-                    value,
-                });
-            }
-        }
-    }
-    Ok(())
+    first_non_finite(x).map_or(Ok(()), |(row, col, value)| {
+        Err(ResNetError::NonFinite {
+            what,
+            row,
+            col,
+            value,
+        })
+    })
 }
 
 /// Mean squared loss `(1/N) Σ_i ½‖z_i − y_i‖²`; writes `∂L/∂Z = (Z − Y)/N` into `grad`.

@@ -59,13 +59,7 @@ impl FixedMaps {
 
     /// Validates `A` (`d×d_in`, finite, `d_in ≥ 1`) for state dimension `d`.
     pub(crate) fn check_embed_in(a: &Mat<f64>, d: usize) -> Result<(), ResNetError> {
-        if a.nrows() != d {
-            return Err(ResNetError::DimensionMismatch {
-                what: "rows of the input embedding A (d)",
-                expected: d,
-                found: a.nrows(),
-            });
-        }
+        check_dim("rows of the input embedding A (d)", d, a.nrows())?;
         if a.ncols() == 0 {
             return Err(ResNetError::ZeroDimension {
                 what: "d_in (columns of A)",
@@ -76,13 +70,7 @@ impl FixedMaps {
 
     /// Validates `B` (`d_out×d`, finite, `d_out ≥ 1`) for state dimension `d`.
     pub(crate) fn check_embed_out(b: &Mat<f64>, d: usize) -> Result<(), ResNetError> {
-        if b.ncols() != d {
-            return Err(ResNetError::DimensionMismatch {
-                what: "columns of the output map B (d)",
-                expected: d,
-                found: b.ncols(),
-            });
-        }
+        check_dim("columns of the output map B (d)", d, b.ncols())?;
         if b.nrows() == 0 {
             return Err(ResNetError::ZeroDimension {
                 what: "d_out (rows of B)",
@@ -110,37 +98,28 @@ impl FixedMaps {
     /// # Panics
     /// If the shapes disagree (`x: N×d_in`, `x0: N×d`).
     pub(crate) fn embed(&self, x: MatRef<'_, f64>, x0: MatMut<'_, f64>) {
-        let mut x0 = x0;
-        match &self.embed_in {
-            None => x0.copy_from(x),
-            Some(a) => {
-                let par = par_for(x.nrows(), a.ncols(), a.nrows());
-                matmul(x0, Accum::Replace, x, a.transpose(), 1.0, par);
-            }
-        }
+        apply_map(self.embed_in.as_ref().map(|a| a.transpose()), x, x0);
     }
 
     /// `z = X^L Bᵀ` (or a copy of `X^L`).
     pub(crate) fn output(&self, xl: MatRef<'_, f64>, z: MatMut<'_, f64>) {
-        let mut z = z;
-        match &self.embed_out {
-            None => z.copy_from(xl),
-            Some(b) => {
-                let par = par_for(xl.nrows(), b.ncols(), b.nrows());
-                matmul(z, Accum::Replace, xl, b.transpose(), 1.0, par);
-            }
-        }
+        apply_map(self.embed_out.as_ref().map(|b| b.transpose()), xl, z);
     }
 
     /// `P^L = G B` from the loss gradient `G = ∂L/∂Z` (or a copy of `G`).
     pub(crate) fn adjoint_terminal(&self, g: MatRef<'_, f64>, pl: MatMut<'_, f64>) {
-        let mut pl = pl;
-        match &self.embed_out {
-            None => pl.copy_from(g),
-            Some(b) => {
-                let par = par_for(g.nrows(), b.nrows(), b.ncols());
-                matmul(pl, Accum::Replace, g, b.as_ref(), 1.0, par);
-            }
+        apply_map(self.embed_out.as_ref().map(|b| b.as_ref()), g, pl);
+    }
+}
+
+/// `dst = src M` for a fixed map `M` (one GEMM), `dst = src` without one: the three
+/// products of [`FixedMaps`] with `M = Aᵀ`, `Bᵀ` or `B`.
+fn apply_map(m: Option<MatRef<'_, f64>>, src: MatRef<'_, f64>, mut dst: MatMut<'_, f64>) {
+    match m {
+        None => dst.copy_from(src),
+        Some(m) => {
+            let par = par_for(src.nrows(), m.nrows(), m.ncols());
+            matmul(dst, Accum::Replace, src, m, 1.0, par);
         }
     }
 }
@@ -170,14 +149,27 @@ pub(crate) fn check_batch(x: MatRef<'_, f64>, d_in: usize) -> Result<(), ResNetE
     if x.nrows() == 0 {
         return Err(ResNetError::EmptyData { what: "input X" });
     }
-    if x.ncols() != d_in {
+    check_dim("input columns (d_in)", d_in, x.ncols())?;
+    check_finite(x, "input X")
+}
+
+/// Validates a dimension of the data against what the model expects.
+///
+/// # Errors
+/// [`ResNetError::DimensionMismatch`] naming `what`, unless `found == expected`.
+pub(crate) fn check_dim(
+    what: &'static str,
+    expected: usize,
+    found: usize,
+) -> Result<(), ResNetError> {
+    if expected != found {
         return Err(ResNetError::DimensionMismatch {
-            what: "input columns (d_in)",
-            expected: d_in,
-            found: x.ncols(),
+            what,
+            expected,
+            found,
         });
     }
-    check_finite(x, "input X")
+    Ok(())
 }
 
 /// Validates the length of a flat parameter (or gradient) vector.

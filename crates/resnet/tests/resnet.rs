@@ -147,6 +147,36 @@ fn labels(n: usize, classes: usize, seed: u64) -> Vec<usize> {
         .collect()
 }
 
+/// The data of the gradient checks, all from `seed`: inputs `X` (`N×d_in`), regression
+/// targets `Y` (`N×d`), labels in `0..3` and the `3×d` output map `B` of the
+/// cross-entropy case.
+struct FdData {
+    x: Mat<f64>,
+    y: Mat<f64>,
+    labels: Vec<usize>,
+    b: Mat<f64>,
+}
+
+impl FdData {
+    fn new(n: usize, d_in: usize, d: usize, seed: u64) -> Self {
+        Self {
+            x: normal_mat(n, d_in, 1.0, seed + 3),
+            y: normal_mat(n, d, 1.0, seed + 4),
+            labels: labels(n, 3, seed),
+            b: normal_mat(3, d, 1.0, seed + 5),
+        }
+    }
+
+    /// The class labels (cross-entropy, `ce`) or the regression targets.
+    fn targets(&self, ce: bool) -> TargetsRef<'_> {
+        if ce {
+            TargetsRef::Classes(&self.labels)
+        } else {
+            TargetsRef::Regression(self.y.as_ref())
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Gradients against finite differences.
 
@@ -178,23 +208,15 @@ fn linear_fd_case(
     net = net
         .with_input_embedding(normal_mat(d, d_in, 0.7, seed + 2))
         .unwrap();
-    let x = normal_mat(n, d_in, 1.0, seed + 3);
-    let y = normal_mat(n, d, 1.0, seed + 4);
-    let lab = labels(n, 3, seed);
+    let data = FdData::new(n, d_in, d, seed);
     if ce {
-        net = net
-            .with_output_map(normal_mat(3, d, 1.0, seed + 5))
-            .unwrap();
+        net = net.with_output_map(data.b.clone()).unwrap();
     }
-    let targets = if ce {
-        TargetsRef::Classes(&lab)
-    } else {
-        TargetsRef::Regression(y.as_ref())
-    };
-    let rep = net.gradient_report(x.as_ref(), targets).unwrap();
+    let (x, targets) = (data.x.as_ref(), data.targets(ce));
+    let rep = net.gradient_report(x, targets).unwrap();
     let params = net.params().to_vec();
     check_fd(
-        |u| net.loss_at(u, x.as_ref(), targets).unwrap(),
+        |u| net.loss_at(u, x, targets).unwrap(),
         &params,
         &rep.euclidean,
         seed,
@@ -229,16 +251,14 @@ proptest! {
             dim: d, width: p, depth, activation: Activation::Tanh,
             init_u: Init::Normal { std: 1.0, seed }, seed: seed + 1, shared_init: false,
         }).unwrap();
+        let data = FdData::new(n, d, d, seed);
         if ce {
-            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+            net = net.with_output_map(data.b.clone()).unwrap();
         }
-        let x = normal_mat(n, d, 1.0, seed + 3);
-        let y = normal_mat(n, d, 1.0, seed + 4);
-        let lab = labels(n, 3, seed);
-        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
-        let rep = net.gradient_report(x.as_ref(), targets).unwrap();
+        let (x, targets) = (data.x.as_ref(), data.targets(ce));
+        let rep = net.gradient_report(x, targets).unwrap();
         let params = net.params().to_vec();
-        check_fd(|q| net.loss_at(q, x.as_ref(), targets).unwrap(), &params, &rep.euclidean, seed,
+        check_fd(|q| net.loss_at(q, x, targets).unwrap(), &params, &rep.euclidean, seed,
             &format!("ShlResNet ce={ce}"));
     }
 
@@ -252,17 +272,15 @@ proptest! {
     ) {
         let spec = KernelSpec::Gaussian { sigma: 1.0 };
         let mut net = KernelResNet::new(spec, d, depth).unwrap();
+        let data = FdData::new(n, d, d, seed);
         if ce {
-            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+            net = net.with_output_map(data.b.clone()).unwrap();
         }
-        let x = normal_mat(n, d, 1.0, seed + 3);
-        let y = normal_mat(n, d, 1.0, seed + 4);
-        let lab = labels(n, 3, seed);
-        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
+        let (x, targets) = (data.x.as_ref(), data.targets(ce));
         for _ in 0..2 {
-            net.gd_step(x.as_ref(), targets, 1.0).unwrap();
+            net.gd_step(x, targets, 1.0).unwrap();
         }
-        let g = net.loss_and_gradient(x.as_ref(), targets).unwrap();
+        let g = net.loss_and_gradient(x, targets).unwrap();
         let h = 1.0 / depth as f64;
         let k = (seed as usize) % depth;
         let c = normal_mat(1, d, 1.0, seed + 6);
@@ -279,7 +297,7 @@ proptest! {
         let perturbed = |s: f64| {
             let mut m = net.clone();
             m.layers_mut()[k].append_scaled(c.as_ref(), a.as_ref(), s * eps).unwrap();
-            m.loss(x.as_ref(), targets).unwrap()
+            m.loss(x, targets).unwrap()
         };
         let fd = (perturbed(1.0) - perturbed(-1.0)) / (2.0 * eps);
         let a_norm = (0..d).map(|j| a[(0, j)] * a[(0, j)]).sum::<f64>().sqrt();
@@ -292,22 +310,20 @@ proptest! {
         n in 2usize..6, d in 1usize..3, depth in 1usize..4, ce: bool, seed in 0u64..1000,
     ) {
         let mut net = KernelResNet::new(KernelSpec::Matern52 { lengthscale: 1.5 }, d, depth).unwrap();
+        let data = FdData::new(n, d, d, seed);
         if ce {
-            net = net.with_output_map(normal_mat(3, d, 1.0, seed + 5)).unwrap();
+            net = net.with_output_map(data.b.clone()).unwrap();
         }
-        let x = normal_mat(n, d, 1.0, seed + 3);
-        let y = normal_mat(n, d, 1.0, seed + 4);
-        let lab = labels(n, 3, seed);
-        let targets = if ce { TargetsRef::Classes(&lab) } else { TargetsRef::Regression(y.as_ref()) };
-        net.gd_step(x.as_ref(), targets, 1.0).unwrap();
-        net.add_trajectory_centres(x.as_ref()).unwrap();
+        let (x, targets) = (data.x.as_ref(), data.targets(ce));
+        net.gd_step(x, targets, 1.0).unwrap();
+        net.add_trajectory_centres(x).unwrap();
         let model = KernelCoefficients::new(net).unwrap();
         let mut params = model.params().to_vec();
         // move off the dictionary's zero coefficients
         for (v, z) in params.iter_mut().zip(normal_vec(model.n_params(), seed)) {
             *v += 0.3 * z;
         }
-        let mut prob = TrainingProblem::new(model, x.as_ref(), targets).unwrap();
+        let mut prob = TrainingProblem::new(model, x, targets).unwrap();
         let mut grad = vec![0.0; params.len()];
         prob.loss_and_gradient(&params, &mut grad).unwrap();
         let prob = std::cell::RefCell::new(prob);
@@ -1361,30 +1377,20 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
         .collect();
     let f64_bytes = |v: &[f64]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
     let u = &good.tensors["residual.u"];
+    // a file holding `residual.u` alone, as `dtype` bytes, with metadata `meta`
+    let write_u = |dtype, bytes: Vec<u8>, meta: &std::collections::HashMap<String, String>| {
+        write_raw(
+            &path,
+            &[("residual.u", dtype, u.shape.clone(), bytes)],
+            meta,
+        );
+    };
     meta.insert("format_version".into(), "2".into());
-    write_raw(
-        &path,
-        &[(
-            "residual.u",
-            safetensors::Dtype::F64,
-            u.shape.clone(),
-            f64_bytes(&u.data),
-        )],
-        &meta,
-    );
+    write_u(safetensors::Dtype::F64, f64_bytes(&u.data), &meta);
     assert!(matches!(LinearResNet::load(&path),
         Err(CheckpointError::UnsupportedFormatVersion { found: Some(v), supported: 1 }) if v == "2"));
     meta.remove("format_version");
-    write_raw(
-        &path,
-        &[(
-            "residual.u",
-            safetensors::Dtype::F64,
-            u.shape.clone(),
-            f64_bytes(&u.data),
-        )],
-        &meta,
-    );
+    write_u(safetensors::Dtype::F64, f64_bytes(&u.data), &meta);
     assert!(matches!(
         LinearResNet::load(&path),
         Err(CheckpointError::UnsupportedFormatVersion { found: None, .. })
@@ -1397,16 +1403,7 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
         .iter()
         .flat_map(|&x| (x as f32).to_le_bytes())
         .collect();
-    write_raw(
-        &path,
-        &[(
-            "residual.u",
-            safetensors::Dtype::F32,
-            u.shape.clone(),
-            f32_bytes,
-        )],
-        &meta,
-    );
+    write_u(safetensors::Dtype::F32, f32_bytes, &meta);
     assert!(matches!(LinearResNet::load(&path),
         Err(CheckpointError::WrongDtype { name, .. }) if name == "residual.u"));
 

@@ -16,6 +16,7 @@
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
 use faer::{Accum, Mat, MatMut, MatRef, Par};
+use plres_kernels::validate::first_non_finite;
 use plres_kernels::{KernelSpec, SpectralMeasure};
 use rand::{Rng, RngExt};
 use rand_distr::{ChiSquared, Distribution, StandardNormal};
@@ -305,17 +306,12 @@ impl RandomFourierFeatures {
 
 /// Rejects NaN and infinities in checkpointed weights and bias.
 pub(crate) fn check_finite_parts(w: MatRef<'_, f64>, bias: &[f64]) -> Result<(), RffError> {
-    for j in 0..w.ncols() {
-        for i in 0..w.nrows() {
-            let value = w[(i, j)];
-            if !value.is_finite() {
-                return Err(RffError::NonFinite {
-                    what: "weight",
-                    index: j * w.nrows() + i,
-                    value,
-                });
-            }
-        }
+    if let Some((i, j, value)) = first_non_finite(w) {
+        return Err(RffError::NonFinite {
+            what: "weight",
+            index: j * w.nrows() + i,
+            value,
+        });
     }
     if let Some((index, &value)) = bias.iter().enumerate().find(|(_, b)| !b.is_finite()) {
         return Err(RffError::NonFinite {

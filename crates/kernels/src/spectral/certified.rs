@@ -116,13 +116,7 @@ impl CertifiedLambdaMin {
     /// When `a` is not `n×n`.
     pub fn lambda_min(&mut self, a: MatRef<'_, f64>) -> Result<f64, KernelError> {
         use faer::linalg::cholesky::llt::solve::solve_in_place;
-        assert!(
-            a.nrows() == self.n && a.ncols() == self.n,
-            "CertifiedLambdaMin: workspace for {n}×{n}, matrix is {}×{}",
-            a.nrows(),
-            a.ncols(),
-            n = self.n
-        );
+        super::assert_workspace_size("CertifiedLambdaMin", self.n, a);
         self.last = LambdaMinMethod::Exact;
         let n = self.n;
         if self.k == 0 || !self.factor(a, 0.0) {

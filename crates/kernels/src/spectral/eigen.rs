@@ -66,13 +66,7 @@ impl SymEigen {
     /// # Panics
     /// When `a` is not `n×n`.
     pub fn eigenvalues(&mut self, a: MatRef<'_, f64>) -> Result<&[f64], KernelError> {
-        assert!(
-            a.nrows() == self.n && a.ncols() == self.n,
-            "SymEigen: workspace for {n}×{n}, matrix is {}×{}",
-            a.nrows(),
-            a.ncols(),
-            n = self.n
-        );
+        super::assert_workspace_size("SymEigen", self.n, a);
         // largest magnitude of the lower triangle (the part the iteration reads)
         let mut amax = 0.0f64;
         for j in 0..self.n {

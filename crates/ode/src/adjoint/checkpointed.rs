@@ -10,13 +10,13 @@
 
 use faer::{Mat, MatMut, MatRef};
 
-use crate::adjoint::Gradients;
 use crate::adjoint::reverse::{ReverseBuffers, reverse_step};
+use crate::adjoint::{Gradients, stage_inputs};
 use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::solution::{Solution, Stats};
-use crate::stepper::{RkWorkspace, StageSet, blocks, combine_rows, row_block, stages_rows};
+use crate::stepper::{RkWorkspace, blocks, combine_rows, needed_stages, row_block, sweep_stats};
 use crate::tableau::ButcherTableau;
 
 /// A forward pass that keeps the states `x_0, x_k, x_2k, …` only.
@@ -69,7 +69,6 @@ impl CheckpointedTape {
         let mut x = x0.to_owned();
         let mut checkpoints: Vec<Mat<f64>> =
             (0..n.div_ceil(every)).map(|_| Mat::zeros(nr, nc)).collect();
-        let mut stats = Stats::default();
         // Row-block sweep (same partition and bits as the stored tape and the solvers).
         let mut failed = false;
         {
@@ -84,22 +83,7 @@ impl CheckpointedTape {
                             .copy_from(x.as_ref().subrows(rows.0, rows.1));
                     }
                     let (t, h) = grid.step(step);
-                    let e = stages_rows(
-                        tableau,
-                        field,
-                        t,
-                        h,
-                        x.as_ref(),
-                        k,
-                        ys,
-                        false,
-                        StageSet::Needed,
-                        rows,
-                    );
-                    if rows.0 == 0 {
-                        stats.field_evals += e;
-                        stats.steps_accepted += 1;
-                    }
+                    needed_stages(tableau, field, t, h, x.as_ref(), k, ys, rows);
                     if !combine_rows(tableau, h, k, x.as_mut(), None, rows) {
                         failed = true;
                         break 'blocks;
@@ -145,7 +129,7 @@ impl CheckpointedTape {
             every,
             checkpoints,
             final_state: x,
-            stats,
+            stats: sweep_stats(tableau, n, nr),
         })
     }
 
@@ -212,16 +196,7 @@ impl CheckpointedTape {
         let n = self.grid.n_steps();
         let seg_len = self.every.min(n);
         let mut seg_states: Vec<Mat<f64>> = (0..seg_len).map(|_| Mat::zeros(nr, nc)).collect();
-        let mut seg_stages: Vec<Mat<f64>> = Vec::with_capacity(seg_len * (s - 1));
-        for _ in 0..seg_len {
-            for i in 1..s {
-                seg_stages.push(if tab.is_needed(i) {
-                    Mat::zeros(nr, nc)
-                } else {
-                    Mat::zeros(0, 0)
-                });
-            }
-        }
+        let mut seg_stages = stage_inputs(tab, seg_len, nr, nc);
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
         let mut buf = ReverseBuffers::new(tab, nr, nc);
         let mut lambda = lambda_final.to_owned();
@@ -239,21 +214,7 @@ impl CheckpointedTape {
                     let (done, next) = seg_states.split_at_mut(m + 1);
                     let ys = &mut seg_stages[m * (s - 1)..(m + 1) * (s - 1)];
                     let x = done[m].as_ref();
-                    let e = stages_rows(
-                        tab,
-                        field,
-                        t,
-                        h,
-                        x,
-                        &mut k,
-                        ys,
-                        false,
-                        StageSet::Needed,
-                        rows,
-                    );
-                    if rows.0 == 0 {
-                        stats.field_evals += e;
-                    }
+                    needed_stages(tab, field, t, h, x, &mut k, ys, rows);
                     // The segment's last state is the next checkpoint: stages only.
                     if m + 1 < len {
                         combine_rows(tab, h, &k, next[0].as_mut(), Some(x), rows);
@@ -278,6 +239,8 @@ impl CheckpointedTape {
                 hook(start + m, t, lambda.as_mut());
             }
         }
+        // the recomputation: every step's stages once more
+        stats.field_evals += sweep_stats(tab, n, nr).field_evals;
         Gradients {
             state: lambda,
             params: grad,

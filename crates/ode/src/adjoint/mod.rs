@@ -37,6 +37,7 @@ pub mod stored;
 use faer::Mat;
 
 use crate::solution::Stats;
+use crate::tableau::ButcherTableau;
 
 /// Gradients of a loss of the final state.
 #[derive(Debug, Clone)]
@@ -47,4 +48,25 @@ pub struct Gradients {
     pub params: Vec<f64>,
     /// Work done by the backward pass (recomputations included).
     pub stats: Stats,
+}
+
+/// Buffers for the stage inputs `Y_1 … Y_{s−1}` of `steps` steps (`N×d` each, `nr × nc`),
+/// step `k`'s at `[k(s−1) ..]`; an unneeded stage's buffer is empty. What both tapes
+/// record and replay.
+pub(crate) fn stage_inputs(
+    tab: &ButcherTableau,
+    steps: usize,
+    nr: usize,
+    nc: usize,
+) -> Vec<Mat<f64>> {
+    let s = tab.stages();
+    (0..steps * (s - 1))
+        .map(|j| {
+            if tab.is_needed(1 + j % (s - 1)) {
+                Mat::zeros(nr, nc)
+            } else {
+                Mat::zeros(0, 0)
+            }
+        })
+        .collect()
 }

@@ -2,13 +2,13 @@
 
 use faer::{Mat, MatMut, MatRef};
 
-use crate::adjoint::Gradients;
 use crate::adjoint::reverse::{ReverseBuffers, reverse_step};
+use crate::adjoint::{Gradients, stage_inputs};
 use crate::error::OdeError;
 use crate::field::VectorField;
 use crate::grid::Grid;
 use crate::solution::{Solution, Stats};
-use crate::stepper::{StageSet, blocks, combine_rows, row_block, stages_rows, step_blocked};
+use crate::stepper::{blocks, combine_rows, needed_stages, row_block, step_blocked, sweep_stats};
 use crate::tableau::ButcherTableau;
 
 /// A forward pass on a fixed grid that keeps every state `x_k` and every stage input `Y_i`, so
@@ -53,19 +53,9 @@ impl StoredTape {
         let mut states = Vec::with_capacity(n + 1);
         states.push(x0.to_owned());
         states.extend((0..n).map(|_| Mat::zeros(nr, nc)));
-        let mut stages = Vec::with_capacity(n * (s - 1));
-        for _ in 0..n {
-            for i in 1..s {
-                stages.push(if tableau.is_needed(i) {
-                    Mat::zeros(nr, nc)
-                } else {
-                    Mat::zeros(0, 0)
-                });
-            }
-        }
+        let mut stages = stage_inputs(tableau, n, nr, nc);
         let mut k: Vec<Mat<f64>> = (0..s).map(|_| Mat::zeros(nr, nc)).collect();
         // Row-block sweep (as FixedSolver: same partition, same bits, cache-resident blocks).
-        let mut stats = Stats::default();
         let mut failed = false;
         'blocks: for rows in blocks(nr, row_block(tableau, nr, nc)) {
             for step in 0..n {
@@ -73,22 +63,7 @@ impl StoredTape {
                 let (done, next) = states.split_at_mut(step + 1);
                 let ys = &mut stages[step * (s - 1)..(step + 1) * (s - 1)];
                 let x = done[step].as_ref();
-                let e = stages_rows(
-                    tableau,
-                    field,
-                    t,
-                    h,
-                    x,
-                    &mut k,
-                    ys,
-                    false,
-                    StageSet::Needed,
-                    rows,
-                );
-                if rows.0 == 0 {
-                    stats.field_evals += e;
-                    stats.steps_accepted += 1;
-                }
+                needed_stages(tableau, field, t, h, x, &mut k, ys, rows);
                 if !combine_rows(tableau, h, &k, next[0].as_mut(), Some(x), rows) {
                     failed = true;
                     break 'blocks;
@@ -101,7 +76,7 @@ impl StoredTape {
                 grid: grid.clone(),
                 states,
                 stages,
-                stats,
+                stats: sweep_stats(tableau, n, nr),
             });
         }
         // Replay step-major to report the first non-finite step with a coherent partial state.

@@ -147,6 +147,30 @@ impl<'a> InterpolatedField<'a> {
             scratch,
         }
     }
+
+    /// `dst = (1−τ) A B_k + τ A B_{k+1}` with `B_j = U_jᵀ` (`p×d`), or `B_j = U_j` (`d×p`)
+    /// when `transpose`: the product with the interpolated slice `U(s)` shared by `eval`
+    /// and `vjp_state` (module docs). Two GEMMs into `dst`; the second is skipped on a grid
+    /// point (`τ = 0`).
+    #[inline]
+    fn mul_interpolated(
+        &self,
+        mut dst: MatMut<'_, f64>,
+        a: MatRef<'_, f64>,
+        (k, tau): (usize, f64),
+        transpose: bool,
+    ) {
+        let (d, p) = (self.d, self.p);
+        let b = |j| {
+            let u_j = slice_t(self.u, j, d, p);
+            if transpose { u_j.transpose() } else { u_j }
+        };
+        let par = par_for(a.nrows(), p, d);
+        matmul(dst.as_mut(), Accum::Replace, a, b(k), 1.0 - tau, par);
+        if tau != 0.0 {
+            matmul(dst, Accum::Add, a, b(k + 1), tau, par);
+        }
+    }
 }
 
 impl VectorField for InterpolatedField<'_> {
@@ -155,39 +179,15 @@ impl VectorField for InterpolatedField<'_> {
     }
 
     fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        let (d, p) = (self.d, self.p);
         let n = x.nrows();
-        let (k, tau) = locate(t, self.depth);
-        let par = par_for(n, p, d);
         let mut s = self.scratch.borrow_mut();
         let mut phi = s.phi.as_mut().subrows_mut(0, n);
         self.features.apply_in_place(x, phi.as_mut());
-        let mut out = out;
-        matmul(
-            out.as_mut(),
-            Accum::Replace,
-            phi.as_ref(),
-            slice_t(self.u, k, d, p),
-            1.0 - tau,
-            par,
-        );
-        if tau != 0.0 {
-            matmul(
-                out,
-                Accum::Add,
-                phi.as_ref(),
-                slice_t(self.u, k + 1, d, p),
-                tau,
-                par,
-            );
-        }
+        self.mul_interpolated(out, phi.as_ref(), locate(t, self.depth), false);
     }
 
     fn vjp_state(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
-        let (d, p) = (self.d, self.p);
         let n = x.nrows();
-        let (k, tau) = locate(t, self.depth);
-        let par = par_for(n, p, d);
         let mut guard = self.scratch.borrow_mut();
         let s = &mut *guard;
         self.features.apply_with_cache(
@@ -196,24 +196,7 @@ impl VectorField for InterpolatedField<'_> {
             s.cache.as_mut().subrows_mut(0, n),
         );
         let mut vf = s.v.as_mut().subrows_mut(0, n);
-        matmul(
-            vf.as_mut(),
-            Accum::Replace,
-            v,
-            slice_t(self.u, k, d, p).transpose(),
-            1.0 - tau,
-            par,
-        );
-        if tau != 0.0 {
-            matmul(
-                vf.as_mut(),
-                Accum::Add,
-                v,
-                slice_t(self.u, k + 1, d, p).transpose(),
-                tau,
-                par,
-            );
-        }
+        self.mul_interpolated(vf.as_mut(), v, locate(t, self.depth), true);
         self.features
             .vjp_in_place(s.cache.as_ref().subrows(0, n), vf, out, Accum::Replace);
     }
