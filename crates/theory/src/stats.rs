@@ -363,6 +363,44 @@ pub(crate) fn regularized_beta(x: f64, a: f64, b: f64) -> f64 {
     }
 }
 
+/// The Student-t distribution function `F_ν(t)`.
+pub fn student_t_cdf(t: f64, dof: f64) -> f64 {
+    let tail = 0.5 * regularized_beta(dof / (dof + t * t), 0.5 * dof, 0.5);
+    if t >= 0.0 { 1.0 - tail } else { tail }
+}
+
+/// The Student-t quantile `t_{p,ν}`: `F_ν(t) = p`, for `p ∈ (0, 1)` and `ν > 0`, by
+/// bisection to the last bit.
+///
+/// # Panics
+/// When `p ∉ (0, 1)` or `ν ≤ 0`.
+pub fn student_t_quantile(p: f64, dof: f64) -> f64 {
+    assert!(
+        p > 0.0 && p < 1.0,
+        "student_t_quantile: p = {p} is not in (0, 1)"
+    );
+    assert!(dof > 0.0, "student_t_quantile: ν = {dof} is not positive");
+    if p < 0.5 {
+        return -student_t_quantile(1.0 - p, dof);
+    }
+    let (mut lo, mut hi) = (0.0_f64, 1.0_f64);
+    while student_t_cdf(hi, dof) < p {
+        lo = hi;
+        hi *= 2.0;
+    }
+    loop {
+        let mid = 0.5 * (lo + hi);
+        if mid <= lo || mid >= hi {
+            return mid;
+        }
+        if student_t_cdf(mid, dof) < p {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+}
+
 /// Floor of the modified Lentz iteration (keeps `c`, `d` away from 0).
 const TINY: f64 = 1e-300;
 
