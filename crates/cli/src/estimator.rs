@@ -774,6 +774,97 @@ fn choose_width(
     Ok(choice)
 }
 
+/// Certified rows: `(iteration, μ_cert, ρ in the certificate's metric, min_k λ_k)`.
+type CertRow = (u64, f64, f64, f64);
+
+/// The PL certificate along a run, for one model kind: an observer whose rows are kept
+/// across the chunks of a run (a run is split at snapshot points).
+trait CertSource {
+    fn observer(&mut self) -> &mut dyn Observer;
+    /// Certifies the final iterate unless it already is.
+    fn finalize(&mut self, last: u64, params: &[f64]) -> Result<(), PlresError>;
+    /// Certified rows and `(iteration, μ_tight)` rows so far.
+    fn rows(&self) -> (Vec<CertRow>, Vec<(u64, f64)>);
+    /// The certification periods `(every, tight_every)`.
+    fn periods(&self) -> (u64, Option<u64>);
+}
+
+/// The linear model's monitors ([`Monitor`]; a second one with `μ_tight`).
+struct LinearCert {
+    main: Monitor,
+    tight: Option<Monitor>,
+    every: u64,
+    tight_every: Option<u64>,
+}
+
+/// Both monitors as one observer.
+struct Both<'a>(&'a mut Monitor, Option<&'a mut Monitor>);
+
+impl Observer for Both<'_> {
+    fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {
+        self.0.observe(it);
+        if let Some(t) = self.1.as_mut() {
+            t.observe(it);
+        }
+        ObserverAction::Continue
+    }
+}
+
+/// [`LinearCert`] as an observer for one chunk.
+struct LinearObserver<'a>(&'a mut LinearCert);
+
+impl Observer for LinearObserver<'_> {
+    fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {
+        let c = &mut *self.0;
+        Both(&mut c.main, c.tight.as_mut()).observe(it)
+    }
+}
+
+impl Observer for LinearCert {
+    fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {
+        LinearObserver(self).observe(it)
+    }
+}
+
+impl CertSource for LinearCert {
+    fn observer(&mut self) -> &mut dyn Observer {
+        self
+    }
+
+    fn finalize(&mut self, last: u64, params: &[f64]) -> Result<(), PlresError> {
+        for mon in std::iter::once(&mut self.main).chain(self.tight.as_mut()) {
+            if let Some((it, e)) = mon.errors().first() {
+                return Err(PlresError::run(
+                    format!("certifying iterate {it}"),
+                    e.clone(),
+                ));
+            }
+            if mon.rows().last().is_none_or(|r| r.iteration != last) {
+                mon.certify(last, params)
+                    .map_err(|e| PlresError::run("certifying the final iterate", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> (Vec<CertRow>, Vec<(u64, f64)>) {
+        let cert = self
+            .main
+            .rows()
+            .iter()
+            .map(|r: &MonitorRow| (r.iteration, r.mu_cert, r.rho, r.lambda_min))
+            .collect();
+        let tight = self.tight.as_ref().map_or_else(Vec::new, |t| {
+            t.rows().iter().map(|r| (r.iteration, r.mu_tight)).collect()
+        });
+        (cert, tight)
+    }
+
+    fn periods(&self) -> (u64, Option<u64>) {
+        (self.every, self.tight_every)
+    }
+}
+
 /// The certificate of the kernel model along training (the infinite-width network with
 /// the iterate's coefficients, exact kernel Grams).
 struct KernelMonitor {
@@ -782,7 +873,7 @@ struct KernelMonitor {
     y: Mat<f64>,
     every: u64,
     tight_every: Option<u64>,
-    rows: Vec<(u64, f64, f64, f64)>,
+    rows: Vec<CertRow>,
     tight: Vec<(u64, f64)>,
     error: Option<PlresError>,
 }
@@ -817,19 +908,107 @@ impl KernelMonitor {
 
 impl Observer for KernelMonitor {
     fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {
-        if self.error.is_some() {
+        if self.error.is_some() || self.rows.last().is_some_and(|r| r.0 == it.iteration) {
             return ObserverAction::Continue;
         }
         let tight = self
             .tight_every
             .is_some_and(|k| it.iteration.is_multiple_of(k));
-        if it.iteration.is_multiple_of(self.every) || tight {
-            if let Err(e) = self.certify(it.iteration, it.params, tight) {
-                self.error = Some(e);
-            }
+        if (it.iteration.is_multiple_of(self.every) || tight)
+            && let Err(e) = self.certify(it.iteration, it.params, tight)
+        {
+            self.error = Some(e);
         }
         ObserverAction::Continue
     }
+}
+
+impl CertSource for KernelMonitor {
+    fn observer(&mut self) -> &mut dyn Observer {
+        self
+    }
+
+    fn finalize(&mut self, last: u64, params: &[f64]) -> Result<(), PlresError> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        if self.rows.last().is_none_or(|r| r.0 != last) {
+            self.certify(last, params, self.tight_every.is_some())?;
+        }
+        Ok(())
+    }
+
+    fn rows(&self) -> (Vec<CertRow>, Vec<(u64, f64)>) {
+        (self.rows.clone(), self.tight.clone())
+    }
+
+    fn periods(&self) -> (u64, Option<u64>) {
+        (self.every, self.tight_every)
+    }
+}
+
+/// Periodic snapshots of a run ([`Prepared::train_with_snapshots`]).
+pub struct Snapshots<'a> {
+    /// Save after every `every` iterates (at iterations `every, 2·every, …`).
+    pub every: u64,
+    /// Called with the state at the snapshot point and the trace of the iterates before
+    /// it (rows with `iteration < state.iteration()`).
+    pub save: &'a mut dyn FnMut(&State, &[TraceRow]) -> Result<(), PlresError>,
+}
+
+/// One trace row per iterate (the first observation of an iterate seen twice at a
+/// chunk boundary), with the certificate rows at the iterations a run certifies (multiples
+/// of the periods, and `last`): a function of the iterates alone, so a resumed run's trace
+/// is the uninterrupted one's.
+fn merge_trace(
+    records: &[plres_optim::Record],
+    cert: &[CertRow],
+    tight: &[(u64, f64)],
+    periods: (u64, Option<u64>),
+    last: Option<u64>,
+) -> Vec<TraceRow> {
+    let mut trace: Vec<TraceRow> = Vec::with_capacity(records.len());
+    for r in records {
+        if trace.last().is_some_and(|p| p.iteration >= r.iteration) {
+            continue;
+        }
+        trace.push(TraceRow {
+            iteration: r.iteration,
+            epoch: r.epoch,
+            loss: r.loss,
+            grad_norm_sq: r.grad_norm_sq,
+            rho: r.grad_norm_sq / r.loss,
+            learning_rate: r.learning_rate,
+            mu_cert: None,
+            rho_certified: None,
+            lambda_min: None,
+            mu_tight: None,
+        });
+    }
+    let at = |it: u64, every: u64| it.is_multiple_of(every) || Some(it) == last;
+    let find =
+        |trace: &mut Vec<TraceRow>, it: u64| trace.binary_search_by_key(&it, |r| r.iteration).ok();
+    for &(it, mu, rho, lmin) in cert {
+        if at(it, periods.0)
+            && let Some(i) = find(&mut trace, it)
+            && trace[i].mu_cert.is_none()
+        {
+            trace[i].mu_cert = Some(mu);
+            trace[i].rho_certified = Some(rho);
+            trace[i].lambda_min = Some(lmin);
+        }
+    }
+    if let Some(te) = periods.1 {
+        for &(it, mt) in tight {
+            if at(it, te)
+                && let Some(i) = find(&mut trace, it)
+                && trace[i].mu_tight.is_none()
+            {
+                trace[i].mu_tight = Some(mt);
+            }
+        }
+    }
+    trace
 }
 
 impl Prepared {
@@ -878,7 +1057,7 @@ impl Prepared {
 
     /// Trains from `state` (the initial one when `None`) to the end of the budget (counted
     /// from iteration 0: a state at iteration `t` runs the remaining steps), with extra
-    /// observers (a progress display, a periodic snapshot) beside the certificate's.
+    /// observers (a progress display) beside the certificate's.
     ///
     /// # Errors
     /// As [`Estimator::fit`].
@@ -887,69 +1066,70 @@ impl Prepared {
         state: Option<State>,
         observers: &mut [&mut dyn Observer],
     ) -> Result<Fitted, PlresError> {
+        self.train_with_snapshots(state, observers, None)
+    }
+
+    /// As [`Prepared::train`], saving a snapshot every `snapshots.every` iterates: the run
+    /// is split into chunks at those iterations (plres-optim's resume is bitwise, so the
+    /// chunks are the uninterrupted run), and a run resumed from a snapshot's state (and
+    /// trace) ends with the same network and trace as the uninterrupted one.
+    ///
+    /// # Errors
+    /// As [`Estimator::fit`]; [`PlresError::Checkpoint`]-like mismatch of a restored state
+    /// ([`State::check_resume`]) as [`PlresError::Incompatible`]; the errors of `save`.
+    pub fn train_with_snapshots(
+        self,
+        state: Option<State>,
+        observers: &mut [&mut dyn Observer],
+        snapshots: Option<Snapshots<'_>>,
+    ) -> Result<Fitted, PlresError> {
+        let resumed = state.is_some();
         let state = state.unwrap_or_else(|| self.initial_state());
+        let total = self.total_steps();
+        let tight_every = self
+            .config
+            .tight
+            .then(|| total.div_ceil(TIGHT_POINTS).max(1));
         match self.initial.clone() {
             Initial::Linear(m) => {
-                let mut monitors = Vec::new();
-                if let (Some(every), Some(y)) = (self.config.certify_every, &self.y_cert) {
-                    let mk = |cfg: MonitorConfig| {
-                        Monitor::new(&m, self.x_train.as_ref(), y.as_ref(), cfg)
-                            .map_err(|e| PlresError::run("setting up the PL monitor", e))
-                    };
-                    monitors.push(mk(MonitorConfig {
-                        every,
-                        ..Default::default()
-                    })?);
-                    if self.config.tight {
-                        monitors.push(mk(MonitorConfig {
-                            every: self.total_steps().div_ceil(TIGHT_POINTS).max(1),
-                            tight: true,
-                            ..Default::default()
-                        })?);
+                let mut cert = match (self.config.certify_every, &self.y_cert) {
+                    (Some(every), Some(y)) => {
+                        let mk = |cfg: MonitorConfig| {
+                            Monitor::new(&m, self.x_train.as_ref(), y.as_ref(), cfg)
+                                .map_err(|e| PlresError::run("setting up the PL monitor", e))
+                        };
+                        Some(LinearCert {
+                            main: mk(MonitorConfig {
+                                every,
+                                ..Default::default()
+                            })?,
+                            tight: match tight_every {
+                                Some(te) => Some(mk(MonitorConfig {
+                                    every: te,
+                                    tight: true,
+                                    ..Default::default()
+                                })?),
+                                None => None,
+                            },
+                            every,
+                            tight_every,
+                        })
                     }
-                }
-                let (model, outcome, history, mut monitors) =
-                    self.run_model(m, state, monitors, observers)?;
-                let last = outcome.state.iteration();
-                let mut cert_rows: Vec<MonitorRow> = Vec::new();
-                let mut tight_rows: Vec<(u64, f64)> = Vec::new();
-                for (i, mon) in monitors.iter_mut().enumerate() {
-                    if mon.rows().last().is_none_or(|r| r.iteration != last) {
-                        mon.certify(last, outcome.state.params())
-                            .map_err(|e| PlresError::run("certifying the final iterate", e))?;
-                    }
-                    if let Some((it, e)) = mon.errors().first() {
-                        return Err(PlresError::run(
-                            format!("certifying iterate {it}"),
-                            e.clone(),
-                        ));
-                    }
-                    if i == 0 {
-                        cert_rows = mon.rows().to_vec();
-                    } else {
-                        tight_rows = mon
-                            .rows()
-                            .iter()
-                            .map(|r| (r.iteration, r.mu_tight))
-                            .collect();
-                    }
-                }
-                let cert: Vec<(u64, f64, f64, f64)> = cert_rows
-                    .iter()
-                    .map(|r| (r.iteration, r.mu_cert, r.rho, r.lambda_min))
-                    .collect();
-                let violations = cert_rows
-                    .iter()
-                    .filter(|r| r.violation)
-                    .map(|r| r.iteration)
-                    .collect();
+                    _ => None,
+                };
+                let (model, outcome, history) = self.run_model(
+                    m,
+                    state,
+                    resumed,
+                    cert.as_mut().map(|c| c as &mut dyn CertSource),
+                    observers,
+                    snapshots,
+                )?;
                 self.finish(
                     TrainedModel::Linear(model),
                     outcome,
                     &history,
-                    &cert,
-                    &tight_rows,
-                    violations,
+                    cert.as_ref().map(|c| c as &dyn CertSource),
                 )
             }
             Initial::Kernel(m) => {
@@ -959,43 +1139,21 @@ impl Prepared {
                         x: self.x_train.clone(),
                         y: y.clone(),
                         every,
-                        tight_every: self
-                            .config
-                            .tight
-                            .then(|| self.total_steps().div_ceil(TIGHT_POINTS).max(1)),
+                        tight_every,
                         rows: Vec::new(),
                         tight: Vec::new(),
                         error: None,
                     }),
                     _ => None,
                 };
-                let mut obs: Vec<&mut dyn Observer> = Vec::new();
-                if let Some(k) = km.as_mut() {
-                    obs.push(k);
-                }
-                for o in observers.iter_mut() {
-                    obs.push(&mut **o);
-                }
-                let (model, outcome, history, _) =
-                    self.run_model(m, state, Vec::new(), &mut obs)?;
-                let (mut cert, mut tight, mut violations) = (Vec::new(), Vec::new(), Vec::new());
-                if let Some(mut k) = km {
-                    if let Some(e) = k.error.take() {
-                        return Err(e);
-                    }
-                    let last = outcome.state.iteration();
-                    if k.rows.last().is_none_or(|r| r.0 != last) {
-                        k.certify(last, outcome.state.params(), self.config.tight)?;
-                    }
-                    violations = k
-                        .rows
-                        .iter()
-                        .filter(|r| r.2 < r.1 * (1.0 - 1e-9))
-                        .map(|r| r.0)
-                        .collect();
-                    cert = k.rows;
-                    tight = k.tight;
-                }
+                let (model, outcome, history) = self.run_model(
+                    m,
+                    state,
+                    resumed,
+                    km.as_mut().map(|c| c as &mut dyn CertSource),
+                    observers,
+                    snapshots,
+                )?;
                 let net = model
                     .to_network()
                     .map_err(|e| PlresError::run("the trained kernel network", e))?;
@@ -1003,22 +1161,13 @@ impl Prepared {
                     TrainedModel::Kernel(net),
                     outcome,
                     &history,
-                    &cert,
-                    &tight,
-                    violations,
+                    km.as_ref().map(|c| c as &dyn CertSource),
                 )
             }
             Initial::Shl(m) => {
-                let (model, outcome, history, _) =
-                    self.run_model(m, state, Vec::new(), observers)?;
-                self.finish(
-                    TrainedModel::Shl(model),
-                    outcome,
-                    &history,
-                    &[],
-                    &[],
-                    Vec::new(),
-                )
+                let (model, outcome, history) =
+                    self.run_model(m, state, resumed, None, observers, snapshots)?;
+                self.finish(TrainedModel::Shl(model), outcome, &history, None)
             }
         }
     }
@@ -1035,41 +1184,84 @@ impl Prepared {
         }
     }
 
-    #[allow(clippy::type_complexity)] // the four things a run hands back
-    fn run_model<M: Trainable>(
+    fn run_model<M: Trainable + Clone>(
         &self,
-        model: M,
-        state: State,
-        mut monitors: Vec<Monitor>,
+        mut model: M,
+        mut state: State,
+        resumed: bool,
+        mut cert: Option<&mut dyn CertSource>,
         observers: &mut [&mut dyn Observer],
-    ) -> Result<(M, Outcome, History, Vec<Monitor>), PlresError> {
+        mut snapshots: Option<Snapshots<'_>>,
+    ) -> Result<(M, Outcome, History), PlresError> {
         let solver = self.solver(model.metric())?;
-        let stopping = self.stopping();
         let mut history = History::new();
-        let trained = {
-            let mut obs: Vec<&mut dyn Observer> = vec![&mut history];
-            for m in monitors.iter_mut() {
-                obs.push(m);
-            }
-            for o in observers.iter_mut() {
-                obs.push(&mut **o);
-            }
-            let problem = TrainingProblem::new(model, self.x_train.as_ref(), self.y_train.as_ref())
-                .map_err(|e| PlresError::data("training data", e.to_string()))?;
-            problem
-                .run(solver.as_ref(), state, &stopping, &mut obs)
-                .map_err(|e| match e {
-                    OptimError::Diverged { iteration, .. } => PlresError::run(
-                        format!(
-                            "training diverged at iterate {iteration} (lr = {}: try a smaller --lr)",
-                            self.config.lr
-                        ),
-                        e,
-                    ),
-                    e => PlresError::run("training", e),
-                })?
+        let x = self.x_train.as_ref();
+        let y = self.y_train.as_ref();
+        let problem_err =
+            |e: plres_resnet::ResNetError| PlresError::data("training data", e.to_string());
+        if resumed {
+            let problem = TrainingProblem::new(model.clone(), x, y).map_err(problem_err)?;
+            state.check_resume(solver.as_ref(), &problem).map_err(|e| {
+                PlresError::Incompatible {
+                    field: "resume",
+                    value: format!("iteration {}", state.iteration()),
+                    reason: e.to_string(),
+                }
+            })?;
+        }
+        let budget = self.stopping();
+        let total = self.total_steps();
+        let run_err = |e: OptimError| match e {
+            OptimError::Diverged { iteration, .. } => PlresError::run(
+                format!(
+                    "training diverged at iterate {iteration} (lr = {}: try a smaller --lr)",
+                    self.config.lr
+                ),
+                e,
+            ),
+            e => PlresError::run("training", e),
         };
-        Ok((trained.model, trained.outcome, history, monitors))
+        loop {
+            let boundary = snapshots.as_ref().map(|s| {
+                let t = state.iteration();
+                (t / s.every + 1) * s.every
+            });
+            let stopping = match boundary {
+                Some(b) if b < total => budget.clone().max_iterations(b),
+                _ => budget.clone(),
+            };
+            let trained = {
+                let mut obs: Vec<&mut dyn Observer> = vec![&mut history];
+                if let Some(c) = cert.as_mut() {
+                    obs.push(c.observer());
+                }
+                for o in observers.iter_mut() {
+                    obs.push(&mut **o);
+                }
+                TrainingProblem::new(model, x, y)
+                    .map_err(problem_err)?
+                    .run(solver.as_ref(), state, &stopping, &mut obs)
+                    .map_err(run_err)?
+            };
+            model = trained.model;
+            let outcome = trained.outcome;
+            let at_boundary = boundary.is_some_and(|b| b < total && outcome.state.iteration() == b);
+            if !at_boundary {
+                if let Some(c) = cert.as_mut() {
+                    c.finalize(outcome.state.iteration(), outcome.state.params())?;
+                }
+                return Ok((model, outcome, history));
+            }
+            if let Some(s) = snapshots.as_mut() {
+                let (rows, tight) = cert.as_ref().map_or_else(Default::default, |c| c.rows());
+                let periods = cert.as_ref().map_or((1, None), |c| c.periods());
+                let t = outcome.state.iteration();
+                let mut trace = merge_trace(&history.records, &rows, &tight, periods, None);
+                trace.retain(|r| r.iteration < t);
+                (s.save)(&outcome.state, &trace)?;
+            }
+            state = outcome.state;
+        }
     }
 
     fn finish(
@@ -1077,10 +1269,19 @@ impl Prepared {
         model: TrainedModel,
         outcome: Outcome,
         history: &History,
-        cert: &[(u64, f64, f64, f64)],
-        tight: &[(u64, f64)],
-        violations: Vec<u64>,
+        cert: Option<&dyn CertSource>,
     ) -> Result<Fitted, PlresError> {
+        let last = outcome.state.iteration();
+        let (rows, tight) = cert.map_or_else(Default::default, |c| c.rows());
+        let periods = cert.map_or((1, None), |c| c.periods());
+        let trace = merge_trace(&history.records, &rows, &tight, periods, Some(last));
+        let violations: Vec<u64> = trace
+            .iter()
+            .filter(|r| {
+                matches!((r.rho_certified, r.mu_cert), (Some(rho), Some(mu)) if r.loss > 0.0 && rho < mu * (1.0 - 1e-9))
+            })
+            .map(|r| r.iteration)
+            .collect();
         let network = Network {
             model,
             standardizer: self.standardizer.clone(),
@@ -1118,35 +1319,6 @@ impl Prepared {
             ),
             _ => (None, None),
         };
-        // one row per iterate; a resumed run's history starts at the resume point
-        let mut trace: Vec<TraceRow> = history
-            .records
-            .iter()
-            .map(|r| TraceRow {
-                iteration: r.iteration,
-                epoch: r.epoch,
-                loss: r.loss,
-                grad_norm_sq: r.grad_norm_sq,
-                rho: r.grad_norm_sq / r.loss,
-                learning_rate: r.learning_rate,
-                mu_cert: None,
-                rho_certified: None,
-                lambda_min: None,
-                mu_tight: None,
-            })
-            .collect();
-        for &(it, mu, rho, lmin) in cert {
-            if let Some(row) = trace.iter_mut().rev().find(|r| r.iteration == it) {
-                row.mu_cert = Some(mu);
-                row.rho_certified = Some(rho);
-                row.lambda_min = Some(lmin);
-            }
-        }
-        for &(it, mt) in tight {
-            if let Some(row) = trace.iter_mut().rev().find(|r| r.iteration == it) {
-                row.mu_tight = Some(mt);
-            }
-        }
         let initial_loss = {
             let y = self.y_train.as_ref();
             let x = self.x_train.as_ref();
@@ -1157,7 +1329,7 @@ impl Prepared {
             }
             .map_err(|e| PlresError::run("evaluating the initial loss", e))?
         };
-        let mu_cert_min = cert.iter().map(|c| c.1).reduce(f64::min);
+        let mu_cert_min = trace.iter().filter_map(|r| r.mu_cert).reduce(f64::min);
         let report = TrainingReport {
             iterations: outcome.state.iteration(),
             epochs: outcome.state.epoch(),

@@ -57,7 +57,7 @@ pub use config::{
     OptimizerKind, ResolvedConfig, Width, WidthChoice,
 };
 pub use error::PlresError;
-pub use estimator::{Estimator, Fitted, Prepared, TraceRow, TrainingReport};
+pub use estimator::{Estimator, Fitted, Prepared, Snapshots, TraceRow, TrainingReport};
 pub use network::{Network, Predictions, Task, TrainedModel};
 pub use plres_data::{Targets, TargetsRef};
 pub use sizing::{FeatureBounds, features_needed};

@@ -8,7 +8,7 @@
 //! RUN/certificate.{svg,png}  ρ, μ_cert, μ_tight per iterate (log scale)
 //! RUN/model.safetensors  the trained network (docs/checkpoint-format.md)
 //! RUN/summary.json       the training report; written last: its presence marks a finished run
-//! RUN/snapshot/          while running: the last resumable snapshot (removed at the end)
+//! RUN/resume.ckpt       while running: the last snapshot (optimizer state and trace; removed at the end)
 //! ```
 
 use std::io::IsTerminal;
@@ -174,13 +174,78 @@ pub fn total_steps(c: &plres::ResolvedConfig) -> u64 {
     }
 }
 
-/// `plres train --resume RUN`.
+/// The snapshot file of a run in progress.
+pub const SNAPSHOT: &str = "resume.ckpt";
+/// Metadata key of the snapshot holding the trace so far (JSON).
+const TRACE_KEY: &str = "trace";
+
+/// `plres train --resume RUN`: reruns the preparation from `config.json` (same data,
+/// same seed: the same split, preprocessing and initial model, checked against the stored
+/// resolved configuration), restores the optimizer state and the trace from the snapshot
+/// and finishes the run.
 pub fn resume(run: &Path) -> Result<(), PlresError> {
-    Err(PlresError::Incompatible {
-        field: "resume",
-        value: run.display().to_string(),
-        reason: "not available yet".into(),
-    })
+    let cfg_path = run.join("config.json");
+    let text = std::fs::read_to_string(&cfg_path).map_err(|e| PlresError::File {
+        file: cfg_path.clone(),
+        location: "open".into(),
+        reason: format!("{e} (is {} a run folder of plres train?)", run.display()),
+    })?;
+    let rc: RunConfig = serde_json::from_str(&text).map_err(|e| PlresError::File {
+        file: cfg_path.clone(),
+        location: format!("line {}, column {}", e.line(), e.column()),
+        reason: e.to_string(),
+    })?;
+    if run.join("summary.json").exists() {
+        return Err(PlresError::Incompatible {
+            field: "resume",
+            value: run.display().to_string(),
+            reason: "the run is complete (summary.json exists)".into(),
+        });
+    }
+    let targets = crate::TargetArgs {
+        target: rc.target.clone(),
+        labels: rc.labels.clone(),
+        labels_file: rc.labels_file.clone(),
+    };
+    let loaded = load(&rc.data, &targets, true)?;
+    let y = loaded.y.as_ref().expect("targets required");
+    let prepared = Estimator::from_config(rc.config.requested.clone())
+        .prepare(loaded.x.as_ref(), y.as_ref())?;
+    if prepared.config != rc.config {
+        return Err(PlresError::Incompatible {
+            field: "resume",
+            value: run.display().to_string(),
+            reason: format!(
+                "{} no longer gives the configuration the run started with (the data changed?)",
+                rc.data.display()
+            ),
+        });
+    }
+    let snap_path = run.join(SNAPSHOT);
+    let snapshot = if snap_path.exists() {
+        let ck = plres_resnet::TrainingCheckpoint::load(&snap_path).map_err(|e| {
+            PlresError::Checkpoint {
+                path: snap_path.clone(),
+                reason: plres::error::error_chain(&e),
+            }
+        })?;
+        let trace: Vec<TraceRow> = match ck.model.metadata.get(TRACE_KEY) {
+            Some(t) => serde_json::from_str(t).map_err(|e| PlresError::Checkpoint {
+                path: snap_path.clone(),
+                reason: format!("metadata `{TRACE_KEY}`: {e}"),
+            })?,
+            None => {
+                return Err(PlresError::Checkpoint {
+                    path: snap_path.clone(),
+                    reason: format!("no `{TRACE_KEY}` metadata: not a snapshot of plres train"),
+                });
+            }
+        };
+        Some((ck.state, trace))
+    } else {
+        None // killed before the first snapshot: start again
+    };
+    execute(run, &rc, prepared, snapshot)
 }
 
 /// Trains `prepared` (from `snapshot` when resuming) and writes every output of `out`.
@@ -206,12 +271,50 @@ pub fn execute(
         Some((s, rows)) => (Some(s), rows),
         None => (None, Vec::new()),
     };
-    let fitted = prepared.train(state, &mut [&mut progress])?;
+    let snap_path = out.join(SNAPSHOT);
+    let mut save = |state: &plres_optim::State, rows: &[TraceRow]| -> Result<(), PlresError> {
+        let mut all: Vec<TraceRow> = earlier
+            .iter()
+            .filter(|r| rows.first().is_none_or(|f| r.iteration < f.iteration))
+            .copied()
+            .collect();
+        all.extend_from_slice(rows);
+        let mut model = plres_resnet::Checkpoint::new();
+        model.set_meta(
+            TRACE_KEY,
+            serde_json::to_string(&all).expect("trace rows serialise"),
+        );
+        let ck = plres_resnet::TrainingCheckpoint {
+            model,
+            state: state.clone(),
+        };
+        ck.save(&snap_path).map_err(|e| PlresError::Write {
+            path: snap_path.clone(),
+            reason: plres::error::error_chain(&e),
+        })
+    };
+    let mut fitted = prepared.train_with_snapshots(
+        state,
+        &mut [&mut progress],
+        Some(plres::estimator::Snapshots {
+            every: rc.snapshot_every,
+            save: &mut save,
+        }),
+    )?;
     pb.finish_and_clear();
-    let mut trace = earlier;
+    let mut trace = earlier.clone();
     let first = fitted.trace.first().map_or(u64::MAX, |r| r.iteration);
     trace.retain(|r| r.iteration < first);
     trace.extend(fitted.trace.iter().copied());
+    // the report's certificate summary covers the whole run, before and after a resume
+    fitted.report.mu_cert_min = trace.iter().filter_map(|r| r.mu_cert).reduce(f64::min);
+    fitted.report.violations = trace
+        .iter()
+        .filter(|r| {
+            matches!((r.rho_certified, r.mu_cert), (Some(rho), Some(mu)) if r.loss > 0.0 && rho < mu * (1.0 - 1e-9))
+        })
+        .map(|r| r.iteration)
+        .collect();
     write_outputs(out, rc, &fitted, &trace)?;
     println!("{}", summary_line(out, &fitted));
     Ok(())
@@ -341,9 +444,9 @@ fn write_outputs(
         final_certificate: cert.last().copied(),
     };
     write_json(&out.join("summary.json"), &summary)?;
-    let snap = out.join("snapshot");
+    let snap = out.join(SNAPSHOT);
     if snap.exists() {
-        std::fs::remove_dir_all(&snap).map_err(|e| PlresError::Write {
+        std::fs::remove_file(&snap).map_err(|e| PlresError::Write {
             path: snap,
             reason: e.to_string(),
         })?;
