@@ -179,6 +179,62 @@ pub const SNAPSHOT: &str = "resume.ckpt";
 /// Metadata key of the snapshot holding the trace so far (JSON).
 const TRACE_KEY: &str = "trace";
 
+/// The trace as JSON of integers, every float as its bit pattern (a decimal round trip
+/// could move the last bit, and the resumed run must be bitwise the uninterrupted one):
+/// per row `[iteration, epoch, loss, ‖G‖², ρ, η, mask, μ_cert, ρ_cert, λ_min, μ_tight]`,
+/// bit `i` of `mask` set when the `i`-th optional value is present.
+fn encode_trace(rows: &[TraceRow]) -> String {
+    let rows: Vec<[u64; 11]> = rows
+        .iter()
+        .map(|r| {
+            let opt = [r.mu_cert, r.rho_certified, r.lambda_min, r.mu_tight];
+            let mask = opt
+                .iter()
+                .enumerate()
+                .fold(0u64, |m, (i, v)| m | (u64::from(v.is_some()) << i));
+            let b = |v: Option<f64>| v.map_or(0, f64::to_bits);
+            [
+                r.iteration,
+                r.epoch,
+                r.loss.to_bits(),
+                r.grad_norm_sq.to_bits(),
+                r.rho.to_bits(),
+                r.learning_rate.to_bits(),
+                mask,
+                b(opt[0]),
+                b(opt[1]),
+                b(opt[2]),
+                b(opt[3]),
+            ]
+        })
+        .collect();
+    serde_json::to_string(&rows).expect("integers serialise")
+}
+
+/// Inverse of [`encode_trace`] (`None` for text that is not one).
+fn decode_trace(text: &str) -> Option<Vec<TraceRow>> {
+    let rows: Vec<[u64; 11]> = serde_json::from_str(text).ok()?;
+    Some(
+        rows.iter()
+            .map(|a| {
+                let o = |i: usize| (a[6] >> i & 1 == 1).then(|| f64::from_bits(a[7 + i]));
+                TraceRow {
+                    iteration: a[0],
+                    epoch: a[1],
+                    loss: f64::from_bits(a[2]),
+                    grad_norm_sq: f64::from_bits(a[3]),
+                    rho: f64::from_bits(a[4]),
+                    learning_rate: f64::from_bits(a[5]),
+                    mu_cert: o(0),
+                    rho_certified: o(1),
+                    lambda_min: o(2),
+                    mu_tight: o(3),
+                }
+            })
+            .collect(),
+    )
+}
+
 /// `plres train --resume RUN`: reruns the preparation from `config.json` (same data,
 /// same seed: the same split, preprocessing and initial model, checked against the stored
 /// resolved configuration), restores the optimizer state and the trace from the snapshot
@@ -230,9 +286,9 @@ pub fn resume(run: &Path) -> Result<(), PlresError> {
             }
         })?;
         let trace: Vec<TraceRow> = match ck.model.metadata.get(TRACE_KEY) {
-            Some(t) => serde_json::from_str(t).map_err(|e| PlresError::Checkpoint {
+            Some(t) => decode_trace(t).ok_or_else(|| PlresError::Checkpoint {
                 path: snap_path.clone(),
-                reason: format!("metadata `{TRACE_KEY}`: {e}"),
+                reason: format!("metadata `{TRACE_KEY}` is not a plres trace"),
             })?,
             None => {
                 return Err(PlresError::Checkpoint {
@@ -280,10 +336,7 @@ pub fn execute(
             .collect();
         all.extend_from_slice(rows);
         let mut model = plres_resnet::Checkpoint::new();
-        model.set_meta(
-            TRACE_KEY,
-            serde_json::to_string(&all).expect("trace rows serialise"),
-        );
+        model.set_meta(TRACE_KEY, encode_trace(&all));
         let ck = plres_resnet::TrainingCheckpoint {
             model,
             state: state.clone(),
