@@ -68,14 +68,14 @@ const CERTIFIED_POINTS: u64 = 50;
 /// The estimator: settings with sound defaults, and [`Estimator::fit`] (module docs).
 ///
 /// ```
-/// use plres::{Estimator, ModelKind};
-/// let digits = plres_data::load_digits()?;
-/// let fitted = Estimator::new().model(ModelKind::Linear).width(64).depth(4).steps(20)
-///     .fit(digits.x.as_ref(), digits.y.as_ref())?;
-/// let last = fitted.trace.iter().rev().find(|r| r.mu_cert.is_some()).unwrap();
-/// assert!(last.rho >= last.mu_cert.unwrap()); // the local PL inequality, certified
+/// use plres::{Estimator, TargetsRef};
+/// use faer::Mat;
+/// // y = x₁x₂ on 30 points: regression, scored by R²
+/// let x = Mat::from_fn(30, 2, |i, j| ((i * 3 + j * 5) as f64 * 0.37).sin());
+/// let y = Mat::from_fn(30, 1, |i, _| x[(i, 0)] * x[(i, 1)]);
+/// let fitted = Estimator::new().depth(4).steps(30).fit(x.as_ref(), TargetsRef::Regression(y.as_ref()))?;
 /// assert!(fitted.report.final_loss < fitted.report.initial_loss);
-/// println!("test accuracy {:.3}", fitted.report.test_score.unwrap());
+/// assert!(fitted.config.width.width.is_some()); // auto: the bound, or the cap
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -19,11 +19,13 @@
 //!
 //! ```
 //! let digits = plres_data::load_digits()?;
-//! let fitted = plres::Estimator::new().width(64).depth(4).steps(20)
-//!     .fit(digits.x.as_ref(), digits.y.as_ref())?;
+//! let (x, labels) = (digits.x.as_ref().subrows(0, 300), &digits.y.labels().unwrap()[..300]);
+//! let fitted = plres::Estimator::new().width(512).depth(4).steps(10)
+//!     .fit(x, plres::TargetsRef::Classes(labels))?;
 //! for row in fitted.trace.iter().filter(|r| r.mu_cert.is_some()) {
 //!     assert!(row.rho >= row.mu_cert.unwrap()); // ‖G‖² ≥ μ_cert L, certified
 //! }
+//! assert!(fitted.report.mu_cert_min.unwrap() > 0.0); // p ≥ N: a positive certificate
 //! println!("test accuracy {:.3}", fitted.report.test_score.unwrap());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
