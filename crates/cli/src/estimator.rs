@@ -673,7 +673,7 @@ pub fn median_pairwise_distance(x: MatRef<'_, f64>, seed: u64) -> Result<(f64, u
         ));
     }
     let m = plres_theory::stats::median(&dists);
-    if !(m > 0.0) {
+    if m.is_nan() || m <= 0.0 {
         return Err(PlresError::data(
             "x",
             "the median pairwise distance of the training inputs is 0 (most inputs coincide): give --bandwidth",
@@ -947,13 +947,16 @@ impl CertSource for KernelMonitor {
     }
 }
 
+/// What a snapshot is handed to: the state at the snapshot point and the trace before it.
+pub type SaveSnapshot<'a> = dyn FnMut(&State, &[TraceRow]) -> Result<(), PlresError> + 'a;
+
 /// Periodic snapshots of a run ([`Prepared::train_with_snapshots`]).
 pub struct Snapshots<'a> {
     /// Save after every `every` iterates (at iterations `every, 2·every, …`).
     pub every: u64,
     /// Called with the state at the snapshot point and the trace of the iterates before
     /// it (rows with `iteration < state.iteration()`).
-    pub save: &'a mut dyn FnMut(&State, &[TraceRow]) -> Result<(), PlresError>,
+    pub save: &'a mut SaveSnapshot<'a>,
 }
 
 /// One trace row per iterate (the first observation of an iterate seen twice at a
