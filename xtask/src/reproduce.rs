@@ -7,6 +7,14 @@
 //! stderr (hidden when stderr is not a terminal). An experiment that fails does not stop
 //! the others; the report is written at the end in every case, and the command fails with
 //! one line if any check failed or any experiment returned an error.
+//!
+//! Crash safety (plres_experiments::run): each run is built in a hidden partial folder and
+//! moved into place only when it has ended, so a kill never leaves a run folder that reads
+//! as complete. Before the first run, `REPORT.md` is rewritten from the folders on disk
+//! with a banner saying which run is in progress (so a killed command leaves a report that
+//! says so, and claims only what the folders hold); the full report replaces it at the end.
+//! `--resume` continues a killed run: a partial folder of the same configuration is
+//! adopted with its training checkpoints.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -15,8 +23,10 @@ use std::sync::Mutex;
 use anyhow::{Context, Result, bail};
 use plres_experiments::Size;
 use plres_experiments::registry::{DynExperiment, find_in, registry};
-use plres_experiments::report::write_report;
-use plres_experiments::run::{check_run_folder, error_chain, execute, files, prepare_run};
+use plres_experiments::report::{collect, render_markdown, write_report};
+use plres_experiments::run::{
+    check_run_folder, error_chain, execute, files, prepare_run, prepare_run_resuming,
+};
 use tracing_subscriber::EnvFilter;
 
 /// The parsed command line.
@@ -32,6 +42,8 @@ pub struct Args {
     pub seed: u64,
     /// Replace existing run folders.
     pub force: bool,
+    /// Adopt the partial folders (and checkpoints) of killed runs of the same configuration.
+    pub resume: bool,
     /// Only list the experiments.
     pub list: bool,
     /// Only print the usage.
@@ -46,6 +58,7 @@ impl Default for Args {
             out: None,
             seed: 0,
             force: false,
+            resume: false,
             list: false,
             help: false,
         }
@@ -54,14 +67,15 @@ impl Default for Args {
 
 /// The usage text.
 pub fn usage() -> &'static str {
-    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--list]
+    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--resume] [--list]
 
 Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPORT.md.
   --smoke     tiny sizes (seconds in total; what CI runs)
   --full      the sizes of the study's figures
   --out DIR   output directory (default: results/ at the workspace root)
   --seed S    base seed of every random generator (default 0)
-  --force     replace existing run folders
+  --force     replace existing run folders (each only once its new run has ended)
+  --resume    continue runs killed before they ended (same configuration) from their checkpoints
   --list      list the experiments and exit
 Exits non-zero if any check fails or any experiment returns an error."
 }
@@ -101,6 +115,7 @@ pub fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--seed expects a non-negative integer, got `{v}`"))?;
             }
             "--force" => a.force = true,
+            "--resume" => a.resume = true,
             "--list" => a.list = true,
             "-h" | "--help" => a.help = true,
             flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{}", usage()),
@@ -194,6 +209,9 @@ pub fn run_with(
         check_run_folder(out, e.name(), args.force)?;
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    clean_report_leftovers(out)?;
+    let names: Vec<&str> = selected.iter().map(|e| e.name()).collect();
+    write_report_in_progress(out, experiments, command, &names)?;
 
     let mut failures: Vec<String> = Vec::new();
     let mut outcome = Outcome {
@@ -204,7 +222,19 @@ pub fn run_with(
     };
     for e in &selected {
         let config = e.default_config(args.size);
-        let folder = prepare_run(out, *e, config, args.size, args.seed, args.force)?;
+        let folder = if args.resume {
+            let (folder, adopted) =
+                prepare_run_resuming(out, *e, config, args.size, args.seed, args.force)?;
+            if adopted {
+                eprintln!(
+                    "{}: resuming from the checkpoints of a killed run",
+                    e.name()
+                );
+            }
+            folder
+        } else {
+            prepare_run(out, *e, config, args.size, args.seed, args.force)?
+        };
         let log_path = folder.path().join(files::LOG);
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
@@ -266,6 +296,54 @@ pub fn run_with(
     Ok(outcome)
 }
 
+/// Removes the temporary files of `REPORT.md` that a killed write left in `out`.
+fn clean_report_leftovers(out: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(out).with_context(|| format!("listing {}", out.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", out.display()))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(".REPORT.md.tmp-") {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first line of a report written while `command` runs.
+pub const IN_PROGRESS: &str = "> **Run in progress:**";
+
+/// Rewrites `REPORT.md` from the run folders on disk, under a banner saying that `command`
+/// is running `names` (each of their folders is replaced only once its new run has ended).
+fn write_report_in_progress(
+    out: &Path,
+    experiments: &[&dyn DynExperiment],
+    command: &str,
+    names: &[&str],
+) -> Result<()> {
+    let entries = collect(out, experiments).context("reading the run folders")?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let banner = format!(
+        "{IN_PROGRESS} `{command}` (process {}, started at Unix time {started}) is running {}. \
+         What follows is what the run folders held when it started; each of those folders is \
+         replaced only once its new run has ended, and this report is rewritten at the end. \
+         If that process is gone, it was interrupted: run the command again (`--resume` \
+         continues from checkpoints).\n\n",
+        std::process::id(),
+        names.join(", ")
+    );
+    let text = banner + &render_markdown(&entries, command);
+    let report = out.join("REPORT.md");
+    write_text(&report, text.as_bytes())
+}
+
+fn write_text(path: &Path, bytes: &[u8]) -> Result<()> {
+    plres_experiments::run::write_bytes(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +369,7 @@ mod tests {
                 out: Some("/tmp/x".into()),
                 seed: 42,
                 force: true,
+                resume: false,
                 list: false,
                 help: false,
             }
