@@ -68,6 +68,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("xtask", "plres-resnet"),
     ("xtask", "plres-rff"),
     ("xtask", "plres-theory"),
+    // the fuzz targets drive every reader, the optimizer state and the peer file
+    ("xtask", "plres-optim"),
+    ("xtask", "plres-kernels"),
+    ("xtask", "plres-benches"),
 ];
 
 /// The internal edges `(from, to)` of the workspace described by `cargo metadata` JSON.
