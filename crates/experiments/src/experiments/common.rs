@@ -108,7 +108,8 @@ pub fn train<M: Trainable>(
 /// [`train`] that survives a kill: every `every_epochs` epochs (and at the end) the
 /// optimizer state is saved as a training checkpoint at
 /// [`RunContext::checkpoint_path`]`(label)` with the history beside it
-/// (`<label>.history.json`, written first); if that checkpoint exists when it starts (a
+/// (as tensors of the checkpoint: bit-exact, one atomic file); if that checkpoint exists
+/// when it starts (a
 /// run resumed after a kill), training continues from it. The continued run is bitwise
 /// the uninterrupted one (plres-optim's resume guarantee) and the history has one record
 /// per iterate either way. `state` is the start of a fresh run.
@@ -129,7 +130,6 @@ pub fn train_resumable<M: Trainable>(
     label: &str,
 ) -> Result<(Trained<M>, History), ExperimentError> {
     let ck_path = ctx.checkpoint_path(label)?;
-    let hist_path = ck_path.with_extension("history.json");
     let mut problem =
         TrainingProblem::new(model, x, targets).stage(|| format!("{label}: training problem"))?;
     let (mut state, mut history) = if ck_path.is_file() {
@@ -138,8 +138,8 @@ pub fn train_resumable<M: Trainable>(
         ck.state
             .check_resume(solver, &problem)
             .stage(|| format!("{label}: resuming from {}", ck_path.display()))?;
-        let mut h: History = crate::run::read_json(&hist_path)?;
-        h.records.retain(|r| r.iteration <= ck.state.iteration());
+        let h = history_from(&ck.model)
+            .stage(|| format!("{label}: the history in {}", ck_path.display()))?;
         tracing::info!(
             label,
             iteration = ck.state.iteration(),
@@ -180,9 +180,8 @@ pub fn train_resumable<M: Trainable>(
             Err(e) => return Err(e).stage(|| format!("training {label}")),
         };
         append(&mut history, part);
-        crate::run::write_json(&hist_path, &history)?;
         TrainingCheckpoint {
-            model: plres_resnet::Checkpoint::new(),
+            model: history_checkpoint(&history),
             state: state.clone(),
         }
         .save(&ck_path)
@@ -203,6 +202,43 @@ pub fn train_resumable<M: Trainable>(
         .into_trained(plres_optim::Outcome { state, report })
         .stage(|| format!("{label}: the trained model"))?;
     Ok((trained, history))
+}
+
+/// The columns of a [`History`] as the tensors `history.<column>` of a checkpoint (floats
+/// bit for bit; counters below 2⁵³ exactly).
+fn history_checkpoint(h: &History) -> plres_resnet::Checkpoint {
+    let mut c = plres_resnet::Checkpoint::new();
+    let n = h.records.len();
+    let col = |f: &dyn Fn(&plres_optim::Record) -> f64| h.records.iter().map(f).collect();
+    c.insert("history.iteration", vec![n], col(&|r| r.iteration as f64));
+    c.insert("history.epoch", vec![n], col(&|r| r.epoch as f64));
+    c.insert("history.loss", vec![n], col(&|r| r.loss));
+    c.insert("history.grad_norm_sq", vec![n], col(&|r| r.grad_norm_sq));
+    c.insert("history.learning_rate", vec![n], col(&|r| r.learning_rate));
+    c
+}
+
+/// The [`History`] of [`history_checkpoint`].
+fn history_from(c: &plres_resnet::Checkpoint) -> Result<History, plres_resnet::CheckpointError> {
+    let n = c.tensor_any("history.loss")?.data.len();
+    let get = |name: &str| c.tensor(name, &[n]);
+    let (it, ep, loss, g2, lr) = (
+        get("history.iteration")?,
+        get("history.epoch")?,
+        get("history.loss")?,
+        get("history.grad_norm_sq")?,
+        get("history.learning_rate")?,
+    );
+    let records = (0..n)
+        .map(|i| plres_optim::Record {
+            iteration: it[i] as u64,
+            epoch: ep[i] as u64,
+            loss: loss[i],
+            grad_norm_sq: g2[i],
+            learning_rate: lr[i],
+        })
+        .collect();
+    Ok(History { records })
 }
 
 /// Appends the records of a run segment (the first repeats the last of the previous one).
