@@ -187,7 +187,12 @@ mod tests {
             .expect("PeerProblem::load hangs on a zero axis");
         match got.as_ref().map_err(CheckpointError::cause) {
             Err(CheckpointError::ZeroDimension { name, shape }) => {
-                assert!(got.as_ref().unwrap_err().to_string().contains("zero.safetensors"));
+                assert!(
+                    got.as_ref()
+                        .unwrap_err()
+                        .to_string()
+                        .contains("zero.safetensors")
+                );
                 assert_eq!((name.as_str(), shape), ("features.omega", &vec![0, huge]));
             }
             other => panic!("expected ZeroDimension, got {other:?}"),

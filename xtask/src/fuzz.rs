@@ -60,21 +60,66 @@ pub struct Target {
 
 /// Every target.
 pub static TARGETS: &[Target] = &[
-    Target { name: "idx", run: targets::idx },
-    Target { name: "idx-gz", run: targets::idx_gz },
-    Target { name: "idx-pair", run: targets::idx_pair },
-    Target { name: "csv", run: targets::csv },
-    Target { name: "digits", run: targets::digits },
-    Target { name: "checkpoint-linear", run: targets::checkpoint_linear },
-    Target { name: "checkpoint-shl", run: targets::checkpoint_shl },
-    Target { name: "checkpoint-kernel", run: targets::checkpoint_kernel },
-    Target { name: "peer", run: targets::peer },
-    Target { name: "conv-tensors", run: targets::conv_tensors },
-    Target { name: "experiment-config", run: targets::experiment_config },
-    Target { name: "run-json", run: targets::run_json },
-    Target { name: "optim-config", run: targets::optim_config },
-    Target { name: "optim-state", run: targets::optim_state },
-    Target { name: "training-checkpoint", run: targets::training_checkpoint },
+    Target {
+        name: "idx",
+        run: targets::idx,
+    },
+    Target {
+        name: "idx-gz",
+        run: targets::idx_gz,
+    },
+    Target {
+        name: "idx-pair",
+        run: targets::idx_pair,
+    },
+    Target {
+        name: "csv",
+        run: targets::csv,
+    },
+    Target {
+        name: "digits",
+        run: targets::digits,
+    },
+    Target {
+        name: "checkpoint-linear",
+        run: targets::checkpoint_linear,
+    },
+    Target {
+        name: "checkpoint-shl",
+        run: targets::checkpoint_shl,
+    },
+    Target {
+        name: "checkpoint-kernel",
+        run: targets::checkpoint_kernel,
+    },
+    Target {
+        name: "peer",
+        run: targets::peer,
+    },
+    Target {
+        name: "conv-tensors",
+        run: targets::conv_tensors,
+    },
+    Target {
+        name: "experiment-config",
+        run: targets::experiment_config,
+    },
+    Target {
+        name: "run-json",
+        run: targets::run_json,
+    },
+    Target {
+        name: "optim-config",
+        run: targets::optim_config,
+    },
+    Target {
+        name: "optim-state",
+        run: targets::optim_state,
+    },
+    Target {
+        name: "training-checkpoint",
+        run: targets::training_checkpoint,
+    },
 ];
 
 /// The targets: each drives one reader with the bytes of an input.
@@ -82,9 +127,7 @@ mod targets {
     use std::path::Path;
 
     use plres_data::IdxKind;
-    use plres_resnet::{
-        Checkpoint, KernelResNet, LinearResNet, ShlResNet, TrainingCheckpoint,
-    };
+    use plres_resnet::{Checkpoint, KernelResNet, LinearResNet, ShlResNet, TrainingCheckpoint};
 
     fn write(scratch: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {
         let p = scratch.join(name);
@@ -142,10 +185,7 @@ mod targets {
     }
 
     pub fn peer(b: &[u8], _: &Path) {
-        let _ = plres_benches::peer::PeerProblem::from_bytes(
-            b,
-            plres_kernels_spec(),
-        );
+        let _ = plres_benches::peer::PeerProblem::from_bytes(b, plres_kernels_spec());
     }
 
     fn plres_kernels_spec() -> plres_kernels::KernelSpec {
@@ -214,7 +254,11 @@ impl Rng {
         z ^ (z >> 31)
     }
     fn below(&mut self, n: usize) -> usize {
-        if n == 0 { 0 } else { (self.next() % n as u64) as usize }
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
     }
 }
 
@@ -290,7 +334,9 @@ fn mutate(b: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
         }
         1 if len > 0 => {
             let i = rng.below(len);
-            b[i] = [0u8, 1, 0x7f, 0x80, 0xff, b'0', b'9', b'-', b',', b'\n', b'"'][rng.below(11)];
+            b[i] = [
+                0u8, 1, 0x7f, 0x80, 0xff, b'0', b'9', b'-', b',', b'\n', b'"',
+            ][rng.below(11)];
         }
         2 | 3 if len > 0 => {
             // an integer of 2, 4 or 8 bytes, either endianness, set to a boundary value
@@ -322,8 +368,7 @@ fn mutate(b: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
                     end += 1;
                 }
                 let mut s = start;
-                while s > 0 && (b[s - 1].is_ascii_digit() || b[s - 1] == b'-' || b[s - 1] == b'.')
-                {
+                while s > 0 && (b[s - 1].is_ascii_digit() || b[s - 1] == b'-' || b[s - 1] == b'.') {
                     s -= 1;
                 }
                 let rep = INTERESTING_TEXT[rng.below(INTERESTING_TEXT.len())].as_bytes();
@@ -360,8 +405,14 @@ fn mutate(b: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
         }
         10 if len > 0 => {
             // an 8-byte float set to a special value
-            let v: f64 = [f64::NAN, f64::INFINITY, -0.0, 1e308, f64::MIN_POSITIVE, 5e-324]
-                [rng.below(6)];
+            let v: f64 = [
+                f64::NAN,
+                f64::INFINITY,
+                -0.0,
+                1e308,
+                f64::MIN_POSITIVE,
+                5e-324,
+            ][rng.below(6)];
             let at = rng.below(len);
             for (k, &x) in v.to_le_bytes().iter().enumerate() {
                 if at + k < len {
@@ -492,7 +543,12 @@ fn corpus_dir(target: &str) -> PathBuf {
 pub fn load_corpus(target: &str) -> Result<Vec<Vec<u8>>> {
     let dir = corpus_dir(target);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading the corpus {} (cargo xtask fuzz --write-corpus)", dir.display()))?
+        .with_context(|| {
+            format!(
+                "reading the corpus {} (cargo xtask fuzz --write-corpus)",
+                dir.display()
+            )
+        })?
         .map(|e| e.map(|e| e.path()))
         .collect::<std::io::Result<_>>()
         .with_context(|| format!("listing {}", dir.display()))?;
@@ -533,7 +589,10 @@ pub fn main(args: &[String]) -> Result<()> {
     };
     let mut failures = Vec::new();
     let start = Instant::now();
-    println!("{:<22} {:>9} {:>9} {:>11}  failures", "target", "inputs", "seconds", "inputs/s");
+    println!(
+        "{:<22} {:>9} {:>9} {:>11}  failures",
+        "target", "inputs", "seconds", "inputs/s"
+    );
     for t in selected {
         let r = fuzz_target(t, &a)?;
         println!(
@@ -551,7 +610,11 @@ pub fn main(args: &[String]) -> Result<()> {
     }
     println!("total {:.1} s", start.elapsed().as_secs_f64());
     if !failures.is_empty() {
-        bail!("{} fuzz failure(s): {}", failures.len(), failures.join("; "));
+        bail!(
+            "{} fuzz failure(s): {}",
+            failures.len(),
+            failures.join("; ")
+        );
     }
     Ok(())
 }
@@ -592,7 +655,10 @@ fn worker(t: &Target, seed: u64, start: u64, count: Option<u64>) -> Result<()> {
         writeln!(out, "{i}")?;
         out.flush()?;
         if catch_unwind(AssertUnwindSafe(|| (t.run)(&input, &scratch))).is_err() {
-            let msg = message.lock().map(|m| m.replace('\n', " ")).unwrap_or_default();
+            let msg = message
+                .lock()
+                .map(|m| m.replace('\n', " "))
+                .unwrap_or_default();
             writeln!(out, "P {i} {msg}")?;
             out.flush()?;
         }
@@ -621,11 +687,12 @@ fn fuzz_target(t: &Target, a: &Args) -> Result<TargetResult> {
     let mut next = 0u64;
     let mut failures = Vec::new();
     let total = a.inputs;
-    'restart: while total.is_none_or(|n| next < n) && budget.is_none_or(|b| start.elapsed() < b)
-    {
+    'restart: while total.is_none_or(|n| next < n) && budget.is_none_or(|b| start.elapsed() < b) {
         let mut cmd = Command::new("sh");
         cmd.arg("-c")
-            .arg(format!("ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""))
+            .arg(format!(
+                "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+            ))
             .arg(&exe)
             .args(["fuzz", "--worker", t.name, &next.to_string(), "--seed"])
             .arg(a.seed.to_string())
@@ -756,7 +823,7 @@ mod corpus {
     use plres_optim::{AdamConfig, Minibatch, Problem, ProblemError, State, Stopping};
     use plres_resnet::{
         Checkpoint, KernelResNet, LinearResNet, LinearResNetConfig, ShlResNet, ShlResNetConfig,
-        TrainingCheckpoint, Trainable,
+        Trainable, TrainingCheckpoint,
     };
     use rand::SeedableRng;
 
@@ -806,7 +873,8 @@ mod corpus {
     pub fn write_all() -> Result<()> {
         let root = crate::workspace_root().join("fuzz/corpus");
         if root.exists() {
-            std::fs::remove_dir_all(&root).with_context(|| format!("removing {}", root.display()))?;
+            std::fs::remove_dir_all(&root)
+                .with_context(|| format!("removing {}", root.display()))?;
         }
         // IDX: 3 images of 2 × 2 and their labels
         let images = IdxArray {
@@ -827,7 +895,11 @@ mod corpus {
         pair.extend_from_slice(&lb);
         put("idx-pair", "pair.bin", &pair)?;
         // CSV: 4 features and a label in 0..3; digits: 64 features, label in 0..10
-        put("csv", "small.csv", b"0.5,1,2,-3,0\n1e-3,2.5,0,7,2\r\n\n4,4,4,4,1.0\n")?;
+        put(
+            "csv",
+            "small.csv",
+            b"0.5,1,2,-3,0\n1e-3,2.5,0,7,2\r\n\n4,4,4,4,1.0\n",
+        )?;
         let digits: String = (0..3)
             .map(|r| {
                 let f: Vec<String> = (0..64).map(|j| ((j * 7 + r) % 17).to_string()).collect();
@@ -862,19 +934,35 @@ mod corpus {
                 ..Default::default()
             },
         )?;
-        put("checkpoint-linear", "rk4-relu.safetensors", &rk4.to_checkpoint()?.to_bytes()?)?;
+        put(
+            "checkpoint-linear",
+            "rk4-relu.safetensors",
+            &rk4.to_checkpoint()?.to_bytes()?,
+        )?;
         let shl = ShlResNet::new(ShlResNetConfig {
             dim: 2,
             width: 3,
             depth: 2,
             ..Default::default()
         })?;
-        put("checkpoint-shl", "shl.safetensors", &shl.to_checkpoint().to_bytes()?)?;
+        put(
+            "checkpoint-shl",
+            "shl.safetensors",
+            &shl.to_checkpoint().to_bytes()?,
+        )?;
         let mut k = KernelResNet::new(plres_kernels::KernelSpec::Gaussian { sigma: 1.0 }, 2, 2)?;
         let x = Mat::from_fn(3, 2, |i, j| (i + 2 * j) as f64 * 0.3);
         let y = Mat::from_fn(3, 2, |i, j| (i * j) as f64 * 0.2);
-        k.gd_step(x.as_ref(), plres_resnet::TargetsRef::Regression(y.as_ref()), 0.5)?;
-        put("checkpoint-kernel", "kernel.safetensors", &k.to_checkpoint().to_bytes()?)?;
+        k.gd_step(
+            x.as_ref(),
+            plres_resnet::TargetsRef::Regression(y.as_ref()),
+            0.5,
+        )?;
+        put(
+            "checkpoint-kernel",
+            "kernel.safetensors",
+            &k.to_checkpoint().to_bytes()?,
+        )?;
         // the peer's problem file
         let mut peer = Checkpoint::new();
         let (p, d) = (4, 2);
@@ -895,7 +983,11 @@ mod corpus {
             ] {
                 let mut b = vec![i as u8];
                 b.extend_from_slice(serde_json::to_string(&e.default_config(size))?.as_bytes());
-                put("experiment-config", &format!("{}-{size}.json", e.name()), &b)?;
+                put(
+                    "experiment-config",
+                    &format!("{}-{size}.json", e.name()),
+                    &b,
+                )?;
             }
         }
         // run-folder JSON
@@ -906,7 +998,11 @@ mod corpus {
             plres_version: "0.1.0".into(),
             config: serde_json::json!({"widths": [8, 16], "depth": 4}),
         };
-        put("run-json", "config.json", serde_json::to_string(&rc)?.as_bytes())?;
+        put(
+            "run-json",
+            "config.json",
+            serde_json::to_string(&rc)?.as_bytes(),
+        )?;
         let summary = plres_experiments::run::RunSummary {
             experiment: "width".into(),
             wall_time_s: 1.5,
@@ -920,7 +1016,11 @@ mod corpus {
             tables: vec!["widths.csv".into()],
             values: serde_json::Map::from_iter([("slope".to_owned(), serde_json::json!(-0.5))]),
         };
-        put("run-json", "summary.json", serde_json::to_string(&summary)?.as_bytes())?;
+        put(
+            "run-json",
+            "summary.json",
+            serde_json::to_string(&summary)?.as_bytes(),
+        )?;
         let checks = vec![plres_experiments::CheckReport::new(
             "claim",
             "source",
@@ -929,33 +1029,64 @@ mod corpus {
             1e-12,
             plres_experiments::Relation::AtMost,
         )];
-        put("run-json", "checks.json", serde_json::to_string(&checks)?.as_bytes())?;
+        put(
+            "run-json",
+            "checks.json",
+            serde_json::to_string(&checks)?.as_bytes(),
+        )?;
         // optimizer configurations
         let adam = plres_optim::SolverConfig::Adam(
             AdamConfig::adamw(0.01, 0.1)
                 .with_minibatch(Minibatch::new(4, 2))
                 .with_schedule(plres_optim::Schedule::cosine(10, 0.0).with_warmup(0.1, 3)),
         );
-        put("optim-config", "adamw.json", serde_json::to_string(&adam)?.as_bytes())?;
+        put(
+            "optim-config",
+            "adamw.json",
+            serde_json::to_string(&adam)?.as_bytes(),
+        )?;
         let gd = plres_optim::SolverConfig::GradientDescent(
             plres_optim::GradientDescentConfig::new(0.5)
                 .with_metric(plres_optim::Metric::l2_layers(2, 3, 0.5)?)
                 .with_schedule(plres_optim::Schedule::multi_step(vec![2, 5], 0.5)),
         );
-        put("optim-config", "gd.json", serde_json::to_string(&gd)?.as_bytes())?;
+        put(
+            "optim-config",
+            "gd.json",
+            serde_json::to_string(&gd)?.as_bytes(),
+        )?;
         let stop = Stopping::iterations(100).max_epochs(3).loss_below(1e-9);
-        put("optim-config", "stopping.json", serde_json::to_string(&stop)?.as_bytes())?;
+        put(
+            "optim-config",
+            "stopping.json",
+            serde_json::to_string(&stop)?.as_bytes(),
+        )?;
         // optimizer states and a training checkpoint
-        let solver = AdamConfig::adam(0.1).with_minibatch(Minibatch::new(2, 1)).build()?;
-        let out = plres_optim::run(&mut Ls, &solver, State::new(vec![1.0, -1.0, 0.5]), &Stopping::iterations(4), &mut [])?;
+        let solver = AdamConfig::adam(0.1)
+            .with_minibatch(Minibatch::new(2, 1))
+            .build()?;
+        let out = plres_optim::run(
+            &mut Ls,
+            &solver,
+            State::new(vec![1.0, -1.0, 0.5]),
+            &Stopping::iterations(4),
+            &mut [],
+        )?;
         put("optim-state", "adam-minibatch.bin", &out.state.to_bytes())?;
-        put("optim-state", "fresh.bin", &State::new(vec![0.25, 2.0]).to_bytes())?;
+        put(
+            "optim-state",
+            "fresh.bin",
+            &State::new(vec![0.25, 2.0]).to_bytes(),
+        )?;
         let ck = TrainingCheckpoint {
             model: lin,
             state: State::new(net.params().to_vec()),
         };
         put("training-checkpoint", "linear.ckpt", &ck.to_bytes()?)?;
-        println!("wrote the corpus under {}", Path::new("fuzz/corpus").display());
+        println!(
+            "wrote the corpus under {}",
+            Path::new("fuzz/corpus").display()
+        );
         Ok(())
     }
 }

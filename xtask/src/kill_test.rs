@@ -107,7 +107,11 @@ fn check_after_kill(out: &Path, name: &str, reference: &[u8], pid: u32) -> Resul
     ensure!(complete, "{} is in place but incomplete", dir.display());
     let metrics = std::fs::read(dir.join(files::METRICS))
         .with_context(|| format!("reading the metrics of {}", dir.display()))?;
-    ensure!(metrics == reference, "{} holds other metrics than the reference run", dir.display());
+    ensure!(
+        metrics == reference,
+        "{} holds other metrics than the reference run",
+        dir.display()
+    );
     let report = std::fs::read_to_string(out.join("REPORT.md")).context("reading REPORT.md")?;
     let finished = !report.starts_with(IN_PROGRESS);
     if finished {
@@ -123,7 +127,10 @@ fn check_after_kill(out: &Path, name: &str, reference: &[u8], pid: u32) -> Resul
             || n.starts_with(".REPORT.md.tmp-")
             || n == format!(".{name}.partial-{pid}")
             || n == format!(".{name}.old-{pid}");
-        ensure!(leftover, "unexpected `{n}` in the output folder after the kill");
+        ensure!(
+            leftover,
+            "unexpected `{n}` in the output folder after the kill"
+        );
     }
     Ok(finished)
 }
@@ -139,7 +146,11 @@ fn check_clean(out: &Path, name: &str, reference: &[u8]) -> Result<()> {
         "leftovers after a complete run: {names:?}"
     );
     let dir = out.join(name);
-    ensure!(dir.join(files::SUMMARY).is_file(), "{} has no summary", dir.display());
+    ensure!(
+        dir.join(files::SUMMARY).is_file(),
+        "{} has no summary",
+        dir.display()
+    );
     ensure!(
         std::fs::read(dir.join(files::METRICS))? == reference,
         "the resumed run's metrics differ from the reference"
@@ -153,7 +164,10 @@ fn check_clean(out: &Path, name: &str, reference: &[u8]) -> Result<()> {
         dir.display()
     );
     let report = std::fs::read_to_string(out.join("REPORT.md"))?;
-    ensure!(!report.starts_with(IN_PROGRESS), "the final report still says in progress");
+    ensure!(
+        !report.starts_with(IN_PROGRESS),
+        "the final report still says in progress"
+    );
     ensure!(
         report.contains("checks hold") && !report.contains("FAIL"),
         "the final report does not say every check holds"
@@ -164,7 +178,8 @@ fn check_clean(out: &Path, name: &str, reference: &[u8]) -> Result<()> {
 /// Runs the kill test.
 pub fn main(args: &[String]) -> Result<()> {
     let a = parse(args)?;
-    let root: PathBuf = std::env::temp_dir().join(format!("plres-kill-test-{}", std::process::id()));
+    let root: PathBuf =
+        std::env::temp_dir().join(format!("plres-kill-test-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let reference_out = root.join("reference");
     let t0 = Instant::now();
@@ -189,13 +204,20 @@ pub fn main(args: &[String]) -> Result<()> {
             && killed.success();
         finished_rounds += u32::from(finished);
         let status = reproduce(&out, &a.name, &["--force", "--resume"])?.status()?;
-        ensure!(status.success(), "round {k}: the resumed run failed ({status})");
+        ensure!(
+            status.success(),
+            "round {k}: the resumed run failed ({status})"
+        );
         check_clean(&out, &a.name, &reference)
             .with_context(|| format!("round {k}: after resuming"))?;
         println!(
             "round {k}: killed after {:.3} s ({}); folder, report and resumed run check",
             wait.as_secs_f64(),
-            if finished { "it had finished" } else { "mid-run" }
+            if finished {
+                "it had finished"
+            } else {
+                "mid-run"
+            }
         );
     }
     println!(

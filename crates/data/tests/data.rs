@@ -1028,7 +1028,13 @@ fn huge_sizes_are_typed_errors_not_overflows() {
     }
     let e = parse_labelled_csv(b"1,2\n", Path::new("x.csv"), usize::MAX, 2).unwrap_err();
     assert!(
-        matches!(&e, DataError::InvalidParameter { name: "n_features", .. }),
+        matches!(
+            &e,
+            DataError::InvalidParameter {
+                name: "n_features",
+                ..
+            }
+        ),
         "{e:?}"
     );
 }

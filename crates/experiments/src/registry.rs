@@ -140,7 +140,10 @@ fn oversized(v: &Value, path: &mut String) -> Option<(String, String)> {
     match v {
         Value::Number(n) => match n.as_u64() {
             Some(x) if x > MAX_CONFIG_INTEGER => Some((path.clone(), x.to_string())),
-            None if n.as_i64().is_none() && n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() > MAX_CONFIG_INTEGER as f64) => {
+            None if n.as_i64().is_none()
+                && n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() > MAX_CONFIG_INTEGER as f64) =>
+            {
                 Some((path.clone(), n.to_string()))
             }
             _ => None,

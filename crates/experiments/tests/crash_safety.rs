@@ -30,7 +30,9 @@ static KILL: AtomicBool = AtomicBool::new(false);
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// A small training run: a depth-3 Euler ResNet of 16 Gaussian features on 12 points of
@@ -195,7 +197,11 @@ fn a_killed_forced_run_leaves_the_old_folder_complete() {
         .filter(|n| n.starts_with(".tiny.partial-"))
         .collect();
     assert_eq!(partial.len(), 1, "{:?}", names(&out));
-    assert!(out.join(&partial[0]).join("checkpoints/adam.ckpt").is_file());
+    assert!(
+        out.join(&partial[0])
+            .join("checkpoints/adam.ckpt")
+            .is_file()
+    );
     // the next forced run cleans it and replaces the folder
     run_tiny(&out, 3, true).unwrap();
     assert_eq!(names(&out), vec!["tiny"]);
@@ -215,7 +221,10 @@ fn force_replaces_interrupted_folders_and_leftovers_are_cleaned() {
     std::fs::create_dir_all(out.join("tiny")).unwrap();
     std::fs::write(out.join("tiny/.config.json.tmp-Ab12Cd"), b"{").unwrap();
     let err = run_tiny(&out, 1, false).unwrap_err();
-    assert!(matches!(err, ExperimentError::RunFolderExists { .. }), "{err}");
+    assert!(
+        matches!(err, ExperimentError::RunFolderExists { .. }),
+        "{err}"
+    );
     // pids far above any pid_max: processes that do not exist
     std::fs::create_dir_all(out.join(".tiny.partial-4000000001/checkpoints")).unwrap();
     std::fs::create_dir_all(out.join(".tiny.old-4000000002")).unwrap();
@@ -241,7 +250,10 @@ fn force_replaces_interrupted_folders_and_leftovers_are_cleaned() {
     std::fs::create_dir_all(other.join("tiny")).unwrap();
     std::fs::write(other.join("tiny/notes.md"), b"keep").unwrap();
     let err = run_tiny(&other, 1, true).unwrap_err();
-    assert!(matches!(err, ExperimentError::NotARunFolder { .. }), "{err}");
+    assert!(
+        matches!(err, ExperimentError::NotARunFolder { .. }),
+        "{err}"
+    );
     assert!(other.join("tiny/notes.md").is_file());
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&other).unwrap();

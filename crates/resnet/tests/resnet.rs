@@ -1276,7 +1276,6 @@ fn permuted_residual_u_is_blamed_on_itself() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-
 /// Issue 19, case 5: a loader's error names the file (`CheckpointError::InFile`); returns
 /// the error inside, to match on.
 fn named<T>(r: Result<T, CheckpointError>, path: &std::path::Path) -> Result<T, CheckpointError> {
