@@ -667,6 +667,15 @@ fn worker(t: &Target, seed: u64, start: u64, count: Option<u64>) -> Result<()> {
     Ok(())
 }
 
+/// Removes a worker's scratch folder when dropped.
+struct ScratchGuard(PathBuf);
+
+impl Drop for ScratchGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// What fuzzing one target found.
 struct TargetResult {
     inputs: u64,
@@ -705,6 +714,10 @@ fn fuzz_target(t: &Target, a: &Args) -> Result<TargetResult> {
             cmd.args(["--inputs", &(n - next).to_string()]);
         }
         let mut child = cmd.spawn().context("starting a fuzz worker")?;
+        // the worker's scratch folder (`scratch_dir` in the worker), removed whenever the
+        // worker ends, also when it was killed
+        let _scratch =
+            ScratchGuard(std::env::temp_dir().join(format!("plres-fuzz-{}", child.id())));
         let (tx, rx) = mpsc::channel::<String>();
         let stdout = child.stdout.take().expect("piped stdout");
         std::thread::spawn(move || {
