@@ -519,6 +519,34 @@ mod tests {
         std::fs::remove_dir_all(&out).unwrap();
     }
 
+    /// While a run is in progress REPORT.md opens with the banner naming it, over what the
+    /// folders held when it started; the report written at the end has no banner.
+    #[test]
+    fn report_marks_a_run_in_progress() {
+        let out = temp_dir("progress");
+        let args = parse(&s(&["--smoke"])).unwrap();
+        run_with(&args, EXPERIMENTS, &out, "cmd", false).unwrap();
+        let final_md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(!final_md.starts_with(IN_PROGRESS), "{final_md}");
+        write_report_in_progress(&out, EXPERIMENTS, "cmd --force", &["geometric"]).unwrap();
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(md.starts_with(IN_PROGRESS), "{md}");
+        assert!(md.contains("is running geometric"), "{md}");
+        // below the banner: the report of the folders on disk
+        let body = md.split_once("\n\n").unwrap().1;
+        assert_eq!(
+            body,
+            render_markdown(&collect(&out, EXPERIMENTS).unwrap(), "cmd --force")
+        );
+        std::fs::write(out.join(".REPORT.md.tmp-x1"), b"partial").unwrap();
+        let forced = parse(&s(&["--smoke", "--force"])).unwrap();
+        run_with(&forced, EXPERIMENTS, &out, "cmd", false).unwrap();
+        assert!(!out.join(".REPORT.md.tmp-x1").exists(), "leftover cleaned");
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(!md.starts_with(IN_PROGRESS));
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+
     /// A failing check and an erroring experiment both make the command fail with one
     /// line naming them, after the report (which shows them) is written; the other
     /// experiments still run.
