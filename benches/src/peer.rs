@@ -42,7 +42,15 @@ impl PeerProblem {
             path: path.to_path_buf(),
             source,
         })?;
-        let c = Checkpoint::from_bytes_unversioned(&bytes)?;
+        Self::from_bytes(&bytes, kernel).map_err(|e| e.in_file(path))
+    }
+
+    /// Parses the bytes of a peer file (what [`PeerProblem::load`] reads).
+    ///
+    /// # Errors
+    /// As [`PeerProblem::load`], without the file's name.
+    pub fn from_bytes(bytes: &[u8], kernel: KernelSpec) -> Result<Self, CheckpointError> {
+        let c = Checkpoint::from_bytes_unversioned(bytes)?;
         let ot = c.tensor_dims("features.omega", 2)?;
         let (p, d) = (ot.shape[0], ot.shape[1]);
         let omega = MatRef::from_row_major_slice(&ot.data, p, d).to_owned();
@@ -175,9 +183,15 @@ mod tests {
         let got = rx
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("PeerProblem::load hangs on a zero axis");
-        match got {
+        match got.as_ref().map_err(CheckpointError::cause) {
             Err(CheckpointError::ZeroDimension { name, shape }) => {
-                assert_eq!((name.as_str(), shape), ("features.omega", vec![0, huge]));
+                assert!(
+                    got.as_ref()
+                        .unwrap_err()
+                        .to_string()
+                        .contains("zero.safetensors")
+                );
+                assert_eq!((name.as_str(), shape), ("features.omega", &vec![0, huge]));
             }
             other => panic!("expected ZeroDimension, got {other:?}"),
         }

@@ -6,6 +6,10 @@
 //!   (see [`reproduce`]).
 //! - `cargo xtask sweep plan|run --local [--jobs J]|submit|status|collect SWEEP`: grids of
 //!   experiments over seeds, locally or as a Slurm job array (see [`sweep`]).
+//! - `cargo xtask fuzz --short | --inputs N`: mutation-based fuzzing of every parser and
+//!   config reader in child processes with address-space and time limits (see [`fuzz`]).
+//! - `cargo xtask kill-test`: SIGKILLs `reproduce --smoke` at seeded moments and checks the
+//!   run folder, `REPORT.md` and the resumed run (see [`kill_test`]).
 //! - `cargo xtask bench-peer --conv [--python PATH]`: one SGD epoch of the convolutional
 //!   ResNet (plres-conv, f64 and f32) beside PyTorch (`benches/peer/conv_peer.py`).
 //! - `cargo xtask bench-peer [--python PATH]`: the training-step timer beside the
@@ -15,6 +19,8 @@
 
 mod bench_conv;
 mod bench_peer;
+mod fuzz;
+mod kill_test;
 mod peer_run;
 mod reproduce;
 mod sweep;
@@ -67,7 +73,7 @@ fn ci() -> Result<()> {
 }
 
 fn usage() -> &'static str {
-    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]\n         run the experiments, write results/REPORT.md (--help for more)\n  sweep plan|run --local [--jobs J]|submit|status|collect SWEEP\n         experiment grids over seeds, locally or on Slurm (sweep --help)\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
+    "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--resume] [--set KEY=VALUE]\n         run the experiments, write results/REPORT.md (--help for more)\n  sweep plan|run --local [--jobs J]|submit|status|collect SWEEP\n         experiment grids over seeds, locally or on Slurm (sweep --help)\n  fuzz --short | --inputs N [--target NAME]\n         fuzz every parser and config reader (--help for more)\n  kill-test [NAME] [--rounds K]\n         SIGKILL reproduce --smoke at random moments, check folder, report, resume\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
 }
 
 /// The command-line arguments after the program name as UTF-8 strings, or an error naming
@@ -106,6 +112,8 @@ fn run(args: &[String]) -> Result<()> {
         Some("bench-peer") => bench_peer::run(&args[1..]),
         Some("reproduce") => reproduce::main(&args[1..]),
         Some("sweep") => sweep::main(&args[1..]),
+        Some("fuzz") => fuzz::main(&args[1..]),
+        Some("kill-test") => kill_test::main(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{}", usage());
             Ok(())

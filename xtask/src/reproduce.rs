@@ -10,6 +10,14 @@
 //! stderr (hidden when stderr is not a terminal). An experiment that fails does not stop
 //! the others; the report is written at the end in every case, and the command fails with
 //! one line if any check failed or any experiment returned an error.
+//!
+//! Crash safety (plres_experiments::run): each run is built in a hidden partial folder and
+//! moved into place only when it has ended, so a kill never leaves a run folder that reads
+//! as complete. Before the first run, `REPORT.md` is rewritten from the folders on disk
+//! with a banner saying which run is in progress (so a killed command leaves a report that
+//! says so, and claims only what the folders hold); the full report replaces it at the end.
+//! `--resume` continues a killed run: a partial folder of the same configuration is
+//! adopted with its training checkpoints.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -20,8 +28,10 @@ use plres_experiments::Size;
 use plres_experiments::registry::{
     DynExperiment, apply_overrides, find_in, parse_override, registry,
 };
-use plres_experiments::report::write_report;
-use plres_experiments::run::{check_run_folder, error_chain, execute, files, prepare_run};
+use plres_experiments::report::{collect, render_markdown, write_report};
+use plres_experiments::run::{
+    check_run_folder, error_chain, execute, files, prepare_run, prepare_run_resuming,
+};
 use tracing_subscriber::EnvFilter;
 
 /// The parsed command line.
@@ -39,6 +49,8 @@ pub struct Args {
     pub force: bool,
     /// Configuration overrides `(key, value)`, in the order given.
     pub sets: Vec<(String, serde_json::Value)>,
+    /// Adopt the partial folders (and checkpoints) of killed runs of the same configuration.
+    pub resume: bool,
     /// Only list the experiments.
     pub list: bool,
     /// Only print the usage.
@@ -54,6 +66,7 @@ impl Default for Args {
             seed: 0,
             force: false,
             sets: Vec::new(),
+            resume: false,
             list: false,
             help: false,
         }
@@ -62,7 +75,7 @@ impl Default for Args {
 
 /// The usage text.
 pub fn usage() -> &'static str {
-    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force]
+    "usage: cargo xtask reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--resume]
                               [--set KEY=VALUE…] [--list]
 
 Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPORT.md.
@@ -70,7 +83,8 @@ Runs the named experiments (all by default) into DIR/<name>/ and writes DIR/REPO
   --full      the sizes of the study's figures
   --out DIR   output directory (default: results/ at the workspace root)
   --seed S    base seed of every random generator (default 0)
-  --force     replace existing run folders
+  --force     replace existing run folders (each only once its new run has ended)
+  --resume    continue runs killed before they ended (same configuration) from their checkpoints
   --set K=V   set configuration field K (a.b: nested) to V (JSON, or text), repeatable
   --list      list the experiments and exit
 Exits non-zero if any check fails or any experiment returns an error."
@@ -117,6 +131,7 @@ pub fn parse(args: &[String]) -> Result<Args> {
                     .with_context(|| format!("--set expects KEY=VALUE, got `{v}`"))?;
                 a.sets.push(kv);
             }
+            "--resume" => a.resume = true,
             "--list" => a.list = true,
             "-h" | "--help" => a.help = true,
             flag if flag.starts_with('-') => bail!("unknown option `{flag}`\n{}", usage()),
@@ -214,6 +229,9 @@ pub fn run_with(
         configs.push(config);
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    clean_report_leftovers(out)?;
+    let names: Vec<&str> = selected.iter().map(|e| e.name()).collect();
+    write_report_in_progress(out, experiments, command, &names)?;
 
     let mut failures: Vec<String> = Vec::new();
     let mut outcome = Outcome {
@@ -223,7 +241,19 @@ pub fn run_with(
         vacuous: 0,
     };
     for (e, config) in selected.iter().zip(configs) {
-        let folder = prepare_run(out, *e, config, args.size, args.seed, args.force)?;
+        let folder = if args.resume {
+            let (folder, adopted) =
+                prepare_run_resuming(out, *e, config, args.size, args.seed, args.force)?;
+            if adopted {
+                eprintln!(
+                    "{}: resuming from the checkpoints of a killed run",
+                    e.name()
+                );
+            }
+            folder
+        } else {
+            prepare_run(out, *e, config, args.size, args.seed, args.force)?
+        };
         let log_path = folder.path().join(files::LOG);
         let log = std::fs::File::create(&log_path)
             .with_context(|| format!("creating {}", log_path.display()))?;
@@ -285,6 +315,54 @@ pub fn run_with(
     Ok(outcome)
 }
 
+/// Removes the temporary files of `REPORT.md` that a killed write left in `out`.
+fn clean_report_leftovers(out: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(out).with_context(|| format!("listing {}", out.display()))? {
+        let entry = entry.with_context(|| format!("listing {}", out.display()))?;
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(".REPORT.md.tmp-") {
+            std::fs::remove_file(entry.path())
+                .with_context(|| format!("removing {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The first line of a report written while `command` runs.
+pub const IN_PROGRESS: &str = "> **Run in progress:**";
+
+/// Rewrites `REPORT.md` from the run folders on disk, under a banner saying that `command`
+/// is running `names` (each of their folders is replaced only once its new run has ended).
+fn write_report_in_progress(
+    out: &Path,
+    experiments: &[&dyn DynExperiment],
+    command: &str,
+    names: &[&str],
+) -> Result<()> {
+    let entries = collect(out, experiments).context("reading the run folders")?;
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let banner = format!(
+        "{IN_PROGRESS} `{command}` (process {}, started at Unix time {started}) is running {}. \
+         What follows is what the run folders held when it started; each of those folders is \
+         replaced only once its new run has ended, and this report is rewritten at the end. \
+         If that process is gone, it was interrupted: run the command again (`--resume` \
+         continues from checkpoints).\n\n",
+        std::process::id(),
+        names.join(", ")
+    );
+    let text = banner + &render_markdown(&entries, command);
+    let report = out.join("REPORT.md");
+    write_text(&report, text.as_bytes())
+}
+
+fn write_text(path: &Path, bytes: &[u8]) -> Result<()> {
+    plres_experiments::run::write_bytes(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +401,7 @@ mod tests {
                 seed: 42,
                 force: true,
                 sets: vec![("terms".into(), 3.into()), ("ratio".into(), "x=y".into())],
+                resume: false,
                 list: false,
                 help: false,
             }
@@ -503,6 +582,33 @@ mod tests {
             "invalid override `term=3` of `geometric`: no field `term` (known: ratio, terms)"
         );
         assert!(!other.exists());
+    }
+
+    /// While a run is in progress REPORT.md opens with the banner naming it, over what the
+    /// folders held when it started; the report written at the end has no banner.
+    #[test]
+    fn report_marks_a_run_in_progress() {
+        let out = temp_dir("progress");
+        let args = parse(&s(&["--smoke"])).unwrap();
+        run_with(&args, EXPERIMENTS, &out, "cmd", false).unwrap();
+        let final_md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(!final_md.starts_with(IN_PROGRESS), "{final_md}");
+        write_report_in_progress(&out, EXPERIMENTS, "cmd --force", &["geometric"]).unwrap();
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(md.starts_with(IN_PROGRESS), "{md}");
+        assert!(md.contains("is running geometric"), "{md}");
+        // below the banner: the report of the folders on disk
+        let body = md.split_once("\n\n").unwrap().1;
+        assert_eq!(
+            body,
+            render_markdown(&collect(&out, EXPERIMENTS).unwrap(), "cmd --force")
+        );
+        std::fs::write(out.join(".REPORT.md.tmp-x1"), b"partial").unwrap();
+        let forced = parse(&s(&["--smoke", "--force"])).unwrap();
+        run_with(&forced, EXPERIMENTS, &out, "cmd", false).unwrap();
+        assert!(!out.join(".REPORT.md.tmp-x1").exists(), "leftover cleaned");
+        let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();
+        assert!(!md.starts_with(IN_PROGRESS));
         std::fs::remove_dir_all(&out).unwrap();
     }
 

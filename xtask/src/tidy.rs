@@ -81,6 +81,10 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("plres", "plres-theory"),
     ("plres", "plres-data"),
     ("plres", "plres-experiments"),
+    // the fuzz targets drive every reader, the optimizer state and the peer file
+    ("xtask", "plres-optim"),
+    ("xtask", "plres-kernels"),
+    ("xtask", "plres-benches"),
 ];
 
 /// The internal edges `(from, to)` of the workspace described by `cargo metadata` JSON.

@@ -12,11 +12,10 @@
 //! for the ResNet, and `ab_loss`, `grad.<name>` for every `a.*`/`b.*` parameter for the
 //! pretraining model `B ∘ A`.
 
-use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::ConvError;
 use crate::flow::ResidualKind;
@@ -29,27 +28,6 @@ pub struct TensorFile {
     pub metadata: BTreeMap<String, String>,
     /// `name → (shape, values)`.
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f64>)>,
-}
-
-struct F64View<'a>(&'a [usize], &'a [f64]);
-
-impl View for F64View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F64
-    }
-    fn shape(&self) -> &[usize] {
-        self.0
-    }
-    fn data(&self) -> Cow<'_, [u8]> {
-        self.1
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect::<Vec<u8>>()
-            .into()
-    }
-    fn data_len(&self) -> usize {
-        self.1.len() * 8
-    }
 }
 
 impl TensorFile {
@@ -74,7 +52,7 @@ impl TensorFile {
             })
     }
 
-    /// Writes the file.
+    /// Writes the file atomically, its bytes fixed by the contents (metadata sorted).
     ///
     /// # Errors
     /// [`ConvError::Tensors`] on an I/O or format error.
@@ -83,13 +61,14 @@ impl TensorFile {
             file: path.display().to_string(),
             message: m,
         };
-        let views = self
-            .tensors
-            .iter()
-            .map(|(n, (s, d))| (n.as_str(), F64View(s, d)));
-        let meta: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| err(e.to_string()))?;
-        std::fs::write(path, bytes).map_err(|e| err(e.to_string()))
+        // plres-resnet's writer: metadata in sorted order (the same bytes in every
+        // process) and an atomic write
+        let mut c = plres_resnet::Checkpoint::new();
+        c.metadata = self.metadata.clone();
+        for (n, (s, d)) in &self.tensors {
+            c.insert(n.as_str(), s.clone(), d.clone());
+        }
+        c.save_unversioned(path).map_err(|e| err(e.to_string()))
     }
 
     /// Reads a file of float64 tensors.

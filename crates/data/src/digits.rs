@@ -65,14 +65,17 @@ pub fn load_digits_from_path(path: impl AsRef<Path>) -> Result<Dataset, DataErro
 ///
 /// # Errors
 /// [`DataError::NotUtf8`], [`DataError::ColumnCount`], [`DataError::NotNumeric`]
-/// (also for `nan`/`inf`), [`DataError::LabelOutOfRange`], [`DataError::Empty`].
+/// (also for `nan`/`inf`), [`DataError::LabelOutOfRange`], [`DataError::Empty`];
+/// [`DataError::InvalidParameter`] for `n_features = usize::MAX` (no column count).
 pub fn parse_labelled_csv(
     bytes: &[u8],
     file: &Path,
     n_features: usize,
     n_classes: usize,
 ) -> Result<Dataset, DataError> {
-    let n_cols = n_features + 1;
+    let n_cols = n_features
+        .checked_add(1)
+        .ok_or_else(|| DataError::param("n_features", n_features, "below usize::MAX"))?;
     let mut features: Vec<f64> = Vec::new();
     let mut labels: Vec<usize> = Vec::new();
     for (idx, raw_line) in bytes.split(|&b| b == b'\n').enumerate() {

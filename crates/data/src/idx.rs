@@ -240,7 +240,8 @@ pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataE
     parse_idx(&bytes, path, kind)
 }
 
-/// Writes `array` as an IDX file at `path`, gzip-compressed when `gzip` is `true`.
+/// Writes `array` as an IDX file at `path`, gzip-compressed when `gzip` is `true`
+/// (atomically: [`crate::io::write_atomic`]).
 ///
 /// # Panics
 /// As [`IdxArray::to_bytes`].
@@ -258,5 +259,8 @@ pub fn write_idx(path: impl AsRef<Path>, array: &IdxArray, gzip: bool) -> Result
     } else {
         raw
     };
-    std::fs::write(path, bytes).map_err(io_err)
+    crate::io::write_atomic(path, &bytes).map_err(|e| DataError::Io {
+        file: e.path,
+        source: e.source,
+    })
 }

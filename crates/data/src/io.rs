@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 #[error("{action} {}", path.display())]
 pub struct WriteError {
     /// The step that failed (`"creating a temporary file in"`, `"writing"`, `"flushing"`,
-    /// `"renaming into"`, `"syncing the folder of"`).
+    /// `"renaming into"`, `"syncing the folder"`).
     pub action: &'static str,
     /// The path the step acted on (the temporary file, the target or its folder).
     pub path: PathBuf,
@@ -87,10 +87,41 @@ pub fn write_atomic_with<E: From<WriteError>>(
         .map_err(|e| WriteError::new("flushing", tmp.path(), e))?;
     tmp.persist(path)
         .map_err(|e| WriteError::new("renaming into", path, e.error))?;
+    sync_dir(dir)?;
+    Ok(())
+}
+
+/// `fsync`s the folder `dir`, so that the entries created, renamed or removed in it survive
+/// a power loss (Unix only; a no-op elsewhere, where a folder cannot be opened as a file).
+///
+/// # Errors
+/// [`WriteError`] naming the folder.
+pub fn sync_dir(dir: &Path) -> Result<(), WriteError> {
     #[cfg(unix)]
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| WriteError::new("syncing the folder of", path, e))?;
+        .map_err(|e| WriteError::new("syncing the folder", dir, e))?;
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Renames `from` to `to` (a file or a whole folder, atomically on one file system) and
+/// `fsync`s the folders of both, so the rename is durable once this returns.
+///
+/// # Errors
+/// [`WriteError`] naming the path of the step that failed.
+pub fn rename_durable(from: &Path, to: &Path) -> Result<(), WriteError> {
+    std::fs::rename(from, to).map_err(|e| WriteError::new("renaming into", to, e))?;
+    let parent = |p: &Path| match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let (a, b) = (parent(from), parent(to));
+    sync_dir(&b)?;
+    if a != b {
+        sync_dir(&a)?;
+    }
     Ok(())
 }
 

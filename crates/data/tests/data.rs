@@ -1010,3 +1010,31 @@ fn random_embedding_is_seeded_scaled_and_linear() {
     assert_eq!((ds.n_samples(), ds.d_in()), (5, d));
     assert!(RandomEmbedding::new(0, 3, 1).is_err());
 }
+
+/// Issue 19, case 3: sizes computed from user values are checked — `100·N + 1000` tries
+/// and `N·d` entries for a huge `N` or `d`, the column count `n_features + 1` of a CSV —
+/// and give typed errors naming the parameter instead of wrapping, panicking or aborting
+/// on allocation.
+#[test]
+fn huge_sizes_are_typed_errors_not_overflows() {
+    let cfg = SeparatedBallConfig::new(usize::MAX, 3, 1.0, 0.0);
+    assert_eq!(cfg.max_tries, usize::MAX, "saturates instead of wrapping");
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    for (n, d) in [(usize::MAX, 3), (2, usize::MAX / 2 + 1), (1 << 20, 1 << 12)] {
+        match separated_ball(&SeparatedBallConfig::new(n, d, 1.0, 0.0), &mut rng) {
+            Err(DataError::InvalidParameter { name, .. }) => assert_eq!(name, "n·dim"),
+            other => panic!("n = {n}, d = {d}: expected InvalidParameter, got {other:?}"),
+        }
+    }
+    let e = parse_labelled_csv(b"1,2\n", Path::new("x.csv"), usize::MAX, 2).unwrap_err();
+    assert!(
+        matches!(
+            &e,
+            DataError::InvalidParameter {
+                name: "n_features",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+}

@@ -87,6 +87,20 @@ pub enum ExperimentError {
         /// The backend's message.
         message: String,
     },
+    /// Training diverged: the run keeps the last good state. The runner writes the
+    /// iterates up to the last finite one (`metrics.csv`) and its parameters
+    /// (`last_finite.safetensors`) beside `error.txt`.
+    #[error("training {label} diverged")]
+    Diverged {
+        /// What was being trained.
+        label: String,
+        /// Every iterate up to the last finite one.
+        history: Box<plres_optim::History>,
+        /// The optimizer's error ([`plres_optim::OptimError::Diverged`], which holds the
+        /// last finite parameters).
+        #[source]
+        source: plres_optim::OptimError,
+    },
     /// A library crate (model, data, theory, …) returned an error during the run.
     #[error("{stage}")]
     Model {

@@ -89,10 +89,13 @@ pub trait DynExperiment: Send + Sync {
     fn default_config(&self, size: Size) -> Value;
     /// Parses and validates `config`, then runs.
     fn run_json(&self, config: &Value, ctx: &RunContext) -> Result<RunOutput, ExperimentError>;
-    /// Parses and validates `config` without running (what [`apply_overrides`] ends
-    /// with). The default accepts everything; every [`Experiment`] parses its `Config`
-    /// and calls [`ExperimentConfig::validate`].
-    fn validate_json(&self, config: &Value) -> Result<(), ExperimentError> {
+    /// Parses and validates `config` without running (what `cargo xtask fuzz` drives with
+    /// mutated configurations: it must never panic). Experiments without a typed config
+    /// accept everything here.
+    ///
+    /// # Errors
+    /// [`ExperimentError::InvalidConfig`] naming the field and value.
+    fn check_json(&self, config: &Value) -> Result<(), ExperimentError> {
         let _ = config;
         Ok(())
     }
@@ -116,20 +119,74 @@ impl<E: Experiment> DynExperiment for E {
             .expect("experiment configs serialise to JSON")
     }
     fn run_json(&self, config: &Value, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let name = Experiment::name(self);
-        let cfg: E::Config = serde_json::from_value(config.clone())
-            .map_err(|e| ExperimentError::config(name, e.to_string()))?;
-        cfg.validate()
-            .map_err(|message| ExperimentError::config(name, message))?;
+        let cfg = parse_config::<E>(self, config)?;
         self.run(&cfg, ctx)
     }
-    fn validate_json(&self, config: &Value) -> Result<(), ExperimentError> {
-        let name = Experiment::name(self);
-        let cfg: E::Config = serde_json::from_value(config.clone())
-            .map_err(|e| ExperimentError::config(name, e.to_string()))?;
-        cfg.validate()
-            .map_err(|message| ExperimentError::config(name, message))
+    fn check_json(&self, config: &Value) -> Result<(), ExperimentError> {
+        parse_config::<E>(self, config).map(drop)
     }
+}
+
+/// The largest integer an experiment configuration may hold (seeds excepted): 2³¹. Every
+/// size, count, depth, width and iteration budget of the study is far below it, and any
+/// product of two such values, or a small multiple of one, fits in 64 bits, so a
+/// configuration's own `validate` (and the sizes it computes) cannot overflow on a value
+/// that passed this bound.
+pub const MAX_CONFIG_INTEGER: u64 = 1 << 31;
+
+/// The first integer of `v` (at any depth) above [`MAX_CONFIG_INTEGER`], outside keys
+/// naming a seed (`seed`, `…_seed`), as `(path, value)`.
+fn oversized(v: &Value, path: &mut String) -> Option<(String, String)> {
+    match v {
+        Value::Number(n) => match n.as_u64() {
+            Some(x) if x > MAX_CONFIG_INTEGER => Some((path.clone(), x.to_string())),
+            None if n.as_i64().is_none()
+                && n.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() > MAX_CONFIG_INTEGER as f64) =>
+            {
+                Some((path.clone(), n.to_string()))
+            }
+            _ => None,
+        },
+        Value::Array(items) => items.iter().enumerate().find_map(|(i, item)| {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            let found = oversized(item, path);
+            path.truncate(len);
+            found
+        }),
+        Value::Object(map) => map.iter().find_map(|(k, item)| {
+            if k == "seed" || k.ends_with("_seed") {
+                return None;
+            }
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            path.push_str(k);
+            let found = oversized(item, path);
+            path.truncate(len);
+            found
+        }),
+        _ => None,
+    }
+}
+
+/// `config` as `E::Config`, validated: every integer at most [`MAX_CONFIG_INTEGER`]
+/// (seeds excepted), then the configuration's own `validate`.
+fn parse_config<E: Experiment>(e: &E, config: &Value) -> Result<E::Config, ExperimentError> {
+    let name = Experiment::name(e);
+    if let Some((field, value)) = oversized(config, &mut String::new()) {
+        return Err(ExperimentError::config(
+            name,
+            format!("{field} = {value}: at most 2^31 (no size or count of the study comes near)"),
+        ));
+    }
+    let cfg: E::Config = serde_json::from_value(config.clone())
+        .map_err(|e| ExperimentError::config(name, e.to_string()))?;
+    cfg.validate()
+        .map_err(|message| ExperimentError::config(name, message))?;
+    Ok(cfg)
 }
 
 /// Splits `key=value` (the argument of `cargo xtask reproduce --set`): the value is read
@@ -149,7 +206,7 @@ pub fn parse_override(text: &str) -> Option<(String, Value)> {
 /// `default_config(size)`): each key names a field (`a.b` a field of a nested object)
 /// and its value must have the field's kind (an integer for an integer, a number for a
 /// number, …; a string field takes any text). Then the whole configuration is parsed and
-/// validated ([`DynExperiment::validate_json`]), so an out-of-domain value is reported
+/// validated ([`DynExperiment::check_json`]), so an out-of-domain value is reported
 /// with the field's own message.
 ///
 /// # Errors
@@ -202,7 +259,7 @@ pub fn apply_overrides(
             }
         };
     }
-    experiment.validate_json(config)
+    experiment.check_json(config)
 }
 
 static REGISTRY: &[&dyn DynExperiment] = &[

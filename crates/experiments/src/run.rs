@@ -11,8 +11,31 @@
 //!
 //! Every file goes to a temporary file in the same folder, is synced and renamed into
 //! place and the folder synced (`plres_data::io::write_atomic`), so a reader never sees a
-//! half-written file. An existing run folder is only replaced when
-//! `force` is set, and only if it is one (it holds `config.json`) or is empty.
+//! half-written file.
+//!
+//! **Crash safety.** A run is built in a hidden sibling `out/.name.partial-<pid>/` and
+//! renamed onto `out/name/` only when it has ended (with `summary.json`, or with
+//! `error.txt`), the output folder synced after every rename
+//! (`plres_data::io::rename_durable`). So `out/name/` always holds a finished run: a kill
+//! at any moment leaves the previous run folder (or none) in place plus a hidden partial
+//! folder, never a folder that reads as complete and is not. With `force` an existing run
+//! folder is moved aside to `.name.old-<pid>` only once the new run has ended, and removed
+//! after the new one is in place. Before a run starts, the leftovers of killed runs of the
+//! same experiment are cleaned ([`clean_leftovers`]): partial folders and moved-aside
+//! folders of processes that no longer exist (a moved-aside folder whose replacement never
+//! arrived is moved back). An existing `out/name/` is only replaced when `force` is set,
+//! and only if it is a run folder (it holds `config.json`, or only the files a run writes,
+//! as a folder interrupted by an older version may) or is empty.
+//!
+//! **Divergence** ([`ExperimentError::Diverged`]) keeps the last good state: the run folder
+//! gets `metrics.csv` with every iterate up to the last finite one,
+//! `last_finite.safetensors` with its parameters (tensor `params`), and `error.txt`.
+//!
+//! **Resume.** A run that trains with plres-optim can save a training checkpoint under
+//! [`RunContext::checkpoint_path`] (e.g. once per epoch); a later run of the same
+//! configuration started with `resume` adopts the partial folder a kill left behind
+//! instead of deleting it, so the checkpoints are found and training continues
+//! ([`prepare_run_resuming`]).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -45,6 +68,10 @@ pub mod files {
     pub const ERROR: &str = "error.txt";
     /// The tracing log (written by the binary that runs the experiment).
     pub const LOG: &str = "run.log";
+    /// The parameters of the last finite iterate of a diverged training (tensor `params`).
+    pub const LAST_FINITE: &str = "last_finite.safetensors";
+    /// The folder of training checkpoints ([`super::RunContext::checkpoint_path`]).
+    pub const CHECKPOINTS: &str = "checkpoints";
 }
 
 /// Writes `value` as pretty JSON (with a final newline) to `path` atomically.
@@ -55,6 +82,12 @@ pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ExperimentE
     })?;
     text.push('\n');
     Ok(write_atomic(path, text.as_bytes())?)
+}
+
+/// Writes `bytes` to `path` atomically and durably (`plres_data::io::write_atomic`, the
+/// workspace's one atomic write).
+pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), ExperimentError> {
+    Ok(write_atomic(path, bytes)?)
 }
 
 /// Reads a JSON file into `T`.
@@ -232,6 +265,25 @@ impl RunContext {
         &self.name
     }
 
+    /// Where the training `label` keeps its checkpoint in this run:
+    /// `checkpoints/<label>.ckpt` in the run folder (the folder is created). A run resumed
+    /// after a kill ([`prepare_run_resuming`]) finds the checkpoints saved before it.
+    ///
+    /// # Errors
+    /// [`ExperimentError::InvalidConfig`] if `label` is not a valid file stem,
+    /// [`ExperimentError::Io`] if the folder cannot be created.
+    pub fn checkpoint_path(&self, label: &str) -> Result<PathBuf, ExperimentError> {
+        if !valid_stem(label) {
+            return Err(ExperimentError::config(
+                &self.name,
+                format!("checkpoint label `{label}` is not a file stem"),
+            ));
+        }
+        let dir = self.dir.join(files::CHECKPOINTS);
+        std::fs::create_dir_all(&dir).map_err(|e| ExperimentError::io("creating", &dir, e))?;
+        Ok(dir.join(format!("{label}.ckpt")))
+    }
+
     /// An independent seeded generator: the run's seed, ChaCha stream `stream`. Use one
     /// stream per purpose (data, features, each repetition) so that changing one part of
     /// an experiment does not shift the random numbers of another.
@@ -262,27 +314,174 @@ impl RunContext {
     }
 }
 
-/// A run folder that exists and holds the run's `config.json`.
+/// A run being built: its partial folder (holding `config.json`) and where it goes when
+/// it has ended.
 #[derive(Clone, Debug)]
 pub struct RunFolder {
     path: PathBuf,
+    final_path: PathBuf,
     config: RunConfig,
 }
 
 impl RunFolder {
-    /// The folder.
+    /// The folder the run writes into now (the hidden partial folder until
+    /// [`RunFolder::publish`]).
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Where the run folder goes once the run has ended: `out/name/`.
+    pub fn final_path(&self) -> &Path {
+        &self.final_path
     }
 
     /// Its `config.json`.
     pub fn config(&self) -> &RunConfig {
         &self.config
     }
+
+    /// Moves the ended run into place (module docs): an existing folder is moved aside,
+    /// the partial folder renamed onto `out/name/`, the output folder synced, the old folder
+    /// removed. Afterwards [`RunFolder::path`] is the final folder.
+    ///
+    /// # Errors
+    /// [`ExperimentError::Io`] naming the folder of the step that failed.
+    pub fn publish(&mut self) -> Result<(), ExperimentError> {
+        if self.path == self.final_path {
+            return Ok(());
+        }
+        let out_dir = parent_dir(&self.final_path);
+        let name = file_name(&self.final_path);
+        let old = out_dir.join(format!(".{name}.old-{}", std::process::id()));
+        let moved_aside = self.final_path.exists();
+        if moved_aside {
+            if old.exists() {
+                std::fs::remove_dir_all(&old)
+                    .map_err(|e| ExperimentError::io("removing", &old, e))?;
+            }
+            rename_durable(&self.final_path, &old)?;
+        }
+        rename_durable(&self.path, &self.final_path)?;
+        self.path = self.final_path.clone();
+        if moved_aside {
+            std::fs::remove_dir_all(&old).map_err(|e| ExperimentError::io("removing", &old, e))?;
+            plres_data::io::sync_dir(&out_dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn parent_dir(p: &Path) -> PathBuf {
+    match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Whether process `pid` exists (Linux: `/proc/<pid>`; elsewhere every other process is
+/// taken as gone, so a concurrent run into the same folder is not protected there).
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// A leftover of a run of `name` in the output folder: `.name.partial-<pid>` or
+/// `.name.old-<pid>`, with its kind and pid.
+fn leftover(entry: &str, name: &str) -> Option<(&'static str, u32)> {
+    let rest = entry
+        .strip_prefix('.')?
+        .strip_prefix(name)?
+        .strip_prefix('.')?;
+    for kind in ["partial", "old"] {
+        if let Some(pid) = rest.strip_prefix(kind).and_then(|r| r.strip_prefix('-')) {
+            return pid.parse().ok().map(|pid| (kind, pid));
+        }
+    }
+    None
+}
+
+/// The partial folders of killed runs of `name` under `out_dir` (their processes are gone).
+fn dead_leftovers(
+    out_dir: &Path,
+    name: &str,
+) -> Result<Vec<(&'static str, PathBuf)>, ExperimentError> {
+    let mut found = Vec::new();
+    let entries = match std::fs::read_dir(out_dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(found),
+        Err(e) => return Err(ExperimentError::io("listing", out_dir, e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(|e| ExperimentError::io("listing", out_dir, e))?;
+        let file = entry.file_name();
+        if let Some((kind, pid)) = leftover(&file.to_string_lossy(), name)
+            && !process_alive(pid)
+        {
+            found.push((kind, entry.path()));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Cleans what killed runs of `name` left under `out_dir`: a moved-aside folder whose
+/// replacement never arrived is moved back onto `out/name/`; other moved-aside folders and
+/// every partial folder of a process that no longer exists are removed; the output folder
+/// is synced. Returns the paths removed or restored.
+///
+/// # Errors
+/// [`ExperimentError::Io`] naming the folder.
+pub fn clean_leftovers(out_dir: &Path, name: &str) -> Result<Vec<PathBuf>, ExperimentError> {
+    let found = dead_leftovers(out_dir, name)?;
+    let target = out_dir.join(name);
+    let mut touched = Vec::new();
+    for (kind, path) in found {
+        if kind == "old" && !target.exists() {
+            rename_durable(&path, &target)?;
+        } else {
+            std::fs::remove_dir_all(&path)
+                .map_err(|e| ExperimentError::io("removing", &path, e))?;
+        }
+        touched.push(path);
+    }
+    if !touched.is_empty() {
+        plres_data::io::sync_dir(out_dir)?;
+    }
+    Ok(touched)
+}
+
+fn rename_durable(from: &Path, to: &Path) -> Result<(), ExperimentError> {
+    Ok(plres_data::io::rename_durable(from, to)?)
+}
+
+/// Whether `entry` is a file name a run (of this or an older version) writes into its
+/// folder: the run's files, tables, figures, checkpoints, logs and temporary files.
+fn run_artefact(entry: &str) -> bool {
+    (entry.starts_with('.') && entry.contains(".tmp-"))
+        || [
+            files::CONFIG,
+            files::METRICS,
+            files::CHECKS,
+            files::SUMMARY,
+            files::ERROR,
+            files::LOG,
+            files::LAST_FINITE,
+            files::CHECKPOINTS,
+        ]
+        .contains(&entry)
+        || [".csv", ".svg", ".png", ".json", ".safetensors"]
+            .iter()
+            .any(|ext| entry.ends_with(ext))
 }
 
 /// Where experiment `name`'s run folder goes under `out_dir`; errors if it exists and
-/// `force` is off, or exists, is not empty and is not a run folder.
+/// `force` is off, or exists and is not a run folder (it holds no `config.json` and some
+/// file no run writes).
 pub fn check_run_folder(
     out_dir: &Path,
     name: &str,
@@ -295,18 +494,23 @@ pub fn check_run_folder(
     if !force {
         return Err(ExperimentError::RunFolderExists { path });
     }
-    let is_empty = std::fs::read_dir(&path)
-        .map_err(|e| ExperimentError::io("listing", &path, e))?
-        .next()
-        .is_none();
-    if !is_empty && !path.join(files::CONFIG).is_file() {
-        return Err(ExperimentError::NotARunFolder { path });
+    if path.join(files::CONFIG).is_file() {
+        return Ok(path);
+    }
+    let entries = std::fs::read_dir(&path).map_err(|e| ExperimentError::io("listing", &path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| ExperimentError::io("listing", &path, e))?;
+        if !run_artefact(&entry.file_name().to_string_lossy()) {
+            return Err(ExperimentError::NotARunFolder { path });
+        }
     }
     Ok(path)
 }
 
-/// Creates the run folder of `experiment` under `out_dir` and writes its `config.json`.
-/// With `force`, an existing run folder is removed first (see [`check_run_folder`]).
+/// Starts the run of `experiment` under `out_dir`: checks the target folder
+/// ([`check_run_folder`]), cleans leftovers of killed runs ([`clean_leftovers`]), creates
+/// the partial folder and writes its `config.json`. The existing run folder (with `force`)
+/// stays in place until [`RunFolder::publish`].
 pub fn prepare_run(
     out_dir: &Path,
     experiment: &dyn DynExperiment,
@@ -315,20 +519,88 @@ pub fn prepare_run(
     seed: u64,
     force: bool,
 ) -> Result<RunFolder, ExperimentError> {
-    let path = check_run_folder(out_dir, experiment.name(), force)?;
-    if path.exists() {
-        std::fs::remove_dir_all(&path).map_err(|e| ExperimentError::io("removing", &path, e))?;
-    }
-    std::fs::create_dir_all(&path).map_err(|e| ExperimentError::io("creating", &path, e))?;
+    prepare(out_dir, experiment, config, size, seed, force, false)
+}
+
+/// As [`prepare_run`], but a partial folder left by a killed run of the *same* `config.json`
+/// is adopted (renamed to this process's partial folder, its checkpoints kept) instead of
+/// removed, so the experiment resumes from its checkpoints. Returns whether one was
+/// adopted.
+pub fn prepare_run_resuming(
+    out_dir: &Path,
+    experiment: &dyn DynExperiment,
+    config: Value,
+    size: Size,
+    seed: u64,
+    force: bool,
+) -> Result<(RunFolder, bool), ExperimentError> {
+    let folder = prepare(out_dir, experiment, config, size, seed, force, true)?;
+    let adopted = folder.path.join(files::CHECKPOINTS).is_dir();
+    Ok((folder, adopted))
+}
+
+fn prepare(
+    out_dir: &Path,
+    experiment: &dyn DynExperiment,
+    config: Value,
+    size: Size,
+    seed: u64,
+    force: bool,
+    resume: bool,
+) -> Result<RunFolder, ExperimentError> {
+    let name = experiment.name();
+    let final_path = check_run_folder(out_dir, name, force)?;
+    std::fs::create_dir_all(out_dir).map_err(|e| ExperimentError::io("creating", out_dir, e))?;
     let config = RunConfig {
-        experiment: experiment.name().to_owned(),
+        experiment: name.to_owned(),
         size,
         seed,
         plres_version: env!("CARGO_PKG_VERSION").to_owned(),
         config,
     };
+    let path = out_dir.join(format!(".{name}.partial-{}", std::process::id()));
+    if resume {
+        for (kind, dead) in dead_leftovers(out_dir, name)? {
+            let same = kind == "partial"
+                && read_json::<RunConfig>(&dead.join(files::CONFIG))
+                    .ok()
+                    .as_ref()
+                    == Some(&config);
+            if same && dead != path && !path.exists() {
+                rename_durable(&dead, &path)?;
+                tracing::info!(from = %dead.display(), "adopting the partial folder of a killed run");
+            }
+        }
+    }
+    clean_leftovers(out_dir, name)?;
+    if !resume && path.exists() {
+        // a run of this process that ended before it was moved into place
+        std::fs::remove_dir_all(&path).map_err(|e| ExperimentError::io("removing", &path, e))?;
+    }
+    if !path.exists() {
+        std::fs::create_dir(&path).map_err(|e| ExperimentError::io("creating", &path, e))?;
+    }
+    // files other than checkpoints of an adopted folder are rewritten by this run
+    let entries = std::fs::read_dir(&path).map_err(|e| ExperimentError::io("listing", &path, e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| ExperimentError::io("listing", &path, e))?;
+        if entry.file_name() != files::CHECKPOINTS {
+            let p = entry.path();
+            if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            }
+            .map_err(|e| ExperimentError::io("removing", &p, e))?;
+        }
+    }
     write_json(&path.join(files::CONFIG), &config)?;
-    Ok(RunFolder { path, config })
+    plres_data::io::sync_dir(out_dir)?;
+    Ok(RunFolder {
+        path,
+        final_path,
+        config,
+    })
 }
 
 /// The outcome of a completed run.
@@ -351,14 +623,18 @@ impl RunRecord {
     }
 }
 
-/// Runs the experiment in a prepared folder and records its output there. If the
-/// experiment fails, its error (with its causes) is written to `error.txt` and returned.
+/// Runs the experiment in a prepared folder, records its output there and moves the
+/// folder into place ([`RunFolder::publish`]). If the experiment fails, its error (with its
+/// causes) is written to `error.txt` — after the last good state of a divergence
+/// (`metrics.csv` up to the last finite iterate, `last_finite.safetensors`) — the folder
+/// is moved into place all the same and the error returned.
 pub fn execute(
     experiment: &dyn DynExperiment,
     folder: &RunFolder,
     progress: bool,
 ) -> Result<RunRecord, ExperimentError> {
-    let cfg = folder.config();
+    let mut folder = folder.clone();
+    let cfg = folder.config().clone();
     let ctx = RunContext::new(
         experiment.name(),
         folder.path().to_owned(),
@@ -373,6 +649,7 @@ pub fn execute(
         .and_then(|out| record(folder.path(), experiment.name(), &out, start).map(|()| out));
     match result {
         Ok(out) => {
+            folder.publish()?;
             let wall_time = start.elapsed();
             tracing::info!(
                 seconds = wall_time.as_secs_f64(),
@@ -389,15 +666,78 @@ pub fn execute(
             })
         }
         Err(e) => {
-            let text = error_chain(&e);
+            let mut text = error_chain(&e);
+            if let ExperimentError::Diverged {
+                history, source, ..
+            } = &e
+            {
+                text.push_str(&keep_last_good_state(folder.path(), history, source)?);
+            }
             tracing::error!(error = %text, "run failed");
             write_atomic(
                 &folder.path().join(files::ERROR),
                 format!("{text}\n").as_bytes(),
             )?;
+            folder.publish()?;
             Err(e)
         }
     }
+}
+
+/// Writes the last good state of a diverged training into `dir` and says what was kept.
+fn keep_last_good_state(
+    dir: &Path,
+    history: &plres_optim::History,
+    source: &plres_optim::OptimError,
+) -> Result<String, ExperimentError> {
+    use crate::table::ColumnType;
+    let mut t = Table::new(&[
+        ("iteration", ColumnType::Int),
+        ("epoch", ColumnType::Int),
+        ("loss", ColumnType::Float),
+        ("grad_norm_sq", ColumnType::Float),
+        ("learning_rate", ColumnType::Float),
+    ]);
+    for r in &history.records {
+        t.push(crate::row![
+            r.iteration,
+            r.epoch,
+            r.loss,
+            r.grad_norm_sq,
+            r.learning_rate
+        ])?;
+    }
+    write_atomic(&dir.join(files::METRICS), t.to_csv().as_bytes())?;
+    let mut kept = format!(
+        "; kept {} with the {} iterates up to the last finite one",
+        files::METRICS,
+        history.records.len()
+    );
+    if let plres_optim::OptimError::Diverged {
+        iteration,
+        last_finite_params,
+        last_finite_loss,
+        ..
+    } = source
+    {
+        let mut c = plres_resnet::Checkpoint::new();
+        c.insert(
+            "params",
+            vec![last_finite_params.len()],
+            last_finite_params.clone(),
+        );
+        c.set_meta("iteration", (iteration - 1).to_string());
+        c.set_meta("loss", format!("{last_finite_loss:e}"));
+        let path = dir.join(files::LAST_FINITE);
+        c.save(&path)
+            .map_err(|e| ExperimentError::model(format!("writing {}", path.display()), e))?;
+        kept.push_str(&format!(
+            " and {} with the parameters of iterate {}",
+            files::LAST_FINITE,
+            iteration - 1
+        ));
+    }
+    Ok(kept)
 }
 
 /// Prepares and executes in one go (no logging set up: see the `xtask` binary for that).

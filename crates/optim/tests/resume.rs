@@ -78,9 +78,12 @@ impl Problem for LeastSquares {
     }
 }
 
-/// Every iterate seen: its index, parameter bits, loss bits, rate bits and batch.
+/// One iterate: its index, parameter bits, loss bits, rate bits and batch.
+type Seen = (u64, Vec<u64>, u64, u64, Option<Vec<usize>>);
+
+/// Every iterate seen.
 #[derive(Default)]
-struct Trace(Vec<(u64, Vec<u64>, u64, u64, Option<Vec<usize>>)>);
+struct Trace(Vec<Seen>);
 
 impl plres_optim::Observer for Trace {
     fn observe(&mut self, it: &Iterate<'_>) -> ObserverAction {

@@ -233,9 +233,25 @@ impl Checkpoint {
     /// [`CheckpointError::Format`] if a tensor's data length disagrees with its shape or
     /// the header exceeds safetensors' 100 MB limit.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        self.encode(true)
+    }
+
+    /// As [`Checkpoint::to_bytes`] without adding `format_version`: for foreign formats
+    /// such as the PyTorch peers' tensor files (read back with
+    /// [`Checkpoint::from_bytes_unversioned`]).
+    ///
+    /// # Errors
+    /// As [`Checkpoint::to_bytes`].
+    pub fn to_bytes_unversioned(&self) -> Result<Vec<u8>, CheckpointError> {
+        self.encode(false)
+    }
+
+    fn encode(&self, versioned: bool) -> Result<Vec<u8>, CheckpointError> {
         let json = |s: &str| serde_json::to_string(s).expect("a string always serialises");
         let mut meta = self.metadata.clone();
-        meta.insert(keys::FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string());
+        if versioned {
+            meta.insert(keys::FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string());
+        }
         let mut header = String::from("{\"__metadata__\":{");
         for (i, (k, v)) in meta.iter().enumerate() {
             if i > 0 {
@@ -266,7 +282,7 @@ impl Checkpoint {
             offset = end;
         }
         header.push('}');
-        while header.len() % 8 != 0 {
+        while !header.len().is_multiple_of(8) {
             header.push(' ');
         }
         if header.len() > 100_000_000 {
@@ -365,26 +381,38 @@ impl Checkpoint {
     /// # Errors
     /// [`CheckpointError::Io`] naming the file, [`CheckpointError::Format`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
-        plres_data::io::write_atomic(path.as_ref(), &self.to_bytes()?).map_err(|e| {
-            CheckpointError::Io {
-                path: e.path,
-                source: e.source,
-            }
-        })
+        write_file(path.as_ref(), &self.to_bytes()?)
+    }
+
+    /// [`Checkpoint::to_bytes_unversioned`] written to `path` atomically.
+    ///
+    /// # Errors
+    /// As [`Checkpoint::save`].
+    pub fn save_unversioned(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        write_file(path.as_ref(), &self.to_bytes_unversioned()?)
     }
 
     /// Reads and validates the checkpoint at `path` (see [`Checkpoint::from_bytes`]).
     ///
     /// # Errors
-    /// [`CheckpointError::Io`] and the errors of [`Checkpoint::from_bytes`].
+    /// [`CheckpointError::Io`], or [`CheckpointError::InFile`] naming `path` around the
+    /// errors of [`Checkpoint::from_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
         let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&bytes).map_err(|e| e.in_file(path))
     }
+}
+
+/// `bytes` to `path` with plres-data's atomic write.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
+    plres_data::io::write_atomic(path, bytes).map_err(|e| CheckpointError::Io {
+        path: e.path,
+        source: e.source,
+    })
 }
 
 /// The first 8 bytes of a [`TrainingCheckpoint`] file.
@@ -505,11 +533,7 @@ impl TrainingCheckpoint {
     /// # Errors
     /// [`CheckpointError::Io`] naming the file, [`CheckpointError::Format`].
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
-        let bytes = self.to_bytes()?;
-        plres_data::io::write_atomic(path.as_ref(), &bytes).map_err(|e| CheckpointError::Io {
-            path: e.path,
-            source: e.source,
-        })
+        write_file(path.as_ref(), &self.to_bytes()?)
     }
 
     /// Reads and validates the checkpoint at `path`.

@@ -431,7 +431,8 @@ impl KernelResNet {
     /// # Errors
     /// Every [`CheckpointError`] case.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
-        Self::from_checkpoint(&Checkpoint::load(path)?)
+        let path = path.as_ref();
+        Self::from_checkpoint(&Checkpoint::load(path)?).map_err(|e| e.in_file(path))
     }
 }
 

@@ -187,3 +187,25 @@ pub(crate) fn check_len(
     }
     Ok(())
 }
+
+/// A zero vector of `len` entries, or [`ResNetError::TooLarge`] (with `what` and the
+/// operands) when `len` overflowed (`None`) or cannot be allocated: sizes computed from
+/// user values go through here instead of `vec![0.0; len]`.
+pub(crate) fn zeros_checked(
+    what: &'static str,
+    len: Option<usize>,
+    operands: impl FnOnce() -> String,
+) -> Result<Vec<f64>, ResNetError> {
+    let len = len.ok_or_else(|| ResNetError::TooLarge {
+        what,
+        value: operands(),
+    })?;
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| ResNetError::TooLarge {
+            what,
+            value: len.to_string(),
+        })?;
+    v.resize(len, 0.0);
+    Ok(v)
+}

@@ -122,6 +122,31 @@ impl<'a, M: Trainable> TrainingProblem<'a, M> {
         })
     }
 
+    /// Hands back the model with the final parameters of `outcome`, for a problem driven
+    /// by [`plres_optim::run_in_place`] (e.g. in segments between checkpoints) rather than
+    /// [`TrainingProblem::run`].
+    ///
+    /// # Errors
+    /// [`ResNetError::ParameterLength`] if the outcome's parameters do not fit the model,
+    /// [`ResNetError::NonFinite`] if one is not finite.
+    pub fn into_trained(mut self, outcome: Outcome) -> Result<Trained<M>, ResNetError> {
+        let params = outcome.state.params();
+        check_len("params", self.model.n_params(), params.len())?;
+        if let Some(col) = params.iter().position(|p| !p.is_finite()) {
+            return Err(ResNetError::NonFinite {
+                what: "final parameters",
+                row: 0,
+                col,
+                value: params[col],
+            });
+        }
+        self.model.params_mut().copy_from_slice(params);
+        Ok(Trained {
+            model: self.model,
+            outcome,
+        })
+    }
+
     /// The workspace of the last evaluation (states, adjoints, … of that batch).
     pub fn workspace(&self) -> &M::Workspace {
         &self.ws

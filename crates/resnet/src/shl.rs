@@ -160,7 +160,14 @@ impl ShlResNet {
             activation: config.activation,
             scale: (2.0 / p as f64).sqrt(),
             seed: Some(config.seed),
-            params: vec![0.0; depth * (2 * d * p + p)],
+            params: crate::maps::zeros_checked(
+                "parameters (depth·(2dp + p))",
+                d.checked_mul(p)
+                    .and_then(|dp| dp.checked_mul(2))
+                    .and_then(|s| s.checked_add(p))
+                    .and_then(|s| s.checked_mul(depth)),
+                || format!("depth {depth} · (2 · d {d} · p {p} + p)"),
+            )?,
             maps: FixedMaps::default(),
         };
         let nu = depth * d * p;
@@ -426,7 +433,8 @@ impl ShlResNet {
     /// # Errors
     /// Every [`CheckpointError`] case.
     pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
-        Self::from_checkpoint(&Checkpoint::load(path)?)
+        let path = path.as_ref();
+        Self::from_checkpoint(&Checkpoint::load(path)?).map_err(|e| e.in_file(path))
     }
 }
 

@@ -1228,7 +1228,7 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
         let mut c = kernel.to_checkpoint();
         c.set_meta(keys::DEPTH, value);
         c.save(&path).unwrap();
-        depth_error(KernelResNet::load(&path).map(drop), value);
+        depth_error(named(KernelResNet::load(&path), &path).map(drop), value);
     }
 
     for integrator in [Integrator::Rk4, Integrator::Euler] {
@@ -1245,7 +1245,7 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
             let mut c = net.to_checkpoint().unwrap();
             c.set_meta(keys::DEPTH, value);
             c.save(&path).unwrap();
-            depth_error(LinearResNet::load(&path).map(drop), value);
+            depth_error(named(LinearResNet::load(&path), &path).map(drop), value);
         }
     }
 
@@ -1254,7 +1254,7 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
         let mut c = shl.to_checkpoint();
         c.set_meta(keys::DEPTH, value);
         c.save(&path).unwrap();
-        depth_error(ShlResNet::load(&path).map(drop), value);
+        depth_error(named(ShlResNet::load(&path), &path).map(drop), value);
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -1278,7 +1278,7 @@ fn permuted_residual_u_is_blamed_on_itself() {
     let mut c = net.to_checkpoint().unwrap();
     c.tensors.get_mut("residual.u").unwrap().shape = vec![2, 6, 2];
     c.save(&path).unwrap();
-    match LinearResNet::load(&path) {
+    match named(LinearResNet::load(&path), &path) {
         Err(CheckpointError::WrongShape {
             name,
             expected,
@@ -1290,6 +1290,24 @@ fn permuted_residual_u_is_blamed_on_itself() {
         other => panic!("expected WrongShape(residual.u), got {other:?}"),
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 19, case 5: a loader's error names the file (`CheckpointError::InFile`); returns
+/// the error inside, to match on.
+fn named<T>(r: Result<T, CheckpointError>, path: &std::path::Path) -> Result<T, CheckpointError> {
+    r.map_err(|e| {
+        assert!(
+            e.to_string().contains(&path.display().to_string()),
+            "the error names the file: {e}"
+        );
+        match e {
+            CheckpointError::InFile { path: p, source } => {
+                assert_eq!(p, path);
+                *source
+            }
+            e => e,
+        }
+    })
 }
 
 /// Issue 19, case 3: `LinearResNet::new` computed `slices·d·p` unchecked (RK4 with
@@ -1320,6 +1338,35 @@ fn linear_resnet_size_overflow_is_a_typed_error() {
     }
 }
 
+/// Issue 19, case 3: `ShlResNet::new` computed `depth·(2dp + p)` unchecked (a wrap in
+/// release, a panic in debug, an abort allocating); overflow and impossible allocations
+/// are now typed errors naming the operands.
+#[test]
+fn shl_resnet_size_overflow_is_a_typed_error() {
+    for (dim, width, depth) in [
+        (2, usize::MAX / 2, 1),
+        (usize::MAX / 4, 3, 2),
+        (2, 3, usize::MAX / 8),
+        (1 << 20, 1 << 20, 1 << 10),
+    ] {
+        let r = std::panic::catch_unwind(|| {
+            ShlResNet::new(ShlResNetConfig {
+                dim,
+                width,
+                depth,
+                ..Default::default()
+            })
+            .map(drop)
+        });
+        match r {
+            Ok(Err(e @ ResNetError::TooLarge { .. })) => {
+                assert!(e.to_string().contains("parameters"), "{e}");
+            }
+            other => panic!("d {dim}, p {width}, L {depth}: expected TooLarge, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let dir = tmpdir("corrupt");
@@ -1338,14 +1385,14 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let mut c = good.clone();
     c.tensors.remove("residual.u");
     c.save(&path).unwrap();
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::MissingTensor { name }) if name == "residual.u"));
 
     // wrong shape
     let mut c = good.clone();
     c.insert("features.bias", vec![7], vec![0.5; 7]);
     c.save(&path).unwrap();
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::WrongShape { name, expected, found })
             if name == "features.bias" && expected == vec![6] && found == vec![7]));
 
@@ -1353,20 +1400,20 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     let mut c = good.clone();
     c.tensors.get_mut("residual.u").unwrap().data[3] = f64::NAN;
     c.save(&path).unwrap();
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::NonFinite { name, index: 3, .. }) if name == "residual.u"));
 
     // missing metadata
     let mut c = good.clone();
     c.metadata.remove(keys::DEPTH);
     c.save(&path).unwrap();
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::MissingMetadata { key }) if key == keys::DEPTH));
 
     // another model
     let shl = ShlResNet::new(ShlResNetConfig::default()).unwrap();
     shl.save(&path).unwrap();
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::WrongModel { expected: "linear_resnet", found }) if found == "shl_resnet"));
 
     // unknown format_version, and none at all
@@ -1387,12 +1434,12 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
     };
     meta.insert("format_version".into(), "2".into());
     write_u(safetensors::Dtype::F64, f64_bytes(&u.data), &meta);
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::UnsupportedFormatVersion { found: Some(v), supported: 1 }) if v == "2"));
     meta.remove("format_version");
     write_u(safetensors::Dtype::F64, f64_bytes(&u.data), &meta);
     assert!(matches!(
-        LinearResNet::load(&path),
+        named(LinearResNet::load(&path), &path),
         Err(CheckpointError::UnsupportedFormatVersion { found: None, .. })
     ));
 
@@ -1404,14 +1451,14 @@ fn corrupt_checkpoints_give_typed_errors_naming_the_tensor() {
         .flat_map(|&x| (x as f32).to_le_bytes())
         .collect();
     write_u(safetensors::Dtype::F32, f32_bytes, &meta);
-    assert!(matches!(LinearResNet::load(&path),
+    assert!(matches!(named(LinearResNet::load(&path), &path),
         Err(CheckpointError::WrongDtype { name, .. }) if name == "residual.u"));
 
     // truncated file, missing file
     let bytes = good.to_bytes().unwrap();
     std::fs::write(&path, &bytes[..bytes.len() - 5]).unwrap();
     assert!(matches!(
-        LinearResNet::load(&path),
+        named(LinearResNet::load(&path), &path),
         Err(CheckpointError::Format(_))
     ));
     assert!(matches!(

@@ -48,7 +48,7 @@ fn checkpoint_bytes_are_fixed_by_the_contents() {
         r#""b":{"dtype":"F64","shape":[2],"data_offsets":[8,24]}}"#
     );
     let mut padded = header.to_string();
-    while padded.len() % 8 != 0 {
+    while !padded.len().is_multiple_of(8) {
         padded.push(' ');
     }
     let mut want = (padded.len() as u64).to_le_bytes().to_vec();

@@ -72,7 +72,7 @@ impl SeparatedBallConfig {
             dim,
             radius,
             delta,
-            max_tries: 100 * n + 1000,
+            max_tries: n.saturating_mul(100).saturating_add(1000),
             targets: BallTargets::Perturbed {
                 scale: 0.5 * radius / (dim.max(1) as f64).sqrt(),
             },
@@ -101,9 +101,20 @@ fn row_distance(x: MatRef<'_, f64>, i: usize, j: usize) -> f64 {
     s.sqrt()
 }
 
+/// Largest `N·d` a point set may have: 2³¹ entries (16 GiB of `f64`), far above any
+/// experiment, far below what would wrap or abort on allocation.
+pub const MAX_ENTRIES: usize = 1 << 31;
+
 fn validate(cfg: &SeparatedBallConfig) -> Result<(), DataError> {
     if cfg.dim == 0 {
         return Err(DataError::param("dim", cfg.dim, "at least 1"));
+    }
+    if cfg.n.checked_mul(cfg.dim).is_none_or(|e| e > MAX_ENTRIES) {
+        return Err(DataError::param(
+            "n·dim",
+            format!("{}·{}", cfg.n, cfg.dim),
+            "at most 2^31 entries",
+        ));
     }
     if !(cfg.radius.is_finite() && cfg.radius > 0.0) {
         return Err(DataError::param(

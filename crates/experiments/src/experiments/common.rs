@@ -12,7 +12,8 @@ use plres_optim::{
     Stopping,
 };
 use plres_resnet::{
-    LinearResNet, LinearResNetConfig, TargetsRef, Trainable, Trained, TrainingProblem,
+    LinearResNet, LinearResNetConfig, TargetsRef, Trainable, Trained, TrainingCheckpoint,
+    TrainingProblem,
 };
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
 use rand::Rng;
@@ -66,7 +67,9 @@ impl Observer for Progress<'_> {
 /// The one training helper of the experiments: runs `solver` on `model` over the borrowed
 /// data from `state` until `stopping`, with a [`History`] of every iterate, the progress
 /// `bar` advanced to each iterate and any further observers, and hands back the trained
-/// model (its parameters are the final iterate's) with the outcome.
+/// model (its parameters are the final iterate's) with the outcome. A divergence is
+/// [`ExperimentError::Diverged`] with the history up to the last finite iterate (the run
+/// folder keeps it, with the last finite parameters).
 pub fn train<M: Trainable>(
     model: M,
     x: MatRef<'_, f64>,
@@ -86,10 +89,166 @@ pub fn train<M: Trainable>(
     for o in extra.iter_mut() {
         observers.push(&mut **o);
     }
-    let trained = problem
-        .run(solver, state, stopping, &mut observers)
-        .stage(|| format!("training {label}"))?;
+    let trained = match problem.run(solver, state, stopping, &mut observers) {
+        Ok(t) => t,
+        Err(source @ plres_optim::OptimError::Diverged { .. }) => {
+            drop(observers);
+            return Err(ExperimentError::Diverged {
+                label: label.to_owned(),
+                history: Box::new(history),
+                source,
+            });
+        }
+        Err(e) => return Err(e).stage(|| format!("training {label}")),
+    };
+    drop(observers);
     Ok((trained, history))
+}
+
+/// [`train`] that survives a kill: every `every_epochs` epochs (and at the end) the
+/// optimizer state is saved as a training checkpoint at
+/// [`RunContext::checkpoint_path`]`(label)` with the history beside it
+/// (as tensors of the checkpoint: bit-exact, one atomic file); if that checkpoint exists
+/// when it starts (a
+/// run resumed after a kill), training continues from it. The continued run is bitwise
+/// the uninterrupted one (plres-optim's resume guarantee) and the history has one record
+/// per iterate either way. `state` is the start of a fresh run.
+///
+/// # Errors
+/// As [`train`]; a checkpoint that cannot be read or does not fit the solver and problem
+/// ([`plres_optim::State::check_resume`]).
+pub fn train_resumable<M: Trainable>(
+    model: M,
+    x: MatRef<'_, f64>,
+    targets: TargetsRef<'_>,
+    solver: &dyn Solver,
+    state: State,
+    stopping: &Stopping,
+    every_epochs: u64,
+    ctx: &RunContext,
+    bar: &ProgressBar,
+    label: &str,
+) -> Result<(Trained<M>, History), ExperimentError> {
+    let ck_path = ctx.checkpoint_path(label)?;
+    let mut problem =
+        TrainingProblem::new(model, x, targets).stage(|| format!("{label}: training problem"))?;
+    let (mut state, mut history) = if ck_path.is_file() {
+        let ck = TrainingCheckpoint::load(&ck_path)
+            .stage(|| format!("{label}: reading the training checkpoint"))?;
+        ck.state
+            .check_resume(solver, &problem)
+            .stage(|| format!("{label}: resuming from {}", ck_path.display()))?;
+        let h = history_from(&ck.model)
+            .stage(|| format!("{label}: the history in {}", ck_path.display()))?;
+        tracing::info!(
+            label,
+            iteration = ck.state.iteration(),
+            "resuming from a checkpoint"
+        );
+        (ck.state, h)
+    } else {
+        (state, History::new())
+    };
+    let (it0, epoch0, evals0) = (state.iteration(), state.epoch(), state.evaluations());
+    let start = std::time::Instant::now();
+    let mut report = loop {
+        let segment_end = state.epoch() + every_epochs.max(1);
+        let mut seg = stopping.clone();
+        seg.max_epochs = Some(
+            stopping
+                .max_epochs
+                .map_or(segment_end, |m| m.min(segment_end)),
+        );
+        let mut part = History::new();
+        let mut progress = Progress(bar);
+        let report = match plres_optim::run_in_place(
+            &mut problem,
+            solver,
+            &mut state,
+            &seg,
+            &mut [&mut part, &mut progress],
+        ) {
+            Ok(r) => r,
+            Err(source @ plres_optim::OptimError::Diverged { .. }) => {
+                append(&mut history, part);
+                return Err(ExperimentError::Diverged {
+                    label: label.to_owned(),
+                    history: Box::new(history),
+                    source,
+                });
+            }
+            Err(e) => return Err(e).stage(|| format!("training {label}")),
+        };
+        append(&mut history, part);
+        TrainingCheckpoint {
+            model: history_checkpoint(&history),
+            state: state.clone(),
+        }
+        .save(&ck_path)
+        .stage(|| format!("{label}: writing the training checkpoint"))?;
+        let segment_stop = matches!(
+            &report.stop_reason,
+            plres_optim::StopReason::MaxEpochs { max_epochs } if Some(*max_epochs) != stopping.max_epochs
+        );
+        if !segment_stop {
+            break report;
+        }
+    };
+    report.iterations = state.iteration() - it0;
+    report.epochs = state.epoch() - epoch0;
+    report.evaluations = state.evaluations() - evals0;
+    report.elapsed = start.elapsed();
+    let trained = problem
+        .into_trained(plres_optim::Outcome { state, report })
+        .stage(|| format!("{label}: the trained model"))?;
+    Ok((trained, history))
+}
+
+/// The columns of a [`History`] as the tensors `history.<column>` of a checkpoint (floats
+/// bit for bit; counters below 2⁵³ exactly).
+fn history_checkpoint(h: &History) -> plres_resnet::Checkpoint {
+    let mut c = plres_resnet::Checkpoint::new();
+    let n = h.records.len();
+    let col = |f: &dyn Fn(&plres_optim::Record) -> f64| h.records.iter().map(f).collect();
+    c.insert("history.iteration", vec![n], col(&|r| r.iteration as f64));
+    c.insert("history.epoch", vec![n], col(&|r| r.epoch as f64));
+    c.insert("history.loss", vec![n], col(&|r| r.loss));
+    c.insert("history.grad_norm_sq", vec![n], col(&|r| r.grad_norm_sq));
+    c.insert("history.learning_rate", vec![n], col(&|r| r.learning_rate));
+    c
+}
+
+/// The [`History`] of [`history_checkpoint`].
+fn history_from(c: &plres_resnet::Checkpoint) -> Result<History, plres_resnet::CheckpointError> {
+    let n = c.tensor_any("history.loss")?.data.len();
+    let get = |name: &str| c.tensor(name, &[n]);
+    let (it, ep, loss, g2, lr) = (
+        get("history.iteration")?,
+        get("history.epoch")?,
+        get("history.loss")?,
+        get("history.grad_norm_sq")?,
+        get("history.learning_rate")?,
+    );
+    let records = (0..n)
+        .map(|i| plres_optim::Record {
+            iteration: it[i] as u64,
+            epoch: ep[i] as u64,
+            loss: loss[i],
+            grad_norm_sq: g2[i],
+            learning_rate: lr[i],
+        })
+        .collect();
+    Ok(History { records })
+}
+
+/// Appends the records of a run segment (the first repeats the last of the previous one).
+fn append(history: &mut History, part: History) {
+    let last = history.records.last().map(|r| r.iteration);
+    history.records.extend(
+        part.records
+            .into_iter()
+            .filter(|r| Some(r.iteration) > last || last.is_none()),
+    );
 }
 
 /// Full-batch gradient descent with step `eta` in `metric` for `iterations` steps from the

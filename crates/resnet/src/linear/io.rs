@@ -253,8 +253,10 @@ impl LinearResNet {
     /// Loads and validates a checkpoint.
     ///
     /// # Errors
-    /// Every [`CheckpointError`] case, each naming the tensor or key at fault.
+    /// Every [`CheckpointError`] case, each naming the tensor or key at fault, inside
+    /// [`CheckpointError::InFile`] naming the file (I/O errors name it themselves).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
-        Self::from_checkpoint(&Checkpoint::load(path)?)
+        let path = path.as_ref();
+        Self::from_checkpoint(&Checkpoint::load(path)?).map_err(|e| e.in_file(path))
     }
 }
