@@ -3,6 +3,9 @@
 //! **In.** A 2-D `float64` array becomes a faer `MatRef` *without a copy* when it is C- or
 //! Fortran-contiguous (a row-major resp. column-major view of NumPy's buffer); any other
 //! layout (a strided slice, a negative step) is copied once into a column-major `Mat`.
+//! The feature maps are the exception: their fused kernels round differently on a
+//! row-major view, so they take [`matrix_col_major`], which copies C-ordered input (an
+//! `N×d` copy beside the `N×p` output) to give the Rust API's bits on a column-major `Mat`.
 //! Anything else is a `ValueError` that names the argument, what was expected and what was
 //! given: not an array, a dtype other than `float64`, the wrong number of dimensions. Empty
 //! and non-finite input is rejected by plres-kernels' `check_batch`, so the message is the
@@ -93,6 +96,28 @@ fn describe(obj: &Bound<'_, PyAny>) -> String {
 /// `ValueError` naming `name` for a non-array, a dtype other than float64, `ndim ≠ 2`, an
 /// empty array or a non-finite entry.
 pub(crate) fn matrix<'py>(name: &'static str, obj: &Bound<'py, PyAny>) -> PyResult<Matrix<'py>> {
+    matrix_in(name, obj, false)
+}
+
+/// As [`matrix`], but always column-major: a C-ordered array with more than one row and
+/// column is copied. For the routines whose rounding depends on the layout (the fused
+/// feature kernels read `x` row by row or column by column), so that the bits are those
+/// of the Rust API on a column-major `Mat` whatever NumPy's order.
+///
+/// # Errors
+/// As [`matrix`].
+pub(crate) fn matrix_col_major<'py>(
+    name: &'static str,
+    obj: &Bound<'py, PyAny>,
+) -> PyResult<Matrix<'py>> {
+    matrix_in(name, obj, true)
+}
+
+fn matrix_in<'py>(
+    name: &'static str,
+    obj: &Bound<'py, PyAny>,
+    col_major: bool,
+) -> PyResult<Matrix<'py>> {
     let Ok(array) = obj.cast::<PyArray2<f64>>() else {
         return Err(value_error(format!(
             "{name}: expected a 2-D float64 NumPy array (n_samples, n_features), got {} \
@@ -102,11 +127,12 @@ pub(crate) fn matrix<'py>(name: &'static str, obj: &Bound<'py, PyAny>) -> PyResu
         )));
     };
     let array = array.readonly();
-    let (row_major, copy) = if array.is_c_contiguous() {
-        (true, None)
-    } else if array.is_fortran_contiguous() {
+    let (row_major, copy) = if array.is_fortran_contiguous() {
         (false, None)
+    } else if array.is_c_contiguous() && !col_major {
+        (true, None)
     } else {
+        // other strides, or C order where column-major is required: one copy
         let v = array.as_array();
         let (n, d) = v.dim();
         (false, Some(Mat::from_fn(n, d, |i, j| v[[i, j]])))

@@ -95,10 +95,17 @@ fn _reference_min_separation(x: Vec<Vec<f64>>) -> PyResult<f64> {
 }
 
 /// Whether `X` reaches Rust as a view of NumPy's buffer (no copy): true for C- and
-/// Fortran-contiguous float64 input.
+/// Fortran-contiguous float64 input (only Fortran order when `col_major`, the feature
+/// maps' requirement).
 #[pyfunction]
-fn _input_is_view(x: &Bound<'_, PyAny>) -> PyResult<bool> {
-    Ok(crate::arrays::matrix("X", x)?.is_borrowed())
+#[pyo3(signature = (x, col_major = false))]
+fn _input_is_view(x: &Bound<'_, PyAny>, col_major: bool) -> PyResult<bool> {
+    let m = if col_major {
+        crate::arrays::matrix_col_major("X", x)?
+    } else {
+        crate::arrays::matrix("X", x)?
+    };
+    Ok(m.is_borrowed())
 }
 
 /// Registers this module's items on the extension module.

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::arrays::{matrix, output, to_numpy, to_py, value_error};
+use crate::arrays::{matrix_col_major, output, to_numpy, to_py, value_error};
 use crate::spec;
 
 /// A sampled feature map (either kind), owned by a Python object.
@@ -93,12 +93,14 @@ impl PyFeatureMap {
     }
 
     /// `Φ = φ(X)`, shape `(n, p)`, one sample per row (GIL released while computing).
+    /// Fortran-ordered `X` is read in place; C-ordered `X` is copied to column-major
+    /// first, so the bits do not depend on NumPy's order.
     fn transform<'py>(
         &self,
         py: Python<'py>,
         x: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let x = matrix("X", x)?;
+        let x = matrix_col_major("X", x)?;
         let map = self.inner.map();
         let d = map.input_dim();
         if x.view().ncols() != d {

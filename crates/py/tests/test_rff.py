@@ -122,6 +122,10 @@ def test_input_is_used_without_a_copy_when_contiguous(rng):
     assert _plres._input_is_view(X)
     assert _plres._input_is_view(np.asfortranarray(X))
     assert not _plres._input_is_view(X[::2])
+    # the feature maps read Fortran order in place and copy C order (their fused kernels
+    # round differently on a row-major view; the copy keeps the Rust API's bits)
+    assert _plres._input_is_view(np.asfortranarray(X), True)
+    assert not _plres._input_is_view(X, True)
 
 
 BAD = [
