@@ -21,8 +21,9 @@ use anyhow::{Context, Result, bail};
 /// and integrator, the minimum separation); resnet may use kernels, rff, ode, optim and
 /// data (whose `Targets` is the one target type); theory may use all of those;
 /// experiments uses all; nothing depends on theory or experiments except experiments (on
-/// theory), the benches (which measure theory's certificate) and xtask (which runs
-/// experiments).
+/// theory), the benches (which measure theory's certificate), xtask (which runs
+/// experiments) and `plres` (crates/cli: the estimator API and the command line, beside
+/// xtask at the top; nothing depends on it).
 pub const ALLOWED: &[(&str, &str)] = &[
     ("plres-kernels", "plres-simd"),
     ("plres-rff", "plres-simd"),
@@ -68,6 +69,13 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("xtask", "plres-resnet"),
     ("xtask", "plres-rff"),
     ("xtask", "plres-theory"),
+    ("plres", "plres-kernels"),
+    ("plres", "plres-rff"),
+    ("plres", "plres-optim"),
+    ("plres", "plres-resnet"),
+    ("plres", "plres-theory"),
+    ("plres", "plres-data"),
+    ("plres", "plres-experiments"),
 ];
 
 /// The internal edges `(from, to)` of the workspace described by `cargo metadata` JSON.

@@ -41,6 +41,8 @@
 //! immutable configuration; everything that evolves (iterate, gradients, momentum, Adam
 //! moments, the sampler) lives in the [`State`], which goes into [`run`] and comes back in
 //! the [`Outcome`] with a [`Report`] (iterations, epochs, evaluations, stop reason).
+//! The state is also the training checkpoint: [`State::to_bytes`] / [`State::from_bytes`]
+//! ([`checkpoint`]) restore a run that continues bitwise.
 //! All buffers are allocated when a run starts; steps allocate nothing. Each iterate emits
 //! one `tracing::debug!` event; progress display belongs to binaries.
 //!
@@ -78,6 +80,8 @@
 //! - [`schedule`]: [`Schedule`], [`LearningRate`], [`Clock`].
 //! - [`sampling`]: [`Minibatch`], the seeded per-epoch shuffle.
 //! - [`state`]: [`State`], and [`StepContext`] through which solvers move it.
+//! - [`checkpoint`]: [`State::to_bytes`] / [`State::from_bytes`] (the optimizer's training
+//!   checkpoint: a restored state continues bitwise), [`State::check_resume`].
 //! - [`stopping`]: [`Stopping`], [`StopReason`].
 //! - [`observer`]: [`Observer`], [`Iterate`], [`ObserverAction`], [`History`].
 //! - [`executor`]: [`run`], [`run_in_place`], [`Outcome`], [`Report`].
@@ -85,6 +89,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod error;
 pub mod executor;
 pub mod metric;
@@ -96,6 +101,7 @@ pub mod solver;
 pub mod state;
 pub mod stopping;
 
+pub use checkpoint::{ResumeMismatch, StateFormatError};
 pub use error::{ConfigError, NonFinite, OptimError};
 pub use executor::{Outcome, Report, run, run_in_place};
 pub use metric::{Metric, MetricBlock};

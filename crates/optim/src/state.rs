@@ -7,6 +7,8 @@
 //! error the state still holds the last finite iterate. All buffers are allocated when a run
 //! starts (in [`crate::run`]); steps allocate nothing.
 
+use std::borrow::Cow;
+
 use crate::error::{NonFinite, OptimError};
 use crate::metric::Metric;
 use crate::observer::Iterate;
@@ -16,10 +18,11 @@ use crate::sampling::{Minibatch, Position, Sampler};
 /// Per-solver vectors (momentum, moments) and step counter, tagged with the solver that owns
 /// them so a different solver starts from fresh buffers.
 #[derive(Clone, Debug, Default)]
-struct SolverBuffers {
-    owner: Option<&'static str>,
-    vectors: Vec<Vec<f64>>,
-    steps: u64,
+pub(crate) struct SolverBuffers {
+    /// The owning solver's name (borrowed from the solver; owned after [`State::from_bytes`]).
+    pub(crate) owner: Option<Cow<'static, str>>,
+    pub(crate) vectors: Vec<Vec<f64>>,
+    pub(crate) steps: u64,
 }
 
 /// The state of a run: `θ_k`, `L(θ_k)`, `∂L/∂θ(θ_k)`, its Riesz gradient `G` and `‖G‖²_M`,
@@ -30,21 +33,21 @@ struct SolverBuffers {
 /// same buffers if the solver is the same).
 #[derive(Clone, Debug)]
 pub struct State {
-    params: Vec<f64>,
-    loss: f64,
-    gradient: Vec<f64>,
-    riesz: Vec<f64>,
-    grad_norm_sq: f64,
-    evaluated: bool,
-    iteration: u64,
-    epoch: u64,
-    learning_rate: f64,
-    last_step_size: f64,
-    evaluations: u64,
-    candidate: Vec<f64>,
-    candidate_gradient: Vec<f64>,
-    buffers: SolverBuffers,
-    sampler: Sampler,
+    pub(crate) params: Vec<f64>,
+    pub(crate) loss: f64,
+    pub(crate) gradient: Vec<f64>,
+    pub(crate) riesz: Vec<f64>,
+    pub(crate) grad_norm_sq: f64,
+    pub(crate) evaluated: bool,
+    pub(crate) iteration: u64,
+    pub(crate) epoch: u64,
+    pub(crate) learning_rate: f64,
+    pub(crate) last_step_size: f64,
+    pub(crate) evaluations: u64,
+    pub(crate) candidate: Vec<f64>,
+    pub(crate) candidate_gradient: Vec<f64>,
+    pub(crate) buffers: SolverBuffers,
+    pub(crate) sampler: Sampler,
 }
 
 fn first_non_finite(loss: f64, params: &[f64], grad: &[f64]) -> Option<NonFinite> {
@@ -164,6 +167,12 @@ impl State {
         &self.buffers.vectors
     }
 
+    /// The name of the solver that owns [`State::solver_buffers`] (`None` before the first
+    /// run).
+    pub fn solver_name(&self) -> Option<&str> {
+        self.buffers.owner.as_deref()
+    }
+
     /// The solver's own step counter (Adam's `t`).
     pub fn solver_steps(&self) -> u64 {
         self.buffers.steps
@@ -230,11 +239,11 @@ impl State {
             }
         }
         let b = &mut self.buffers;
-        if b.owner != Some(solver)
+        if b.owner.as_deref() != Some(solver)
             || b.vectors.len() != n_buffers
             || b.vectors.iter().any(|v| v.len() != n)
         {
-            b.owner = Some(solver);
+            b.owner = Some(Cow::Borrowed(solver));
             b.vectors = vec![vec![0.0; n]; n_buffers];
             b.steps = 0;
         }
@@ -249,6 +258,11 @@ impl State {
             };
             s.perm_epoch = None;
             self.evaluated = false;
+        }
+        if minibatch.is_some() && s.perm.len() != n_samples {
+            // a state restored from bytes carries the sampler's position, not its buffer
+            s.perm = vec![0; n_samples];
+            s.perm_epoch = None;
         }
         if self.evaluated {
             self.sampler.ensure_perm(self.epoch);

@@ -27,11 +27,12 @@
 //! [`CheckpointError`] naming the tensor. A file written here loads in PyTorch with
 //! `safetensors.torch.load_file` and in NumPy with `safetensors.numpy.load_file`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use safetensors::tensor::{Dtype, SafeTensors, View};
+use plres_optim::State;
+use safetensors::tensor::{Dtype, SafeTensors};
 
 use crate::error::CheckpointError;
 
@@ -74,31 +75,6 @@ pub struct Checkpoint {
     pub metadata: BTreeMap<String, String>,
     /// Named tensors.
     pub tensors: BTreeMap<String, Tensor>,
-}
-
-/// A borrowed view of a tensor as safetensors wants it (bytes little-endian).
-struct F64View<'a> {
-    shape: &'a [usize],
-    data: &'a [f64],
-}
-
-impl View for F64View<'_> {
-    fn dtype(&self) -> Dtype {
-        Dtype::F64
-    }
-    fn shape(&self) -> &[usize] {
-        self.shape
-    }
-    fn data(&self) -> std::borrow::Cow<'_, [u8]> {
-        let mut bytes = Vec::with_capacity(self.data.len() * 8);
-        for v in self.data {
-            bytes.extend_from_slice(&v.to_le_bytes());
-        }
-        bytes.into()
-    }
-    fn data_len(&self) -> usize {
-        self.data.len() * 8
-    }
 }
 
 impl Checkpoint {
@@ -246,26 +222,68 @@ impl Checkpoint {
 
     /// The safetensors bytes (with `format_version` set to [`FORMAT_VERSION`]).
     ///
+    /// The bytes are a function of the checkpoint alone (the same in every process): the
+    /// header lists `__metadata__` first with its keys in sorted order, then the tensors
+    /// in name order, each as `{"dtype":"F64","shape":[…],"data_offsets":[begin,end]}`,
+    /// padded with spaces to a multiple of 8 bytes, exactly the layout `safetensors`
+    /// writes — except that its metadata map would be written in a per-process random
+    /// order.
+    ///
     /// # Errors
-    /// [`CheckpointError::Format`] if safetensors refuses the header.
+    /// [`CheckpointError::Format`] if a tensor's data length disagrees with its shape or
+    /// the header exceeds safetensors' 100 MB limit.
     pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
-        let mut meta: HashMap<String, String> = self
-            .metadata
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let json = |s: &str| serde_json::to_string(s).expect("a string always serialises");
+        let mut meta = self.metadata.clone();
         meta.insert(keys::FORMAT_VERSION.to_string(), FORMAT_VERSION.to_string());
-        let views = self.tensors.iter().map(|(name, t)| {
-            (
-                name.as_str(),
-                F64View {
-                    shape: &t.shape,
-                    data: &t.data,
-                },
-            )
-        });
-        safetensors::serialize(views, Some(meta))
-            .map_err(|e| CheckpointError::Format(e.to_string()))
+        let mut header = String::from("{\"__metadata__\":{");
+        for (i, (k, v)) in meta.iter().enumerate() {
+            if i > 0 {
+                header.push(',');
+            }
+            header.push_str(&json(k));
+            header.push(':');
+            header.push_str(&json(v));
+        }
+        header.push('}');
+        let mut offset = 0usize;
+        for (name, t) in &self.tensors {
+            let count = t.shape.iter().try_fold(1usize, |a, &b| a.checked_mul(b));
+            if count != Some(t.data.len()) {
+                return Err(CheckpointError::Format(format!(
+                    "tensor `{name}` has shape {:?} but {} values",
+                    t.shape,
+                    t.data.len()
+                )));
+            }
+            let end = offset + 8 * t.data.len();
+            let shape: Vec<String> = t.shape.iter().map(usize::to_string).collect();
+            header.push_str(&format!(
+                ",{}:{{\"dtype\":\"F64\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+                json(name),
+                shape.join(",")
+            ));
+            offset = end;
+        }
+        header.push('}');
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        if header.len() > 100_000_000 {
+            return Err(CheckpointError::Format(format!(
+                "header of {} bytes exceeds safetensors' limit of 100 MB",
+                header.len()
+            )));
+        }
+        let mut out = Vec::with_capacity(8 + header.len() + offset);
+        out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        out.extend_from_slice(header.as_bytes());
+        for t in self.tensors.values() {
+            for v in &t.data {
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        Ok(out)
     }
 
     /// Parses and validates safetensors bytes: a supported `format_version`, every
@@ -366,6 +384,146 @@ impl Checkpoint {
             source,
         })?;
         Self::from_bytes(&bytes)
+    }
+}
+
+/// The first 8 bytes of a [`TrainingCheckpoint`] file.
+pub const TRAINING_MAGIC: &[u8; 8] = b"PLRESTRN";
+
+/// The training-checkpoint format this build writes and reads.
+pub const TRAINING_FORMAT_VERSION: u32 = 1;
+
+/// Everything needed to continue a training run bitwise: the model (its checkpoint, from
+/// the model's `to_checkpoint`) and the optimizer's [`State`] (parameters, solver buffers
+/// and step count, counters, schedule and sampler position; see
+/// [`plres_optim::checkpoint`]).
+///
+/// One file, written atomically: magic `PLRESTRN`, format version (`u32`), the length
+/// (`u64`) and bytes of the model's safetensors file, the length (`u64`) and bytes of the
+/// state ([`State::to_bytes`]); little-endian, nothing after. The bytes are a function of
+/// the contents (sorted metadata, bit patterns of floats), the same in every process.
+///
+/// To resume: load, rebuild the model with its `from_checkpoint`, build the
+/// [`crate::TrainingProblem`] on the same data, check [`State::check_resume`] against the
+/// same solver, and pass `state` to [`crate::TrainingProblem::run`] with the original
+/// stopping rule (budgets count the state's totals, so the run ends where the
+/// uninterrupted one would).
+///
+/// ```
+/// use plres_optim::State;
+/// use plres_resnet::{Checkpoint, TrainingCheckpoint};
+/// let ck = TrainingCheckpoint { model: Checkpoint::new(), state: State::new(vec![0.5, -1.0]) };
+/// let back = TrainingCheckpoint::from_bytes(&ck.to_bytes()?)?;
+/// assert_eq!(back.state.params(), ck.state.params());
+/// assert_eq!(back.to_bytes()?, ck.to_bytes()?);
+/// # Ok::<(), plres_resnet::CheckpointError>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct TrainingCheckpoint {
+    /// The model (fixed parts and parameters; the parameters the run continues from are
+    /// `state.params()`).
+    pub model: Checkpoint,
+    /// The optimizer state.
+    pub state: State,
+}
+
+impl TrainingCheckpoint {
+    /// The checkpoint's bytes (format in the type's docs).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Format`] from the model's [`Checkpoint::to_bytes`].
+    pub fn to_bytes(&self) -> Result<Vec<u8>, CheckpointError> {
+        let model = self.model.to_bytes()?;
+        let state = self.state.to_bytes();
+        let mut out = Vec::with_capacity(28 + model.len() + state.len());
+        out.extend_from_slice(TRAINING_MAGIC);
+        out.extend_from_slice(&TRAINING_FORMAT_VERSION.to_le_bytes());
+        for part in [&model, &state] {
+            out.extend_from_slice(&(part.len() as u64).to_le_bytes());
+            out.extend_from_slice(part);
+        }
+        Ok(out)
+    }
+
+    /// Parses and validates a training checkpoint: the container, the model's safetensors
+    /// file ([`Checkpoint::from_bytes`]) and the optimizer state ([`State::from_bytes`]).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Format`] for the container (magic, version, lengths naming the
+    /// part and offset), the model's errors, [`CheckpointError::State`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CheckpointError> {
+        let bad =
+            |reason: String| CheckpointError::Format(format!("training checkpoint: {reason}"));
+        if bytes.len() < 12 || &bytes[..8] != TRAINING_MAGIC {
+            return Err(bad(format!(
+                "the file starts with {:?}, expected \"PLRESTRN\"",
+                &bytes[..bytes.len().min(8)]
+            )));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != TRAINING_FORMAT_VERSION {
+            return Err(bad(format!(
+                "format version {version}, this build reads {TRAINING_FORMAT_VERSION}"
+            )));
+        }
+        let mut pos = 12;
+        let mut part = |what: &str| -> Result<&[u8], CheckpointError> {
+            let left = bytes.len() - pos;
+            if left < 8 {
+                return Err(bad(format!("{what} length missing at byte {pos}")));
+            }
+            let len = u64::from_le_bytes(bytes[pos..pos + 8].try_into().expect("8 bytes"));
+            match usize::try_from(len) {
+                Ok(l) if l <= left - 8 => {
+                    let s = &bytes[pos + 8..pos + 8 + l];
+                    pos += 8 + l;
+                    Ok(s)
+                }
+                _ => Err(bad(format!(
+                    "{what} declares {len} bytes at byte {pos}, {} left",
+                    left - 8
+                ))),
+            }
+        };
+        let model = part("model")?;
+        let state = part("optimizer state")?;
+        if pos != bytes.len() {
+            return Err(bad(format!(
+                "{} unexpected bytes after the optimizer state (from byte {pos})",
+                bytes.len() - pos
+            )));
+        }
+        Ok(Self {
+            model: Checkpoint::from_bytes(model)?,
+            state: State::from_bytes(state)?,
+        })
+    }
+
+    /// Writes the checkpoint to `path` atomically and durably (`plres_data::io::write_atomic`:
+    /// a reader, or a run killed at any moment, sees the old file or the new one).
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`] naming the file, [`CheckpointError::Format`].
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), CheckpointError> {
+        let bytes = self.to_bytes()?;
+        plres_data::io::write_atomic(path.as_ref(), &bytes).map_err(|e| CheckpointError::Io {
+            path: e.path,
+            source: e.source,
+        })
+    }
+
+    /// Reads and validates the checkpoint at `path`.
+    ///
+    /// # Errors
+    /// [`CheckpointError::Io`], or [`CheckpointError::InFile`] naming `path` around the
+    /// errors of [`TrainingCheckpoint::from_bytes`].
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(&bytes).map_err(|e| e.in_file(path))
     }
 }
 

@@ -211,4 +211,38 @@ pub enum CheckpointError {
     /// The tensors are well-formed but do not make a valid model.
     #[error("checkpoint does not make a valid model: {0}")]
     Model(#[from] ResNetError),
+    /// The optimizer state of a training checkpoint is malformed.
+    #[error("optimizer state: {0}")]
+    State(#[from] plres_optim::StateFormatError),
+    /// Any other error, about the file at `path` (the loaders' errors name their file).
+    /// Match on [`CheckpointError::cause`] to see the error inside.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: Box<CheckpointError>,
+    },
+}
+
+impl CheckpointError {
+    /// The error wrapped with the file it is about (an [`CheckpointError::Io`] or an
+    /// error already naming a file is returned as is).
+    pub fn in_file(self, path: &std::path::Path) -> Self {
+        match self {
+            e @ (CheckpointError::Io { .. } | CheckpointError::InFile { .. }) => e,
+            e => CheckpointError::InFile {
+                path: path.to_path_buf(),
+                source: Box::new(e),
+            },
+        }
+    }
+
+    /// The error without its file: the variant to match on.
+    pub fn cause(&self) -> &CheckpointError {
+        match self {
+            CheckpointError::InFile { source, .. } => source.cause(),
+            e => e,
+        }
+    }
 }

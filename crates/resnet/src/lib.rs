@@ -91,7 +91,7 @@ pub mod problem;
 pub mod report;
 pub mod shl;
 
-pub use checkpoint::{Checkpoint, FORMAT_VERSION};
+pub use checkpoint::{Checkpoint, FORMAT_VERSION, TrainingCheckpoint};
 pub use error::{CheckpointError, ResNetError};
 pub use integrator::Integrator;
 pub use kernel::{KernelGradient, KernelResNet, KernelStepReport};
