@@ -18,7 +18,6 @@ use faer::{Mat, MatRef};
 use numpy::{PyArray1, PyArrayMethods, PyUntypedArrayMethods};
 use plres::{Estimator, EstimatorConfig, Network, Predictions, TargetsRef, TraceRow};
 use plres_optim::{Iterate, Observer, ObserverAction};
-use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -104,17 +103,16 @@ fn trace_dict<'py>(py: Python<'py>, trace: &[TraceRow]) -> PyResult<Bound<'py, P
     let d = PyDict::new(py);
     let ints = |f: fn(&TraceRow) -> u64| PyArray1::from_vec(py, trace.iter().map(f).collect());
     let reals = |f: fn(&TraceRow) -> f64| PyArray1::from_vec(py, trace.iter().map(f).collect());
-    let opt = |v: Option<f64>| v.unwrap_or(f64::NAN);
     d.set_item("iteration", ints(|r| r.iteration))?;
     d.set_item("epoch", ints(|r| r.epoch))?;
     d.set_item("loss", reals(|r| r.loss))?;
     d.set_item("grad_norm_sq", reals(|r| r.grad_norm_sq))?;
     d.set_item("rho", reals(|r| r.rho))?;
     d.set_item("learning_rate", reals(|r| r.learning_rate))?;
-    d.set_item("mu_cert", reals(move |r| opt(r.mu_cert)))?;
-    d.set_item("rho_certified", reals(move |r| opt(r.rho_certified)))?;
-    d.set_item("lambda_min", reals(move |r| opt(r.lambda_min)))?;
-    d.set_item("mu_tight", reals(move |r| opt(r.mu_tight)))?;
+    d.set_item("mu_cert", reals(|r| r.mu_cert.unwrap_or(f64::NAN)))?;
+    d.set_item("rho_certified", reals(|r| r.rho_certified.unwrap_or(f64::NAN)))?;
+    d.set_item("lambda_min", reals(|r| r.lambda_min.unwrap_or(f64::NAN)))?;
+    d.set_item("mu_tight", reals(|r| r.mu_tight.unwrap_or(f64::NAN)))?;
     Ok(d)
 }
 
@@ -332,6 +330,5 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(_reference_fit, m)?)?;
     m.add_function(wrap_pyfunction!(_rust_fit_seconds, m)?)?;
-    let _ = PyKeyboardInterrupt::type_object; // the error `fit` raises on Ctrl-C
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! # plres-py — plres for Python (the native module `plres._plres`)
 //!
-//! One job: expose plres' random feature maps, kernel spectra and (later) estimators to
+//! One job: expose plres' random feature maps, kernel spectra and estimators to
 //! NumPy with the same numbers as the Rust API. The Python package `plres` (in
 //! `python/plres/`) wraps this module into `plres.rff`, `plres.kernels` and the
 //! scikit-learn estimators; the maths is in the docstrings and in docs/theory.md.
@@ -12,6 +12,9 @@
 //! * [`rff`] — `FeatureMap` (random Fourier / ReLU features), feature-count bounds
 //!   (docs/theory.md §3.2, §6).
 //! * [`kernels`] — Gram matrices, `λ_min`, Gershgorin bounds, separation (§3.1, §5).
+//! * [`estimators`] — `fit` / `Network` (predict, score, certify, checkpoints) over the
+//!   `plres` crate's `Estimator` (crates/cli): one training path, the GIL released,
+//!   Ctrl-C polled between iterates.
 //! * [`reference`] — the list-in, list-out pure-Rust path the tests compare against.
 //!
 //! Excluded from the cargo workspace: built by maturin (`pip install ./crates/py`).
@@ -19,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod arrays;
+mod estimators;
 mod kernels;
 mod reference;
 mod rff;
@@ -32,6 +36,7 @@ fn _plres(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     rff::register(m)?;
     kernels::register(m)?;
+    estimators::register(m)?;
     reference::register(m)?;
     Ok(())
 }

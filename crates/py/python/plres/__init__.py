@@ -18,12 +18,32 @@ plres.rff
     Random Fourier / ReLU feature maps and the feature-count bounds (theory §3.2, §6).
 plres.kernels
     Gram matrices, λ_min, Gershgorin bounds, minimum separation (theory §3.1, §5).
+LinearResNetRegressor, LinearResNetClassifier, KernelResNetRegressor
+    scikit-learn estimators over the Rust crate ``plres``'s Estimator: fit with the GIL
+    released (Ctrl-C interrupts), ``certificate_`` (ρ, μ_cert, loss per iterate),
+    ``save``/``load`` through safetensors checkpoints.
+certify
+    The PL certificate of a fitted estimator or a checkpoint on (X, y).
 
 Arrays are NumPy float64, one sample per row; C- and Fortran-ordered input is used
 without a copy. Bad input raises ``ValueError`` with the Rust message.
 """
 
 from . import kernels, rff
+from ._estimators import (
+    KernelResNetRegressor,
+    LinearResNetClassifier,
+    LinearResNetRegressor,
+    certify,
+)
 from ._plres import __version__
 
-__all__ = ["kernels", "rff", "__version__"]
+__all__ = [
+    "KernelResNetRegressor",
+    "LinearResNetClassifier",
+    "LinearResNetRegressor",
+    "certify",
+    "kernels",
+    "rff",
+    "__version__",
+]
