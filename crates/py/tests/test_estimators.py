@@ -122,7 +122,7 @@ def test_seeds_give_the_same_bits():
     [
         (np.array([[np.nan, 1.0], [0.0, 1.0], [1.0, 2.0]]), np.zeros(3), "non-finite value NaN"),
         (np.array([[0.0, 1.0], [np.inf, 1.0], [1.0, 2.0]]), np.zeros(3), "inf"),
-        (np.zeros((0, 2)), np.zeros(0), "empty"),
+        (np.zeros((0, 2)), np.zeros(0), "0 sample"),
         (np.zeros(5), np.zeros(5), "2D array"),
         (np.array([["a", "b"], ["c", "d"]]), np.zeros(2), "could not convert|float"),
         (np.ones((4, 2)) * (1 + 1j), np.zeros(4), "Complex data not supported"),

@@ -62,7 +62,7 @@ def _finite_kw() -> dict:
     return {"ensure_all_finite": False} if "ensure_all_finite" in params else {"force_all_finite": False}
 
 
-_X_KW = dict(dtype=np.float64, order=None, accept_sparse=False, ensure_min_samples=0, ensure_min_features=0)
+_X_KW = dict(dtype=np.float64, order=None, accept_sparse=False)
 
 #: names of the trace arrays of ``certificate_`` (one entry per iterate; NaN where the
 #: iterate was not certified)
@@ -266,6 +266,15 @@ class _RegressorBase(RegressorMixin, _Base):
 
     def _decode(self, z):
         return z[:, 0].copy() if getattr(self, "_y_1d", False) else z
+
+    def score(self, X, y, sample_weight=None) -> float:
+        """scikit-learn's R² (uniform average over outputs) of ``predict(X)`` against y;
+        a 1-D y for a network with several outputs is a ``ValueError``."""
+        check_is_fitted(self, "network_")
+        yy = np.asarray(y)
+        if yy.ndim == 1 and self.network_.n_outputs != 1:
+            self._prepare_y(yy, fitting=False)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _sidecar(self):
         return {"params": self.get_params(), "y_1d": bool(self._y_1d)}
