@@ -12,6 +12,8 @@ trap 'rm -rf "$work"' EXIT
 
 "$python" -m venv "$work/venv"
 py="$work/venv/bin/python"
+# maturin's build backend calls the `maturin` executable: the venv's bin first on PATH
+export PATH="$work/venv/bin:$PATH"
 "$py" -m pip install --quiet --upgrade pip
 "$py" -m pip install --quiet "maturin>=1.9,<2" numpy pytest scikit-learn
 # the README's install command: pip builds the wheel with maturin and installs it
@@ -21,7 +23,7 @@ py="$work/venv/bin/python"
 # installed wheel (with its native module) and not crates/py/python/plres
 cd "$work"
 set +e
-"$py" -m pytest -q -p no:cacheprovider "$here/tests"
+"$py" -m pytest -q -rsxX -p no:cacheprovider "$here/tests"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

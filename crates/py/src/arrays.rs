@@ -16,9 +16,7 @@
 //! bits are the Rust API's.
 
 use faer::{Mat, MatMut, MatRef};
-use numpy::{
-    PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods,
-};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 

@@ -77,7 +77,9 @@ fn targets<'py>(y: &Bound<'py, PyAny>, classification: bool) -> PyResult<Targets
     let mut labels = Vec::with_capacity(arr.len());
     for (i, &l) in arr.as_array().iter().enumerate() {
         if l < 0 {
-            return Err(value_error(format!("y: negative class index {l} at row {i}")));
+            return Err(value_error(format!(
+                "y: negative class index {l} at row {i}"
+            )));
         }
         labels.push(l as usize);
     }
@@ -88,8 +90,8 @@ fn targets<'py>(y: &Bound<'py, PyAny>, classification: bool) -> PyResult<Targets
 }
 
 fn config(json: &str) -> PyResult<EstimatorConfig> {
-    let c: EstimatorConfig = serde_json::from_str(json)
-        .map_err(|e| value_error(format!("estimator settings: {e}")))?;
+    let c: EstimatorConfig =
+        serde_json::from_str(json).map_err(|e| value_error(format!("estimator settings: {e}")))?;
     c.validate().map_err(to_py)?;
     Ok(c)
 }
@@ -110,7 +112,10 @@ fn trace_dict<'py>(py: Python<'py>, trace: &[TraceRow]) -> PyResult<Bound<'py, P
     d.set_item("rho", reals(|r| r.rho))?;
     d.set_item("learning_rate", reals(|r| r.learning_rate))?;
     d.set_item("mu_cert", reals(|r| r.mu_cert.unwrap_or(f64::NAN)))?;
-    d.set_item("rho_certified", reals(|r| r.rho_certified.unwrap_or(f64::NAN)))?;
+    d.set_item(
+        "rho_certified",
+        reals(|r| r.rho_certified.unwrap_or(f64::NAN)),
+    )?;
     d.set_item("lambda_min", reals(|r| r.lambda_min.unwrap_or(f64::NAN)))?;
     d.set_item("mu_tight", reals(|r| r.mu_tight.unwrap_or(f64::NAN)))?;
     Ok(d)
@@ -202,11 +207,13 @@ impl PyNetwork {
             )
             .into_any()
             .unbind()),
-            Predictions::Values(z) => Ok(output(py, z.nrows(), z.ncols(), |mut o| {
-                o.copy_from(z.as_ref())
-            })?
-            .into_any()
-            .unbind()),
+            Predictions::Values(z) => {
+                Ok(
+                    output(py, z.nrows(), z.ncols(), |mut o| o.copy_from(z.as_ref()))?
+                        .into_any()
+                        .unbind(),
+                )
+            }
         }
     }
 
@@ -220,12 +227,19 @@ impl PyNetwork {
     }
 
     /// The PL certificate at the trained parameters on `(X, y)` (`plres::certify`), as JSON.
-    fn certify(&self, py: Python<'_>, x: &Bound<'_, PyAny>, y: &Bound<'_, PyAny>) -> PyResult<String> {
+    fn certify(
+        &self,
+        py: Python<'_>,
+        x: &Bound<'_, PyAny>,
+        y: &Bound<'_, PyAny>,
+    ) -> PyResult<String> {
         let x = matrix("X", x)?;
         let y = targets(y, self.is_classifier())?;
         check_dim(&self.net, x.view())?;
         let (xv, yr) = (x.view(), y.as_ref());
-        let c = py.detach(|| plres::certify(&self.net, xv, yr)).map_err(to_py)?;
+        let c = py
+            .detach(|| plres::certify(&self.net, xv, yr))
+            .map_err(to_py)?;
         json(&c)
     }
 }

@@ -462,6 +462,15 @@ class LinearResNetClassifier(ClassifierMixin, _Base):
     def _decode(self, c):
         return self.classes_[c]
 
+    def score(self, X, y, sample_weight=None) -> float:
+        """Accuracy of ``predict(X)``; y must be 1-D labels (``ValueError`` otherwise)."""
+        check_is_fitted(self, "network_")
+        if np.ndim(y) != 1:
+            raise ValueError(
+                f"y: a classifier needs a 1-D array of labels, got shape {np.shape(y)}"
+            )
+        return super().score(X, y, sample_weight=sample_weight)
+
     def _sidecar(self):
         return {"params": self.get_params(), "classes": self.classes_.tolist()}
 
