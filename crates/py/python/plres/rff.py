@@ -68,6 +68,8 @@ class _FeatureMapBase:
 
         The result is Fortran-ordered (the Rust API's column-major matrix, written in
         place) and bitwise equal to ``FeatureMap::apply`` in Rust on the same seed.
+        Fortran-ordered float64 X is read in place; C-ordered X is copied to column-major
+        first (the fused kernels round differently on a row-major view).
         """
         if getattr(self, "_map", None) is None:
             self.fit(X)
