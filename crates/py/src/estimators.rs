@@ -283,6 +283,9 @@ fn fit<'py>(
     ))
 }
 
+/// One trace row of the reference path: `(iteration, loss, ‖G‖², ρ, μ_cert)`.
+type RefRow = (u64, f64, f64, f64, f64);
+
 /// The same fit through the Rust API only (reference path of the tests): owned
 /// column-major matrices built from lists, `Estimator::fit`, the trace as lists of
 /// `(iteration, loss, grad_norm_sq, rho, mu_cert)` (`NaN` for no value) and the
@@ -293,7 +296,7 @@ fn _reference_fit(
     x: Vec<Vec<f64>>,
     y: Vec<Vec<f64>>,
     labels: Option<Vec<usize>>,
-) -> PyResult<(Vec<(u64, f64, f64, f64, f64)>, Vec<f64>)> {
+) -> PyResult<(Vec<RefRow>, Vec<f64>)> {
     let est = Estimator::from_config(config(config_json)?);
     let xm = Mat::from_fn(x.len(), x.first().map_or(0, Vec::len), |i, j| x[i][j]);
     let ym = Mat::from_fn(y.len(), y.first().map_or(0, Vec::len), |i, j| y[i][j]);
