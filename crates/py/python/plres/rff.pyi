@@ -1,0 +1,51 @@
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = npt.NDArray[np.float64]
+
+class _FeatureMapBase:
+    n_features_in_: int
+    def fit(self, X: F64, y: object = None) -> "_FeatureMapBase": ...
+    def transform(self, X: F64) -> F64: ...
+    def fit_transform(self, X: F64, y: object = None) -> F64: ...
+    @property
+    def weights_(self) -> F64: ...
+    @property
+    def bias_(self) -> F64: ...
+    def limit_gram(self, X: F64) -> F64: ...
+
+class RandomFourierFeatures(_FeatureMapBase):
+    kernel: str
+    bandwidth: float
+    n_features: int
+    variant: str
+    seed: int
+    def __init__(
+        self,
+        kernel: str = "gaussian",
+        bandwidth: float = 1.0,
+        n_features: int = 256,
+        variant: str = "cosine_with_phase",
+        seed: int = 0,
+    ) -> None: ...
+
+class RandomReluFeatures(_FeatureMapBase):
+    n_features: int
+    seed: int
+    def __init__(self, n_features: int = 256, seed: int = 0) -> None: ...
+
+def features_needed_pointwise(
+    n: int, lambda_min: float, norm_k: float, delta: float, eps: float = 0.5
+) -> int: ...
+def failure_probability_pointwise(
+    p: int, n: int, lambda_min: float, norm_k: float, eps: float = 0.5
+) -> float: ...
+def features_needed_uniform(
+    d: int, diameter: float, sigma_omega_sq: float, n: int, lambda_: float, delta: float
+) -> int: ...
+def failure_probability_uniform(
+    p: int, d: int, diameter: float, sigma_omega_sq: float, n: int, lambda_: float
+) -> float: ...
+def spectral_second_moment(kernel: str, bandwidth: float, d: int) -> float: ...
