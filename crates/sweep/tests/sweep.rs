@@ -12,7 +12,7 @@ use plres_sweep::exec::{Ran, run_local, run_task};
 use plres_sweep::plan::files;
 use plres_sweep::slurm::batch_script;
 use plres_sweep::state::{TaskState, files as markers, pending, read_state, states};
-use plres_sweep::stats::student_t_quantile;
+use plres_theory::stats::student_t_quantile;
 use plres_sweep::{Plan, Sweep};
 use serde_json::{Value, json};
 
