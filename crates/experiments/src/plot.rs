@@ -372,6 +372,8 @@ struct Prepared {
     pts: Vec<(f64, f64)>,
     band: Option<Vec<(f64, f64, f64)>>,
     omitted: usize,
+    /// Band points whose lower edge is `≤ 0` on a log axis: drawn from the mean up only.
+    halved: usize,
 }
 
 fn usable(v: f64, scale: Scale) -> bool {
@@ -382,6 +384,7 @@ fn prepare(s: &Series, xs: Scale, ys: Scale) -> Prepared {
     let mut pts = Vec::with_capacity(s.x.len());
     let mut band = s.band.as_ref().map(|_| Vec::with_capacity(s.x.len()));
     let mut omitted = 0;
+    let mut halved = 0;
     for i in 0..s.x.len() {
         let (x, y) = (s.x[i], s.y[i]);
         if !(usable(x, xs) && usable(y, ys)) {
@@ -390,13 +393,23 @@ fn prepare(s: &Series, xs: Scale, ys: Scale) -> Prepared {
         }
         pts.push((x, y));
         if let (Some(b), Some(out)) = (&s.band, band.as_mut()) {
-            let (lo, hi) = (b.lower[i], b.upper[i]);
+            let (mut lo, hi) = (b.lower[i], b.upper[i]);
+            if ys.is_log() && lo <= 0.0 {
+                // a ±std band below zero has no place on a log axis: the upper half only
+                lo = y.min(hi);
+                halved += 1;
+            }
             if lo.is_finite() && hi.is_finite() {
                 out.push((x, lo, hi));
             }
         }
     }
-    Prepared { pts, band, omitted }
+    Prepared {
+        pts,
+        band,
+        omitted,
+        halved,
+    }
 }
 
 /// The axis range covering `values`, padded by 5 % of the span (a factor on log axes).
@@ -423,9 +436,10 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             (lo - pad, hi + pad)
         }
         Scale::Log => {
-            // whole decades, so that the axis always carries labelled ticks
+            // whole decades, at least two, so that the axis always carries at least three
+            // labelled ticks (the decades)
             let a = (lo.log10() - 0.02).floor();
-            let b = (hi.log10() + 0.02).ceil().max(a + 1.0);
+            let b = (hi.log10() + 0.02).ceil().max(a + 2.0);
             (10f64.powf(a), 10f64.powf(b))
         }
         Scale::Log2 => {
@@ -436,6 +450,32 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             }
             let pad = 0.05 * (b - a);
             (10f64.powf(a - pad), 10f64.powf(b + pad))
+        }
+    }
+}
+
+/// Height of one legend row and of the legend's frame, in pixels, and of the plotting
+/// area (the figure less its caption, margins and x labels).
+const LEGEND_ROW_PX: f64 = 20.0;
+const LEGEND_FRAME_PX: f64 = 16.0;
+const PLOT_AREA_PX: f64 = PLOT_SIZE.1 as f64 - 110.0;
+
+/// Raises the top of the y axis so that the upper-right legend (`labels` rows) sits above
+/// every data point: the data keep the lower `1 − f` of the axis, `f` the legend's share
+/// of the plotting area's height (in log space on log axes, then rounded up to a decade
+/// there so the ticks stay whole decades).
+fn legend_headroom(y0: f64, y1: f64, scale: Scale, labels: usize) -> (f64, f64) {
+    if labels == 0 {
+        return (y0, y1);
+    }
+    let f = ((labels as f64 * LEGEND_ROW_PX + LEGEND_FRAME_PX) / PLOT_AREA_PX).min(0.6);
+    match scale {
+        Scale::Linear => (y0, y0 + (y1 - y0) / (1.0 - f)),
+        Scale::Log | Scale::Log2 => {
+            let (a, b) = (y0.log10(), y1.log10());
+            let top = a + (b - a) / (1.0 - f);
+            let top = if scale == Scale::Log { top.ceil() } else { top };
+            (y0, 10f64.powf(top))
         }
     }
 }
@@ -475,6 +515,8 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
         )
     });
     let (y0, y1) = axis_range(ys, plot.y_scale);
+    let labels = plot.series.iter().filter(|s| !s.label.is_empty()).count();
+    let (y0, y1) = legend_headroom(y0, y1, plot.y_scale, labels);
     let base = |s: Scale| if s == Scale::Log2 { 2.0 } else { 10.0 };
     let (bx, by) = (base(plot.x_scale), base(plot.y_scale));
     match (plot.x_scale.is_log(), plot.y_scale.is_log()) {
@@ -566,11 +608,14 @@ where
         if p.pts.is_empty() {
             continue;
         }
-        let label = if p.omitted > 0 {
+        let mut label = if p.omitted > 0 {
             format!("{} ({} points ≤ 0 omitted)", s.label, p.omitted)
         } else {
             s.label.clone()
         };
+        if p.halved > 0 && !label.is_empty() {
+            label.push_str(&format!(" (mean − std ≤ 0 at {}: band from the mean up)", p.halved));
+        }
         let stroke = color.stroke_width(2);
         let anno = match s.style {
             Style::Line => chart

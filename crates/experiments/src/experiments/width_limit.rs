@@ -14,7 +14,8 @@ use plres_kernels::KernelSpec;
 use plres_resnet::{KernelResNet, TargetsRef};
 use plres_resnet::{Model as _, Trainable as _};
 use plres_rff::FourierVariant;
-use plres_theory::limits::{SlopeTolerance, rff_kernel_error_sweep, width_slope_report};
+use plres_theory::limits::rff_kernel_error_sweep;
+use plres_theory::stats::log_log_fit;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
@@ -261,11 +262,11 @@ fn output_error_check(
     errors: &[f64],
     out: &mut RunOutput,
 ) -> Result<Option<LinearFit>, ExperimentError> {
-    let (_, report) = width_slope_report(ps, errors, SlopeTolerance::WIDTH)
-        .stage(|| "fitting the output error slope".into())?;
-    let mut report = report;
-    report.claim = format!("trained LinearResNet → KernelResNet: {}", report.claim);
-    out.check(report);
+    out.check(width_slope_check(
+        "trained LinearResNet → KernelResNet",
+        ps,
+        errors,
+    )?);
     let (mut plot, fit) = scatter_with_fit(
         format!(
             "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
@@ -309,11 +310,11 @@ fn gram_error_check(
         &mut ctx.rng(2),
     )
     .stage(|| "Gram error sweep".into())?;
-    let (_, report) = width_slope_report(ps, &gram_errors, SlopeTolerance::WIDTH)
-        .stage(|| "fitting the Gram error slope".into())?;
-    let mut report = report;
-    report.claim = format!("features Gram at the data: {}", report.claim);
-    out.check(report);
+    out.check(width_slope_check(
+        "features Gram at the data",
+        ps,
+        &gram_errors,
+    )?);
     let (mut plot, gram_fit) = scatter_with_fit(
         format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
         "width p",
@@ -335,4 +336,25 @@ fn gram_error_check(
 /// `‖A − B‖_F / √(rows·cols)`.
 fn rms(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
     (a - b).norm_l2() / ((a.nrows() * a.ncols()) as f64).sqrt()
+}
+
+/// An RFF error decays at the Monte-Carlo rate `p^(−1/2)` (docs/theory.md §7 Width): the
+/// fitted slope of `log error` against `log p` is `−1/2` within its 95 % confidence
+/// interval ([`super::common::slope_report`], no slack).
+///
+/// # Errors
+/// A fit of non-positive or non-finite errors.
+pub fn width_slope_check(
+    what: &str,
+    widths: &[f64],
+    errors: &[f64],
+) -> Result<crate::CheckReport, ExperimentError> {
+    let fit = log_log_fit(widths, errors).stage(|| format!("fitting the slope of {what}"))?;
+    Ok(super::common::slope_report(
+        format!("{what}: RFF error O(p^(−1/2))"),
+        "docs/theory.md §7 Width",
+        &fit,
+        -0.5,
+        crate::Relation::Within,
+    ))
 }
