@@ -28,7 +28,13 @@ fn certified_run(l0: f64, mu: &[f64], c: f64, eta: f64) -> Vec<f64> {
 /// about 0.011 (121 iterates).
 fn smoke_like_mu() -> Vec<f64> {
     (0..=120)
-        .map(|t| if t == 0 { 0.038 } else { 0.0107 + 1e-5 * t as f64 })
+        .map(|t| {
+            if t == 0 {
+                0.038
+            } else {
+                0.0107 + 1e-5 * t as f64
+            }
+        })
         .collect()
 }
 
@@ -154,7 +160,10 @@ fn monitor_checks_fail_on_a_perturbed_certificate_or_path() {
 /// midpoint; the curve gaps fail at order ½.
 #[test]
 fn depth_order_checks_fail_for_a_wrong_order() {
-    let hs: Vec<f64> = [4.0, 8.0, 16.0, 32.0, 64.0].iter().map(|l| 1.0 / l).collect();
+    let hs: Vec<f64> = [4.0, 8.0, 16.0, 32.0, 64.0]
+        .iter()
+        .map(|l| 1.0 / l)
+        .collect();
     let with_order = |q: f64| -> Vec<f64> {
         hs.iter()
             .enumerate()
@@ -184,16 +193,27 @@ fn width_limit_slope_check_fails_for_a_wrong_rate() {
             .map(|(i, p)| p.powf(q) * (1.0 + 0.05 * [1.0, -1.0, 0.5, -0.5][i % 4]))
             .collect()
     };
-    assert!(width_limit::width_slope_check("test", &ps, &err(-0.5)).unwrap().holds());
-    assert!(width_limit::width_slope_check("test", &ps, &err(-0.25)).unwrap().fails());
-    assert!(width_limit::width_slope_check("test", &ps, &err(-1.0)).unwrap().fails());
+    assert!(
+        width_limit::width_slope_check("test", &ps, &err(-0.5))
+            .unwrap()
+            .holds()
+    );
+    assert!(
+        width_limit::width_slope_check("test", &ps, &err(-0.25))
+            .unwrap()
+            .fails()
+    );
+    assert!(
+        width_limit::width_slope_check("test", &ps, &err(-1.0))
+            .unwrap()
+            .fails()
+    );
 }
 
 fn estimate(p: usize, failures: u64, draws: u64) -> FailureEstimate {
     FailureEstimate {
         p,
-        interval: binomial_interval(failures, draws, 0.95, IntervalMethod::ClopperPearson)
-            .unwrap(),
+        interval: binomial_interval(failures, draws, 0.95, IntervalMethod::ClopperPearson).unwrap(),
         min_lambda_p: 0.1,
         mean_lambda_p: 0.2,
         threshold: 0.25,
@@ -271,7 +291,19 @@ fn lazy_l0_checks_fail_when_the_distance_does_not_shrink() {
             .map(|(i, l)| 3.0 * l.powf(q) * (1.0 + 0.3 * l.sqrt()) * (1.0 + 1e-3 * (i % 2) as f64))
             .collect()
     };
-    assert!(lazy::l0_slope_report("distance", &l0s, &pow(0.5)).unwrap().holds());
-    assert!(lazy::l0_slope_report("distance", &l0s, &pow(0.0)).unwrap().fails());
-    assert!(lazy::l0_slope_report("distance", &l0s, &pow(1.0)).unwrap().fails());
+    assert!(
+        lazy::l0_slope_report("distance", &l0s, &pow(0.5))
+            .unwrap()
+            .holds()
+    );
+    assert!(
+        lazy::l0_slope_report("distance", &l0s, &pow(0.0))
+            .unwrap()
+            .fails()
+    );
+    assert!(
+        lazy::l0_slope_report("distance", &l0s, &pow(1.0))
+            .unwrap()
+            .fails()
+    );
 }

@@ -122,10 +122,7 @@ impl ExperimentConfig for LazyConfig {
         require_step(self.learning_rate)?;
         require(
             self.l0_scales.len() >= 3
-                && self
-                    .l0_scales
-                    .iter()
-                    .all(|s| *s > 0.0 && s.is_finite())
+                && self.l0_scales.iter().all(|s| *s > 0.0 && s.is_finite())
                 && self.l0_scales.windows(2).all(|w| w[1] < w[0]),
             "l0_scales",
             format!("{:?}", self.l0_scales),
@@ -477,7 +474,11 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
 
 /// The separated points with targets `x_i + scale·ξ_i` (the same points and noise `ξ` for
 /// every scale: the run's stream 0).
-fn draw(c: &LazyConfig, ctx: &RunContext, scale: f64) -> Result<plres_data::Dataset, ExperimentError> {
+fn draw(
+    c: &LazyConfig,
+    ctx: &RunContext,
+    scale: f64,
+) -> Result<plres_data::Dataset, ExperimentError> {
     let mut ball = SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta);
     ball.targets = BallTargets::Perturbed { scale };
     separated_ball(&ball, &mut ctx.rng(0)).stage(|| "drawing separated points".into())
@@ -513,7 +514,14 @@ fn l0_sweep(c: &LazyConfig, ctx: &RunContext, out: &mut RunOutput) -> Result<(),
         let data = draw(c, ctx, scale)?;
         let y = data.y.to_matrix();
         let r = train_width(c, ctx, &data.x, &y, 0, c.min_width, &mut scratch)?;
-        table.push(row![scale, r.l0, r.last.loss, r.last.distance, r.last.path_bound, r.rel_drift])?;
+        table.push(row![
+            scale,
+            r.l0,
+            r.last.loss,
+            r.last.distance,
+            r.last.path_bound,
+            r.rel_drift
+        ])?;
         l0s.push(r.l0);
         dists.push(r.last.distance);
         drifts.push(r.rel_drift);
@@ -525,7 +533,10 @@ fn l0_sweep(c: &LazyConfig, ctx: &RunContext, out: &mut RunOutput) -> Result<(),
     ] {
         out.check(l0_slope_report(what, &l0s, ys)?);
         let (plot, _) = crate::plot::scatter_with_fit(
-            format!("{what} against L₀ (p = {}, {} steps)", c.min_width, c.iterations),
+            format!(
+                "{what} against L₀ (p = {}, {} steps)",
+                c.min_width, c.iterations
+            ),
             "initial loss L₀",
             what,
             what,
@@ -549,24 +560,27 @@ fn l0_sweep(c: &LazyConfig, ctx: &RunContext, out: &mut RunOutput) -> Result<(),
     Ok(())
 }
 
-/// A lazy-limit quantity (distance travelled, Gram drift) shrinks like `√L₀`: the fitted
-/// slope of its log against `log L₀` is `½` within the 95 % confidence interval of the
-/// slope ([`super::common::slope_report`], no slack).
+/// A lazy-limit quantity (distance travelled, Gram drift) shrinks like `√L₀`: it is linear
+/// in the residual scale `s ∝ √L₀` up to `O(s²)`, so its local log-log slopes against `L₀`
+/// are `½ + O(√L₀)`; extrapolated to `L₀ = 0` they are `½` within the 95 % confidence
+/// interval of the intercept ([`super::common::extrapolated_order_report`], no slack).
 ///
 /// # Errors
-/// A fit of non-positive or non-finite values.
+/// Non-positive or non-finite values.
 pub fn l0_slope_report(
     what: &str,
     l0s: &[f64],
     values: &[f64],
 ) -> Result<CheckReport, ExperimentError> {
-    let fit = plres_theory::stats::log_log_fit(l0s, values)
-        .stage(|| format!("fitting {what} against L₀"))?;
-    Ok(super::common::slope_report(
+    let (_, rep) = super::common::extrapolated_order_report(
         format!("lazy limit: {what} = O(√L₀) as L₀ → 0"),
         "docs/theory.md §5 path length 2√(L₀/μ), §7 Lazy regime",
-        &fit,
+        l0s,
+        values,
+        f64::sqrt,
         0.5,
         Relation::Within,
-    ))
+    )
+    .stage(|| format!("fitting {what} against L₀"))?;
+    Ok(rep)
 }

@@ -374,28 +374,21 @@ fn repetition(
     Ok(())
 }
 
-/// The figures: training loss and test error per epoch, mean ± std over seeds, per depth.
+/// The figure: one panel per depth and quantity (top row training loss, bottom row test
+/// error, each on its own axis), both models, mean ± std over seeds.
 fn plots(c: &LinearVsNonlinearConfig, curves: &AllCurves, out: &mut RunOutput) {
     let epochs: Vec<f64> = (0..=c.epochs).map(|e| e as f64).collect();
     let names = ["LinearResNet (ReLU features)", "ShlResNet"];
+    let mut loss_panels = Vec::new();
+    let mut err_panels = Vec::new();
     for (di, &l) in c.depths.iter().enumerate() {
         let mut loss_plot = Plot::new(
-            format!(
-                "Digits, L = {l}: training loss (mean ± std over {} seeds)",
-                c.seeds
-            ),
+            format!("L = {l}: training loss"),
             "epoch",
             "train cross-entropy",
         )
         .log_y();
-        let mut err_plot = Plot::new(
-            format!(
-                "Digits, L = {l}: test error (mean ± std over {} seeds)",
-                c.seeds
-            ),
-            "epoch",
-            "test error",
-        );
+        let mut err_plot = Plot::new(format!("L = {l}: test error"), "epoch", "test error");
         for (mi, name) in names.iter().enumerate() {
             let runs = &curves[mi][di];
             let tl: Vec<Vec<f64>> = runs.iter().map(|r| r.train_loss.clone()).collect();
@@ -403,24 +396,26 @@ fn plots(c: &LinearVsNonlinearConfig, curves: &AllCurves, out: &mut RunOutput) {
             loss_plot = loss_plot.with(Series::mean_std(*name, epochs.clone(), &tl));
             err_plot = err_plot.with(Series::mean_std(*name, epochs.clone(), &te));
         }
-        out.figure(
-            format!("train-loss-l{l}"),
+        loss_panels.push(loss_plot);
+        err_panels.push(err_plot);
+    }
+    loss_panels.extend(err_panels);
+    out.figure(
+        "curves",
+        format!(
+            "Digits: training loss (top) and test error (bottom) per epoch for every depth {:?}, \
+             mean ± std over {} seeds (SGD, MultiStep at epochs {:?}).",
+            c.depths, c.seeds, c.milestones
+        ),
+        Plot::panels(
             format!(
-                "L = {l}: training loss per epoch, mean ± std over {} seeds (SGD, MultiStep at \
-                 epochs {:?}).",
-                c.seeds, c.milestones
-            ),
-            loss_plot,
-        );
-        out.figure(
-            format!("test-error-l{l}"),
-            format!(
-                "L = {l}: test error per epoch, mean ± std over {} seeds.",
+                "LinearResNet vs ShlResNet on the digits ({} seeds)",
                 c.seeds
             ),
-            err_plot,
-        );
-    }
+            c.depths.len(),
+            loss_panels,
+        ),
+    );
 }
 
 /// The checks of the reference figure, per depth: both models train ([`trains_report`])

@@ -743,7 +743,9 @@ pub fn certified_decay_report(
     if c <= 0.0 || c.is_nan() {
         return vacuous(
             f64::NAN,
-            format!("sufficient-decrease constant c = {c:.2e} ≤ 0: a step raised the loss, the certificates promise no decay"),
+            format!(
+                "sufficient-decrease constant c = {c:.2e} ≤ 0: a step raised the loss, the certificates promise no decay"
+            ),
         );
     }
     let tf = big_t as f64;
@@ -759,7 +761,8 @@ pub fn certified_decay_report(
         );
     }
     let predicted = (log_pred / tf).exp();
-    let rel = (1.0 + rounding.relative + rounding.floor / losses[big_t]) * (1.0 + rounding.relative);
+    let rel =
+        (1.0 + rounding.relative + rounding.floor / losses[big_t]) * (1.0 + rounding.relative);
     let tolerance = observed * (rel.powf(1.0 / tf) - 1.0);
     CheckReport::new(
         format!("{claim}, T = {big_t}, c = {c:.3}"),

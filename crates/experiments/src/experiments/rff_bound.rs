@@ -164,7 +164,10 @@ impl Experiment for RffBound {
         plots(c, &slack, &mut out);
         checks(c, ctx, &kernel, &data.x, &cfg, &slack, &paired, &mut out)?;
         out.value("paired_empirical_p", serde_json::json!(paired.empirical_p))
-            .value("paired_uniform_p_doubled", serde_json::json!(paired.uniform_p.map(|p| 2 * p)));
+            .value(
+                "paired_uniform_p_doubled",
+                serde_json::json!(paired.uniform_p.map(|p| 2 * p)),
+            );
         out.value("lambda_min_k", slack.lambda_min)
             .value("norm_k", slack.norm_k)
             .value("diameter", slack.diameter)
@@ -292,8 +295,11 @@ fn checks(
         failure_probability_pointwise(p, c.n, slack.lambda_min, slack.norm_k, 0.5)
             .unwrap_or(f64::NAN)
     };
-    let curve: Vec<(FailureEstimate, f64)> =
-        slack.grid.iter().map(|e| (e.clone(), bound_at(e.p))).collect();
+    let curve: Vec<(FailureEstimate, f64)> = slack
+        .grid
+        .iter()
+        .map(|e| (e.clone(), bound_at(e.p)))
+        .collect();
     out.check(bound_curve_report(&curve, slack.pointwise_p));
     for rep in uniform_reports(slack, paired) {
         out.check(rep);
@@ -339,10 +345,15 @@ pub fn slack_report(
     bound_p: Option<usize>,
     empirical_p: Option<usize>,
 ) -> CheckReport {
-    let claim = format!("{bound} bound asks for at least the empirical width (p_bound/p_emp ≥ 1 up to the doubling grid)");
+    let claim = format!(
+        "{bound} bound asks for at least the empirical width (p_bound/p_emp ≥ 1 up to the doubling grid)"
+    );
     match (bound_p, empirical_p) {
         (Some(pb), Some(pe)) => CheckReport::new(
-            format!("{claim}: p_bound = {pb}, p_emp = {pe}, looseness {:.1}×", pb as f64 / pe as f64),
+            format!(
+                "{claim}: p_bound = {pb}, p_emp = {pe}, looseness {:.1}×",
+                pb as f64 / pe as f64
+            ),
             source,
             pb as f64 / pe as f64,
             1.0,
@@ -382,7 +393,8 @@ pub fn bound_curve_report(curve: &[(FailureEstimate, f64)], pointwise_p: usize) 
         .filter(|(e, _)| e.interval.successes > 0)
         .map(|(e, b)| (e.p, *b))
         .next_back();
-    let informative: Vec<&(FailureEstimate, f64)> = curve.iter().filter(|(_, b)| *b < 1.0).collect();
+    let informative: Vec<&(FailureEstimate, f64)> =
+        curve.iter().filter(|(_, b)| *b < 1.0).collect();
     if informative.is_empty() {
         let (pf, bf) = failing.unwrap_or((0, f64::NAN));
         return CheckReport::vacuous(
@@ -404,7 +416,10 @@ pub fn bound_curve_report(curve: &[(FailureEstimate, f64)], pointwise_p: usize) 
         .map(|(e, b)| (e.p, e.interval.lower - b))
         .fold((0, f64::NEG_INFINITY), |a, v| if v.1 > a.1 { v } else { a });
     CheckReport::new(
-        format!("{claim} ({} widths; worst at p = {worst_p})", informative.len()),
+        format!(
+            "{claim} ({} widths; worst at p = {worst_p})",
+            informative.len()
+        ),
         source,
         worst,
         0.0,
