@@ -307,3 +307,83 @@ fn lazy_l0_checks_fail_when_the_distance_does_not_shrink() {
             .fails()
     );
 }
+
+/// The a-priori checks (`pl-certificate` along the run and on the small ball, `lazy`'s
+/// `λ_k(θ_T) ≥ λ_R`): a certificate or an eigenvalue perturbed just below its bound fails.
+#[test]
+fn apriori_checks_fail_below_their_bound() {
+    assert!(pl::apriori_report("t".into(), 4.2e-3, 1e-3).holds());
+    assert!(pl::apriori_report("t".into(), 1e-3 * (1.0 - 1e-6), 1e-3).fails());
+    assert!(lazy::apriori_lambda_report("t".into(), 0.3, 0.2, 8, 3.0).holds());
+    assert!(lazy::apriori_lambda_report("t".into(), 0.2 * (1.0 - 1e-6), 0.2, 8, 3.0).fails());
+}
+
+/// Items 1–4 of docs/theory.md §5 at an iterate (`pl-certificate`'s final iterate, `width`'s
+/// per-width `ρ ≥ μ_cert`) and the Gershgorin bounds at `θ = 0`, on a real model: all hold
+/// as measured, and each fails when the quantity it bounds is perturbed (a gradient norm off
+/// by 1e-6, a vanished adjoint, a loss the adjoint does not match, `ρ` below `μ_cert`, an
+/// eigenvalue below its Gershgorin bound).
+#[test]
+fn certificate_items_fail_on_perturbed_measurements() {
+    use faer::Mat;
+    use plres_experiments::experiments::common::{euler_resnet, gaussian_features};
+    use plres_resnet::Trainable as _;
+    use plres_theory::expressivity::linear_expressivity;
+    use plres_theory::pl::LinearCertifier;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, StandardNormal};
+
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+    let (n, d) = (6, 2);
+    let x = Mat::from_fn(n, d, |i, j| (i as f64 * 0.7 + j as f64 * 0.3).sin() * 1.5);
+    let y = Mat::from_fn(n, d, |i, j| (i as f64 + 2.0 * j as f64).cos());
+    let features = gaussian_features(0.75, d, 32, &mut rng).unwrap();
+    let mut net = euler_resnet(features, 4).unwrap();
+    let theta: Vec<f64> = (0..net.n_params())
+        .map(|_| {
+            let z: f64 = StandardNormal.sample(&mut rng);
+            0.05 * z
+        })
+        .collect();
+    net.set_params(&theta).unwrap();
+    let mut cert = LinearCertifier::new(&net, n).unwrap();
+    let snap = cert.evaluate(&net, &theta, x.as_ref(), y.as_ref()).unwrap();
+    let reports = snap.reports();
+    assert!(
+        reports.len() >= 5 && reports.iter().all(|r| r.holds()),
+        "{reports:?}"
+    );
+    let verdict = |s: &plres_theory::pl::PlSnapshot, prefix: &str| -> bool {
+        s.reports()
+            .into_iter()
+            .find(|r| r.claim.starts_with(prefix))
+            .unwrap()
+            .fails()
+    };
+    let mut g = snap.clone();
+    g.grad_norm_sq *= 1.0 + 1e-6;
+    assert!(verdict(&g, "exact identity"));
+    let mut k = snap.clone();
+    k.grad_norm_sq = k.kernel_bound.unwrap() * (1.0 - 1e-6);
+    assert!(verdict(&k, "kernel bound"));
+    let mut a = snap.clone();
+    a.adjoint_norm_sq[0] = 0.0;
+    assert!(verdict(&a, "adjoint bound"));
+    let mut t = snap.clone();
+    t.loss *= 3.0 * t.terminal_adjoint_sq / (t.sigma_b_sq * 2.0 / n as f64 * t.loss);
+    assert!(verdict(&t, "terminal adjoint"));
+    let mut r = snap.clone();
+    r.rho = r.mu_cert.unwrap() * (1.0 - 1e-6);
+    assert!(verdict(&r, "PL certificate"));
+
+    let expr = linear_expressivity(&net, x.as_ref()).unwrap();
+    let ok = expr.reports();
+    assert!(ok.iter().all(|r| r.holds()), "{ok:?}");
+    let mut low = expr.clone();
+    low.lambda[1] = low.gershgorin[1] - 1e-3 * low.trace[1];
+    let bad = low.reports();
+    assert!(
+        bad.iter()
+            .any(|r| r.claim.starts_with("Gershgorin:") && r.fails())
+    );
+}

@@ -374,13 +374,12 @@ fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
         );
         let source = "docs/theory.md §5 A-priori bound, §7 Lazy regime";
         if r.apriori.lambda_star > 0.0 {
-            out.check(CheckReport::new(
+            out.check(apriori_lambda_report(
                 claim,
-                source,
                 r.lamt,
                 r.apriori.lambda_star,
-                4.0 * c.n as f64 * f64::EPSILON * r.gram_scale,
-                Relation::AtLeast,
+                c.n,
+                r.gram_scale,
             ));
         } else {
             out.check(CheckReport::vacuous(
@@ -583,4 +582,24 @@ pub fn l0_slope_report(
     )
     .stage(|| format!("fitting {what} against L₀"))?;
     Ok(rep)
+}
+
+/// The a-priori lower bound on the Gram eigenvalues on the ball the run travelled
+/// (docs/theory.md §5 A-priori bound, §7 Lazy regime): `min_k λ_k(θ_T) ≥ λ_R`, tolerance
+/// `4 N eps ‖K‖_F` (the rounding of an `N×N` symmetric eigenvalue of a Gram of that size).
+pub fn apriori_lambda_report(
+    claim: String,
+    lambda_final: f64,
+    lambda_bound: f64,
+    n: usize,
+    gram_scale: f64,
+) -> CheckReport {
+    CheckReport::new(
+        claim,
+        "docs/theory.md §5 A-priori bound, §7 Lazy regime",
+        lambda_final,
+        lambda_bound,
+        4.0 * n as f64 * f64::EPSILON * gram_scale,
+        Relation::AtLeast,
+    )
 }

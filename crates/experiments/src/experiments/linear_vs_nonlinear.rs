@@ -137,6 +137,17 @@ struct Curves {
     prior_entropy: f64,
     /// Number of test images (an error rate is a multiple of `1/n_test`).
     n_test: usize,
+    /// `ρ = ‖G‖²/L` of the full training batch (metric norm) at the end of every epoch.
+    rho: Vec<f64>,
+}
+
+/// `ρ = ‖G‖²/L` on the whole training set: the observed PL ratio (cross-entropy has no
+/// certificate, docs/theory.md §3.1; this is measured, not bounded).
+fn pl_ratio<M: Trainable>(m: &M, s: &Split) -> Result<f64, ExperimentError> {
+    let g = m
+        .gradient_report(s.x_train.as_ref(), TargetsRef::Classes(&s.y_train))
+        .stage(|| "full-batch gradient".into())?;
+    Ok(g.riesz_norm_sq / g.loss)
 }
 
 /// `−Σ_c π_c ln π_c` of the class frequencies of `labels`.
@@ -194,6 +205,7 @@ fn train<M: Trainable>(
         test_error: vec![e0],
         prior_entropy: label_entropy(&s.y_train),
         n_test: s.y_test.len(),
+        rho: vec![pl_ratio(&model, s)?],
     };
     for epoch in 0..c.epochs {
         let (trained, _) = common::train(
@@ -211,6 +223,7 @@ fn train<M: Trainable>(
         let (l, e) = evaluate(&model, s)?;
         curves.train_loss.push(l);
         curves.test_error.push(e);
+        curves.rho.push(pl_ratio(&model, s)?);
     }
     bar.finish_and_clear();
     Ok(curves)
@@ -381,6 +394,7 @@ fn plots(c: &LinearVsNonlinearConfig, curves: &AllCurves, out: &mut RunOutput) {
     let names = ["LinearResNet (ReLU features)", "ShlResNet"];
     let mut loss_panels = Vec::new();
     let mut err_panels = Vec::new();
+    let mut rho_panels = Vec::new();
     for (di, &l) in c.depths.iter().enumerate() {
         let mut loss_plot = Plot::new(
             format!("L = {l}: training loss"),
@@ -389,22 +403,34 @@ fn plots(c: &LinearVsNonlinearConfig, curves: &AllCurves, out: &mut RunOutput) {
         )
         .log_y();
         let mut err_plot = Plot::new(format!("L = {l}: test error"), "epoch", "test error");
+        let mut rho_plot = Plot::new(
+            format!("L = {l}: ρ = ‖G‖²/L (no certificate)"),
+            "epoch",
+            "ρ (full batch)",
+        )
+        .log_y();
         for (mi, name) in names.iter().enumerate() {
             let runs = &curves[mi][di];
             let tl: Vec<Vec<f64>> = runs.iter().map(|r| r.train_loss.clone()).collect();
             let te: Vec<Vec<f64>> = runs.iter().map(|r| r.test_error.clone()).collect();
             loss_plot = loss_plot.with(Series::mean_std(*name, epochs.clone(), &tl));
             err_plot = err_plot.with(Series::mean_std(*name, epochs.clone(), &te));
+            let rho: Vec<Vec<f64>> = runs.iter().map(|r| r.rho.clone()).collect();
+            rho_plot = rho_plot.with(Series::mean_std(*name, epochs.clone(), &rho));
         }
         loss_panels.push(loss_plot);
         err_panels.push(err_plot);
+        rho_panels.push(rho_plot);
     }
     loss_panels.extend(err_panels);
+    loss_panels.extend(rho_panels);
     out.figure(
         "curves",
         format!(
-            "Digits: training loss (top) and test error (bottom) per epoch for every depth {:?}, \
-             mean ± std over {} seeds (SGD, MultiStep at epochs {:?}).",
+            "Digits: training loss (top), test error (middle) and the full-batch ratio \
+             ρ = ‖G‖²/L (bottom) per epoch for every depth {:?}, mean ± std over {} seeds (SGD, \
+             MultiStep at epochs {:?}). Cross-entropy has no PL certificate (docs/theory.md \
+             §3.1): ρ is measured for both models, nothing bounds it from below.",
             c.depths, c.seeds, c.milestones
         ),
         Plot::panels(
