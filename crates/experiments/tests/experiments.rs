@@ -4,6 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+/// The perturbation tests of every experiment's checks (in this binary: one link less).
+mod perturbation;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 

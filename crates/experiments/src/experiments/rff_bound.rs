@@ -298,7 +298,7 @@ fn checks(
     let curve: Vec<(FailureEstimate, f64)> = slack
         .grid
         .iter()
-        .map(|e| (e.clone(), bound_at(e.p)))
+        .map(|e| (*e, bound_at(e.p)))
         .collect();
     out.check(bound_curve_report(&curve, slack.pointwise_p));
     for rep in uniform_reports(slack, paired) {

@@ -3,8 +3,6 @@
 //! order, a shuffled target, a too-small width, a too-large step, a stalled run) and
 //! asserts the verdict turns to Fails — next to the unperturbed measurements, which hold.
 
-#![forbid(unsafe_code)]
-
 use plres_experiments::experiments::{
     depth, lazy, linear_vs_nonlinear as lvn, pl_certificate as pl, rff_bound as rff, width_limit,
 };
