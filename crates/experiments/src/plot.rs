@@ -33,7 +33,7 @@ pub const PLOT_SIZE: (u32, u32) = (900, 560);
 pub const PANEL_SIZE: (u32, u32) = (640, 440);
 
 /// Height of the title strip above a panel grid.
-const TITLE_STRIP_PX: u32 = 40;
+pub const TITLE_STRIP_PX: u32 = 40;
 
 /// Scale of an axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -295,11 +295,8 @@ fn checks(
         failure_probability_pointwise(p, c.n, slack.lambda_min, slack.norm_k, 0.5)
             .unwrap_or(f64::NAN)
     };
-    let curve: Vec<(FailureEstimate, f64)> = slack
-        .grid
-        .iter()
-        .map(|e| (*e, bound_at(e.p)))
-        .collect();
+    let curve: Vec<(FailureEstimate, f64)> =
+        slack.grid.iter().map(|e| (*e, bound_at(e.p))).collect();
     out.check(bound_curve_report(&curve, slack.pointwise_p));
     for rep in uniform_reports(slack, paired) {
         out.check(rep);
