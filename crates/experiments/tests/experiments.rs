@@ -562,7 +562,7 @@ fn every_experiment_runs_at_smoke_size_and_its_checks_hold() {
             let strip = plres_experiments::plot::TITLE_STRIP_PX;
             assert!(
                 (w, h) == plres_experiments::plot::PLOT_SIZE
-                    || (w % pw == 0 && h > strip && (h - strip) % ph == 0),
+                    || (w.is_multiple_of(pw) && h > strip && (h - strip).is_multiple_of(ph)),
                 "{}: {}.png is {w}×{h}",
                 e.name(),
                 f.stem
