@@ -29,6 +29,12 @@ static FONT: &[u8] = include_bytes!("../assets/DejaVuSans.ttf");
 /// Pixel size of every plot.
 pub const PLOT_SIZE: (u32, u32) = (900, 560);
 
+/// Pixel size of one panel of a multi-panel figure.
+pub const PANEL_SIZE: (u32, u32) = (640, 440);
+
+/// Height of the title strip above a panel grid.
+pub const TITLE_STRIP_PX: u32 = 40;
+
 /// Scale of an axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,6 +193,13 @@ pub struct Plot {
     pub y_scale: Scale,
     /// The curves, drawn in order; colours follow the order.
     pub series: Vec<Series>,
+    /// Sub-plots drawn side by side in a grid of `panel_columns` columns (row-major) under
+    /// the title, instead of `series` (empty: a single chart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panels: Vec<Plot>,
+    /// Columns of the panel grid.
+    #[serde(default)]
+    pub panel_columns: usize,
 }
 
 impl Plot {
@@ -203,6 +216,32 @@ impl Plot {
             x_scale: Scale::Linear,
             y_scale: Scale::Linear,
             series: Vec::new(),
+            panels: Vec::new(),
+            panel_columns: 0,
+        }
+    }
+
+    /// One figure of `panels` in a grid of `columns` columns under `title`: different
+    /// quantities keep their own axes, one image replaces near-identical ones.
+    pub fn panels(title: impl Into<String>, columns: usize, panels: Vec<Plot>) -> Self {
+        let mut p = Self::new(title, "", "");
+        p.panel_columns = columns.max(1);
+        p.panels = panels;
+        p
+    }
+
+    /// The pixel size of the rendered figure: [`PLOT_SIZE`], or a grid of panels of
+    /// [`PANEL_SIZE`] under a title strip.
+    pub fn size(&self) -> (u32, u32) {
+        if self.panels.is_empty() {
+            PLOT_SIZE
+        } else {
+            let cols = self.panel_columns.max(1);
+            let rows = self.panels.len().div_ceil(cols);
+            (
+                PANEL_SIZE.0 * cols as u32,
+                PANEL_SIZE.1 * rows as u32 + TITLE_STRIP_PX,
+            )
         }
     }
 
@@ -317,8 +356,8 @@ pub fn render(plot: &Plot, dir: &Path, stem: &str) -> Result<PlotFiles, Experime
     let png = dir.join(format!("{stem}.png"));
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, PLOT_SIZE).into_drawing_area();
-        draw(&root, plot).map_err(|message| ExperimentError::Plot {
+        let root = SVGBackend::with_string(&mut text, plot.size()).into_drawing_area();
+        draw_figure(&root, plot).map_err(|message| ExperimentError::Plot {
             path: svg.clone(),
             message,
         })?;
@@ -335,8 +374,8 @@ pub fn render(plot: &Plot, dir: &Path, stem: &str) -> Result<PlotFiles, Experime
             path: png.clone(),
             message,
         };
-        let root = BitMapBackend::new(tmp, PLOT_SIZE).into_drawing_area();
-        draw(&root, plot).map_err(plot_err)?;
+        let root = BitMapBackend::new(tmp, plot.size()).into_drawing_area();
+        draw_figure(&root, plot).map_err(plot_err)?;
         root.present().map_err(|e| plot_err(e.to_string()))
     })?;
     Ok(PlotFiles { svg, png })
@@ -372,6 +411,8 @@ struct Prepared {
     pts: Vec<(f64, f64)>,
     band: Option<Vec<(f64, f64, f64)>>,
     omitted: usize,
+    /// Band points whose lower edge is `≤ 0` on a log axis: drawn from the mean up only.
+    halved: usize,
 }
 
 fn usable(v: f64, scale: Scale) -> bool {
@@ -382,6 +423,7 @@ fn prepare(s: &Series, xs: Scale, ys: Scale) -> Prepared {
     let mut pts = Vec::with_capacity(s.x.len());
     let mut band = s.band.as_ref().map(|_| Vec::with_capacity(s.x.len()));
     let mut omitted = 0;
+    let mut halved = 0;
     for i in 0..s.x.len() {
         let (x, y) = (s.x[i], s.y[i]);
         if !(usable(x, xs) && usable(y, ys)) {
@@ -390,13 +432,23 @@ fn prepare(s: &Series, xs: Scale, ys: Scale) -> Prepared {
         }
         pts.push((x, y));
         if let (Some(b), Some(out)) = (&s.band, band.as_mut()) {
-            let (lo, hi) = (b.lower[i], b.upper[i]);
+            let (mut lo, hi) = (b.lower[i], b.upper[i]);
+            if ys.is_log() && lo <= 0.0 {
+                // a ±std band below zero has no place on a log axis: the upper half only
+                lo = y.min(hi);
+                halved += 1;
+            }
             if lo.is_finite() && hi.is_finite() {
                 out.push((x, lo, hi));
             }
         }
     }
-    Prepared { pts, band, omitted }
+    Prepared {
+        pts,
+        band,
+        omitted,
+        halved,
+    }
 }
 
 /// The axis range covering `values`, padded by 5 % of the span (a factor on log axes).
@@ -423,9 +475,10 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             (lo - pad, hi + pad)
         }
         Scale::Log => {
-            // whole decades, so that the axis always carries labelled ticks
+            // whole decades, at least two, so that the axis always carries at least three
+            // labelled ticks (the decades)
             let a = (lo.log10() - 0.02).floor();
-            let b = (hi.log10() + 0.02).ceil().max(a + 1.0);
+            let b = (hi.log10() + 0.02).ceil().max(a + 2.0);
             (10f64.powf(a), 10f64.powf(b))
         }
         Scale::Log2 => {
@@ -436,6 +489,33 @@ fn axis_range(values: impl Iterator<Item = f64>, scale: Scale) -> (f64, f64) {
             }
             let pad = 0.05 * (b - a);
             (10f64.powf(a - pad), 10f64.powf(b + pad))
+        }
+    }
+}
+
+/// Height of one legend row and of the legend's frame, in pixels.
+const LEGEND_ROW_PX: f64 = 20.0;
+const LEGEND_FRAME_PX: f64 = 16.0;
+/// Pixels of a chart's height outside its plotting area (caption, margins, x labels).
+const CHART_CHROME_PX: f64 = 110.0;
+
+/// Raises the top of the y axis so that the upper-right legend (`labels` rows) sits above
+/// every data point: the data keep the lower `1 − f` of the axis, `f` the legend's share
+/// of the plotting area's height (in log space on log axes, then rounded up to a decade
+/// there so the ticks stay whole decades).
+fn legend_headroom(y0: f64, y1: f64, scale: Scale, labels: usize, height_px: f64) -> (f64, f64) {
+    if labels == 0 {
+        return (y0, y1);
+    }
+    let area = (height_px - CHART_CHROME_PX).max(1.0);
+    let f = ((labels as f64 * LEGEND_ROW_PX + LEGEND_FRAME_PX) / area).min(0.6);
+    match scale {
+        Scale::Linear => (y0, y0 + (y1 - y0) / (1.0 - f)),
+        Scale::Log | Scale::Log2 => {
+            let (a, b) = (y0.log10(), y1.log10());
+            let top = a + (b - a) / (1.0 - f);
+            let top = if scale == Scale::Log { top.ceil() } else { top };
+            (y0, 10f64.powf(top))
         }
     }
 }
@@ -459,6 +539,28 @@ fn tick(v: f64) -> String {
     }
 }
 
+/// A single chart, or the title and a grid of panels.
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    plot: &Plot,
+) -> Result<(), String> {
+    if plot.panels.is_empty() {
+        return draw(root, plot);
+    }
+    let e = |e: &dyn std::fmt::Display| e.to_string();
+    root.fill(&WHITE).map_err(|x| e(&x))?;
+    let (title, grid) = root.split_vertically(TITLE_STRIP_PX);
+    title
+        .titled(&plot.title, ("sans-serif", 24))
+        .map_err(|x| e(&x))?;
+    let cols = plot.panel_columns.max(1);
+    let rows = plot.panels.len().div_ceil(cols);
+    for (area, panel) in grid.split_evenly((rows, cols)).iter().zip(&plot.panels) {
+        draw(area, panel)?;
+    }
+    Ok(())
+}
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Result<(), String> {
     let prepared: Vec<Prepared> = plot
         .series
@@ -475,6 +577,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
         )
     });
     let (y0, y1) = axis_range(ys, plot.y_scale);
+    let labels = plot.series.iter().filter(|s| !s.label.is_empty()).count();
+    let height = f64::from(root.dim_in_pixel().1);
+    let (y0, y1) = legend_headroom(y0, y1, plot.y_scale, labels, height);
     let base = |s: Scale| if s == Scale::Log2 { 2.0 } else { 10.0 };
     let (bx, by) = (base(plot.x_scale), base(plot.y_scale));
     match (plot.x_scale.is_log(), plot.y_scale.is_log()) {
@@ -566,11 +671,17 @@ where
         if p.pts.is_empty() {
             continue;
         }
-        let label = if p.omitted > 0 {
+        let mut label = if p.omitted > 0 {
             format!("{} ({} points ≤ 0 omitted)", s.label, p.omitted)
         } else {
             s.label.clone()
         };
+        if p.halved > 0 && !label.is_empty() {
+            label.push_str(&format!(
+                " (mean − std ≤ 0 at {}: band from the mean up)",
+                p.halved
+            ));
+        }
         let stroke = color.stroke_width(2);
         let anno = match s.style {
             Style::Line => chart

@@ -4,6 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+/// The perturbation tests of every experiment's checks (in this binary: one link less).
+mod perturbation;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -553,9 +556,16 @@ fn every_experiment_runs_at_smoke_size_and_its_checks_hold() {
         let summary: RunSummary = read_json(&dir.join(files::SUMMARY)).unwrap();
         assert!(!summary.figures.is_empty(), "{} draws no figure", e.name());
         for f in &summary.figures {
-            assert_eq!(
-                png_size(&dir.join(format!("{}.png", f.stem))),
-                plres_experiments::plot::PLOT_SIZE
+            // one chart, or a grid of panels under a title strip
+            let (w, h) = png_size(&dir.join(format!("{}.png", f.stem)));
+            let (pw, ph) = plres_experiments::plot::PANEL_SIZE;
+            let strip = plres_experiments::plot::TITLE_STRIP_PX;
+            assert!(
+                (w, h) == plres_experiments::plot::PLOT_SIZE
+                    || (w.is_multiple_of(pw) && h > strip && (h - strip).is_multiple_of(ph)),
+                "{}: {}.png is {w}×{h}",
+                e.name(),
+                f.stem
             );
             assert!(dir.join(format!("{}.svg", f.stem)).is_file());
         }

@@ -10,6 +10,13 @@
 //!
 //! Checks per width: `ρ ≥ μ_cert` at every certified iterate; path length `≤` bound;
 //! `min_k λ_k(θ_T) ≥ λ_R` where the a-priori bound is not vacuous.
+//!
+//! The lazy limit is in the initial loss `L₀`, not in `p` (with `√(2/p)` features the Gram
+//! drift at a fixed target scale does not shrink with the width: a finding, shown in the
+//! width figures). So `L₀` is swept too: at the smallest width the targets' scale `s` is
+//! decreased (`L₀ ∝ s²`) and the distance travelled and the Gram drift are fitted against
+//! `L₀`: both slopes are `½` (first order in the residual), checked within their 95 %
+//! confidence interval.
 
 use faer::{Mat, Par};
 use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
@@ -64,6 +71,10 @@ pub struct LazyConfig {
     pub iterations: u64,
     /// Certify every `k`-th iterate.
     pub certify_every: u64,
+    /// Target scales `s` of the `L₀` sweep at the smallest width (`L₀ ∝ s²`: the targets
+    /// are the inputs plus `s` times a fixed noise, and the ResNet is the identity at
+    /// `θ = 0`), decreasing.
+    pub l0_scales: Vec<f64>,
 }
 
 impl ExperimentConfig for LazyConfig {
@@ -86,6 +97,7 @@ impl ExperimentConfig for LazyConfig {
             learning_rate: 1.0,
             iterations,
             certify_every: every,
+            l0_scales: vec![0.02, 0.01, 0.005, 0.0025],
         }
     }
 
@@ -108,6 +120,14 @@ impl ExperimentConfig for LazyConfig {
             "powers of two, min ≤ max",
         )?;
         require_step(self.learning_rate)?;
+        require(
+            self.l0_scales.len() >= 3
+                && self.l0_scales.iter().all(|s| *s > 0.0 && s.is_finite())
+                && self.l0_scales.windows(2).all(|w| w[1] < w[0]),
+            "l0_scales",
+            format!("{:?}", self.l0_scales),
+            "at least three finite scales > 0, decreasing",
+        )?;
         require(
             self.target_scale >= 0.0 && self.target_scale.is_finite(),
             "target_scale",
@@ -151,12 +171,7 @@ impl Experiment for Lazy {
     }
 
     fn run(&self, c: &LazyConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let mut ball = SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta);
-        ball.targets = BallTargets::Perturbed {
-            scale: c.target_scale,
-        };
-        let data =
-            separated_ball(&ball, &mut ctx.rng(0)).stage(|| "drawing separated points".into())?;
+        let data = draw(c, ctx, c.target_scale)?;
         let x = &data.x;
         let y = data.y.to_matrix();
         let widths = powers_of_two(c.min_width, c.max_width);
@@ -202,6 +217,7 @@ impl Experiment for Lazy {
         let mut out = RunOutput::new(metrics);
         out.table("sweep", sweep);
         checks(c, &runs, &mut out);
+        l0_sweep(c, ctx, &mut out)?;
         plots(c, &widths, &runs, &mut out);
         let dist: Vec<f64> = runs.iter().map(|r| r.last.distance).collect();
         let bound: Vec<f64> = runs.iter().map(|r| r.last.path_bound).collect();
@@ -217,6 +233,8 @@ impl Experiment for Lazy {
 /// What one width's run leaves for the table, the checks and the figures.
 struct WidthRun {
     p: usize,
+    /// `L(θ₀)`.
+    l0: f64,
     /// The monitor's row of the final iterate.
     last: MonitorRow,
     path_length: f64,
@@ -329,6 +347,7 @@ fn train_width(
     tracing::info!(p, distance = last.distance, drift = rel_drift, "width done");
     Ok(WidthRun {
         p,
+        l0: monitor.rows().first().map_or(f64::NAN, |r| r.loss),
         last,
         path_length: monitor.path_length(),
         reports: monitor.reports(),
@@ -355,13 +374,12 @@ fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
         );
         let source = "docs/theory.md §5 A-priori bound, §7 Lazy regime";
         if r.apriori.lambda_star > 0.0 {
-            out.check(CheckReport::new(
+            out.check(apriori_lambda_report(
                 claim,
-                source,
                 r.lamt,
                 r.apriori.lambda_star,
-                4.0 * c.n as f64 * f64::EPSILON * r.gram_scale,
-                Relation::AtLeast,
+                c.n,
+                r.gram_scale,
             ));
         } else {
             out.check(CheckReport::vacuous(
@@ -451,4 +469,137 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
             Style::LineAndPoints,
         )),
     );
+}
+
+/// The separated points with targets `x_i + scale·ξ_i` (the same points and noise `ξ` for
+/// every scale: the run's stream 0).
+fn draw(
+    c: &LazyConfig,
+    ctx: &RunContext,
+    scale: f64,
+) -> Result<plres_data::Dataset, ExperimentError> {
+    let mut ball = SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta);
+    ball.targets = BallTargets::Perturbed { scale };
+    separated_ball(&ball, &mut ctx.rng(0)).stage(|| "drawing separated points".into())
+}
+
+/// The lazy limit is `L₀ → 0` (docs/theory.md §7 Lazy regime): at the smallest width, the
+/// same features and points with target scales `s` (`L₀ ∝ s²`); the distance travelled
+/// and the Gram drift after the same number of steps, fitted against `L₀` in log-log.
+/// Both are linear in the residual at first order (GD on the linearised model is linear in
+/// it; the Gram moves at first order in `θ`), so both slopes are `½` ([`l0_slope_report`]).
+fn l0_sweep(c: &LazyConfig, ctx: &RunContext, out: &mut RunOutput) -> Result<(), ExperimentError> {
+    let mut scratch = Table::new(&[
+        ("width", ColumnType::Int),
+        ("iteration", ColumnType::Int),
+        ("loss", ColumnType::Float),
+        ("rho", ColumnType::Float),
+        ("mu_cert", ColumnType::Float),
+        ("lambda_min", ColumnType::Float),
+        ("distance", ColumnType::Float),
+        ("path_length", ColumnType::Float),
+        ("path_bound", ColumnType::Float),
+    ]);
+    let mut table = Table::new(&[
+        ("target_scale", ColumnType::Float),
+        ("initial_loss", ColumnType::Float),
+        ("final_loss", ColumnType::Float),
+        ("distance", ColumnType::Float),
+        ("path_bound", ColumnType::Float),
+        ("gram_drift", ColumnType::Float),
+    ]);
+    let (mut l0s, mut dists, mut drifts) = (Vec::new(), Vec::new(), Vec::new());
+    for &scale in &c.l0_scales {
+        let data = draw(c, ctx, scale)?;
+        let y = data.y.to_matrix();
+        let r = train_width(c, ctx, &data.x, &y, 0, c.min_width, &mut scratch)?;
+        table.push(row![
+            scale,
+            r.l0,
+            r.last.loss,
+            r.last.distance,
+            r.last.path_bound,
+            r.rel_drift
+        ])?;
+        l0s.push(r.l0);
+        dists.push(r.last.distance);
+        drifts.push(r.rel_drift);
+    }
+    out.table("l0-sweep", table);
+    for (what, stem, ys) in [
+        ("distance ‖θ_T − θ₀‖", "l0-distance", &dists),
+        ("relative Gram drift", "l0-gram-drift", &drifts),
+    ] {
+        out.check(l0_slope_report(what, &l0s, ys)?);
+        let (plot, _) = crate::plot::scatter_with_fit(
+            format!(
+                "{what} against L₀ (p = {}, {} steps)",
+                c.min_width, c.iterations
+            ),
+            "initial loss L₀",
+            what,
+            what,
+            &l0s,
+            ys,
+            Some((0.5, "slope ½")),
+        );
+        out.figure(
+            stem,
+            format!(
+                "{what} after {} steps against the initial loss L₀ (target scales {:?}), log-log: \
+                 the lazy limit L₀ → 0, slope ½.",
+                c.iterations, c.l0_scales
+            ),
+            plot,
+        );
+    }
+    out.value("l0_sweep_initial_loss", serde_json::json!(l0s))
+        .value("l0_sweep_distance", serde_json::json!(dists))
+        .value("l0_sweep_gram_drift", serde_json::json!(drifts));
+    Ok(())
+}
+
+/// A lazy-limit quantity (distance travelled, Gram drift) shrinks like `√L₀`: it is linear
+/// in the residual scale `s ∝ √L₀` up to `O(s²)`, so its local log-log slopes against `L₀`
+/// are `½ + O(√L₀)`; extrapolated to `L₀ = 0` they are `½` within the 95 % confidence
+/// interval of the intercept ([`super::common::extrapolated_order_report`], no slack).
+///
+/// # Errors
+/// Non-positive or non-finite values.
+pub fn l0_slope_report(
+    what: &str,
+    l0s: &[f64],
+    values: &[f64],
+) -> Result<CheckReport, ExperimentError> {
+    let (_, rep) = super::common::extrapolated_order_report(
+        format!("lazy limit: {what} = O(√L₀) as L₀ → 0"),
+        "docs/theory.md §5 path length 2√(L₀/μ), §7 Lazy regime",
+        l0s,
+        values,
+        f64::sqrt,
+        0.5,
+        Relation::Within,
+    )
+    .stage(|| format!("fitting {what} against L₀"))?;
+    Ok(rep)
+}
+
+/// The a-priori lower bound on the Gram eigenvalues on the ball the run travelled
+/// (docs/theory.md §5 A-priori bound, §7 Lazy regime): `min_k λ_k(θ_T) ≥ λ_R`, tolerance
+/// `4 N eps ‖K‖_F` (the rounding of an `N×N` symmetric eigenvalue of a Gram of that size).
+pub fn apriori_lambda_report(
+    claim: String,
+    lambda_final: f64,
+    lambda_bound: f64,
+    n: usize,
+    gram_scale: f64,
+) -> CheckReport {
+    CheckReport::new(
+        claim,
+        "docs/theory.md §5 A-priori bound, §7 Lazy regime",
+        lambda_final,
+        lambda_bound,
+        4.0 * n as f64 * f64::EPSILON * gram_scale,
+        Relation::AtLeast,
+    )
 }

@@ -46,6 +46,6 @@ pub use apriori::{
 pub use certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 pub use kernel::kernel_snapshot;
 pub use linear::{LinearCertifier, sigma_min_sq};
-pub use monitor::{Monitor, MonitorConfig, MonitorRow};
+pub use monitor::{Monitor, MonitorConfig, MonitorRow, MonitorSummary, monitor_reports};
 pub use snapshot::{CertificateKind, PlSnapshot};
 pub use tight::{Looseness, MAX_DENSE_DIM, TightCertifier, TightPl, kernel_tight};

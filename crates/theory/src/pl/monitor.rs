@@ -349,70 +349,99 @@ impl Monitor {
         Ok(row)
     }
 
-    /// Summary checks of the run: no violation at any certified iterate (the worst
-    /// `ρ/μ_cert` against 1), and the path length against the bound
-    /// `(1/c)·2√(L₀/μ_min)` with the observed sufficient-decrease constant `c` (the flow
-    /// bound when `c` is unknown). Both are vacuous when no certified iterate has
-    /// `μ_cert > 0` (the bounds are 0 and infinite).
+    /// What the summary checks of the run are computed from ([`monitor_reports`]).
+    pub fn summary(&self) -> MonitorSummary {
+        MonitorSummary {
+            l0: self.l0,
+            mu_min: self.mu_min,
+            decrease_c: self.decrease_c,
+            path_length: self.path_length,
+            rel_tol: self.cfg.rel_tol,
+        }
+    }
+
+    /// Summary checks of the run: [`monitor_reports`] of the rows and the summary.
     pub fn reports(&self) -> Vec<CheckReport> {
-        let exact = self.rows.iter().all(|r| r.exact);
-        let worst = self
-            .rows
-            .iter()
-            .filter(|r| r.loss > 0.0 && r.mu_cert > 0.0)
-            .map(|r| r.rho / r.mu_cert)
-            .fold(f64::INFINITY, f64::min);
-        let mut out =
-            vec![CheckReport::new(
+        monitor_reports(&self.rows, &self.summary())
+    }
+}
+
+/// The run-level quantities the summary checks of a [`Monitor`] use.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MonitorSummary {
+    /// `L(θ₀)`.
+    pub l0: f64,
+    /// The smallest certificate seen.
+    pub mu_min: f64,
+    /// The observed sufficient-decrease constant `c` (`+∞` when unknown).
+    pub decrease_c: f64,
+    /// Path length travelled (model metric).
+    pub path_length: f64,
+    /// Relative tolerance of `ρ ≥ μ_cert` (the rounding of both sides).
+    pub rel_tol: f64,
+}
+
+/// Summary checks of a monitored run: no violation at any certified iterate (the worst
+/// `ρ/μ_cert` against 1, relative tolerance `rel_tol`), and the path length against the
+/// bound `(1/c)·2√(L₀/μ_min)` with the observed sufficient-decrease constant `c` (the flow
+/// bound when `c` is unknown). Both are vacuous when no certified iterate has
+/// `μ_cert > 0` (the bounds are 0 and infinite). A pure function of the measurements, so
+/// that a perturbed run can be checked too.
+pub fn monitor_reports(rows: &[MonitorRow], s: &MonitorSummary) -> Vec<CheckReport> {
+    let exact = rows.iter().all(|r| r.exact);
+    let worst = rows
+        .iter()
+        .filter(|r| r.loss > 0.0 && r.mu_cert > 0.0)
+        .map(|r| r.rho / r.mu_cert)
+        .fold(f64::INFINITY, f64::min);
+    let mut out = vec![
+        CheckReport::new(
             format!(
                 "ρ ≥ μ_cert at every certified iterate ({} rows{}; worst ρ/μ_cert)",
-                self.rows.len(),
+                rows.len(),
                 if exact { "" } else { ", O(h) analogue" }
             ),
             "docs/theory.md §5 item 4",
             worst,
             1.0,
-            self.cfg.rel_tol,
+            s.rel_tol,
             Relation::AtLeast,
         )
         .vacuous_if(!worst.is_finite(), || {
             "μ_cert = 0 at every certified iterate (p < N, or the features of the samples not \
              separated): the certificate says nothing"
                 .to_owned()
-        })];
-        let c = if self.decrease_c.is_finite() {
-            self.decrease_c
-        } else {
-            1.0
-        };
-        out.push(
-            CheckReport::new(
-                format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
-                "docs/theory.md §5 Convergence, §7 Lazy regime",
-                self.path_length,
-                gd_path_length_bound(self.l0, self.mu_min, c),
-                0.0,
-                Relation::AtMost,
-            )
-            .vacuous_if(
-                !gd_path_length_bound(self.l0, self.mu_min, c).is_finite(),
-                || {
-                    if c > 0.0 {
-                        format!(
-                            "μ_min = {:.1e}: the bound 2√(L₀/μ_min)/c is infinite",
-                            self.mu_min
-                        )
-                    } else {
-                        format!(
-                            "c = {c:.2e} ≤ 0 (a step raised the loss: η above the descent-lemma \
+        }),
+    ];
+    let c = if s.decrease_c.is_finite() {
+        s.decrease_c
+    } else {
+        1.0
+    };
+    out.push(
+        CheckReport::new(
+            format!("path length ≤ (1/c)·2√(L₀/μ) (c = {c:.3} observed)"),
+            "docs/theory.md §5 Convergence, §7 Lazy regime",
+            s.path_length,
+            gd_path_length_bound(s.l0, s.mu_min, c),
+            0.0,
+            Relation::AtMost,
+        )
+        .vacuous_if(!gd_path_length_bound(s.l0, s.mu_min, c).is_finite(), || {
+            if c > 0.0 {
+                format!(
+                    "μ_min = {:.1e}: the bound 2√(L₀/μ_min)/c is infinite",
+                    s.mu_min
+                )
+            } else {
+                format!(
+                    "c = {c:.2e} ≤ 0 (a step raised the loss: η above the descent-lemma \
                          regime): the bound (1/c)·2√(L₀/μ) is infinite"
-                        )
-                    }
-                },
-            ),
-        );
-        out
-    }
+                )
+            }
+        }),
+    );
+    out
 }
 
 impl Observer for Monitor {
