@@ -12,8 +12,8 @@ use plres_sweep::exec::{Ran, run_local, run_task};
 use plres_sweep::plan::files;
 use plres_sweep::slurm::batch_script;
 use plres_sweep::state::{TaskState, files as markers, pending, read_state, states};
-use plres_theory::stats::student_t_quantile;
 use plres_sweep::{Plan, Sweep};
+use plres_theory::stats::student_t_quantile;
 use serde_json::{Value, json};
 
 fn temp(tag: &str) -> PathBuf {

@@ -344,19 +344,14 @@ pub fn relative_frobenius(a: &Mat<f64>, b: &Mat<f64>) -> f64 {
 }
 
 /// The 97.5 % quantile of Student's t distribution with `dof` degrees of freedom (the
-/// two-sided 95 % factor of a least-squares coefficient's standard error): the tabulated
-/// values for `dof ≤ 30` (four digits, rounded up), `t₃₀` beyond (≥ the exact quantile,
-/// which decreases to 1.960), `+∞` for `dof = 0` (no residual: the spread is unknown).
+/// two-sided 95 % factor of a least-squares coefficient's standard error), from its owner
+/// [`plres_theory::stats::student_t_quantile`]; `+∞` for `dof = 0` (no residual: the
+/// spread is unknown).
 pub fn student_t_975(dof: usize) -> f64 {
-    const T: [f64; 30] = [
-        12.707, 4.303, 3.183, 2.777, 2.571, 2.447, 2.365, 2.307, 2.263, 2.229, 2.201, 2.179, 2.161,
-        2.145, 2.132, 2.120, 2.110, 2.101, 2.094, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.049, 2.046, 2.043,
-    ];
-    match dof {
-        0 => f64::INFINITY,
-        d if d <= 30 => T[d - 1],
-        _ => T[29],
+    if dof == 0 {
+        f64::INFINITY
+    } else {
+        plres_theory::stats::student_t_quantile(0.975, dof as f64)
     }
 }
 
@@ -475,9 +470,10 @@ pub fn extrapolated_order_report(
 mod tests {
     use super::*;
 
-    /// The tabulated quantiles against `P(T ≤ t) = 0.975` integrated from Student's density
+    /// The quantiles (plres-theory's incomplete-beta inversion) against `P(T ≤ t) = 0.975`
+    /// integrated from Student's density
     /// by Simpson's rule (`∫_0^t` of `Γ((ν+1)/2)/(√(νπ)Γ(ν/2)) (1 + x²/ν)^{−(ν+1)/2}`,
-    /// the Gamma ratio from its product form): within the 4-digit rounding.
+    /// the Gamma ratio from its Stirling series), an independent computation.
     #[test]
     fn student_quantiles_match_the_density() {
         for dof in [1usize, 2, 3, 5, 10, 30] {
