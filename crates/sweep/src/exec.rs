@@ -111,6 +111,13 @@ pub fn run_task(plan: &Plan, index: usize) -> Result<Ran, SweepError> {
             .map_or(0.0, |d| d.as_secs_f64()),
     };
     write_json(&dir.join(files::ATTEMPT), &attempt)?;
+    // "fresh" is judged on the file system's own clock: the kernel stamps files from a
+    // coarse clock (one scheduler tick, a few ms, behind `SystemTime::now()`), so a summary
+    // written right after `started` could carry an earlier mtime; the attempt marker's
+    // mtime is on the same clock as every file the attempt writes
+    let started = std::fs::metadata(dir.join(files::ATTEMPT))
+        .and_then(|m| m.modified())
+        .unwrap_or(started);
 
     let log_path = dir.join(files::LOG);
     let mut log = OpenOptions::new()
