@@ -37,6 +37,100 @@ pub(crate) fn parallel() -> bool {
     faer::get_global_parallelism().degree() > 1
 }
 
+/// The builders and getters every model with fields `d` (state dimension), `depth` (`L`)
+/// and `maps: FixedMaps` shares, as inherent methods (one definition, same names and
+/// signatures on `LinearResNet`, `ShlResNet` and `KernelResNet`). Used inside `impl Model`.
+macro_rules! fixed_maps_methods {
+    () => {
+        /// Adds the fixed input embedding `A ∈ R^{d×d_in}`: `x^0 = A x`.
+        ///
+        /// # Errors
+        /// [`ResNetError::DimensionMismatch`](crate::ResNetError::DimensionMismatch) (`A`
+        /// must have `d` rows), [`ResNetError::ZeroDimension`](crate::ResNetError::ZeroDimension),
+        /// [`ResNetError::NonFinite`](crate::ResNetError::NonFinite).
+        pub fn with_input_embedding(
+            mut self,
+            a: faer::Mat<f64>,
+        ) -> Result<Self, crate::error::ResNetError> {
+            self.maps.set_embed_in(a, self.d)?;
+            Ok(self)
+        }
+
+        /// Sets the fixed output map `B ∈ R^{d_out×d}`: `z = B x^L` (identity by default).
+        ///
+        /// # Errors
+        /// [`ResNetError::DimensionMismatch`](crate::ResNetError::DimensionMismatch) (`B`
+        /// must have `d` columns), [`ResNetError::ZeroDimension`](crate::ResNetError::ZeroDimension),
+        /// [`ResNetError::NonFinite`](crate::ResNetError::NonFinite).
+        pub fn with_output_map(
+            mut self,
+            b: faer::Mat<f64>,
+        ) -> Result<Self, crate::error::ResNetError> {
+            self.maps.set_embed_out(b, self.d)?;
+            Ok(self)
+        }
+
+        /// State dimension `d`.
+        pub fn dim(&self) -> usize {
+            self.d
+        }
+
+        /// Depth `L`.
+        pub fn depth(&self) -> usize {
+            self.depth
+        }
+
+        /// The fixed maps `A`, `B`.
+        pub fn maps(&self) -> &crate::maps::FixedMaps {
+            &self.maps
+        }
+    };
+}
+pub(crate) use fixed_maps_methods;
+
+/// `Model::input_dim` and `Model::output_dim` of a model with fields `d` and
+/// `maps: FixedMaps`: `d_in` (`d` without embedding) and `d_out` (`d` without output map).
+macro_rules! fixed_maps_dims {
+    () => {
+        fn input_dim(&self) -> usize {
+            self.maps.input_dim(self.d)
+        }
+
+        fn output_dim(&self) -> usize {
+            self.maps.output_dim(self.d)
+        }
+    };
+}
+pub(crate) use fixed_maps_dims;
+
+/// `save` and `load` of a model with `to_checkpoint` and `from_checkpoint` (safetensors,
+/// atomic write). Used inside `impl Model`.
+macro_rules! checkpoint_file_methods {
+    () => {
+        /// Saves atomically to `path` (safetensors).
+        ///
+        /// # Errors
+        /// [`CheckpointError::Io`](crate::error::CheckpointError::Io).
+        pub fn save(
+            &self,
+            path: impl AsRef<std::path::Path>,
+        ) -> Result<(), crate::error::CheckpointError> {
+            self.to_checkpoint().save(path)
+        }
+
+        /// Loads and validates a checkpoint.
+        ///
+        /// # Errors
+        /// Every [`CheckpointError`](crate::error::CheckpointError) case.
+        pub fn load(
+            path: impl AsRef<std::path::Path>,
+        ) -> Result<Self, crate::error::CheckpointError> {
+            Self::from_checkpoint(&crate::checkpoint::Checkpoint::load(path)?)
+        }
+    };
+}
+pub(crate) use checkpoint_file_methods;
+
 /// The fixed input embedding `A` and output map `B` of a model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FixedMaps {
