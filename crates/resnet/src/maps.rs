@@ -131,6 +131,42 @@ macro_rules! checkpoint_file_methods {
 }
 pub(crate) use checkpoint_file_methods;
 
+/// `Trainable::params` and `Trainable::params_mut` of a model whose flat parameters are the
+/// field `$field` (`Vec<f64>`); the attributes (the layout's doc) go on `params`.
+macro_rules! flat_params {
+    ($(#[$doc:meta])* $field:ident) => {
+        $(#[$doc])*
+        fn params(&self) -> &[f64] {
+            &self.$field
+        }
+
+        fn params_mut(&mut self) -> &mut [f64] {
+            &mut self.$field
+        }
+    };
+}
+pub(crate) use flat_params;
+
+/// `Trainable::trajectory_at_unchecked` of a model whose `forward_into(params, ws, x)` leaves
+/// the states in `ws.states` and the output in `ws.z`, with `ws` from `self.$workspace(n)`.
+macro_rules! trajectory_from_forward {
+    ($workspace:ident) => {
+        fn trajectory_at_unchecked(
+            &self,
+            params: &[f64],
+            x: faer::MatRef<'_, f64>,
+        ) -> crate::report::Trajectory {
+            let mut ws = self.$workspace(x.nrows());
+            self.forward_into(params, &mut ws, x);
+            crate::report::Trajectory {
+                states: ws.states,
+                output: ws.z,
+            }
+        }
+    };
+}
+pub(crate) use trajectory_from_forward;
+
 /// The fixed input embedding `A` and output map `B` of a model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FixedMaps {

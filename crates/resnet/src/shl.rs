@@ -399,14 +399,10 @@ impl Model for ShlResNet {
 impl Trainable for ShlResNet {
     type Workspace = ShlWorkspace;
 
-    /// The flat parameters `[U | W | c]` (module docs): `L(2dp + p)` values.
-    fn params(&self) -> &[f64] {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.params
-    }
+    crate::maps::flat_params!(
+        /// The flat parameters `[U | W | c]` (module docs): `L(2dp + p)` values.
+        params
+    );
 
     /// The `L²`-in-depth metric: weight `h` on every parameter.
     fn metric(&self) -> Metric {
@@ -418,14 +414,7 @@ impl Trainable for ShlResNet {
         self.new_workspace(n_max)
     }
 
-    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
-        let mut ws = self.new_workspace(x.nrows());
-        self.forward_into(params, &mut ws, x);
-        Trajectory {
-            states: ws.states,
-            output: ws.z,
-        }
-    }
+    crate::maps::trajectory_from_forward!(new_workspace);
 
     /// States, activations and adjoints stay in `ws`.
     #[track_caller]

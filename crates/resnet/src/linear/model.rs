@@ -379,14 +379,10 @@ impl Model for LinearResNet {
 impl Trainable for LinearResNet {
     type Workspace = LinearWorkspace;
 
-    /// `U`, laid out as `residual.u` `[S, d, p]` (row-major): `S·d·p` values.
-    fn params(&self) -> &[f64] {
-        &self.u
-    }
-
-    fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.u
-    }
+    crate::maps::flat_params!(
+        /// `U`, laid out as `residual.u` `[S, d, p]` (row-major): `S·d·p` values.
+        u
+    );
 
     /// The discretised `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F`
     /// (`w_k = h` for Euler, docs/theory.md §4).
