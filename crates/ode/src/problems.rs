@@ -414,6 +414,27 @@ impl Parametric for LotkaVolterra {
     }
 }
 
+/// `out_ij = f(x_ij)` for every entry (column by column) of the elementwise problems.
+fn map_entries(x: MatRef<'_, f64>, mut out: MatMut<'_, f64>, f: impl Fn(f64) -> f64) {
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            out[(i, j)] = f(x[(i, j)]);
+        }
+    }
+}
+
+/// `Σ_ij f(x_ij) v_ij`, summed column by column (the parameter VJP of the elementwise
+/// problems).
+fn weighted_sum(x: MatRef<'_, f64>, v: MatRef<'_, f64>, f: impl Fn(f64) -> f64) -> f64 {
+    let mut acc = 0.0;
+    for j in 0..x.ncols() {
+        for i in 0..x.nrows() {
+            acc += f(x[(i, j)]) * v[(i, j)];
+        }
+    }
+    acc
+}
+
 /// Prothero–Robinson `ẋ = λ(x − sin t) + cos t`, elementwise on any `d`; stiff for `λ ≪ 0`
 /// (explicit methods need `|λ| h = O(1)`). Parameter `λ`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -433,36 +454,16 @@ impl VectorField for ProtheroRobinson {
     fn n_params(&self) -> usize {
         1
     }
-    fn eval(&self, t: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
         let (s, c) = t.sin_cos();
-        for j in 0..x.ncols() {
-            for i in 0..x.nrows() {
-                out[(i, j)] = self.lambda * (x[(i, j)] - s) + c;
-            }
-        }
+        map_entries(x, out, |x| self.lambda * (x - s) + c);
     }
-    fn vjp_state(
-        &self,
-        _t: f64,
-        _x: MatRef<'_, f64>,
-        v: MatRef<'_, f64>,
-        mut out: MatMut<'_, f64>,
-    ) {
-        for j in 0..v.ncols() {
-            for i in 0..v.nrows() {
-                out[(i, j)] = self.lambda * v[(i, j)];
-            }
-        }
+    fn vjp_state(&self, _t: f64, _x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
+        map_entries(v, out, |v| self.lambda * v);
     }
     fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
         let s = t.sin();
-        let mut acc = 0.0;
-        for j in 0..x.ncols() {
-            for i in 0..x.nrows() {
-                acc += (x[(i, j)] - s) * v[(i, j)];
-            }
-        }
-        grad[0] += acc;
+        grad[0] += weighted_sum(x, v, |x| x - s);
     }
 }
 
@@ -494,30 +495,16 @@ impl VectorField for CosineGrowth {
     fn n_params(&self) -> usize {
         1
     }
-    fn eval(&self, t: f64, x: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    fn eval(&self, t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>) {
         let r = self.amp * t.cos();
-        for j in 0..x.ncols() {
-            for i in 0..x.nrows() {
-                out[(i, j)] = r * x[(i, j)];
-            }
-        }
+        map_entries(x, out, |x| r * x);
     }
-    fn vjp_state(&self, t: f64, _x: MatRef<'_, f64>, v: MatRef<'_, f64>, mut out: MatMut<'_, f64>) {
+    fn vjp_state(&self, t: f64, _x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>) {
         let r = self.amp * t.cos();
-        for j in 0..v.ncols() {
-            for i in 0..v.nrows() {
-                out[(i, j)] = r * v[(i, j)];
-            }
-        }
+        map_entries(v, out, |v| r * v);
     }
     fn vjp_params(&self, t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]) {
-        let mut acc = 0.0;
-        for j in 0..x.ncols() {
-            for i in 0..x.nrows() {
-                acc += x[(i, j)] * v[(i, j)];
-            }
-        }
-        grad[0] += t.cos() * acc;
+        grad[0] += t.cos() * weighted_sum(x, v, |x| x);
     }
 }
 

@@ -129,23 +129,7 @@ impl KernelResNet {
         })
     }
 
-    /// Adds the fixed input embedding `A ∈ R^{d×d_in}`.
-    ///
-    /// # Errors
-    /// As [`crate::LinearResNet::with_input_embedding`].
-    pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_in(a, self.d)?;
-        Ok(self)
-    }
-
-    /// Sets the fixed output map `B ∈ R^{d_out×d}`.
-    ///
-    /// # Errors
-    /// As [`crate::LinearResNet::with_output_map`].
-    pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_out(b, self.d)?;
-        Ok(self)
-    }
+    crate::maps::fixed_maps_methods!();
 
     /// The kernel's description.
     pub fn kernel_spec(&self) -> &KernelSpec {
@@ -154,18 +138,6 @@ impl KernelResNet {
     /// The kernel.
     pub fn kernel(&self) -> &Arc<dyn Kernel> {
         &self.kernel
-    }
-    /// State dimension `d`.
-    pub fn dim(&self) -> usize {
-        self.d
-    }
-    /// Depth `L`.
-    pub fn depth(&self) -> usize {
-        self.depth
-    }
-    /// The fixed maps `A`, `B`.
-    pub fn maps(&self) -> &FixedMaps {
-        &self.maps
     }
     /// The layers `θ_0..θ_{L−1}`.
     pub fn layers(&self) -> &[KernelExpansion] {
@@ -418,32 +390,11 @@ impl KernelResNet {
         Ok(net)
     }
 
-    /// Saves atomically to `path` (safetensors).
-    ///
-    /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<(), CheckpointError> {
-        self.to_checkpoint().save(path)
-    }
-
-    /// Loads and validates a checkpoint.
-    ///
-    /// # Errors
-    /// Every [`CheckpointError`] case.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
-        let path = path.as_ref();
-        Self::from_checkpoint(&Checkpoint::load(path)?).map_err(|e| e.in_file(path))
-    }
+    crate::maps::checkpoint_file_methods!();
 }
 
 impl Model for KernelResNet {
-    fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-
-    fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
+    crate::maps::fixed_maps_dims!();
 
     fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
         let states = self.states(x);

@@ -191,14 +191,10 @@ impl Model for KernelCoefficients {
 impl Trainable for KernelCoefficients {
     type Workspace = KernelCoefficientsWorkspace;
 
-    /// The coefficients `A_k` concatenated, each row-major `[m_k, d]` (module docs).
-    fn params(&self) -> &[f64] {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.params
-    }
+    crate::maps::flat_params!(
+        /// The coefficients `A_k` concatenated, each row-major `[m_k, d]` (module docs).
+        params
+    );
 
     fn metric(&self) -> Metric {
         let h = 1.0 / self.net.depth() as f64;
@@ -232,14 +228,7 @@ impl Trainable for KernelCoefficients {
             gz: Mat::zeros(n_max, d_out),
         }
     }
-    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
-        let mut ws = self.training_workspace(x.nrows());
-        self.forward_into(params, &mut ws, x);
-        Trajectory {
-            states: ws.states,
-            output: ws.z,
-        }
-    }
+    crate::maps::trajectory_from_forward!(training_workspace);
 
     #[track_caller]
     fn loss_and_gradient_unchecked(

@@ -37,6 +37,138 @@ pub(crate) fn parallel() -> bool {
     faer::get_global_parallelism().degree() > 1
 }
 
+/// The builders and getters every model with fields `d` (state dimension), `depth` (`L`)
+/// and `maps: FixedMaps` shares, as inherent methods (one definition, same names and
+/// signatures on `LinearResNet`, `ShlResNet` and `KernelResNet`). Used inside `impl Model`.
+macro_rules! fixed_maps_methods {
+    () => {
+        /// Adds the fixed input embedding `A ∈ R^{d×d_in}`: `x^0 = A x`.
+        ///
+        /// # Errors
+        /// [`ResNetError::DimensionMismatch`](crate::ResNetError::DimensionMismatch) (`A`
+        /// must have `d` rows), [`ResNetError::ZeroDimension`](crate::ResNetError::ZeroDimension),
+        /// [`ResNetError::NonFinite`](crate::ResNetError::NonFinite).
+        pub fn with_input_embedding(
+            mut self,
+            a: faer::Mat<f64>,
+        ) -> Result<Self, crate::error::ResNetError> {
+            self.maps.set_embed_in(a, self.d)?;
+            Ok(self)
+        }
+
+        /// Sets the fixed output map `B ∈ R^{d_out×d}`: `z = B x^L` (identity by default).
+        ///
+        /// # Errors
+        /// [`ResNetError::DimensionMismatch`](crate::ResNetError::DimensionMismatch) (`B`
+        /// must have `d` columns), [`ResNetError::ZeroDimension`](crate::ResNetError::ZeroDimension),
+        /// [`ResNetError::NonFinite`](crate::ResNetError::NonFinite).
+        pub fn with_output_map(
+            mut self,
+            b: faer::Mat<f64>,
+        ) -> Result<Self, crate::error::ResNetError> {
+            self.maps.set_embed_out(b, self.d)?;
+            Ok(self)
+        }
+
+        /// State dimension `d`.
+        pub fn dim(&self) -> usize {
+            self.d
+        }
+
+        /// Depth `L`.
+        pub fn depth(&self) -> usize {
+            self.depth
+        }
+
+        /// The fixed maps `A`, `B`.
+        pub fn maps(&self) -> &crate::maps::FixedMaps {
+            &self.maps
+        }
+    };
+}
+pub(crate) use fixed_maps_methods;
+
+/// `Model::input_dim` and `Model::output_dim` of a model with fields `d` and
+/// `maps: FixedMaps`: `d_in` (`d` without embedding) and `d_out` (`d` without output map).
+macro_rules! fixed_maps_dims {
+    () => {
+        fn input_dim(&self) -> usize {
+            self.maps.input_dim(self.d)
+        }
+
+        fn output_dim(&self) -> usize {
+            self.maps.output_dim(self.d)
+        }
+    };
+}
+pub(crate) use fixed_maps_dims;
+
+/// `save` and `load` of a model with `to_checkpoint` and `from_checkpoint` (safetensors,
+/// atomic write). Used inside `impl Model`.
+macro_rules! checkpoint_file_methods {
+    () => {
+        /// Saves atomically to `path` (safetensors).
+        ///
+        /// # Errors
+        /// [`CheckpointError::Io`](crate::error::CheckpointError::Io).
+        pub fn save(
+            &self,
+            path: impl AsRef<std::path::Path>,
+        ) -> Result<(), crate::error::CheckpointError> {
+            self.to_checkpoint().save(path)
+        }
+
+        /// Loads and validates a checkpoint; errors name the file.
+        ///
+        /// # Errors
+        /// Every [`CheckpointError`](crate::error::CheckpointError) case.
+        pub fn load(
+            path: impl AsRef<std::path::Path>,
+        ) -> Result<Self, crate::error::CheckpointError> {
+            let path = path.as_ref();
+            Self::from_checkpoint(&crate::checkpoint::Checkpoint::load(path)?)
+                .map_err(|e| e.in_file(path))
+        }
+    };
+}
+pub(crate) use checkpoint_file_methods;
+
+/// `Trainable::params` and `Trainable::params_mut` of a model whose flat parameters are the
+/// field `$field` (`Vec<f64>`); the attributes (the layout's doc) go on `params`.
+macro_rules! flat_params {
+    ($(#[$doc:meta])* $field:ident) => {
+        $(#[$doc])*
+        fn params(&self) -> &[f64] {
+            &self.$field
+        }
+
+        fn params_mut(&mut self) -> &mut [f64] {
+            &mut self.$field
+        }
+    };
+}
+pub(crate) use flat_params;
+
+/// `Trainable::trajectory_at_unchecked` of a model whose `forward_into(params, ws, x)` leaves
+/// the states in `ws.states` and the output in `ws.z`, with `ws` from `self.$workspace(n)`.
+macro_rules! trajectory_from_forward {
+    ($workspace:ident) => {
+        fn trajectory_at_unchecked(
+            &self,
+            params: &[f64],
+            x: faer::MatRef<'_, f64>,
+        ) -> crate::report::Trajectory {
+            let mut ws = self.$workspace(x.nrows());
+            self.forward_into(params, &mut ws, x);
+            crate::report::Trajectory {
+                states: ws.states,
+                output: ws.z,
+            }
+        }
+    };
+}
+pub(crate) use trajectory_from_forward;
+
 /// The fixed input embedding `A` and output map `B` of a model.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FixedMaps {

@@ -194,43 +194,15 @@ impl ShlResNet {
         Ok(net)
     }
 
-    /// Adds the fixed input embedding `A ∈ R^{d×d_in}`.
-    ///
-    /// # Errors
-    /// As [`crate::LinearResNet::with_input_embedding`].
-    pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_in(a, self.d)?;
-        Ok(self)
-    }
+    crate::maps::fixed_maps_methods!();
 
-    /// Sets the fixed output map `B ∈ R^{d_out×d}`.
-    ///
-    /// # Errors
-    /// As [`crate::LinearResNet::with_output_map`].
-    pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_out(b, self.d)?;
-        Ok(self)
-    }
-
-    /// State dimension `d`.
-    pub fn dim(&self) -> usize {
-        self.d
-    }
     /// Width `p`.
     pub fn width(&self) -> usize {
         self.p
     }
-    /// Depth `L`.
-    pub fn depth(&self) -> usize {
-        self.depth
-    }
     /// The activation.
     pub fn activation(&self) -> Activation {
         self.activation
-    }
-    /// The fixed maps.
-    pub fn maps(&self) -> &FixedMaps {
-        &self.maps
     }
     /// `U_k ∈ R^{d×p}`.
     pub fn u(&self, k: usize) -> MatRef<'_, f64> {
@@ -420,32 +392,11 @@ impl ShlResNet {
         Ok(net)
     }
 
-    /// Saves atomically to `path` (safetensors).
-    ///
-    /// # Errors
-    /// [`CheckpointError::Io`].
-    pub fn save(&self, path: impl AsRef<std::path::Path>) -> Result<(), CheckpointError> {
-        self.to_checkpoint().save(path)
-    }
-
-    /// Loads and validates a checkpoint.
-    ///
-    /// # Errors
-    /// Every [`CheckpointError`] case.
-    pub fn load(path: impl AsRef<std::path::Path>) -> Result<Self, CheckpointError> {
-        let path = path.as_ref();
-        Self::from_checkpoint(&Checkpoint::load(path)?).map_err(|e| e.in_file(path))
-    }
+    crate::maps::checkpoint_file_methods!();
 }
 
 impl Model for ShlResNet {
-    fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-
-    fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
+    crate::maps::fixed_maps_dims!();
 
     fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
         self.trajectory_at_unchecked(&self.params, x)
@@ -455,14 +406,10 @@ impl Model for ShlResNet {
 impl Trainable for ShlResNet {
     type Workspace = ShlWorkspace;
 
-    /// The flat parameters `[U | W | c]` (module docs): `L(2dp + p)` values.
-    fn params(&self) -> &[f64] {
-        &self.params
-    }
-
-    fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.params
-    }
+    crate::maps::flat_params!(
+        /// The flat parameters `[U | W | c]` (module docs): `L(2dp + p)` values.
+        params
+    );
 
     /// The `L²`-in-depth metric: weight `h` on every parameter.
     fn metric(&self) -> Metric {
@@ -474,14 +421,7 @@ impl Trainable for ShlResNet {
         self.new_workspace(n_max)
     }
 
-    fn trajectory_at_unchecked(&self, params: &[f64], x: MatRef<'_, f64>) -> Trajectory {
-        let mut ws = self.new_workspace(x.nrows());
-        self.forward_into(params, &mut ws, x);
-        Trajectory {
-            states: ws.states,
-            output: ws.z,
-        }
-    }
+    crate::maps::trajectory_from_forward!(new_workspace);
 
     /// States, activations and adjoints stay in `ws`.
     #[track_caller]

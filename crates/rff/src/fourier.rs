@@ -224,18 +224,10 @@ impl RandomFourierFeatures {
         self.variant
     }
 
-    /// The parallelism used for large batches (default: faer's global setting at
-    /// construction, `faer::get_global_parallelism`; batches with
-    /// fewer than 2¹⁶ output entries always run on one thread).
-    pub fn parallelism(&self) -> Par {
-        self.par
-    }
-
-    /// Sets the parallelism (e.g. `Par::Seq` inside an already parallel caller).
-    pub fn with_parallelism(mut self, par: Par) -> Self {
-        self.par = par;
-        self
-    }
+    crate::map::parallelism_methods!(
+        ///
+        /// Batches with fewer than 2¹⁶ output entries always run on one thread.
+    );
 
     /// `√(2/p)`, the scale of every feature.
     pub fn scale(&self) -> f64 {

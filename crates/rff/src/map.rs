@@ -554,3 +554,23 @@ pub(crate) fn forward_columnwise(
         }
     }
 }
+
+/// `parallelism` and `with_parallelism` of a feature map with a field `par: Par` (the
+/// attributes go on `parallelism`'s doc).
+macro_rules! parallelism_methods {
+    ($(#[$doc:meta])*) => {
+        /// The parallelism used for large batches (default: faer's global setting at
+        /// construction, `faer::get_global_parallelism`).
+        $(#[$doc])*
+        pub fn parallelism(&self) -> Par {
+            self.par
+        }
+
+        /// Sets the parallelism (e.g. `Par::Seq` inside an already parallel caller).
+        pub fn with_parallelism(mut self, par: Par) -> Self {
+            self.par = par;
+            self
+        }
+    };
+}
+pub(crate) use parallelism_methods;

@@ -95,17 +95,7 @@ impl RandomReluFeatures {
         })
     }
 
-    /// The parallelism used for large batches (default: faer's global setting at
-    /// construction, `faer::get_global_parallelism`).
-    pub fn parallelism(&self) -> Par {
-        self.par
-    }
-
-    /// Sets the parallelism.
-    pub fn with_parallelism(mut self, par: Par) -> Self {
-        self.par = par;
-        self
-    }
+    crate::map::parallelism_methods!();
 
     /// `√(2/p)`.
     pub fn scale(&self) -> f64 {

@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use plres_sweep::collect::{collect, write};
+use plres_sweep::collect::{Group, collect, write};
 use plres_sweep::exec::{Ran, run_local, run_task};
 use plres_sweep::plan::files;
 use plres_sweep::slurm::batch_script;
 use plres_sweep::state::{TaskState, files as markers, pending, read_state, states};
+use plres_sweep::stats::MeanInterval;
 use plres_sweep::{Plan, Sweep};
 use plres_theory::stats::student_t_quantile;
 use serde_json::{Value, json};
@@ -35,6 +36,18 @@ x=$((seed * scale))
 if [ "$scale" = 3 ] && [ "$seed" = 4 ]; then x=null; fi
 printf '{"values": {"x": %s, "label": "s%s"}, "checks_total": 1, "checks_holding": 1, "checks_vacuous": 0}\n' "$x" "$seed" > "$dir/summary.json"
 "#;
+
+/// The aggregated statistics of `key` in `group` (panics if absent: the test expects it).
+fn stats_of(group: &Group, key: &str) -> MeanInterval {
+    group
+        .values
+        .iter()
+        .find(|v| v.key == key)
+        .unwrap_or_else(|| panic!("no aggregated value {key:?} in group {:?}", group.label))
+        .stats
+        .clone()
+        .unwrap_or_else(|| panic!("{key:?} has no statistics in group {:?}", group.label))
+}
 
 fn sweep(root: &Path, out: &str) -> Sweep {
     let raw = json!({
@@ -111,14 +124,7 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
         ("scale = 1", 5, 0)
     );
     assert_eq!((g1.checks.total, g1.checks.holding), (5, 5));
-    let x1 = g1
-        .values
-        .iter()
-        .find(|v| v.key == "x")
-        .unwrap()
-        .stats
-        .clone()
-        .unwrap();
+    let x1 = stats_of(g1, "x");
     let eps = 8.0 * f64::EPSILON;
     assert_eq!((x1.n, x1.mean, x1.min, x1.max), (5, 2.0, 0.0, 4.0));
     assert!((x1.std - 2.5_f64.sqrt()).abs() <= eps * 2.0);
@@ -126,14 +132,7 @@ fn the_pool_runs_collects_and_reruns_exactly_the_missing_work() {
     // scale 3: seed 4 diverged (null): x = 0, 3, 6, 9 over four seeds
     let g3 = &agg.groups[1];
     assert_eq!(g3.diverged, [4]);
-    let x3 = g3
-        .values
-        .iter()
-        .find(|v| v.key == "x")
-        .unwrap()
-        .stats
-        .clone()
-        .unwrap();
+    let x3 = stats_of(g3, "x");
     assert_eq!((x3.n, x3.mean), (4, 4.5));
     assert!(
         g3.values.iter().all(|v| v.key != "label"),

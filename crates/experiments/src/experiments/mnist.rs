@@ -422,29 +422,17 @@ fn run_figure(
         // is represented
         let m = c.n_train_eval.clamp(1, tr_idx.len());
         let ev_idx: Vec<usize> = (0..m).map(|i| tr_idx[i * tr_idx.len() / m]).collect();
+        let split = Split {
+            train: &train,
+            test: &test,
+            tr_idx: &tr_idx,
+            te_idx: &te_idx,
+            ev_idx: &ev_idx,
+            ds_name,
+        };
         let results = match c.precision {
-            Precision::F32 => run_settings::<f32>(
-                c,
-                ctx,
-                &train,
-                &test,
-                &tr_idx,
-                &te_idx,
-                &ev_idx,
-                ds_name,
-                &mut metrics,
-            )?,
-            Precision::F64 => run_settings::<f64>(
-                c,
-                ctx,
-                &train,
-                &test,
-                &tr_idx,
-                &te_idx,
-                &ev_idx,
-                ds_name,
-                &mut metrics,
-            )?,
+            Precision::F32 => run_settings::<f32>(c, ctx, split, &mut metrics)?,
+            Precision::F64 => run_settings::<f64>(c, ctx, split, &mut metrics)?,
         };
         let epochs: Vec<f64> = (0..=c.epochs).map(|e| e as f64).collect();
         let mut plot = Plot::new(
@@ -708,18 +696,35 @@ fn paper_claims(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)] // the data of one figure, passed once
+/// One data set's images and the sample indices drawn from them (the same for either
+/// precision).
+#[derive(Clone, Copy)]
+struct Split<'a> {
+    train: &'a Dataset,
+    test: &'a Dataset,
+    /// Training samples.
+    tr_idx: &'a [usize],
+    /// Test samples.
+    te_idx: &'a [usize],
+    /// Training samples scored after every epoch.
+    ev_idx: &'a [usize],
+    ds_name: &'a str,
+}
+
 fn run_settings<T: Real>(
     c: &MnistConfig,
     ctx: &RunContext,
-    train: &Dataset,
-    test: &Dataset,
-    tr_idx: &[usize],
-    te_idx: &[usize],
-    ev_idx: &[usize],
-    ds_name: &str,
+    split: Split<'_>,
     metrics: &mut Table,
 ) -> Result<Vec<SettingResult>, ExperimentError> {
+    let Split {
+        train,
+        test,
+        tr_idx,
+        te_idx,
+        ev_idx,
+        ds_name,
+    } = split;
     let train_images: Images<T> = to_images(train, tr_idx);
     let eval_images: Images<T> = to_images(train, ev_idx);
     let test_images: Images<T> = to_images(test, te_idx);

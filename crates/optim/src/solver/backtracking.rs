@@ -94,12 +94,7 @@ impl Solver for Backtracking {
     fn name(&self) -> &'static str {
         "armijo"
     }
-    fn learning_rate(&self) -> &LearningRate {
-        &self.config.learning_rate
-    }
-    fn metric(&self) -> &Metric {
-        &self.config.metric
-    }
+    super::config_accessors!();
     fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
         let BacktrackingConfig {
             c,

@@ -82,12 +82,7 @@ impl Solver for GradientDescent {
     fn name(&self) -> &'static str {
         "gd"
     }
-    fn learning_rate(&self) -> &LearningRate {
-        &self.config.learning_rate
-    }
-    fn metric(&self) -> &Metric {
-        &self.config.metric
-    }
+    super::config_accessors!();
     fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
         let v = ctx.view();
         descend(v.candidate, v.params, lr, v.riesz_gradient);
@@ -149,15 +144,7 @@ impl Solver for Sgd {
     fn name(&self) -> &'static str {
         "sgd"
     }
-    fn learning_rate(&self) -> &LearningRate {
-        &self.config.learning_rate
-    }
-    fn metric(&self) -> &Metric {
-        &self.config.metric
-    }
-    fn minibatch(&self) -> Option<&Minibatch> {
-        Some(&self.config.minibatch)
-    }
+    super::config_accessors!(minibatch = always);
     fn step(&self, ctx: &mut StepContext<'_>, lr: f64) -> Result<f64, OptimError> {
         let v = ctx.view();
         descend(v.candidate, v.params, lr, v.riesz_gradient);

@@ -142,6 +142,33 @@ macro_rules! common_builders {
 }
 pub(crate) use common_builders;
 
+/// `Solver::learning_rate` and `Solver::metric` of a solver whose `config` has
+/// `learning_rate` and `metric` fields; with `minibatch = optional`, also `Solver::minibatch`
+/// from an `Option<Minibatch>` field, with `minibatch = always` from a `Minibatch` field.
+macro_rules! config_accessors {
+    () => {
+        fn learning_rate(&self) -> &LearningRate {
+            &self.config.learning_rate
+        }
+        fn metric(&self) -> &Metric {
+            &self.config.metric
+        }
+    };
+    (minibatch = optional) => {
+        $crate::solver::config_accessors!();
+        fn minibatch(&self) -> Option<&Minibatch> {
+            self.config.minibatch.as_ref()
+        }
+    };
+    (minibatch = always) => {
+        $crate::solver::config_accessors!();
+        fn minibatch(&self) -> Option<&Minibatch> {
+            Some(&self.config.minibatch)
+        }
+    };
+}
+pub(crate) use config_accessors;
+
 /// Checks a coefficient in `[0, 1)`.
 pub(crate) fn check_unit(parameter: &'static str, value: f64) -> Result<(), ConfigError> {
     if (0.0..1.0).contains(&value) {

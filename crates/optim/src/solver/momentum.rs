@@ -102,15 +102,7 @@ impl Solver for Momentum {
             "heavy_ball"
         }
     }
-    fn learning_rate(&self) -> &LearningRate {
-        &self.config.learning_rate
-    }
-    fn metric(&self) -> &Metric {
-        &self.config.metric
-    }
-    fn minibatch(&self) -> Option<&Minibatch> {
-        self.config.minibatch.as_ref()
-    }
+    super::config_accessors!(minibatch = optional);
     fn n_buffers(&self) -> usize {
         1
     }

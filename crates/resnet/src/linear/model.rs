@@ -178,25 +178,7 @@ impl LinearResNet {
         })
     }
 
-    /// Adds the fixed input embedding `A ∈ R^{d×d_in}`: `x^0 = A x`.
-    ///
-    /// # Errors
-    /// [`ResNetError::DimensionMismatch`] (`A` must have `d` rows),
-    /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
-    pub fn with_input_embedding(mut self, a: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_in(a, self.d)?;
-        Ok(self)
-    }
-
-    /// Sets the fixed output map `B ∈ R^{d_out×d}`: `z = B x^L` (identity by default).
-    ///
-    /// # Errors
-    /// [`ResNetError::DimensionMismatch`] (`B` must have `d` columns),
-    /// [`ResNetError::ZeroDimension`], [`ResNetError::NonFinite`].
-    pub fn with_output_map(mut self, b: Mat<f64>) -> Result<Self, ResNetError> {
-        self.maps.set_embed_out(b, self.d)?;
-        Ok(self)
-    }
+    crate::maps::fixed_maps_methods!();
 
     /// Records the seed the feature map was drawn with (the `seed` checkpoint metadata).
     pub fn with_seed(mut self, seed: u64) -> Self {
@@ -214,19 +196,9 @@ impl LinearResNet {
         &self.features
     }
 
-    /// State dimension `d`.
-    pub fn dim(&self) -> usize {
-        self.d
-    }
-
     /// Width `p`.
     pub fn width(&self) -> usize {
         self.p
-    }
-
-    /// Depth `L`.
-    pub fn depth(&self) -> usize {
-        self.depth
     }
 
     /// Step `h = 1/L`.
@@ -242,11 +214,6 @@ impl LinearResNet {
     /// Number of slices `S` (`L` for Euler, `L+1` otherwise).
     pub fn n_slices(&self) -> usize {
         self.integrator.n_slices(self.depth)
-    }
-
-    /// The fixed maps `A`, `B`.
-    pub fn maps(&self) -> &FixedMaps {
-        &self.maps
     }
 
     /// Slice `U_k ∈ R^{d×p}` (`k < S`) as a view of the parameters.
@@ -402,15 +369,7 @@ impl LinearResNet {
 }
 
 impl Model for LinearResNet {
-    /// `d_in` (`d` without embedding).
-    fn input_dim(&self) -> usize {
-        self.maps.input_dim(self.d)
-    }
-
-    /// `d_out` (`d` without output map).
-    fn output_dim(&self) -> usize {
-        self.maps.output_dim(self.d)
-    }
+    crate::maps::fixed_maps_dims!();
 
     fn trajectory_unchecked(&self, x: MatRef<'_, f64>) -> Trajectory {
         self.trajectory_at(&self.u, x)
@@ -420,14 +379,10 @@ impl Model for LinearResNet {
 impl Trainable for LinearResNet {
     type Workspace = LinearWorkspace;
 
-    /// `U`, laid out as `residual.u` `[S, d, p]` (row-major): `S·d·p` values.
-    fn params(&self) -> &[f64] {
-        &self.u
-    }
-
-    fn params_mut(&mut self) -> &mut [f64] {
-        &mut self.u
-    }
+    crate::maps::flat_params!(
+        /// `U`, laid out as `residual.u` `[S, d, p]` (row-major): `S·d·p` values.
+        u
+    );
 
     /// The discretised `L²([0,1])` inner product `⟨U, V⟩ = Σ_k w_k ⟨U_k, V_k⟩_F`
     /// (`w_k = h` for Euler, docs/theory.md §4).
