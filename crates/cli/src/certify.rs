@@ -14,8 +14,11 @@ use faer::{Mat, MatRef};
 use plres_data::TargetsRef;
 use plres_resnet::{Integrator, Model, Trainable};
 use plres_theory::CheckReport;
+use plres_theory::expressivity::TrajectoryExpressivity;
 use plres_theory::pl::tight::MAX_DENSE_DIM;
-use plres_theory::pl::{LinearCertifier, TightCertifier, kernel_snapshot, kernel_tight};
+use plres_theory::pl::{
+    LinearCertifier, PlSnapshot, TightCertifier, kernel_snapshot, kernel_tight,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::PlresError;
@@ -87,11 +90,7 @@ pub fn certify(
                     m.integrator().name()
                 ));
                 None
-            } else if n * m.output_dim() > MAX_DENSE_DIM {
-                notes.push(format!(
-                    "μ_tight: N·d_out = {} > {MAX_DENSE_DIM}, the dense tangent Gram is not formed",
-                    n * m.output_dim()
-                ));
+            } else if dense_too_large(n, m.output_dim(), &mut notes) {
                 None
             } else {
                 let mut t = TightCertifier::new(m, n).map_err(run("μ_tight"))?;
@@ -103,23 +102,7 @@ pub fn certify(
             };
             let expr = plres_theory::expressivity::linear_expressivity(m, xs.as_ref())
                 .map_err(run("expressivity"))?;
-            let mut checks = snap.reports();
-            checks.extend(expr.reports());
-            Ok(Certificate {
-                model: "linear".into(),
-                n_samples: n,
-                loss: snap.loss,
-                grad_norm_sq: snap.grad_norm_sq,
-                rho: snap.rho,
-                mu_cert: Some(snap.mu()),
-                exact: snap.mu_cert.is_some(),
-                mu_tight,
-                lambda: snap.lambda.clone(),
-                a: snap.a.clone(),
-                expressivity_lambda: expr.lambda.clone(),
-                checks,
-                notes,
-            })
+            Ok(pl_certificate("linear", n, &snap, &expr, mu_tight, notes))
         }
         TrainedModel::Kernel(net) => {
             let b = net.maps().embed_out.clone();
@@ -130,11 +113,7 @@ pub fn certify(
                 b.as_ref().map(|b| b.as_ref()),
             )
             .map_err(run("certificate"))?;
-            let mu_tight = if n * net.output_dim() > MAX_DENSE_DIM {
-                notes.push(format!(
-                    "μ_tight: N·d_out = {} > {MAX_DENSE_DIM}, the dense tangent Gram is not formed",
-                    n * net.output_dim()
-                ));
+            let mu_tight = if dense_too_large(n, net.output_dim(), &mut notes) {
                 None
             } else {
                 Some(
@@ -146,23 +125,7 @@ pub fn certify(
             };
             let expr = plres_theory::expressivity::kernel_expressivity(net, xs.as_ref())
                 .map_err(run("expressivity"))?;
-            let mut checks = snap.reports();
-            checks.extend(expr.reports());
-            Ok(Certificate {
-                model: "kernel".into(),
-                n_samples: n,
-                loss: snap.loss,
-                grad_norm_sq: snap.grad_norm_sq,
-                rho: snap.rho,
-                mu_cert: Some(snap.mu()),
-                exact: snap.mu_cert.is_some(),
-                mu_tight,
-                lambda: snap.lambda.clone(),
-                a: snap.a.clone(),
-                expressivity_lambda: expr.lambda.clone(),
-                checks,
-                notes,
-            })
+            Ok(pl_certificate("kernel", n, &snap, &expr, mu_tight, notes))
         }
         TrainedModel::Shl(m) => {
             let g = m
@@ -188,5 +151,46 @@ pub fn certify(
                 notes,
             })
         }
+    }
+}
+
+/// Whether the dense tangent Gram (`N·d_out` square) is too large to form; if so, says so in
+/// `notes`.
+fn dense_too_large(n: usize, output_dim: usize, notes: &mut Vec<String>) -> bool {
+    let dim = n * output_dim;
+    if dim > MAX_DENSE_DIM {
+        notes.push(format!(
+            "μ_tight: N·d_out = {dim} > {MAX_DENSE_DIM}, the dense tangent Gram is not formed"
+        ));
+    }
+    dim > MAX_DENSE_DIM
+}
+
+/// The certificate of a model linear in its parameters (linear or kernel): its PL snapshot,
+/// the expressivity along the trajectory, and `μ_tight` where computed.
+fn pl_certificate(
+    model: &str,
+    n_samples: usize,
+    snap: &PlSnapshot,
+    expr: &TrajectoryExpressivity,
+    mu_tight: Option<f64>,
+    notes: Vec<String>,
+) -> Certificate {
+    let mut checks = snap.reports();
+    checks.extend(expr.reports());
+    Certificate {
+        model: model.into(),
+        n_samples,
+        loss: snap.loss,
+        grad_norm_sq: snap.grad_norm_sq,
+        rho: snap.rho,
+        mu_cert: Some(snap.mu()),
+        exact: snap.mu_cert.is_some(),
+        mu_tight,
+        lambda: snap.lambda.clone(),
+        a: snap.a.clone(),
+        expressivity_lambda: expr.lambda.clone(),
+        checks,
+        notes,
     }
 }

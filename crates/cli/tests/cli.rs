@@ -232,34 +232,24 @@ fn train_certify_predict_on_csv() {
     assert_eq!(cj["lambda"].as_array().unwrap().len(), 4);
 
     // predict → CSV and .npy, identical to the library's outputs on the loaded network
-    ok(&run(
-        &[
-            "predict",
-            "--checkpoint",
-            "run/model.safetensors",
-            "--data",
-            "toy.csv",
-            "--target",
-            "y",
-            "--out",
-            "p.csv",
-        ],
-        &d,
-    ));
-    ok(&run(
-        &[
-            "predict",
-            "--checkpoint",
-            "run/model.safetensors",
-            "--data",
-            "toy.csv",
-            "--target",
-            "y",
-            "--out",
-            "p.npy",
-        ],
-        &d,
-    ));
+    let predict = |out: &str| {
+        run(
+            &[
+                "predict",
+                "--checkpoint",
+                "run/model.safetensors",
+                "--data",
+                "toy.csv",
+                "--target",
+                "y",
+                "--out",
+                out,
+            ],
+            &d,
+        )
+    };
+    ok(&predict("p.csv"));
+    ok(&predict("p.npy"));
     let net = plres::Network::load(run_dir.join("model.safetensors")).unwrap();
     let table = read_csv(&data).unwrap();
     let (x, _) = table.split_regression(&["y".into()]).unwrap();
@@ -272,23 +262,7 @@ fn train_certify_predict_on_csv() {
         assert_eq!(pn.values[(i, 0)].to_bits(), z[(i, 0)].to_bits());
     }
     // an existing output is refused without --force, replaced with it
-    assert_bad(
-        &run(
-            &[
-                "predict",
-                "--checkpoint",
-                "run/model.safetensors",
-                "--data",
-                "toy.csv",
-                "--target",
-                "y",
-                "--out",
-                "p.csv",
-            ],
-            &d,
-        ),
-        &["p.csv", "already exists"],
-    );
+    assert_bad(&predict("p.csv"), &["p.csv", "already exists"]);
     assert_bad(
         &run(
             &[

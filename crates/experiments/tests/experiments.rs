@@ -197,6 +197,22 @@ fn quadratic_config(size: Size, claim_too_fast: bool) -> serde_json::Value {
     serde_json::to_value(c).unwrap()
 }
 
+/// A smoke-size run of the quadratic experiment into `out` (not resuming); `claim_too_fast`
+/// makes its check fail, `force` replaces an existing run folder.
+fn run_quadratic(out: &Path, seed: u64, claim_too_fast: bool, force: bool) -> run::RunRecord {
+    let exp = find_in(EXPERIMENTS, "quadratic").unwrap();
+    run::run(
+        out,
+        exp,
+        quadratic_config(Size::Smoke, claim_too_fast),
+        Size::Smoke,
+        seed,
+        force,
+        false,
+    )
+    .unwrap()
+}
+
 /// PNG: magic bytes, then the IHDR width and height.
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap();
@@ -214,17 +230,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 #[test]
 fn a_run_writes_a_complete_folder() {
     let out = temp_dir("complete");
-    let exp = find_in(EXPERIMENTS, "quadratic").unwrap();
-    let rec = run::run(
-        &out,
-        exp,
-        quadratic_config(Size::Smoke, false),
-        Size::Smoke,
-        7,
-        false,
-        false,
-    )
-    .unwrap();
+    let rec = run_quadratic(&out, 7, false, false);
     let dir = out.join("quadratic");
     assert_eq!(rec.folder, dir);
     assert_eq!(rec.failing().count(), 0, "{:?}", rec.checks);
@@ -286,19 +292,9 @@ fn a_run_writes_a_complete_folder() {
 #[test]
 fn same_seed_same_metrics_other_seed_other_metrics() {
     let out = temp_dir("seeds");
-    let exp = find_in(EXPERIMENTS, "quadratic").unwrap();
     let csv = |sub: &str, seed: u64| {
         let o = out.join(sub);
-        run::run(
-            &o,
-            exp,
-            quadratic_config(Size::Smoke, false),
-            Size::Smoke,
-            seed,
-            false,
-            false,
-        )
-        .unwrap();
+        run_quadratic(&o, seed, false, false);
         std::fs::read_to_string(o.join("quadratic").join(files::METRICS)).unwrap()
     };
     assert_eq!(csv("a", 1), csv("b", 1));
@@ -371,16 +367,7 @@ fn invalid_configs_are_typed_errors_recorded_in_the_folder() {
 fn report_shows_plots_checks_config_and_failures() {
     let out = temp_dir("report");
     let exp = find_in(EXPERIMENTS, "quadratic").unwrap();
-    run::run(
-        &out,
-        exp,
-        quadratic_config(Size::Smoke, false),
-        Size::Smoke,
-        3,
-        false,
-        false,
-    )
-    .unwrap();
+    run_quadratic(&out, 3, false, false);
     let totals = write_report(&out, EXPERIMENTS, "cargo xtask reproduce --smoke").unwrap();
     assert_eq!(
         (
@@ -401,16 +388,7 @@ fn report_shows_plots_checks_config_and_failures() {
     assert!(md.contains("[`metrics.csv`](quadratic/metrics.csv)"));
 
     // A run whose claim is too optimistic: the failing check is shown and counted.
-    run::run(
-        &out,
-        exp,
-        quadratic_config(Size::Smoke, true),
-        Size::Smoke,
-        3,
-        true,
-        false,
-    )
-    .unwrap();
+    run_quadratic(&out, 3, true, true);
     let totals = write_report(&out, EXPERIMENTS, "x").unwrap();
     assert_eq!((totals.checks, totals.holding), (3, 2));
     let md = std::fs::read_to_string(out.join("REPORT.md")).unwrap();

@@ -157,6 +157,21 @@ fn grams(model: &LinearResNet, x: &Mat<f64>) -> Result<Vec<Mat<f64>>, Experiment
         .collect())
 }
 
+/// The per-iteration table of [`train_width`]: one row per recorded iterate of one width.
+fn trajectory_table() -> Table {
+    Table::new(&[
+        ("width", ColumnType::Int),
+        ("iteration", ColumnType::Int),
+        ("loss", ColumnType::Float),
+        ("rho", ColumnType::Float),
+        ("mu_cert", ColumnType::Float),
+        ("lambda_min", ColumnType::Float),
+        ("distance", ColumnType::Float),
+        ("path_length", ColumnType::Float),
+        ("path_bound", ColumnType::Float),
+    ])
+}
+
 impl Experiment for Lazy {
     type Config = LazyConfig;
 
@@ -175,17 +190,7 @@ impl Experiment for Lazy {
         let x = &data.x;
         let y = data.y.to_matrix();
         let widths = powers_of_two(c.min_width, c.max_width);
-        let mut metrics = Table::new(&[
-            ("width", ColumnType::Int),
-            ("iteration", ColumnType::Int),
-            ("loss", ColumnType::Float),
-            ("rho", ColumnType::Float),
-            ("mu_cert", ColumnType::Float),
-            ("lambda_min", ColumnType::Float),
-            ("distance", ColumnType::Float),
-            ("path_length", ColumnType::Float),
-            ("path_bound", ColumnType::Float),
-        ]);
+        let mut metrics = trajectory_table();
         let mut sweep = Table::new(&[
             ("width", ColumnType::Int),
             ("final_loss", ColumnType::Float),
@@ -489,17 +494,7 @@ fn draw(
 /// Both are linear in the residual at first order (GD on the linearised model is linear in
 /// it; the Gram moves at first order in `θ`), so both slopes are `½` ([`l0_slope_report`]).
 fn l0_sweep(c: &LazyConfig, ctx: &RunContext, out: &mut RunOutput) -> Result<(), ExperimentError> {
-    let mut scratch = Table::new(&[
-        ("width", ColumnType::Int),
-        ("iteration", ColumnType::Int),
-        ("loss", ColumnType::Float),
-        ("rho", ColumnType::Float),
-        ("mu_cert", ColumnType::Float),
-        ("lambda_min", ColumnType::Float),
-        ("distance", ColumnType::Float),
-        ("path_length", ColumnType::Float),
-        ("path_bound", ColumnType::Float),
-    ]);
+    let mut scratch = trajectory_table();
     let mut table = Table::new(&[
         ("target_scale", ColumnType::Float),
         ("initial_loss", ColumnType::Float),

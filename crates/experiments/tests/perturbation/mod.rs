@@ -385,3 +385,19 @@ fn certificate_items_fail_on_perturbed_measurements() {
             .any(|r| r.claim.starts_with("Gershgorin:") && r.fails())
     );
 }
+
+/// The MNIST gates: a dropped seed (finished + diverged < seeds) and a run that did not
+/// learn (final mean test error at its initial value, what shuffled labels give: no
+/// signal, the error stays at chance ≈ 0.9) fail; the smoke run's counts and errors hold.
+#[test]
+fn mnist_checks_fail_for_a_dropped_seed_or_a_run_that_did_not_learn() {
+    use plres_experiments::experiments::mnist;
+    assert!(mnist::seeds_accounted_report("smoke", 1, 0, 1).holds());
+    assert!(mnist::seeds_accounted_report("smoke", 2, 1, 3).holds());
+    assert!(mnist::seeds_accounted_report("dropped", 1, 0, 2).fails());
+    assert!(mnist::seeds_accounted_report("counted twice", 2, 1, 2).fails());
+    // smoke-size measurements: 0.898 before, 0.792 after two SGD steps
+    assert!(mnist::sgd_lowers_error_report("smoke", 0.898, 0.792).holds());
+    // shuffled labels: the error does not move below its initial value
+    assert!(mnist::sgd_lowers_error_report("shuffled", 0.898, 0.898 + 1.0 / 500.0).fails());
+}
