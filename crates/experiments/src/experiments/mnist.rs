@@ -520,7 +520,12 @@ fn run_figure(
             finals.push((s, fm, fs, done.len(), diverged, r));
             // gate: every seed accounted for; SGD lowers the linear model's test error
             let label = format!("{ds_name}, {name}");
-            checks.push(seeds_accounted_report(&label, done.len(), diverged, c.seeds));
+            checks.push(seeds_accounted_report(
+                &label,
+                done.len(),
+                diverged,
+                c.seeds,
+            ));
             if s.kind == ResidualKind::Linear && !done.is_empty() {
                 let init = done.iter().map(|x| x.test_error[0]).sum::<f64>() / done.len() as f64;
                 checks.push(sgd_lowers_error_report(&label, init, fm));
