@@ -13,6 +13,9 @@ use proptest::prelude::*;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod common;
+use common::LeastSquares;
+
 /// Unit roundoff of f64 (half the machine epsilon).
 const U: f64 = f64::EPSILON / 2.0;
 
@@ -118,65 +121,6 @@ impl Problem for Linear {
     fn loss_and_gradient(&mut self, p: &[f64], g: &mut [f64]) -> Result<f64, ProblemError> {
         g.copy_from_slice(&self.c);
         Ok(self.c.iter().zip(p).map(|(a, b)| a * b).sum())
-    }
-}
-
-/// Least squares `L(θ) = (1/N) Σ_i ½(a_i·θ − y_i)²` with minibatches (allocation-free).
-struct LeastSquares {
-    n: usize,
-    a: Vec<Vec<f64>>,
-    y: Vec<f64>,
-    all: Vec<usize>,
-}
-
-impl LeastSquares {
-    fn random(n_samples: usize, n: usize, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let a = (0..n_samples)
-            .map(|_| (0..n).map(|_| rng.random_range(-1.0..1.0)).collect())
-            .collect();
-        let y = (0..n_samples)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Self {
-            n,
-            a,
-            y,
-            all: (0..n_samples).collect(),
-        }
-    }
-
-    fn eval(&self, p: &[f64], idx: &[usize], g: &mut [f64]) -> f64 {
-        let inv = 1.0 / idx.len() as f64;
-        let mut loss = 0.0;
-        for &i in idx {
-            let r: f64 = self.a[i].iter().zip(p).map(|(a, b)| a * b).sum::<f64>() - self.y[i];
-            loss += 0.5 * r * r;
-            for (gj, aj) in g.iter_mut().zip(&self.a[i]) {
-                *gj += inv * r * aj;
-            }
-        }
-        loss * inv
-    }
-}
-
-impl Problem for LeastSquares {
-    fn n_params(&self) -> usize {
-        self.n
-    }
-    fn loss_and_gradient(&mut self, p: &[f64], g: &mut [f64]) -> Result<f64, ProblemError> {
-        Ok(self.eval(p, &self.all, g))
-    }
-    fn n_samples(&self) -> Option<usize> {
-        Some(self.y.len())
-    }
-    fn minibatch_loss_and_gradient(
-        &mut self,
-        p: &[f64],
-        idx: &[usize],
-        g: &mut [f64],
-    ) -> Result<f64, ProblemError> {
-        Ok(self.eval(p, idx, g))
     }
 }
 

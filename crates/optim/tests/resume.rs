@@ -7,76 +7,12 @@
 
 use plres_optim::{
     AdamConfig, BacktrackingConfig, GradientDescentConfig, Iterate, Metric, Minibatch,
-    MomentumConfig, ObserverAction, Problem, ProblemError, Schedule, SgdConfig, Solver, State,
-    StateFormatError, Stopping, run,
+    MomentumConfig, ObserverAction, Schedule, SgdConfig, Solver, State, StateFormatError, Stopping,
+    run,
 };
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 
-/// Least squares `L(θ) = (1/N) Σ_i ½(a_i·θ − y_i)² + ¼ Σ_j θ_j⁴ / 10` with minibatches: the
-/// quartic term makes every solver's path non-linear in `θ`, so an error in any saved
-/// quantity shows in the parameters.
-struct LeastSquares {
-    n: usize,
-    a: Vec<Vec<f64>>,
-    y: Vec<f64>,
-    all: Vec<usize>,
-}
-
-impl LeastSquares {
-    fn random(n_samples: usize, n: usize, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let a = (0..n_samples)
-            .map(|_| (0..n).map(|_| rng.random_range(-1.0..1.0)).collect())
-            .collect();
-        let y = (0..n_samples)
-            .map(|_| rng.random_range(-1.0..1.0))
-            .collect();
-        Self {
-            n,
-            a,
-            y,
-            all: (0..n_samples).collect(),
-        }
-    }
-
-    fn eval(&self, p: &[f64], idx: &[usize], g: &mut [f64]) -> f64 {
-        let inv = 1.0 / idx.len() as f64;
-        let mut loss = 0.0;
-        for &i in idx {
-            let r: f64 = self.a[i].iter().zip(p).map(|(a, b)| a * b).sum::<f64>() - self.y[i];
-            loss += 0.5 * r * r;
-            for (gj, aj) in g.iter_mut().zip(&self.a[i]) {
-                *gj += inv * r * aj;
-            }
-        }
-        for (gj, pj) in g.iter_mut().zip(p) {
-            loss += 0.025 * pj.powi(4) / inv;
-            *gj += 0.1 * pj.powi(3);
-        }
-        loss * inv
-    }
-}
-
-impl Problem for LeastSquares {
-    fn n_params(&self) -> usize {
-        self.n
-    }
-    fn loss_and_gradient(&mut self, p: &[f64], g: &mut [f64]) -> Result<f64, ProblemError> {
-        Ok(self.eval(p, &self.all, g))
-    }
-    fn n_samples(&self) -> Option<usize> {
-        Some(self.y.len())
-    }
-    fn minibatch_loss_and_gradient(
-        &mut self,
-        p: &[f64],
-        idx: &[usize],
-        g: &mut [f64],
-    ) -> Result<f64, ProblemError> {
-        Ok(self.eval(p, idx, g))
-    }
-}
+mod common;
+use common::LeastSquares;
 
 /// One iterate: its index, parameter bits, loss bits, rate bits and batch.
 type Seen = (u64, Vec<u64>, u64, u64, Option<Vec<usize>>);
@@ -192,7 +128,7 @@ fn bits(p: &[f64]) -> Vec<u64> {
 #[test]
 fn resume_from_bytes_is_bitwise_for_every_solver_and_every_stop() {
     for (what, solver) in solvers() {
-        let mut problem = LeastSquares::random(10, 4, 3);
+        let mut problem = LeastSquares::random(10, 4, 3).with_quartic(0.1);
         let mut whole_trace = Trace::default();
         let whole = run(
             &mut problem,
@@ -267,7 +203,7 @@ fn resume_through_a_file_and_parameters_alone_do_not_suffice() {
         .with_minibatch(Minibatch::new(4, 9))
         .build()
         .unwrap();
-    let mut problem = LeastSquares::random(10, 4, 5);
+    let mut problem = LeastSquares::random(10, 4, 5).with_quartic(0.1);
     let whole = run(
         &mut problem,
         &adam,
@@ -335,7 +271,7 @@ fn bytes_have_the_documented_layout() {
 /// allocation.
 #[test]
 fn malformed_bytes_are_typed_errors() {
-    let mut problem = LeastSquares::random(10, 4, 5);
+    let mut problem = LeastSquares::random(10, 4, 5).with_quartic(0.1);
     let adam = AdamConfig::adamw(0.05, 0.1)
         .with_minibatch(Minibatch::new(4, 9))
         .build()
@@ -413,7 +349,7 @@ fn malformed_bytes_are_typed_errors() {
 /// (which would silently restart buffers or the epoch).
 #[test]
 fn check_resume_names_what_differs() {
-    let mut problem = LeastSquares::random(10, 4, 5);
+    let mut problem = LeastSquares::random(10, 4, 5).with_quartic(0.1);
     let adam = AdamConfig::adam(0.05)
         .with_minibatch(Minibatch::new(4, 9))
         .build()
@@ -438,14 +374,14 @@ fn check_resume_names_what_differs() {
         s.check_resume(&adam8, &problem).unwrap_err().what,
         "minibatch"
     );
-    let other = LeastSquares::random(12, 4, 5);
+    let other = LeastSquares::random(12, 4, 5).with_quartic(0.1);
     let e = s.check_resume(&adam, &other).unwrap_err();
     assert_eq!(e.what, "sample count");
     assert!(
         e.to_string().contains("10") && e.to_string().contains("12"),
         "{e}"
     );
-    let wider = LeastSquares::random(10, 5, 5);
+    let wider = LeastSquares::random(10, 5, 5).with_quartic(0.1);
     assert_eq!(
         s.check_resume(&adam, &wider).unwrap_err().what,
         "parameter count"
