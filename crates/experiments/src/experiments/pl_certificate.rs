@@ -341,17 +341,6 @@ impl RealData {
     }
 }
 
-/// What a real-data run measured (for summary.json and the tests).
-#[derive(Clone, Debug)]
-pub struct RealDataTight {
-    /// `N`.
-    pub n: usize,
-    /// The looseness at each certified iterate (`μ_tight` as an interval for Lanczos).
-    pub looseness: Vec<Looseness>,
-    /// Lanczos steps at each certified iterate (0: dense).
-    pub lanczos_steps: Vec<usize>,
-}
-
 /// The chain `μ_cert ≤ μ_tight ≤ ρ` on a real data set, as reported
 /// ([`plres_theory::pl::chain_report`] with the data set named in the claim).
 pub fn real_data_chain_report(label: &str, n: usize, loose: &[Looseness]) -> CheckReport {
@@ -377,7 +366,7 @@ fn real_data_looseness(
     iterations: u64,
     solver: Option<TightSolver>,
     out: &mut RunOutput,
-) -> Result<RealDataTight, ExperimentError> {
+) -> Result<(), ExperimentError> {
     let (key, label) = (data.key(), data.label());
     let mut set = data.load(n)?;
     let n = set.n_samples();
@@ -551,7 +540,10 @@ fn real_data_looseness(
                  (rounding level or below: the features do not separate the N = {n} images at \
                  p = {}); μ_tight, the best constant, is {:.2e}",
                 c.width,
-                loose.iter().map(|l| l.mu_tight).fold(f64::INFINITY, f64::min)
+                loose
+                    .iter()
+                    .map(|l| l.mu_tight)
+                    .fold(f64::INFINITY, f64::min)
             ),
         ));
     }
@@ -568,7 +560,10 @@ fn real_data_looseness(
         .value(format!("{key}_tight_over_cert_max"), tc.1)
         .value(
             format!("{key}_mu_tight_min"),
-            loose.iter().map(|l| l.mu_tight).fold(f64::INFINITY, f64::min),
+            loose
+                .iter()
+                .map(|l| l.mu_tight)
+                .fold(f64::INFINITY, f64::min),
         )
         .value(
             format!("{key}_mu_cert_min"),
@@ -584,11 +579,7 @@ fn real_data_looseness(
             loose.iter().filter(|l| l.conclusive).count() as u64,
         );
     }
-    Ok(RealDataTight {
-        n,
-        looseness: loose,
-        lanczos_steps: steps,
-    })
+    Ok(())
 }
 
 /// `(min, max)` of positive ratios, `(+∞, 0)` when there are none.

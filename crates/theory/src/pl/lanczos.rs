@@ -208,15 +208,7 @@ impl Lanczos {
         normalise(q0);
         let mut last = None;
         for j in 0..m {
-            {
-                let (qj, w) = (self.q.col(j), self.w.col_mut(0));
-                apply(
-                    qj.try_as_col_major().expect("Q is column-major").as_slice(),
-                    w.try_as_col_major_mut()
-                        .expect("w is column-major")
-                        .as_slice_mut(),
-                )?;
-            }
+            apply(self.q.col_as_slice(j), self.w.col_as_slice_mut(0))?;
             let a = dot(self.q.col(j), self.w.col(0));
             if !a.is_finite() {
                 return Err(TheoryError::NoConvergence {
@@ -236,14 +228,7 @@ impl Lanczos {
                     1.0,
                     Par::Seq,
                 );
-                matmul(
-                    self.w.as_mut(),
-                    Accum::Add,
-                    qk,
-                    c.as_ref(),
-                    -1.0,
-                    Par::Seq,
-                );
+                matmul(self.w.as_mut(), Accum::Add, qk, c.as_ref(), -1.0, Par::Seq);
             }
             let b = dot(self.w.col(0), self.w.col(0)).sqrt();
             self.beta.push(b);
@@ -377,7 +362,9 @@ mod tests {
         let n = 60;
         let v: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.37).sin()).collect();
         let vn: f64 = v.iter().map(|x| x * x).sum();
-        let h = Mat::from_fn(n, n, |i, j| f64::from(u8::from(i == j)) - 2.0 * v[i] * v[j] / vn);
+        let h = Mat::from_fn(n, n, |i, j| {
+            f64::from(u8::from(i == j)) - 2.0 * v[i] * v[j] / vn
+        });
         let d = Mat::from_fn(n, n, |i, j| if i == j { (i + 1) as f64 } else { 0.0 });
         let a = &h * &d * &h;
         let r = bottom_of_dense(a.as_ref(), LanczosConfig::default()).unwrap();

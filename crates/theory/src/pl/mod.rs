@@ -50,10 +50,10 @@ pub use apriori::{
 };
 pub use certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 pub use kernel::kernel_snapshot;
+pub use lanczos::{BottomEigen, Lanczos, LanczosConfig, LowerBound};
 pub use linear::{LinearCertifier, sigma_min_sq};
 pub use monitor::{Monitor, MonitorConfig, MonitorRow, MonitorSummary, monitor_reports};
 pub use snapshot::{CertificateKind, PlSnapshot};
-pub use lanczos::{BottomEigen, Lanczos, LanczosConfig, LowerBound};
 pub use tight::{
     Looseness, MAX_DENSE_DIM, MAX_FACTORED_ENTRIES, TightCertifier, TightPl, TightSolver,
     chain_report, kernel_tight,

@@ -221,9 +221,9 @@ impl Monitor {
             certifier: LinearCertifier::new(model, x.nrows())?,
             tight: if cfg.tight {
                 let n = x.nrows();
-                let solver = cfg
-                    .tight_solver
-                    .unwrap_or_else(|| TightSolver::auto(n * model.output_dim()));
+                let solver = cfg.tight_solver.unwrap_or_else(|| {
+                    TightSolver::auto(n * plres_resnet::Model::output_dim(model))
+                });
                 Some(TightCertifier::with_solver(model, n, solver)?)
             } else {
                 None

@@ -150,9 +150,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::TheoryError;
 use crate::linalg::gram_in_place;
 use crate::pl::lanczos::{BottomEigen, Lanczos, LanczosConfig};
-use crate::report::{CheckReport, Relation};
 use crate::pl::linear::{model_err, par_for};
 use crate::pl::snapshot::PlSnapshot;
+use crate::report::{CheckReport, Relation};
 
 /// Largest `N·d_out` for which `Θ` is formed densely (module docs, "size limit"); above
 /// it [`TightSolver::auto`] picks Lanczos.

@@ -513,7 +513,10 @@ fn lanczos_interval_contains_the_dense_lambda_min() {
             assert_eq!(tc.theta().nrows(), 0, "Lanczos never forms Θ");
             let b = lz.lanczos.unwrap();
             // the same tr Θ from the factors as from the dense diagonal
-            assert!((lz.trace - dense.trace).abs() <= 4.0 * n_inner(n, d, 96, depth, q) * f64::EPSILON * dense.trace);
+            assert!(
+                (lz.trace - dense.trace).abs()
+                    <= 4.0 * n_inner(n, d, 96, depth, q) * f64::EPSILON * dense.trace
+            );
             assert!(
                 lz.lambda_lower <= lambda + rounding && lambda <= lz.lambda_upper + rounding,
                 "{seed}: dense λ_min {lambda:e} outside [{:e}, {:e}] ({b:?})",
@@ -533,7 +536,10 @@ fn lanczos_interval_contains_the_dense_lambda_min() {
                 "{b:?}"
             );
             // the dense value is far from rounding, so the agreement is not trivial
-            assert!(lambda > 1e6 * rounding, "{seed}: λ_min {lambda:e} vs rounding {rounding:e}");
+            assert!(
+                lambda > 1e6 * rounding,
+                "{seed}: λ_min {lambda:e} vs rounding {rounding:e}"
+            );
         }
     }
 }
