@@ -72,7 +72,7 @@ pub struct LanczosConfig {
     /// The interval is conclusive (and Lanczos stops) when `upper − lower ≤ rel_tol·upper`.
     /// Default `1e-2` (a looseness ratio known to 1 %).
     pub rel_tol: f64,
-    /// Seed of the start vector. Default `0x1a2c_705` (any fixed value).
+    /// Seed of the start vector. Default `0x01a2_c705` (any fixed value).
     pub seed: u64,
 }
 
@@ -81,7 +81,7 @@ impl Default for LanczosConfig {
         Self {
             max_iter: 400,
             rel_tol: 1e-2,
-            seed: 0x1a2c_705,
+            seed: 0x01a2_c705,
         }
     }
 }
