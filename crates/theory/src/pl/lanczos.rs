@@ -46,10 +46,14 @@
 //! below every Ritz value while `‖r_1‖` is small. Both ends carry the caller's absolute
 //! rounding slack (`±rounding`).
 //!
-//! The interval is **conclusive** when its width is at most `rel_tol · upper` (or when the
-//! upper end is at rounding level: `λ_min = 0` to rounding); Lanczos stops there, at an
+//! The interval is **conclusive** when its width is at most `rel_tol · upper` beyond the
+//! `2·rounding` both ends carry (or when the upper end is at rounding level: `λ_min = 0` to rounding); Lanczos stops there, at an
 //! invariant subspace (`β ≈ 0`: the Ritz values are then exact eigenvalues), or after
-//! `max_iter` steps with an inconclusive interval, which callers must report as such.
+//! `max_iter` steps with an inconclusive interval, which callers must report as such. An
+//! inconclusive interval is reported as `[0, θ_1 + rounding]`, both ends theorems: before
+//! convergence `θ_1 − ‖r_1‖` often bounds a higher eigenvalue than `λ_min` (the bottom of the
+//! spectrum not reached yet — observed after 3 steps on a tangent Gram, where the residual
+//! interval excluded `λ_min`), so it is not reported.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, ColMut, Mat, MatRef, Par, Side};
@@ -69,7 +73,8 @@ pub const CHECK_EVERY: usize = 5;
 pub struct LanczosConfig {
     /// Largest number of steps (products `Av`); capped at `n`. Default 400.
     pub max_iter: usize,
-    /// The interval is conclusive (and Lanczos stops) when `upper − lower ≤ rel_tol·upper`.
+    /// The interval is conclusive (and Lanczos stops) when
+    /// `upper − lower ≤ rel_tol·upper + 2·rounding`.
     /// Default `1e-2` (a looseness ratio known to 1 %).
     pub rel_tol: f64,
     /// Seed of the start vector. Default `0x01a2_c705` (any fixed value).
@@ -94,19 +99,20 @@ pub enum LowerBound {
     Residual,
     /// `θ_1 − ‖r_1‖²/(θ_2 − ‖r_2‖ − θ_1)` (Kato–Temple with the gap to `θ_2`).
     Gap,
-    /// `0` (`A ⪰ 0`): the residual bounds were below it.
+    /// `0` (`A ⪰ 0`): the residual bounds were below it, or the interval is inconclusive.
     Zero,
 }
 
 /// The result of [`Lanczos::bottom`]: `λ_min(A) ∈ [lower, upper]` (module docs for which
-/// end is a theorem).
+/// end is a theorem; an inconclusive result has `lower = 0`).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BottomEigen {
     /// The smallest Ritz value `θ_1`.
     pub ritz: f64,
     /// `‖Ay_1 − θ_1 y_1‖` for the unit Ritz vector `y_1`.
     pub residual: f64,
-    /// Lower end: `max(bound, 0) − rounding`, clamped at 0 (module docs).
+    /// Lower end: `max(bound, 0) − rounding`, clamped at 0, when conclusive; 0 otherwise
+    /// (module docs).
     pub lower: f64,
     /// Upper end: `θ_1 + rounding`.
     pub upper: f64,
@@ -237,13 +243,11 @@ impl Lanczos {
             let breakdown = b <= 64.0 * n as f64 * f64::EPSILON * tnorm.max(f64::MIN_POSITIVE);
             let k = j + 1;
             if breakdown || k == m || k % CHECK_EVERY == 0 {
-                let res = self.ritz_interval(k, if breakdown { 0.0 } else { b }, rounding)?;
+                let res =
+                    self.ritz_interval(k, if breakdown { 0.0 } else { b }, breakdown, rounding)?;
                 last = Some(res);
                 if res.conclusive || breakdown {
-                    return Ok(BottomEigen {
-                        conclusive: true,
-                        ..res
-                    });
+                    return Ok(res);
                 }
             }
             if k < m {
@@ -256,8 +260,15 @@ impl Lanczos {
         Ok(last.expect("the last step always computes the Ritz values"))
     }
 
-    /// Ritz values of `T_k` and the interval (module docs); `b = β_{k−1}`.
-    fn ritz_interval(&self, k: usize, b: f64, rounding: f64) -> Result<BottomEigen, TheoryError> {
+    /// Ritz values of `T_k` and the interval (module docs); `b = β_{k−1}`, `exact` at an
+    /// invariant subspace.
+    fn ritz_interval(
+        &self,
+        k: usize,
+        b: f64,
+        exact: bool,
+        rounding: f64,
+    ) -> Result<BottomEigen, TheoryError> {
         let t = Mat::from_fn(k, k, |i, j| {
             if i == j {
                 self.alpha[i]
@@ -297,9 +308,18 @@ impl Lanczos {
             lower = 0.0;
             bound = LowerBound::Zero;
         }
-        let lower = (lower - rounding).max(0.0);
         let upper = theta1 + rounding;
-        let conclusive = upper - lower <= self.cfg.rel_tol * upper || upper <= 2.0 * rounding;
+        let mut lower = (lower - rounding).max(0.0);
+        // the rounding widens both ends: the tolerance applies to the rest of the width
+        let conclusive = exact
+            || upper - lower <= self.cfg.rel_tol * upper + 2.0 * rounding
+            || upper <= 2.0 * rounding;
+        if !conclusive {
+            // before convergence θ_1 − ‖r_1‖ may bound a higher eigenvalue (the bottom one
+            // not reached yet): report only what is a theorem, [0, θ_1]
+            lower = 0.0;
+            bound = LowerBound::Zero;
+        }
         Ok(BottomEigen {
             ritz: theta1,
             residual: r1,

@@ -123,8 +123,9 @@
 //! which is `λ_min` unless the start vector missed the bottom eigenvectors (probability 0
 //! for the random start; not provable by a Krylov method). [`TightPl::mu_tight`] is the
 //! upper end, [`TightPl::mu_tight_lower`] the lower one, and [`TightPl::is_conclusive`]
-//! says whether the interval met [`LanczosConfig::rel_tol`]; [`chain_report`] treats an
-//! inconclusive interval as such (VACUOUS, "inconclusive"). [`kernel_tight`] (the exact
+//! says whether the interval met [`LanczosConfig::rel_tol`] (an inconclusive one is
+//! `[0, θ_1]`, both ends theorems); [`chain_report`] treats an inconclusive interval as such
+//! (VACUOUS, "inconclusive"). [`kernel_tight`] (the exact
 //! kernel, whose `K_k` costs `N²` kernel evaluations per layer anyway) stays dense.
 //!
 //! ## Rounding
