@@ -1176,6 +1176,44 @@ mod tests {
     /// (ρ below μ_tight: a residual better than the worst direction is impossible; μ_cert
     /// above μ_tight: a certificate above the best constant is wrong); it is vacuous when
     /// μ_tight = 0 everywhere.
+    /// The vendored-MNIST case at smoke size runs end to end with `μ_tight` by Lanczos
+    /// (`N·d_out = 300`, so the run reaches the whole Krylov space: conclusive), writes its
+    /// table and figure, and its chain check holds.
+    #[test]
+    fn mnist_case_runs_at_smoke_size_with_lanczos() {
+        let c = PlCertificateConfig::for_size(Size::Smoke);
+        let dir = std::env::temp_dir().join(format!("plres-plc-mnist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ctx = RunContext::new("pl-certificate", dir.clone(), 0, Size::Smoke, false);
+        let mut out = RunOutput::default();
+        let t0 = std::time::Instant::now();
+        let lanczos = TightSolver::Lanczos(LanczosConfig::default());
+        real_data_looseness(
+            &c,
+            &ctx,
+            RealData::Mnist,
+            c.mnist_n,
+            c.mnist_iterations,
+            Some(lanczos),
+            &mut out,
+        )
+        .unwrap();
+        eprintln!("MNIST smoke case: {:.2} s", t0.elapsed().as_secs_f64());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(out.tables.len(), 1);
+        assert_eq!(out.tables[0].0, "mnist-tight");
+        assert_eq!(out.figures.len(), 1);
+        let chain = &out.checks[0];
+        assert!(chain.holds(), "{}", chain.table_row());
+        assert_eq!(out.values["mnist_n"], serde_json::json!(c.mnist_n));
+        let rows = out.tables[0].1.len();
+        assert!(rows >= 4, "{rows} certified iterates");
+        assert_eq!(
+            out.values["mnist_tight_conclusive"],
+            serde_json::json!(rows as u64)
+        );
+    }
+
     #[test]
     fn tight_chain_check_fails_on_a_broken_chain() {
         let ok = [Looseness::new(3.0, 2.0, 1.0), Looseness::new(2.0, 2.0, 2.0)];
