@@ -73,22 +73,6 @@ pub fn predicted_gd_rate(eta: f64, mu: f64) -> f64 {
     (1.0 - eta * mu / 2.0).max(0.0)
 }
 
-/// Check: the observed per-step rate is at most the predicted `1 − ημ/2`, with tolerance
-/// `n_se` standard errors of the observed rate.
-pub fn rate_report(fit: &RateFit, eta: f64, mu: f64, n_se: f64) -> CheckReport {
-    CheckReport::new(
-        format!(
-            "GD loss decays at least linearly: observed rate {:.6} ± {:.1e} per step ≤ 1 − ημ/2",
-            fit.rate, fit.rate_se
-        ),
-        "docs/theory.md §5 Convergence",
-        fit.rate,
-        predicted_gd_rate(eta, mu),
-        n_se * fit.rate_se,
-        Relation::AtMost,
-    )
-}
-
 /// The gradient-flow path-length bound `2√(L₀/μ)` (docs/theory.md §5).
 pub fn path_length_bound(l0: f64, mu: f64) -> f64 {
     2.0 * (l0 / mu).sqrt()
@@ -171,10 +155,9 @@ mod tests {
         assert!(fit.rate_se > 0.0);
         // worst single step: 0.8 e^{0.02}
         assert!((fit.worst_step_ratio - 0.8 * 0.02f64.exp()).abs() < 1e-13);
-        let ok = rate_report(&fit, 1.0, 0.5, 3.0); // predicted 0.75: observed 0.8 is slower
-        assert!(!ok.holds());
-        let ok = rate_report(&fit, 1.0, 0.3, 3.0); // predicted 0.85
-        assert!(ok.holds());
+        // predicted 0.75: observed 0.8 is slower by more than 3 se; predicted 0.85 holds
+        assert!(fit.rate > predicted_gd_rate(1.0, 0.5) + 3.0 * fit.rate_se);
+        assert!(fit.rate <= predicted_gd_rate(1.0, 0.3));
     }
 
     /// Exact GD on L(θ) = (μ/4)‖θ‖² … a quadratic with ‖∇L‖² = μL exactly:
@@ -204,6 +187,6 @@ mod tests {
         let fit = fit_linear_rate(&(0..200).map(f64::from).collect::<Vec<_>>(), &losses).unwrap();
         // rate (1 − ηa)² = 0.64 ≤ 1 − ημ/2 = 0.8
         assert!((fit.rate - 0.64).abs() < 1e-12);
-        assert!(rate_report(&fit, eta, mu, 3.0).holds());
+        assert!(fit.rate <= predicted_gd_rate(eta, mu));
     }
 }

@@ -25,7 +25,10 @@
 //!    of the outputs in the parameter metric (Euler blocks
 //!    `Θ_ij = h Σ_k k(x_i^k, x_j^k) B J_i^{k+1} (B J_j^{k+1})ᵀ`,
 //!    `J_i^{k+1} = ∂x_i^L/∂x_i^{k+1}`), so `μ_tight = (2/N) λ_min(Θ)` is the best PL
-//!    constant at `θ` and `μ_cert ≤ μ_tight ≤ ρ` ([`pl::tight`]).
+//!    constant at `θ` and `μ_cert ≤ μ_tight ≤ ρ` ([`pl::tight`]). Exact (dense `Θ`) up to
+//!    `N·d_out = 4096`; beyond, an interval `θ_1 − ‖r_1‖ (or Kato–Temple) ≤ λ_min ≤ θ_1` from
+//!    Lanczos on `v ↦ Θv` ([`pl::lanczos`]; the upper end is a theorem, the lower end holds
+//!    for the eigenvalue the smallest Ritz value `θ_1` approximates).
 //!
 //! **A-priori bound** on `‖θ‖ ≤ R`: with the kernel's admissibility constant `κ`
 //! (`‖Dθ(x)‖ ≤ κ‖θ‖_H`; Gaussian `1/σ`, Matérn 3/2 `√3/ℓ`, Matérn 5/2 `√(5/3)/ℓ`,
@@ -60,8 +63,9 @@
 //!   ([`pl::apriori`]), [`pl::PlSnapshot`] and its checks, [`pl::LinearCertifier`]
 //!   (finite width, reusable buffers, GEMM Grams and Jacobians),
 //!   [`pl::kernel_snapshot`] (infinite width), [`pl::TightCertifier`] and
-//!   [`pl::kernel_tight`] (`μ_tight` and the looseness ratios), [`pl::Monitor`] (plres-optim observer
-//!   writing metrics rows and flagging violations).
+//!   [`pl::kernel_tight`] (`μ_tight` and the looseness ratios, [`pl::chain_report`]),
+//!   [`pl::lanczos`] (the smallest eigenvalue of a PSD operator as a certified interval),
+//!   [`pl::Monitor`] (plres-optim observer writing metrics rows and flagging violations).
 //! * [`expressivity`] — `λ_min` along trajectories, separations against
 //!   `δ₀e^{−κ‖θ‖}`, Gershgorin, the necessary condition `p ≥ N`.
 //! * [`rff_bounds`] — empirical failure frequencies and the slack of the §6 bounds.

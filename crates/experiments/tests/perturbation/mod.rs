@@ -401,3 +401,28 @@ fn mnist_checks_fail_for_a_dropped_seed_or_a_run_that_did_not_learn() {
     // shuffled labels: the error does not move below its initial value
     assert!(mnist::sgd_lowers_error_report("shuffled", 0.898, 0.898 + 1.0 / 500.0).fails());
 }
+
+/// `pl-certificate` on the vendored MNIST (`μ_tight` by Lanczos, an interval): the chain
+/// `μ_cert ≤ μ_tight ≤ ρ` holds on measurements shaped like a default run (ρ two orders
+/// above a conclusive interval, μ_cert = 0); it fails when ρ is perturbed just below the
+/// interval's lower end (a residual better than the worst direction) or a certificate just
+/// above its upper end (plus rounding); and an interval from too few Lanczos steps is
+/// VACUOUS ("inconclusive"), neither holding nor failing.
+#[test]
+fn mnist_chain_check_fails_on_a_broken_chain_and_is_inconclusive_for_a_short_lanczos() {
+    use plres_theory::pl::tight::Looseness;
+    let (lo, hi, rounding) = (4.0e-5, 4.03e-5, 1e-12);
+    let at = |rho: f64, cert: f64, conclusive: bool| {
+        Looseness::with_interval(rho, lo, hi, conclusive, rounding, cert)
+    };
+    let ok = [at(3.1e-3, 0.0, true), at(1.2e-3, 0.0, true)];
+    assert!(pl::real_data_chain_report("MNIST", 450, &ok).holds());
+    let rho_low = [ok[0], at(lo * (1.0 - 1e-6), 0.0, true)];
+    assert!(pl::real_data_chain_report("MNIST", 450, &rho_low).fails());
+    let cert_high = [ok[0], at(3.1e-3, (hi + rounding) * (1.0 + 1e-6), true)];
+    assert!(pl::real_data_chain_report("MNIST", 450, &cert_high).fails());
+    let short = [at(3.1e-3, 0.0, false), at(lo * 0.5, 0.0, false)];
+    let rep = pl::real_data_chain_report("MNIST", 450, &short);
+    assert!(rep.is_vacuous(), "{}", rep.table_row());
+    assert!(rep.vacuous_reason().unwrap().contains("inconclusive"));
+}

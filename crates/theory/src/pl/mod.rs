@@ -25,15 +25,20 @@
 //!   reusable buffers;
 //! * [`kernel`] — [`kernel_snapshot`], snapshots of the infinite-width `KernelResNet`;
 //! * [`tight`] — the tight constant `μ_tight = (2/N) λ_min(Θ)` from the tangent Gram `Θ`
-//!   of the outputs (`‖G‖² = Pᵀ Θ P` exactly), [`TightCertifier`] (Euler `LinearResNet`),
-//!   [`kernel_tight`] (`KernelResNet`), and the [`Looseness`] ratios `ρ/μ_tight`,
-//!   `μ_tight/μ_cert`;
+//!   of the outputs (`‖G‖² = Pᵀ Θ P` exactly), [`TightCertifier`] (Euler `LinearResNet`;
+//!   dense `Θ` up to `N·d_out = 4096`, Lanczos on the factored `Θ` beyond),
+//!   [`kernel_tight`] (`KernelResNet`, dense), the [`Looseness`] ratios `ρ/μ_tight`,
+//!   `μ_tight/μ_cert` and the chain check [`tight::chain_report`];
+//! * [`lanczos`] — the smallest eigenvalue of a PSD operator `v ↦ Av` by Lanczos with full
+//!   reorthogonalisation, as a certified interval from the Ritz residuals (what
+//!   [`tight`] uses beyond `N·d_out = 4096`);
 //! * [`monitor`] — [`Monitor`], the plres-optim observer recording a [`MonitorRow`]
 //!   every `k` iterates and flagging violations.
 
 pub mod apriori;
 pub mod certificate;
 pub mod kernel;
+pub mod lanczos;
 pub mod linear;
 pub mod monitor;
 pub mod snapshot;
@@ -45,7 +50,11 @@ pub use apriori::{
 };
 pub use certificate::{continuous_analogue_cells, continuous_analogue_nodes, mu_cert};
 pub use kernel::kernel_snapshot;
+pub use lanczos::{BottomEigen, Lanczos, LanczosConfig, LowerBound};
 pub use linear::{LinearCertifier, sigma_min_sq};
 pub use monitor::{Monitor, MonitorConfig, MonitorRow, MonitorSummary, monitor_reports};
 pub use snapshot::{CertificateKind, PlSnapshot};
-pub use tight::{Looseness, MAX_DENSE_DIM, TightCertifier, TightPl, kernel_tight};
+pub use tight::{
+    Looseness, MAX_DENSE_DIM, MAX_FACTORED_ENTRIES, TightCertifier, TightPl, TightSolver,
+    chain_report, kernel_tight,
+};

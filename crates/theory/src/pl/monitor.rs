@@ -30,7 +30,7 @@ use crate::convergence::{gd_path_length_bound, path_length_bound};
 use crate::error::TheoryError;
 use crate::pl::linear::LinearCertifier;
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
-use crate::pl::tight::TightCertifier;
+use crate::pl::tight::{TightCertifier, TightPl, TightSolver};
 use crate::report::{CheckReport, Relation};
 
 /// Settings of a [`Monitor`].
@@ -50,10 +50,17 @@ pub struct MonitorConfig {
     pub full_checks: bool,
     /// Also compute the tight constant `μ_tight = (2/N) λ_min(Θ)` ([`crate::pl::tight`]) at
     /// every certified iterate (default false: it costs a dense `N·d_out`-square
-    /// eigenvalue problem, `O((N d_out)³)`; Euler models with `N·d_out ≤`
-    /// [`MAX_DENSE_DIM`](crate::pl::tight::MAX_DENSE_DIM) only).
+    /// eigenvalue problem, `O((N d_out)³)`, up to
+    /// [`MAX_DENSE_DIM`](crate::pl::tight::MAX_DENSE_DIM), and a Lanczos run beyond;
+    /// Euler models only). The full results, with the Lanczos interval, are in
+    /// [`Monitor::tight_results`].
     #[serde(default)]
     pub tight: bool,
+    /// The solver of `μ_tight` (default `None`: [`TightSolver::auto`], dense up to
+    /// `N·d_out = 4096`, Lanczos with the default [`LanczosConfig`](crate::pl::LanczosConfig)
+    /// beyond).
+    #[serde(default)]
+    pub tight_solver: Option<TightSolver>,
 }
 
 impl Default for MonitorConfig {
@@ -64,6 +71,7 @@ impl Default for MonitorConfig {
             stop_on_violation: false,
             full_checks: false,
             tight: false,
+            tight_solver: None,
         }
     }
 }
@@ -175,6 +183,7 @@ pub struct Monitor {
     path_length: f64,
     decrease_c: f64,
     rows: Vec<MonitorRow>,
+    tight_results: Vec<(u64, TightPl)>,
     last: Option<PlSnapshot>,
     errors: Vec<(u64, TheoryError)>,
 }
@@ -186,7 +195,7 @@ impl Monitor {
     /// # Errors
     /// [`TheoryError::InvalidParameter`] for `every = 0` or a `rel_tol` outside `[0, 1)`;
     /// as [`LinearCertifier::new`]; with [`MonitorConfig::tight`], as
-    /// [`TightCertifier::new`] (non-Euler model, `N·d_out` above the dense limit).
+    /// [`TightCertifier::new`] (non-Euler model, factors above their size limit).
     pub fn new(
         model: &LinearResNet,
         x: MatRef<'_, f64>,
@@ -211,7 +220,11 @@ impl Monitor {
         Ok(Self {
             certifier: LinearCertifier::new(model, x.nrows())?,
             tight: if cfg.tight {
-                Some(TightCertifier::new(model, x.nrows())?)
+                let n = x.nrows();
+                let solver = cfg.tight_solver.unwrap_or_else(|| {
+                    TightSolver::auto(n * plres_resnet::Model::output_dim(model))
+                });
+                Some(TightCertifier::with_solver(model, n, solver)?)
             } else {
                 None
             },
@@ -232,6 +245,7 @@ impl Monitor {
             path_length: 0.0,
             decrease_c: f64::INFINITY,
             rows: Vec::new(),
+            tight_results: Vec::new(),
             last: None,
             errors: Vec::new(),
         })
@@ -240,6 +254,12 @@ impl Monitor {
     /// The certified rows so far.
     pub fn rows(&self) -> &[MonitorRow] {
         &self.rows
+    }
+
+    /// `(iteration, μ_tight)` at every certified iterate when [`MonitorConfig::tight`] is
+    /// set: the row's `mu_tight` with its interval, rounding and Lanczos statistics.
+    pub fn tight_results(&self) -> &[(u64, TightPl)] {
+        &self.tight_results
     }
 
     /// Iterations whose row is a violation.
@@ -318,7 +338,12 @@ impl Monitor {
             None => self.certifier.evaluate(&self.model, params, x, y)?,
         };
         let mu_tight = match &mut self.tight {
-            Some(tc) => tc.evaluate(&self.model, params, x)?.mu_tight,
+            Some(tc) => {
+                let t = tc.evaluate(&self.model, params, x)?;
+                let mu = t.mu_tight;
+                self.tight_results.push((iteration, t));
+                mu
+            }
             None => f64::NAN,
         };
         if self.l0.is_nan() {

@@ -355,10 +355,24 @@ fn singular_output_map_and_typed_errors() {
         Err(TheoryError::Unsupported { .. })
     ));
     let big = linear_net(&mut rng, 0, 2, 8, 2, 0.5, false, None);
-    assert!(matches!(
-        TightCertifier::new(&big, plres_theory::pl::MAX_DENSE_DIM),
-        Err(TheoryError::TooLarge { size, .. }) if size == 2 * plres_theory::pl::MAX_DENSE_DIM
-    ));
+    {
+        use plres_theory::pl::{LanczosConfig, MAX_DENSE_DIM, MAX_FACTORED_ENTRIES, TightSolver};
+        assert!(matches!(
+            TightCertifier::with_solver(&big, MAX_DENSE_DIM, TightSolver::Dense),
+            Err(TheoryError::TooLarge { size, .. }) if size == 2 * MAX_DENSE_DIM
+        ));
+        // beyond the dense limit `new` picks Lanczos; its factors have their own limit
+        assert_eq!(TightSolver::auto(MAX_DENSE_DIM), TightSolver::Dense);
+        assert!(matches!(
+            TightSolver::auto(MAX_DENSE_DIM + 1),
+            TightSolver::Lanczos(_)
+        ));
+        let n = 2 * MAX_DENSE_DIM; // L·(N·d_out·d + N²) = 2·(4N + N²) > 2²⁶
+        assert!(matches!(
+            TightCertifier::with_solver(&big, n, TightSolver::Lanczos(LanczosConfig::default())),
+            Err(TheoryError::TooLarge { size, max, .. }) if size == 2 * (4 * n + n * n) && max == MAX_FACTORED_ENTRIES
+        ));
+    }
     let mut tc = TightCertifier::new(&big, 4).unwrap();
     let x5 = separated_points(&mut rng, 5, 2, 0.8);
     assert!(matches!(
@@ -469,4 +483,120 @@ fn monitor_records_mu_tight() {
     assert!(row.mu_cert <= tight.mu_tight + tight.rounding, "{row:?}");
     assert!(tight.mu_tight <= row.rho + tight.rounding, "{row:?}");
     assert!(row.csv_line().ends_with(&format!(",{:e}", row.mu_tight)));
+}
+
+/// **Claim** (pl::tight, "Lanczos"; pl::lanczos): the Lanczos interval of the factored `Θ`
+/// contains the dense `λ_min(Θ)` — the upper end is the smallest Ritz value `θ_1 ≥ λ_min`
+/// and `|λ_min − θ_1| ≤ ‖r_1‖` (the residual bound; the eigenvalue `θ_1` approximates is
+/// `λ_min` here, which the dense solver confirms), both to `rounding` (module docs,
+/// "Rounding", in `λ` units `N/2 · TightPl::rounding`). A conclusive interval meets its
+/// relative tolerance; with `max_iter = N·d_out` the Krylov space is everything and the
+/// Ritz value is the eigenvalue to rounding. Sizes `N·d_out ≤ 4096` (so the dense solver
+/// runs), three feature maps, with `A` and `B`.
+#[test]
+fn lanczos_interval_contains_the_dense_lambda_min() {
+    use plres_theory::pl::{LanczosConfig, TightSolver};
+    for (seed, kind, embed, d_out, n) in [
+        (31u64, 0u8, false, None, 30usize),
+        (32, 1, true, Some(2), 60),
+        (33, 2, false, Some(3), 40),
+    ] {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let (d, depth) = (3, 4);
+        let q = d_out.unwrap_or(d);
+        let net = linear_net(&mut rng, kind, d, 96, depth, 0.5, embed, d_out);
+        let x = separated_points(&mut rng, n, net.input_dim(), 0.6);
+        let dense = TightCertifier::with_solver(&net, n, TightSolver::Dense)
+            .unwrap()
+            .evaluate(&net, net.params(), x.as_ref())
+            .unwrap();
+        assert!(dense.lanczos.is_none() && dense.is_conclusive());
+        let half_n = n as f64 / 2.0;
+        let rounding = half_n * dense.rounding;
+        let lambda = dense.lambda_min;
+        for cfg in [
+            LanczosConfig::default(),
+            LanczosConfig {
+                max_iter: n * q,
+                rel_tol: 1e-12,
+                seed: 5,
+            },
+        ] {
+            let mut tc = TightCertifier::with_solver(&net, n, TightSolver::Lanczos(cfg)).unwrap();
+            let lz = tc.evaluate(&net, net.params(), x.as_ref()).unwrap();
+            assert_eq!(tc.theta().nrows(), 0, "Lanczos never forms Θ");
+            let b = lz.lanczos.unwrap();
+            // the same tr Θ from the factors as from the dense diagonal
+            assert!(
+                (lz.trace - dense.trace).abs()
+                    <= 4.0 * n_inner(n, d, 96, depth, q) * f64::EPSILON * dense.trace
+            );
+            assert!(
+                lz.lambda_lower <= lambda + rounding && lambda <= lz.lambda_upper + rounding,
+                "{seed}: dense λ_min {lambda:e} outside [{:e}, {:e}] ({b:?})",
+                lz.lambda_lower,
+                lz.lambda_upper
+            );
+            assert!(
+                (b.ritz - lambda).abs() <= b.residual + 2.0 * rounding,
+                "{seed}: |θ_1 − λ_min| = {:e} > ‖r_1‖ = {:e}",
+                (b.ritz - lambda).abs(),
+                b.residual
+            );
+            assert!(b.ritz >= lambda - rounding, "Ritz value below λ_min: {b:?}");
+            assert!(lz.is_conclusive(), "{seed}: {b:?}");
+            assert!(
+                lz.lambda_upper - lz.lambda_lower <= cfg.rel_tol * lz.lambda_upper + 2.0 * rounding,
+                "{b:?}"
+            );
+            // the dense value is far from rounding, so the agreement is not trivial
+            assert!(
+                lambda > 1e4 * rounding,
+                "{seed}: λ_min {lambda:e} vs rounding {rounding:e}"
+            );
+        }
+    }
+}
+
+/// **Claim** (pl::lanczos, "conclusive"; pl::tight::chain_report): a Lanczos run stopped
+/// after too few steps gives a valid but wide interval, flagged inconclusive, and the
+/// chain check `μ_cert ≤ μ_tight ≤ ρ` then reports VACUOUS ("inconclusive") instead of a
+/// verdict; the converged run on the same `θ` gives a verdict that holds.
+#[test]
+fn too_few_lanczos_steps_are_inconclusive() {
+    use plres_theory::pl::tight::{Looseness, chain_report};
+    use plres_theory::pl::{LanczosConfig, TightSolver};
+    let mut rng = ChaCha8Rng::seed_from_u64(41);
+    let (n, d, p, depth) = (50, 3, 96, 4);
+    let net = linear_net(&mut rng, 0, d, p, depth, 0.5, false, None);
+    let x = separated_points(&mut rng, n, d, 0.6);
+    let y = random_mat(&mut rng, n, d, 1.0);
+    let snap = LinearCertifier::new(&net, n)
+        .unwrap()
+        .evaluate(&net, net.params(), x.as_ref(), y.as_ref())
+        .unwrap();
+    let run = |max_iter: usize| {
+        let cfg = LanczosConfig {
+            max_iter,
+            ..Default::default()
+        };
+        TightCertifier::with_solver(&net, n, TightSolver::Lanczos(cfg))
+            .unwrap()
+            .evaluate(&net, net.params(), x.as_ref())
+            .unwrap()
+    };
+    let short = run(3);
+    assert!(!short.is_conclusive(), "{:?}", short.lanczos);
+    assert_eq!(short.lanczos.unwrap().iterations, 3);
+    let full = run(n * d);
+    assert!(full.is_conclusive(), "{:?}", full.lanczos);
+    // the inconclusive interval is [0, θ_1]: both ends theorems, so it contains the
+    // converged value
+    assert_eq!(short.lambda_lower, 0.0);
+    assert!(full.lambda_lower <= short.lambda_upper);
+    let rep = chain_report(&[Looseness::of(&snap, &short)]);
+    assert!(rep.is_vacuous(), "{}", rep.table_row());
+    assert!(rep.vacuous_reason().unwrap().contains("inconclusive"));
+    let rep = chain_report(&[Looseness::of(&snap, &full)]);
+    assert!(rep.holds(), "{}", rep.table_row());
 }
