@@ -151,6 +151,10 @@ fn smallest_width(required: f64, ok: impl Fn(f64) -> bool) -> Result<usize, Boun
             return Err(BoundError::TooManyFeatures { required });
         }
     }
+    // p ≤ 2⁵³ is an integer; on a target whose usize is narrower it may still not fit
+    if p > usize::MAX as f64 {
+        return Err(BoundError::TooManyFeatures { required });
+    }
     Ok(p as usize)
 }
 
