@@ -475,7 +475,12 @@ fn uniform_grid_sizes_are_checked() {
     // Valid grids keep their closed form t_k = t0 + k h, last point exactly t1, in both
     // directions (1/8 is a power of two: every point is exact).
     let g = Grid::uniform(1.0, 2.0, 8).unwrap();
-    assert!(g.times().iter().enumerate().all(|(k, &t)| t == 1.0 + k as f64 / 8.0));
+    assert!(
+        g.times()
+            .iter()
+            .enumerate()
+            .all(|(k, &t)| t == 1.0 + k as f64 / 8.0)
+    );
     let back = Grid::uniform(2.0, 1.0, 8).unwrap();
     assert_eq!(back.times(), g.reversed().times());
 }

@@ -25,6 +25,9 @@
 //!
 //! All functions validate their arguments and return [`BoundError`] for `n = 0`,
 //! `λ ≤ 0`, `δ ∉ (0, 1)`, non-finite values, etc. Probabilities are capped at 1.
+//! A width is returned up to `2⁵³` (beyond, [`BoundError::TooManyFeatures`]); one above
+//! [`MAX_FEATURES`](crate::MAX_FEATURES) is a valid answer to the question but cannot be
+//! sampled: the constructors refuse it with [`RffError::TooLarge`](crate::RffError::TooLarge).
 
 use crate::error::BoundError;
 

@@ -106,7 +106,9 @@ pub enum RffError {
     /// A map too large to build: more than [`MAX_FEATURES`](crate::MAX_FEATURES)
     /// features, or more than [`MAX_WEIGHTS`](crate::MAX_WEIGHTS) weight entries (also
     /// when their count overflows `usize`).
-    #[error("a feature map with p = {p} features on R^{d} is too large: its {what} exceed the maximum {limit}")]
+    #[error(
+        "a feature map with p = {p} features on R^{d} is too large: its {what} exceed the maximum {limit}"
+    )]
     TooLarge {
         /// Input dimension.
         d: usize,
