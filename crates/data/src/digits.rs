@@ -11,7 +11,7 @@ use std::path::Path;
 
 use faer::Mat;
 
-use crate::io_util::decode_maybe_gzip;
+use crate::io_util::{Cap, decode_maybe_gzip, read_maybe_gzip};
 use crate::{DataError, Dataset, Targets};
 
 /// The vendored `data/digits.csv.gz`, compiled into the crate.
@@ -29,6 +29,19 @@ pub const DIGITS_N_CLASSES: usize = 10;
 /// Samples per class `0..=9`, counted in the vendored file (sum 1797).
 pub const DIGITS_CLASS_COUNTS: [usize; 10] = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180];
 
+/// Most bytes a CSV file read by path may hold, on disk and after decompression: 64 MiB.
+/// The vendored digits file inflates to 265 kB (147 bytes a sample), so the full UCI set
+/// (5620 samples) is about 0.8 MB: the maximum is 80 times any digits file, and a small
+/// gzip file that would inflate to gigabytes is refused after inflating 64 MiB
+/// ([`DataError::TooLarge`]).
+pub const MAX_CSV_BYTES: u64 = 64 << 20;
+
+/// The cap CSV files are read and inflated under.
+const CSV_CAP: Cap = Cap {
+    limit: MAX_CSV_BYTES,
+    name: "MAX_CSV_BYTES",
+};
+
 /// The embedded digits: `x` is `1797 × 64` with the raw pixel counts `0..=16` (no
 /// scaling: see [`crate::Standardizer`]), `y` the labels `0..=9` (10 classes).
 ///
@@ -41,7 +54,11 @@ pub const DIGITS_CLASS_COUNTS: [usize; 10] = [178, 182, 177, 183, 181, 182, 181,
 /// # Ok::<(), plres_data::DataError>(())
 /// ```
 pub fn load_digits() -> Result<Dataset, DataError> {
-    let bytes = decode_maybe_gzip(DIGITS_CSV_GZ.to_vec(), Path::new(DIGITS_EMBEDDED_NAME))?;
+    let bytes = decode_maybe_gzip(
+        DIGITS_CSV_GZ.to_vec(),
+        Path::new(DIGITS_EMBEDDED_NAME),
+        CSV_CAP,
+    )?;
     parse_labelled_csv(
         &bytes,
         Path::new(DIGITS_EMBEDDED_NAME),
@@ -52,9 +69,14 @@ pub fn load_digits() -> Result<Dataset, DataError> {
 
 /// Reads a digits file in the same format (`.csv` or `.csv.gz`, gzip detected by the
 /// magic bytes `1f 8b`): 64 features then a label in `0..10` per line.
+///
+/// # Errors
+/// [`DataError::Io`]; [`DataError::TooLarge`] for a file, or a decompressed stream, above
+/// [`MAX_CSV_BYTES`] (a compressed stream is inflated at most one byte past it);
+/// [`DataError::Gzip`]; the errors of [`parse_labelled_csv`].
 pub fn load_digits_from_path(path: impl AsRef<Path>) -> Result<Dataset, DataError> {
     let path = path.as_ref();
-    let bytes = crate::io_util::read_maybe_gzip(path)?;
+    let bytes = read_maybe_gzip(path, CSV_CAP)?;
     parse_labelled_csv(&bytes, path, DIGITS_N_FEATURES, DIGITS_N_CLASSES)
 }
 

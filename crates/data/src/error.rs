@@ -119,6 +119,37 @@ pub enum DataError {
         offset: u64,
     },
 
+    /// A file, the data its header announces, or the stream it inflates to is larger
+    /// than the reader accepts ([`crate::MAX_IDX_BYTES`], [`crate::MAX_CSV_BYTES`]).
+    /// Checked before the data are read or inflated in full: a small gzip file that
+    /// inflates to gigabytes is refused after inflating at most one byte past the limit.
+    #[error(
+        "{}: {what} {size} bytes, more than the maximum of {limit} bytes ({limit_name})",
+        file.display()
+    )]
+    TooLarge {
+        /// The file.
+        file: PathBuf,
+        /// Whose size, in words (`"the header announces"`, `"the file holds"`,
+        /// `"the stream inflates to at least"`).
+        what: &'static str,
+        /// The size found (or announced, or reached when inflation stopped).
+        size: u64,
+        /// The maximum.
+        limit: u64,
+        /// The public constant documenting the maximum.
+        limit_name: &'static str,
+    },
+
+    /// The matrix a file describes could not be allocated.
+    #[error("{}: cannot allocate {bytes} bytes for its data: out of memory", file.display())]
+    OutOfMemory {
+        /// The file.
+        file: PathBuf,
+        /// Bytes asked for.
+        bytes: u64,
+    },
+
     /// A dataset file announces a zero dimension (no samples or no features); with a
     /// huge other dimension this would describe an empty matrix with billions of rows
     /// or columns.

@@ -18,6 +18,7 @@ use std::io::{Read, Write};
 use std::path::Path;
 
 use crate::DataError;
+use crate::io_util::{Cap, GZIP_MAGIC, read_capped};
 
 /// Magic number of a `u8` IDX file with 3 dimensions (images `n × rows × cols`).
 pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
@@ -25,6 +26,23 @@ pub const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
 pub const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 /// IDX type code of unsigned bytes.
 pub const IDX_TYPE_U8: u8 = 0x08;
+
+/// Most data bytes (`Π dims`) an IDX file may announce: 1 GiB. The largest MNIST-format
+/// set in use, EMNIST ByClass (697 932 images of 28×28, 547 MB), fits; an image file
+/// becomes an `f64` matrix 8 times its size ([`crate::load_idx_pair`]). A header that
+/// announces more is refused before any data are read or inflated, and a file (raw or
+/// compressed) longer than [`MAX_IDX_FILE_BYTES`] before it is read.
+pub const MAX_IDX_BYTES: u64 = 1 << 30;
+
+/// Most bytes an IDX file may hold on disk: [`MAX_IDX_BYTES`] plus 1/16 for the header
+/// and for gzip's overhead on incompressible data (stored blocks add 5 bytes per 64 KiB).
+pub const MAX_IDX_FILE_BYTES: u64 = MAX_IDX_BYTES + MAX_IDX_BYTES / 16;
+
+/// The cap [`read_idx`] reads files under.
+const IDX_FILE_CAP: Cap = Cap {
+    limit: MAX_IDX_FILE_BYTES,
+    name: "MAX_IDX_FILE_BYTES",
+};
 
 /// Which IDX file is expected: decides the accepted magic number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +127,7 @@ struct Header {
 ///
 /// # Errors
 /// [`DataError::Truncated`] when `bytes` ends inside the header, [`DataError::BadMagic`],
-/// [`DataError::DimensionOverflow`].
+/// [`DataError::DimensionOverflow`], [`DataError::TooLarge`] above [`MAX_IDX_BYTES`].
 fn parse_header(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<Header, DataError> {
     let len = bytes.len() as u64;
     let truncated = |needed: u64| DataError::Truncated {
@@ -145,6 +163,13 @@ fn parse_header(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<Header, Data
     for &d in &dims {
         product = product.checked_mul(u64::from(d)).ok_or_else(overflow)?;
     }
+    if product > MAX_IDX_BYTES {
+        let cap = Cap {
+            limit: MAX_IDX_BYTES,
+            name: "MAX_IDX_BYTES",
+        };
+        return Err(cap.exceeded(file, "the header announces", product));
+    }
     let needed = (header_len as u64)
         .checked_add(product)
         .ok_or_else(overflow)?;
@@ -160,8 +185,9 @@ fn parse_header(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<Header, Data
 ///
 /// # Errors
 /// [`DataError::Truncated`] (header or data cut short), [`DataError::BadMagic`],
-/// [`DataError::DimensionOverflow`], [`DataError::TrailingBytes`] (bytes after the data
-/// the dimensions announce).
+/// [`DataError::DimensionOverflow`], [`DataError::TooLarge`] (a header announcing more
+/// than [`MAX_IDX_BYTES`]), [`DataError::TrailingBytes`] (bytes after the data the
+/// dimensions announce).
 pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
     let Header {
         dims,
@@ -194,23 +220,28 @@ pub fn parse_idx(bytes: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, D
 
 /// Reads an IDX file, raw or gzip-compressed (detected by the magic `1f 8b`).
 ///
-/// A compressed stream is inflated header first, then only up to one byte past the
-/// length the header announces: memory stays bounded by the announced size (itself
-/// bounded by what a truncated stream can back), whatever the stream would inflate to.
+/// A file longer than [`MAX_IDX_FILE_BYTES`] is refused before it is read. A compressed
+/// stream is inflated header first (a header announcing more than [`MAX_IDX_BYTES`] is
+/// refused there), then only up to one byte past the length the header announces: memory
+/// stays bounded by the announced size, whatever the stream would inflate to.
 ///
 /// # Errors
-/// [`DataError::Io`], [`DataError::Gzip`], [`DataError::TrailingData`] (a compressed
-/// stream longer than announced), and the errors of [`parse_idx`].
+/// [`DataError::Io`], [`DataError::TooLarge`], [`DataError::Gzip`],
+/// [`DataError::TrailingData`] (a compressed stream longer than announced), and the
+/// errors of [`parse_idx`].
 pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataError> {
     let path = path.as_ref();
-    let raw = std::fs::read(path).map_err(|source| DataError::Io {
-        file: path.to_path_buf(),
-        source,
-    })?;
-    if !raw.starts_with(&crate::io_util::GZIP_MAGIC) {
-        return parse_idx(&raw, path, kind);
+    let raw = read_capped(path, IDX_FILE_CAP)?;
+    decode_idx(&raw, path, kind)
+}
+
+/// [`parse_idx`] of `raw`, inflated first (as [`read_idx`] describes) if it starts with
+/// the gzip magic. `file` names the source in errors.
+pub(crate) fn decode_idx(raw: &[u8], file: &Path, kind: IdxKind) -> Result<IdxArray, DataError> {
+    if !raw.starts_with(&GZIP_MAGIC) {
+        return parse_idx(raw, file, kind);
     }
-    let mut stream = flate2::read::MultiGzDecoder::new(&raw[..]);
+    let mut stream = flate2::read::MultiGzDecoder::new(raw);
     let mut bytes = Vec::new();
     // `read_to_end` appends every byte read before an error, so `bytes.len()` is the
     // decompressed offset at which the stream failed.
@@ -220,7 +251,7 @@ pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataE
             .take(more)
             .read_to_end(bytes)
             .map_err(|source| DataError::Gzip {
-                file: path.to_path_buf(),
+                file: file.to_path_buf(),
                 offset: bytes.len() as u64,
                 source,
             })
@@ -229,15 +260,16 @@ pub fn read_idx(path: impl AsRef<Path>, kind: IdxKind) -> Result<IdxArray, DataE
     if let [_, _, _, ndims] = bytes[..] {
         inflate(&mut bytes, 4 + 4 * u64::from(ndims))?;
     }
-    let needed = parse_header(&bytes, path, kind)?.needed;
+    // refuses a header announcing more than MAX_IDX_BYTES before the data are inflated
+    let needed = parse_header(&bytes, file, kind)?.needed;
     inflate(&mut bytes, needed.saturating_add(1))?;
     if bytes.len() as u64 > needed {
         return Err(DataError::TrailingData {
-            file: path.to_path_buf(),
+            file: file.to_path_buf(),
             offset: needed,
         });
     }
-    parse_idx(&bytes, path, kind)
+    parse_idx(&bytes, file, kind)
 }
 
 /// Writes `array` as an IDX file at `path`, gzip-compressed when `gzip` is `true`

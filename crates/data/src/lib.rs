@@ -22,6 +22,9 @@
 //! Every random draw comes from an explicitly passed generator or seed
 //! (`rand_chacha`), and everything a file or a user can get wrong is a
 //! [`DataError`] naming the file and the byte or line; file content never panics.
+//! Memory is bounded by the data a file holds: sizes a header announces are checked
+//! against the file and against [`MAX_IDX_BYTES`], CSV files (raw or inflated) against
+//! [`MAX_CSV_BYTES`], and a gzip stream is never inflated past what its format allows.
 //!
 //! ## Module map
 //! - [`dataset`] — [`Dataset`], [`Targets`] (regression / classes; the workspace's one
@@ -60,11 +63,13 @@ pub mod synthetic;
 
 pub use dataset::{Dataset, Targets, TargetsRef, one_hot};
 pub use digits::{
-    DIGITS_CLASS_COUNTS, DIGITS_N_CLASSES, DIGITS_N_FEATURES, DIGITS_N_SAMPLES, load_digits,
-    load_digits_from_path, parse_labelled_csv,
+    DIGITS_CLASS_COUNTS, DIGITS_N_CLASSES, DIGITS_N_FEATURES, DIGITS_N_SAMPLES, MAX_CSV_BYTES,
+    load_digits, load_digits_from_path, parse_labelled_csv,
 };
 pub use error::{DataError, Location};
-pub use idx::{IdxArray, IdxKind, parse_idx, read_idx, write_idx};
+pub use idx::{
+    IdxArray, IdxKind, MAX_IDX_BYTES, MAX_IDX_FILE_BYTES, parse_idx, read_idx, write_idx,
+};
 pub use mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, load_fashion_mnist, load_idx_pair};
 pub use mnist10k::{
     MNIST10K_CLASS_COUNTS, MNIST10K_N_SAMPLES, MNIST10K_N_TEST, MNIST10K_N_TRAIN,

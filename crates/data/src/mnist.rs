@@ -12,8 +12,6 @@
 
 use std::path::{Path, PathBuf};
 
-use faer::Mat;
-
 use crate::idx::{IdxKind, read_idx};
 use crate::{DataError, Dataset, Location, Targets};
 
@@ -61,7 +59,9 @@ impl MnistSplit {
 /// The file errors of [`read_idx`]; [`DataError::ZeroDimension`] when the image file
 /// announces no images, rows or columns; [`DataError::CountMismatch`] when the two files
 /// disagree on `n`; [`DataError::LabelOutOfRange`] (with the label's byte offset) for a
-/// label `≥ n_classes`.
+/// label `≥ n_classes`; [`DataError::TooLarge`] for a file above
+/// [`MAX_IDX_BYTES`](crate::MAX_IDX_BYTES) (see [`read_idx`]); [`DataError::OutOfMemory`]
+/// when the `f64` matrix (8 bytes per pixel) cannot be allocated.
 pub fn load_idx_pair(
     images: impl AsRef<Path>,
     labels: impl AsRef<Path>,
@@ -106,7 +106,7 @@ pub fn load_idx_pair(
     }
     // Non-zero and backed by the file's bytes (checked by `read_idx`): no overflow.
     let d = rows * cols;
-    let x = Mat::from_fn(n, d, |i, j| f64::from(img.data[i * d + j]) / 255.0);
+    let x = crate::io_util::pixels(n, d, &img.data, images)?;
     Ok(Dataset {
         x,
         y: Targets::Classes {

@@ -23,8 +23,7 @@ use std::path::Path;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::idx::{IdxKind, parse_idx};
-use crate::io_util::decode_maybe_gzip;
+use crate::idx::{IdxKind, decode_idx};
 use crate::mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, load_fashion_mnist};
 use crate::{DataError, Dataset, Location, Targets};
 
@@ -66,16 +65,8 @@ pub const MNIST10K_N_TEST: usize = 2_000;
 /// ```
 pub fn load_mnist10k() -> Result<Dataset, DataError> {
     let [img_name, lab_name] = MNIST10K_EMBEDDED_NAMES.map(Path::new);
-    let img = parse_idx(
-        &decode_maybe_gzip(MNIST10K_IMAGES_GZ.to_vec(), img_name)?,
-        img_name,
-        IdxKind::Images,
-    )?;
-    let lab = parse_idx(
-        &decode_maybe_gzip(MNIST10K_LABELS_GZ.to_vec(), lab_name)?,
-        lab_name,
-        IdxKind::Labels,
-    )?;
+    let img = decode_idx(MNIST10K_IMAGES_GZ, img_name, IdxKind::Images)?;
+    let lab = decode_idx(MNIST10K_LABELS_GZ, lab_name, IdxKind::Labels)?;
     let n = img.dims[0];
     if lab.dims[0] != n {
         return Err(DataError::CountMismatch {
@@ -98,7 +89,7 @@ pub fn load_mnist10k() -> Result<Dataset, DataError> {
         labels.push(usize::from(l));
     }
     let d = img.dims[1] * img.dims[2];
-    let x = faer::Mat::from_fn(n, d, |i, j| f64::from(img.data[i * d + j]) / 255.0);
+    let x = crate::io_util::pixels(n, d, &img.data, img_name)?;
     Dataset::new(
         x,
         Targets::Classes {

@@ -293,6 +293,106 @@ fn idx_gzip_inflating_past_its_header_stops_at_the_announced_size() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+/// `len` zero bytes after `head`, gzip-compressed (fast level: a few hundred ms for
+/// 80 MB, about 1/1000 of it on disk); nothing large is committed.
+fn gzip_bomb(head: &[u8], len: usize) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    enc.write_all(head).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = len;
+    while left > 0 {
+        let k = left.min(zeros.len());
+        enc.write_all(&zeros[..k]).unwrap();
+        left -= k;
+    }
+    enc.finish().unwrap()
+}
+
+/// Issue 19, case 2: an IDX header that announces more than `MAX_IDX_BYTES` (here
+/// 2¹⁴ × 2⁸ × 2⁹ = 2 GiB) is refused as soon as the header is read, before the 50 MB of
+/// zeros behind it are inflated; before the fix the reader inflated whatever the stream
+/// held (up to ~1000× the file) and only then reported truncation. The pair loader
+/// reports the same error.
+#[test]
+fn idx_header_announcing_more_than_the_maximum_is_refused_before_inflating() {
+    let dir = scratch("idx-huge-header");
+    let path = dir.join("huge.idx.gz");
+    let header = [0, 0, 8, 3, 0, 0, 0x40, 0, 0, 0, 1, 0, 0, 0, 2, 0];
+    std::fs::write(&path, gzip_bomb(&header, 50 << 20)).unwrap();
+    let announced = 1u64 << 31;
+    match read_idx(&path, IdxKind::Images) {
+        Err(e @ DataError::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (announced, MAX_IDX_BYTES));
+            let msg = e.to_string();
+            assert!(
+                msg.contains("huge.idx.gz") && msg.contains(&announced.to_string()),
+                "{msg}"
+            );
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    let labels = dir.join("labels.idx");
+    std::fs::write(&labels, [0, 0, 8, 1, 0, 0, 0, 0]).unwrap();
+    assert!(matches!(
+        load_idx_pair(&path, &labels, 10),
+        Err(DataError::TooLarge { size, .. }) if size == announced
+    ));
+    // The same header uncompressed, in memory.
+    assert!(matches!(
+        parse_idx(&header, Path::new("huge.idx"), IdxKind::Images),
+        Err(DataError::TooLarge { size, .. }) if size == announced
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A raw file longer than the maximum is refused from its length, before it is read
+/// (sparse files: nothing is written to disk).
+#[test]
+fn files_longer_than_the_maximum_are_refused_unread() {
+    let dir = scratch("sparse");
+    let idx = dir.join("big.idx");
+    let f = std::fs::File::create(&idx).unwrap();
+    f.set_len(MAX_IDX_FILE_BYTES + 1).unwrap();
+    assert!(matches!(
+        read_idx(&idx, IdxKind::AnyU8),
+        Err(DataError::TooLarge { size, limit, .. })
+            if (size, limit) == (MAX_IDX_FILE_BYTES + 1, MAX_IDX_FILE_BYTES)
+    ));
+    let csv = dir.join("big.csv");
+    let f = std::fs::File::create(&csv).unwrap();
+    f.set_len(MAX_CSV_BYTES + 1).unwrap();
+    assert!(matches!(
+        load_digits_from_path(&csv),
+        Err(DataError::TooLarge { size, limit, .. })
+            if (size, limit) == (MAX_CSV_BYTES + 1, MAX_CSV_BYTES)
+    ));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// Issue 19, case 2: a gzipped CSV (80 MB of zero bytes, ~80 kB compressed) is inflated
+/// at most one byte past `MAX_CSV_BYTES` and refused with an error naming the file and
+/// the limit; before the fix it was inflated in full (any size) before parsing.
+#[test]
+fn csv_gzip_bomb_is_refused_at_the_maximum() {
+    let dir = scratch("csv-bomb");
+    let path = dir.join("bomb.csv.gz");
+    let bomb = gzip_bomb(b"", 80 << 20);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    std::fs::write(&path, &bomb).unwrap();
+    match load_digits_from_path(&path) {
+        Err(e @ DataError::TooLarge { size, limit, .. }) => {
+            assert_eq!((size, limit), (MAX_CSV_BYTES + 1, MAX_CSV_BYTES));
+            let msg = e.to_string();
+            assert!(
+                msg.contains("bomb.csv.gz") && msg.contains("MAX_CSV_BYTES"),
+                "{msg}"
+            );
+        }
+        other => panic!("expected TooLarge, got {other:?}"),
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[test]
 fn fashion_mnist_loader_reads_raw_and_gzip_names() {
     let dir = scratch("fashion");

@@ -34,6 +34,22 @@ pub enum OdeError {
         /// The offending point.
         value: f64,
     },
+    /// A uniform grid with more steps than [`Grid::MAX_UNIFORM_STEPS`](crate::Grid::MAX_UNIFORM_STEPS).
+    #[error("a uniform grid of {n_steps} steps is longer than the maximum {max}")]
+    GridTooLong {
+        /// Number of steps asked for.
+        n_steps: usize,
+        /// The maximum.
+        max: usize,
+    },
+    /// An allocation sized by user input failed.
+    #[error("cannot allocate {bytes} bytes for the {what}")]
+    OutOfMemory {
+        /// What was being allocated.
+        what: &'static str,
+        /// Its size in bytes.
+        bytes: usize,
+    },
     /// A requested output time lies outside the integration interval.
     #[error("output time {index} = {time} lies outside [{t0}, {t1}]")]
     OutputTimeOutOfRange {

@@ -44,18 +44,60 @@ impl Grid {
         Ok(Grid { times })
     }
 
+    /// Most steps [`Grid::uniform`] builds: `2²⁷` (its `2²⁷ + 1` points take 1 GiB).
+    /// Every solve on a grid also stores or recomputes at least one `N×d` state per step,
+    /// so a longer uniform grid would not fit in the memory of the machines plres targets;
+    /// an explicit longer grid can still be given to [`Grid::new`].
+    pub const MAX_UNIFORM_STEPS: usize = 1 << 27;
+
     /// `n_steps` equal steps from `t0` to `t1`: `t_k = t0 + k (t1 − t0)/n` (the last point is
     /// exactly `t1`).
     ///
+    /// The ends and the step count are checked before anything is allocated, and the
+    /// points are allocated fallibly: no input makes this panic or abort.
+    ///
+    /// ```
+    /// use plres_ode::{Grid, OdeError};
+    /// assert_eq!(Grid::uniform(0.0, 1.0, 4).unwrap().times(), &[0.0, 0.25, 0.5, 0.75, 1.0]);
+    /// assert!(matches!(
+    ///     Grid::uniform(0.0, 1.0, usize::MAX),
+    ///     Err(OdeError::GridTooLong { .. }),
+    /// ));
+    /// ```
+    ///
     /// # Errors
-    /// `n_steps == 0`, non-finite ends or `t0 == t1`, as in [`Grid::new`].
+    /// [`OdeError::GridTooShort`] for `n_steps == 0`; [`OdeError::InvalidInterval`] for
+    /// non-finite ends, `t0 == t1`, or a span `t1 − t0` that overflows to infinity;
+    /// [`OdeError::GridTooLong`] above [`Grid::MAX_UNIFORM_STEPS`];
+    /// [`OdeError::OutOfMemory`] if the points cannot be allocated;
+    /// [`OdeError::GridNotMonotone`] when the step is too small for the points to stay
+    /// distinct in `f64` (e.g. `t1 − t0` below `n_steps` ulps of `t0`).
     pub fn uniform(t0: f64, t1: f64, n_steps: usize) -> Result<Self, OdeError> {
         if n_steps == 0 {
             return Err(OdeError::GridTooShort { len: 1 });
         }
-        let h = (t1 - t0) / n_steps as f64;
-        let mut times: Vec<f64> = (0..=n_steps).map(|k| t0 + k as f64 * h).collect();
-        times[n_steps] = t1;
+        let span = t1 - t0;
+        if !t0.is_finite() || !t1.is_finite() || !span.is_finite() || span == 0.0 {
+            return Err(OdeError::InvalidInterval { t0, t1 });
+        }
+        if n_steps > Self::MAX_UNIFORM_STEPS {
+            return Err(OdeError::GridTooLong {
+                n_steps,
+                max: Self::MAX_UNIFORM_STEPS,
+            });
+        }
+        // n_steps ≤ 2²⁷: the point count and the byte count below cannot overflow
+        let points = n_steps + 1;
+        let mut times: Vec<f64> = Vec::new();
+        times
+            .try_reserve_exact(points)
+            .map_err(|_| OdeError::OutOfMemory {
+                what: "grid points",
+                bytes: points * std::mem::size_of::<f64>(),
+            })?;
+        let h = span / n_steps as f64;
+        times.extend((0..n_steps).map(|k| t0 + k as f64 * h));
+        times.push(t1);
         Self::new(times)
     }
 

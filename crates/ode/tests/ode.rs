@@ -437,6 +437,54 @@ fn backward_grids_integrate_backwards() {
     assert!(max_abs_diff(x_end.as_ref(), exact.as_ref()) < 1e-8);
 }
 
+/// Issue 19, case 3: every size `Grid::uniform` computes from its arguments is checked
+/// before anything is allocated. Before the fix `n_steps = usize::MAX` panicked (capacity
+/// overflow of `0..=n`), a step count of 2⁴⁰ tried to allocate 8 TiB, and a span that
+/// overflows to infinity was only noticed after the points were built.
+#[test]
+fn uniform_grid_sizes_are_checked() {
+    let max = Grid::MAX_UNIFORM_STEPS;
+    for n in [usize::MAX, usize::MAX - 1, 1 << 40, max + 1] {
+        match Grid::uniform(0.0, 1.0, n) {
+            Err(e @ OdeError::GridTooLong { n_steps, max: m }) => {
+                assert_eq!((n_steps, m), (n, max));
+                assert!(e.to_string().contains(&n.to_string()), "{e}");
+            }
+            other => panic!("n = {n}: expected GridTooLong, got {other:?}"),
+        }
+    }
+    for (t0, t1) in [
+        (-f64::MAX, f64::MAX), // span overflows to +∞
+        (f64::NAN, 1.0),
+        (0.0, f64::INFINITY),
+        (2.0, 2.0),
+    ] {
+        assert!(
+            matches!(
+                Grid::uniform(t0, t1, 3),
+                Err(OdeError::InvalidInterval { .. })
+            ),
+            "[{t0}, {t1}]"
+        );
+    }
+    // A step below the resolution of f64 at t0: the points collapse, a typed error.
+    assert!(matches!(
+        Grid::uniform(1.0, 1.0 + 4.0 * f64::EPSILON, 1000),
+        Err(OdeError::GridNotMonotone { .. })
+    ));
+    // Valid grids keep their closed form t_k = t0 + k h, last point exactly t1, in both
+    // directions (1/8 is a power of two: every point is exact).
+    let g = Grid::uniform(1.0, 2.0, 8).unwrap();
+    assert!(
+        g.times()
+            .iter()
+            .enumerate()
+            .all(|(k, &t)| t == 1.0 + k as f64 / 8.0)
+    );
+    let back = Grid::uniform(2.0, 1.0, 8).unwrap();
+    assert_eq!(back.times(), g.reversed().times());
+}
+
 #[test]
 fn invalid_grids_and_outputs_are_typed_errors() {
     assert!(matches!(

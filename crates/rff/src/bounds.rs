@@ -25,6 +25,9 @@
 //!
 //! All functions validate their arguments and return [`BoundError`] for `n = 0`,
 //! `λ ≤ 0`, `δ ∉ (0, 1)`, non-finite values, etc. Probabilities are capped at 1.
+//! A width is returned up to `2⁵³` (beyond, [`BoundError::TooManyFeatures`]); one above
+//! [`MAX_FEATURES`](crate::MAX_FEATURES) is a valid answer to the question but cannot be
+//! sampled: the constructors refuse it with [`RffError::TooLarge`](crate::RffError::TooLarge).
 
 use crate::error::BoundError;
 
@@ -150,6 +153,10 @@ fn smallest_width(required: f64, ok: impl Fn(f64) -> bool) -> Result<usize, Boun
         if p > MAX_FEATURES {
             return Err(BoundError::TooManyFeatures { required });
         }
+    }
+    // p ≤ 2⁵³ is an integer; on a target whose usize is narrower it may still not fit
+    if p > usize::MAX as f64 {
+        return Err(BoundError::TooManyFeatures { required });
     }
     Ok(p as usize)
 }

@@ -103,6 +103,30 @@ pub enum RffError {
         /// The offending value.
         value: f64,
     },
+    /// A map too large to build: more than [`MAX_FEATURES`](crate::MAX_FEATURES)
+    /// features, or more than [`MAX_WEIGHTS`](crate::MAX_WEIGHTS) weight entries (also
+    /// when their count overflows `usize`).
+    #[error(
+        "a feature map with p = {p} features on R^{d} is too large: its {what} exceed the maximum {limit}"
+    )]
+    TooLarge {
+        /// Input dimension.
+        d: usize,
+        /// Number of features.
+        p: usize,
+        /// Which count is over its limit (`"features p"`, `"weight entries"`).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
+    /// The weights of a map within the size limits could not be allocated.
+    #[error("cannot allocate the {rows}×{cols} weights of a feature map: out of memory")]
+    OutOfMemory {
+        /// Rows asked for.
+        rows: usize,
+        /// Columns asked for.
+        cols: usize,
+    },
     /// A bound could not be evaluated.
     #[error(transparent)]
     Bound(#[from] BoundError),

@@ -28,6 +28,7 @@ use crate::map::{
     ColumnActivation, Columnwise, FeatureMap, Slab, check_backward, check_forward, effective_par,
     for_each_col2, forward_blocked, forward_columnwise, hadamard_in_place, scaled_copy,
 };
+use crate::size::{check_size, try_vec, try_zeros};
 use crate::spec::FeatureSpec;
 use crate::trig::{self, Backend};
 
@@ -102,6 +103,9 @@ impl RandomFourierFeatures {
     ///
     /// # Errors
     /// [`RffError::EmptyShape`] if `d = 0` or `p = 0`, [`RffError::OddPairedWidth`],
+    /// [`RffError::TooLarge`] above [`MAX_FEATURES`](crate::MAX_FEATURES) features or
+    /// [`MAX_WEIGHTS`](crate::MAX_WEIGHTS) weights (checked before any allocation),
+    /// [`RffError::OutOfMemory`] if the weights cannot be allocated,
     /// [`RffError::Kernel`] for invalid kernel parameters, [`RffError::NoSpectralMeasure`]
     /// for a kernel without spectral measure (arc-cosine, linear, inverse multiquadric).
     pub fn sample(
@@ -121,13 +125,14 @@ impl RandomFourierFeatures {
                 )?),
                 SpectralMeasure::Gaussian { .. } => None,
             };
-        let mut omega = Mat::zeros(rows, d);
-        let mut bias = Vec::with_capacity(if variant == FourierVariant::Paired {
+        let mut omega = try_zeros(rows, d)?;
+        let mut bias = try_vec(if variant == FourierVariant::Paired {
             0
         } else {
             p
-        });
-        let mut row = vec![0.0; d];
+        })?;
+        let mut row = try_vec(d)?;
+        row.resize(d, 0.0);
         for j in 0..rows {
             sample_frequency(measure, chi2.as_ref(), &mut row, rng);
             for (l, &v) in row.iter().enumerate() {
@@ -173,7 +178,8 @@ impl RandomFourierFeatures {
         let (rows, d) = omega.shape();
         let (p, expected_bias) = match variant {
             FourierVariant::CosineWithPhase => (rows, rows),
-            FourierVariant::Paired => (2 * rows, 0),
+            // a 0-column matrix can claim any number of rows: 2·rows may overflow
+            FourierVariant::Paired => (rows.saturating_mul(2), 0),
         };
         if bias.len() != expected_bias || rows == 0 || d == 0 {
             return Err(RffError::PartsShape {
@@ -216,6 +222,7 @@ impl RandomFourierFeatures {
         } else {
             p
         };
+        check_size(d, p, rows)?;
         Ok((measure, rows))
     }
 

@@ -12,6 +12,10 @@ use crate::map::effective_par;
 /// one thread when the output (`2q` columns for paired features, `q` otherwise) is too
 /// small to be worth splitting.
 pub(crate) fn fused_par(par: Par, n: usize, q: usize, act: Activation) -> Par {
-    let outputs = if act == Activation::Paired { 2 * q } else { q };
+    let outputs = if act == Activation::Paired {
+        q.saturating_mul(2)
+    } else {
+        q
+    };
     effective_par(par, n, outputs)
 }

@@ -35,6 +35,9 @@
 //! * [`bounds`] — feature counts and failure probabilities (docs/theory.md §6).
 //! * [`trig`] — vectorised `sin`/`cos`/`sincos` (SIMD polynomial, ≤ 4 ulp): a re-export
 //!   of `plres_simd::trig`, where the kernels and their error analysis live.
+//! * `size` (private) — [`MAX_FEATURES`], [`MAX_WEIGHTS`]: user-given widths are checked
+//!   (checked products, upper bounds) and the weights allocated fallibly, so no width
+//!   makes a constructor panic or abort.
 //! * [`error`] — [`RffError`], [`BoundError`].
 //!
 //! ## Example
@@ -62,6 +65,7 @@ pub mod fourier;
 mod fused;
 pub mod map;
 pub mod relu;
+mod size;
 pub mod spec;
 pub use plres_simd::trig;
 
@@ -69,4 +73,5 @@ pub use error::{BoundError, RffError};
 pub use fourier::{FourierVariant, RandomFourierFeatures};
 pub use map::{ColumnActivation, Columnwise, FeatureMap};
 pub use relu::RandomReluFeatures;
+pub use size::{MAX_FEATURES, MAX_WEIGHTS};
 pub use spec::FeatureSpec;

@@ -22,6 +22,7 @@ use crate::map::{
     ColumnActivation, Columnwise, FeatureMap, check_backward, check_forward, effective_par,
     forward_columnwise, hadamard_in_place,
 };
+use crate::size::{check_size, try_vec, try_zeros};
 use crate::spec::FeatureSpec;
 
 /// Random ReLU features `φ(x) = √(2/p) relu(Wx + c)` (module docs); limit kernel
@@ -50,13 +51,17 @@ impl RandomReluFeatures {
     /// generator gives bitwise the same features on every machine.
     ///
     /// # Errors
-    /// [`RffError::EmptyShape`] if `d = 0` or `p = 0`.
+    /// [`RffError::EmptyShape`] if `d = 0` or `p = 0`, [`RffError::TooLarge`] above
+    /// [`MAX_FEATURES`](crate::MAX_FEATURES) features or [`MAX_WEIGHTS`](crate::MAX_WEIGHTS)
+    /// weights (checked before any allocation), [`RffError::OutOfMemory`] if the weights
+    /// cannot be allocated.
     pub fn sample(d: usize, p: usize, rng: &mut impl Rng) -> Result<Self, RffError> {
         if d == 0 || p == 0 {
             return Err(RffError::EmptyShape { d, p });
         }
-        let mut w = Mat::zeros(p, d);
-        let mut c = Vec::with_capacity(p);
+        check_size(d, p, p)?;
+        let mut w = try_zeros(p, d)?;
+        let mut c = try_vec(p)?;
         for j in 0..p {
             for l in 0..d {
                 w[(j, l)] = StandardNormal.sample(rng);
@@ -75,6 +80,7 @@ impl RandomReluFeatures {
     ///
     /// # Errors
     /// [`RffError::PartsShape`] if the shapes disagree or are empty,
+    /// [`RffError::TooLarge`] as for [`sample`](Self::sample),
     /// [`RffError::NonFinite`] for NaN or infinite entries.
     pub fn from_parts(w: Mat<f64>, c: Vec<f64>) -> Result<Self, RffError> {
         let (p, d) = w.shape();
@@ -87,6 +93,7 @@ impl RandomReluFeatures {
                 expected_bias: p.max(1),
             });
         }
+        check_size(d, p, p)?;
         check_finite_parts(w.as_ref(), &c)?;
         Ok(Self {
             w,

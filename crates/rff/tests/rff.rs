@@ -663,3 +663,183 @@ mod bounds {
         );
     }
 }
+
+/// Issue 19, case 3: sizes a user gives a feature map are checked before anything is
+/// allocated. Before the fix every case below panicked (capacity overflow in faer's
+/// `Mat::zeros`) or aborted on a failed allocation.
+mod sizes {
+    use plres_kernels::KernelSpec;
+    use plres_rff::bounds::features_needed_pointwise;
+    use plres_rff::{
+        FeatureSpec, FourierVariant, MAX_FEATURES, MAX_WEIGHTS, RandomFourierFeatures,
+        RandomReluFeatures, RffError,
+    };
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn specs() -> [FeatureSpec; 3] {
+        let kernel = KernelSpec::Gaussian { sigma: 1.0 };
+        [
+            FeatureSpec::Fourier {
+                kernel,
+                variant: FourierVariant::CosineWithPhase,
+            },
+            FeatureSpec::Fourier {
+                kernel,
+                variant: FourierVariant::Paired,
+            },
+            FeatureSpec::Relu,
+        ]
+    }
+
+    /// Huge `p`, huge `d`, and `p·d` overflowing `usize`: a typed error naming the sizes,
+    /// for every constructor that samples.
+    #[test]
+    fn huge_widths_are_typed_errors() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let cases = [
+            (1, usize::MAX - 1, "features p"),
+            (1, 1 << 40, "features p"),
+            (1, MAX_FEATURES + 2, "features p"),
+            (usize::MAX / 2, 4, "weight entries"), // p·d overflows
+            (usize::MAX, 2, "weight entries"),
+            (MAX_WEIGHTS / 2 + 1, 4, "weight entries"),
+        ];
+        for spec in specs() {
+            for (d, p, what) in cases {
+                // paired features have p/2 weight rows: double p for the product cases
+                let p = match (spec, what) {
+                    (
+                        FeatureSpec::Fourier {
+                            variant: FourierVariant::Paired,
+                            ..
+                        },
+                        "weight entries",
+                    ) => p.saturating_mul(2).min(MAX_FEATURES),
+                    _ => p,
+                };
+                let r = spec.sample(d, p, &mut rng);
+                let msg = r.as_ref().err().map(|e| e.to_string()).unwrap_or_default();
+                match r {
+                    Err(RffError::TooLarge {
+                        d: ed,
+                        p: ep,
+                        what: ew,
+                        ..
+                    }) => {
+                        assert_eq!((ed, ep, ew), (d, p, what), "{spec:?}");
+                        assert!(msg.contains(&p.to_string()), "{msg}");
+                    }
+                    other => panic!("{spec:?}, d = {d}, p = {p}: expected TooLarge, got {other:?}"),
+                }
+            }
+        }
+        // the direct constructors, not only through the spec
+        assert!(matches!(
+            RandomReluFeatures::sample(3, usize::MAX, &mut rng),
+            Err(RffError::TooLarge { .. })
+        ));
+        assert!(matches!(
+            RandomFourierFeatures::sample(
+                &KernelSpec::Laplace { lengthscale: 1.0 },
+                usize::MAX,
+                2,
+                FourierVariant::CosineWithPhase,
+                &mut rng
+            ),
+            Err(RffError::TooLarge { .. })
+        ));
+    }
+
+    /// A width from the feature-count bound that is representable (≤ 2⁵³) but absurd is
+    /// refused by the sampler, not allocated.
+    #[test]
+    fn absurd_bound_widths_are_refused_by_the_sampler() {
+        let p = features_needed_pointwise(50, 1e-3, 100.0, 1e-3, 0.5).unwrap();
+        assert!(p > MAX_FEATURES, "p = {p}");
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let spec = specs()[0];
+        assert!(matches!(
+            spec.sample(2, p, &mut rng),
+            Err(RffError::TooLarge { p: q, .. }) if q == p
+        ));
+    }
+
+    /// Widths at the usual scale are unaffected.
+    #[test]
+    fn ordinary_widths_still_sample() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        for spec in specs() {
+            let map = spec.sample(5, 64, &mut rng).unwrap();
+            assert_eq!((map.input_dim(), map.output_dim()), (5, 64));
+        }
+    }
+}
+
+/// Issue 19, case 4: every finite `f64` written into a JSON config (here a
+/// [`FeatureSpec`](plres_rff::FeatureSpec), whose kernel parameter is an `f64`) reads back
+/// with the same bits. serde_json prints the shortest decimal that round-trips (ryu), but
+/// without its `float_roundtrip` feature it parses with two roundings and can land one
+/// ulp off; the workspace enables the feature.
+mod json_floats {
+    use plres_kernels::KernelSpec;
+    use plres_rff::{FeatureSpec, FourierVariant};
+    use proptest::prelude::*;
+    use proptest::test_runner::RngSeed;
+
+    fn seeded() -> ProptestConfig {
+        ProptestConfig {
+            rng_seed: RngSeed::Fixed(19),
+            ..super::common::config(2048)
+        }
+    }
+
+    fn finite_f64() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            // any bit pattern: all exponents, subnormals, both signs
+            any::<u64>().prop_map(f64::from_bits),
+            // the scale of real config values
+            (-1e6f64..1e6),
+            (1e-12f64..1.0),
+        ]
+        .prop_filter("finite", |v| v.is_finite())
+    }
+
+    /// Values reported to parse one ulp off without `float_roundtrip` (serde-rs/json
+    /// issues #937 and #1336, the latter against serde_json 1.0.151).
+    #[test]
+    fn reported_lossy_values_round_trip() {
+        for v in [
+            0.09144338512092887f64,
+            0.9146155235219107,
+            1.5777777777770001,
+            117.63331139400017,
+            -8.990567403888024e-203,
+        ] {
+            let json = serde_json::to_string(&v).unwrap();
+            let back: f64 = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{json} read back as {back:e}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(seeded())]
+
+        #[test]
+        fn config_floats_round_trip_bitwise(v in finite_f64()) {
+            let back: f64 = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
+            prop_assert_eq!(back.to_bits(), v.to_bits(), "{:e} read back as {:e}", v, back);
+            let spec = FeatureSpec::Fourier {
+                kernel: KernelSpec::Matern52 { lengthscale: v },
+                variant: FourierVariant::Paired,
+            };
+            let json = serde_json::to_string_pretty(&spec).unwrap();
+            let back: FeatureSpec = serde_json::from_str(&json).unwrap();
+            let FeatureSpec::Fourier { kernel: KernelSpec::Matern52 { lengthscale }, .. } = back
+            else {
+                panic!("{json} read back as {back:?}")
+            };
+            prop_assert_eq!(lengthscale.to_bits(), v.to_bits(), "{}", json);
+        }
+    }
+}
