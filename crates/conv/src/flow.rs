@@ -19,7 +19,9 @@
 //! `(g_0, ∂θ) = vjp of f at x_k applied to (h/2) g_½`, `∂θ_k += ∂θ`; and
 //! `∂ℓ/∂x_k = a + g_½ + g_0`. The forward pass stores `z = ReLU(Ω * x)` at each of the
 //! `2L` stages (and, for SHL, the stage input, needed for `∂θ¹`); the backward pass
-//! recomputes the im2col matrices from them. Every buffer lives in [`FlowWork`], so a
+//! multiplies them with the im2col of the incoming gradients. The convolutions are the
+//! grouped ones of `same3.rs` (one GEMM per group of pixels with the same valid taps,
+//! activations pixel-major inside the flow). Every buffer lives in [`FlowWork`], so a
 //! training step allocates nothing once the workspace has its size.
 //!
 //! **Parameter vector** (`params`): the `L + 1` blocks of `θ` (for each `k`: weight
@@ -546,7 +548,8 @@ impl<T: Real> Packed<T> {
 /// Bytes of one chunk's largest im2col matrix in the batch-chunked flow
 /// ([`Residual::forward_chunked`]): half of a core's 1 MiB L2 cache on the machines this
 /// was tuned for, so the matrix a GEMM reads was written moments before and is still in
-/// cache. A chunk of `c` images has matrices of `9 max(q, q_int) × 25c` values.
+/// cache. A chunk of `c` images has matrices of at most `9 max(q, q_int) × 25c` values
+/// (`177/225` of that with the grouped convolutions on 5×5).
 pub const FLOW_CHUNK_BYTES: usize = 512 * 1024;
 
 /// Images per chunk: as many as fit [`FLOW_CHUNK_BYTES`], between 4 and 64 (below 4 the
@@ -740,7 +743,8 @@ impl<T> Layout<T> {
 }
 
 /// Buffers of the flow for a batch size; grown by [`FlowWork::ensure`] (the only place
-/// that allocates), reused by every later call.
+/// that allocates, with the packed weights of the first plain call), reused by every
+/// later call.
 #[derive(Debug, Default, Clone)]
 pub struct FlowWork<T> {
     n: usize,
