@@ -33,8 +33,8 @@ use faer::Par;
 
 use crate::Real;
 use crate::layers::conv2d::ConvSpec;
-use crate::same3::Plan;
 use crate::layers::relu::{relu_backward_in_place, relu_in_place};
+use crate::same3::Plan;
 
 /// Which residual field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -160,18 +160,10 @@ impl<T: Real> Residual<T> {
         );
         packed.fill(self, &work.plan);
         work.plan.to_internal(x, self.q, n, 0, n, &mut xi);
-        self.forward_core(
-            &mut xi,
-            n,
-            work,
-            &packed,
-            store,
-            par,
-            |k, xk, plan| {
-                plan.to_natural(xk, self.q, n, 0, n, &mut obs);
-                observe(k, &obs[..sx]);
-            },
-        );
+        self.forward_core(&mut xi, n, work, &packed, store, par, |k, xk, plan| {
+            plan.to_natural(xk, self.q, n, 0, n, &mut obs);
+            observe(k, &obs[..sx]);
+        });
         work.plan.to_natural(&xi, self.q, n, 0, n, x);
         (work.packed, work.xi, work.obs) = (packed, xi, obs);
     }
@@ -332,7 +324,10 @@ impl<T: Real> Residual<T> {
         );
         let sx = self.q * n * self.hw.0 * self.hw.1;
         let a = &mut a[..sx];
-        let (mut packed, mut xi) = (std::mem::take(&mut work.packed), std::mem::take(&mut work.xi));
+        let (mut packed, mut xi) = (
+            std::mem::take(&mut work.packed),
+            std::mem::take(&mut work.xi),
+        );
         packed.fill(self, &work.plan);
         work.plan.to_internal(a, self.q, n, 0, n, &mut xi);
         self.backward_core(&mut xi, n, work, &packed, grad, par);
