@@ -392,7 +392,7 @@ impl Plan {
             let mut blocks = row.chunks_exact(8);
             for block in &mut blocks {
                 for (p, &v) in part.iter_mut().zip(block) {
-                    *p = *p + v;
+                    *p += v;
                 }
             }
             let s = blocks
