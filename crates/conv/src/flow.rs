@@ -19,7 +19,9 @@
 //! `(g_0, ∂θ) = vjp of f at x_k applied to (h/2) g_½`, `∂θ_k += ∂θ`; and
 //! `∂ℓ/∂x_k = a + g_½ + g_0`. The forward pass stores `z = ReLU(Ω * x)` at each of the
 //! `2L` stages (and, for SHL, the stage input, needed for `∂θ¹`); the backward pass
-//! recomputes the im2col matrices from them. Every buffer lives in [`FlowWork`], so a
+//! multiplies them with the im2col of the incoming gradients. The convolutions are the
+//! grouped ones of `same3.rs` (one GEMM per group of pixels with the same valid taps,
+//! activations pixel-major inside the flow). Every buffer lives in [`FlowWork`], so a
 //! training step allocates nothing once the workspace has its size.
 //!
 //! **Parameter vector** (`params`): the `L + 1` blocks of `θ` (for each `k`: weight
@@ -32,6 +34,7 @@ use faer::Par;
 use crate::Real;
 use crate::layers::conv2d::ConvSpec;
 use crate::layers::relu::{relu_backward_in_place, relu_in_place};
+use crate::same3::Plan;
 
 /// Which residual field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -118,19 +121,15 @@ impl<T: Real> Residual<T> {
         }
     }
 
-    /// The parameters at the midpoint of step `k`: `wmid = (θ_k + θ_{k+1})/2` and, for
-    /// SHL, `w1mid = (θ¹_k + θ¹_{k+1})/2` (`w1mid` untouched for the linear residual).
-    fn midpoint_params(&self, lay: &Layout<T>, k: usize, wmid: &mut [T], w1mid: &mut [T]) {
-        let half = lay.half;
-        let (wk, wk1) = (lay.theta(&self.params, k), lay.theta(&self.params, k + 1));
-        for ((m, &a), &b) in wmid.iter_mut().zip(wk).zip(wk1) {
-            *m = half * (a + b);
-        }
-        if self.kind == ResidualKind::Shl {
-            let (a, b) = (lay.theta1(&self.params, k), lay.theta1(&self.params, k + 1));
-            for ((m, &u), &v) in w1mid.iter_mut().zip(a).zip(b) {
-                *m = half * (u + v);
-            }
+    /// The bias of the midpoint parameters of step `k`: `(b_k + b_{k+1})/2` into `bmid`.
+    fn midpoint_bias(&self, lay: &Layout<T>, k: usize, bmid: &mut [T]) {
+        let wl = lay.tb - self.q;
+        let (bk, bk1) = (
+            &lay.theta(&self.params, k)[wl..],
+            &lay.theta(&self.params, k + 1)[wl..],
+        );
+        for ((m, &a), &b) in bmid.iter_mut().zip(bk).zip(bk1) {
+            *m = lay.half * (a + b);
         }
     }
 
@@ -152,17 +151,48 @@ impl<T: Real> Residual<T> {
         mut observe: impl FnMut(usize, &[T]),
     ) {
         work.ensure(self, n);
+        let sx = self.q * n * self.hw.0 * self.hw.1;
+        let x = &mut x[..sx];
+        let (mut packed, mut xi, mut obs) = (
+            std::mem::take(&mut work.packed),
+            std::mem::take(&mut work.xi),
+            std::mem::take(&mut work.obs),
+        );
+        packed.fill(self, &work.plan);
+        work.plan.to_internal(x, self.q, n, 0, n, &mut xi);
+        self.forward_core(&mut xi, n, work, &packed, store, par, |k, xk, plan| {
+            plan.to_natural(xk, self.q, n, 0, n, &mut obs);
+            observe(k, &obs[..sx]);
+        });
+        work.plan.to_natural(&xi, self.q, n, 0, n, x);
+        (work.packed, work.xi, work.obs) = (packed, xi, obs);
+    }
+
+    /// The flow on `x` in the flow's pixel-major layout ([`crate::same3`]), with the
+    /// weights packed in `packed` and `work` sized for `n` images; `observe(k, x_k, plan)`
+    /// sees each grid-time state in that layout.
+    fn forward_core(
+        &self,
+        x: &mut [T],
+        n: usize,
+        work: &mut FlowWork<T>,
+        packed: &Packed<T>,
+        store: bool,
+        par: Par,
+        mut observe: impl FnMut(usize, &[T], &Plan),
+    ) {
         let lay = self.layout(n);
         let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
+        let wl = lay.tb - self.q;
         let x = &mut x[..sx];
-        observe(0, x);
+        observe(0, x, &work.plan);
         for k in 0..lay.l {
             // parameters at t_k and at the midpoint
-            let wk = lay.theta(&self.params, k);
-            self.midpoint_params(&lay, k, &mut work.wmid, &mut work.w1mid);
-            let (w1k, w1mid): (&[T], &[T]) = match self.kind {
-                ResidualKind::Linear => (&self.omega, &self.omega),
-                ResidualKind::Shl => (lay.theta1(&self.params, k), &work.w1mid),
+            let bk = &lay.theta(&self.params, k)[wl..];
+            self.midpoint_bias(&lay, k, &mut work.bmid);
+            let (w1k, w1mid) = match self.kind {
+                ResidualKind::Linear => (&packed.omega[..], &packed.omega[..]),
+                ResidualKind::Shl => (packed.theta1(k), packed.theta1(lay.l + 1 + k)),
             };
             let (s0, s1) = if store { (2 * k, 2 * k + 1) } else { (0, 0) };
             // stage 1 at x_k
@@ -170,8 +200,10 @@ impl<T: Real> Residual<T> {
                 work.xs[s0 * sx..(s0 + 1) * sx].copy_from_slice(x);
             }
             self.eval_f(
+                &work.plan,
                 w1k,
-                wk,
+                packed.theta(k),
+                bk,
                 x,
                 n,
                 &mut work.zs[s0 * sz..(s0 + 1) * sz],
@@ -188,10 +220,11 @@ impl<T: Real> Residual<T> {
             if store && self.kind == ResidualKind::Shl {
                 work.xs[s1 * sx..(s1 + 1) * sx].copy_from_slice(&work.xh);
             }
-            let wmid = std::mem::take(&mut work.wmid);
             self.eval_f(
+                &work.plan,
                 w1mid,
-                &wmid,
+                packed.theta(lay.l + 1 + k),
+                &work.bmid,
                 &work.xh,
                 n,
                 &mut work.zs[s1 * sz..(s1 + 1) * sz],
@@ -200,19 +233,21 @@ impl<T: Real> Residual<T> {
                 &mut work.kbuf,
                 par,
             );
-            work.wmid = wmid;
             for (xv, &kv) in x.iter_mut().zip(&work.kbuf) {
                 *xv += h * kv;
             }
-            observe(k + 1, x);
+            observe(k + 1, x, &work.plan);
         }
     }
 
-    /// `out ← f(x) = θ_out * ReLU(w_in * x)`; `z ← ReLU(w_in * x)`.
+    /// `out ← f(x) = θ_out * ReLU(w_in * x) + b_out`; `z ← ReLU(w_in * x)` (weights
+    /// packed, activations pixel-major).
     fn eval_f(
         &self,
+        plan: &Plan,
         w_in: &[T],
         w_out: &[T],
+        b_out: &[T],
         x: &[T],
         n: usize,
         z: &mut [T],
@@ -221,23 +256,23 @@ impl<T: Real> Residual<T> {
         out: &mut [T],
         par: Par,
     ) {
-        let (hh, ww) = self.hw;
-        let np = n * hh * ww;
-        let (si, so) = (self.spec_in(), self.spec_out());
-        si.im2col(x, n, hh, ww, colx);
-        si.gemm_forward(w_in, None, colx, np, z, par);
+        let (q, qi) = (self.q, self.q_int);
+        plan.im2col(x, q, n, colx);
+        plan.forward(w_in, None, colx, q, qi, n, z, par);
         relu_in_place(z);
-        so.im2col(z, n, hh, ww, colz);
-        let (w, b) = w_out.split_at(so.weight_len());
-        so.gemm_forward(w, Some(b), colz, np, out, par);
+        plan.im2col(z, qi, n, colz);
+        plan.forward(w_out, Some(b_out), colz, qi, q, n, out, par);
     }
 
     /// Vector–Jacobian product of one stage: from `dout = ∂ℓ/∂f`, `dx ← ∂ℓ/∂x`,
-    /// `dw_out (+)= ∂ℓ/∂θ_out`, `dw_in (+)= ∂ℓ/∂θ¹` (SHL; `x` is then the stage input).
+    /// `dw_out (+)= ∂ℓ/∂θ_out` (weight and bias), `dw_in (+)= ∂ℓ/∂θ¹` (SHL; `x` is then
+    /// the stage input); `wt_in`, `wt_out` are the packed transposed convolutions
+    /// ([`Plan::pack_transposed`]).
     fn vjp_f(
         &self,
-        w_in: &[T],
-        w_out: &[T],
+        plan: &Plan,
+        wt_in: &[T],
+        wt_out: &[T],
         x: &[T],
         z: &[T],
         n: usize,
@@ -246,30 +281,26 @@ impl<T: Real> Residual<T> {
         dw_in: Option<&mut [T]>,
         accum: bool,
         dx: &mut [T],
-        work_dz: &mut [T],
-        colx: &mut [T],
-        colz: &mut [T],
+        scratch: &mut VjpScratch<'_, T>,
         par: Par,
     ) {
-        let (hh, ww) = self.hw;
-        let np = n * hh * ww;
-        let (si, so) = (self.spec_in(), self.spec_out());
-        so.im2col(z, n, hh, ww, colz);
-        let (w, _) = w_out.split_at(so.weight_len());
-        let (dw, db) = dw_out.split_at_mut(so.weight_len());
-        so.gemm_backward_params(dout, colz, np, T::ONE, dw, Some(db), accum, par);
-        so.gemm_backward_col(w, dout, np, colz, par);
-        let dz = &mut work_dz[..self.q_int * np];
-        dz.fill(T::ZERO);
-        so.col2im_add(colz, n, hh, ww, dz);
+        let (q, qi) = (self.q, self.q_int);
+        let np = n * self.hw.0 * self.hw.1;
+        let (colx, colz, dpack) = (&mut *scratch.colx, &mut *scratch.colz, &mut *scratch.dpack);
+        let dz = &mut scratch.dz[..qi * np];
+        // through θ_out: col(∂f) (q channels) serves ∂θ_out and ∂z
+        plan.im2col(dout, q, n, colx);
+        let (dw, db) = dw_out.split_at_mut(dw_out.len() - q);
+        plan.weight_gradient(z, colx, qi, q, n, dpack, dw, accum, par);
+        plan.bias_gradient(dout, q, n, db, accum);
+        plan.forward(wt_out, None, colx, q, qi, n, dz, par);
         relu_backward_in_place(z, dz);
+        // through w_in: col(∂u) (q_int channels) serves ∂θ¹ and ∂x
+        plan.im2col(dz, qi, n, colz);
         if let Some(dw1) = dw_in {
-            si.im2col(x, n, hh, ww, colx);
-            si.gemm_backward_params(dz, colx, np, T::ONE, dw1, None, accum, par);
+            plan.weight_gradient(x, colz, q, qi, n, dpack, dw1, accum, par);
         }
-        si.gemm_backward_col(w_in, dz, np, colx, par);
-        dx[..self.q * np].fill(T::ZERO);
-        si.col2im_add(colx, n, hh, ww, dx);
+        plan.forward(wt_in, None, colz, qi, q, n, &mut dx[..q * np], par);
     }
 
     /// The exact adjoint of [`forward`](Self::forward) (which must have run with `store`
@@ -291,6 +322,30 @@ impl<T: Real> Residual<T> {
             self.n_params(),
             "Residual::backward: gradient length"
         );
+        let sx = self.q * n * self.hw.0 * self.hw.1;
+        let a = &mut a[..sx];
+        let (mut packed, mut xi) = (
+            std::mem::take(&mut work.packed),
+            std::mem::take(&mut work.xi),
+        );
+        packed.fill(self, &work.plan);
+        work.plan.to_internal(a, self.q, n, 0, n, &mut xi);
+        self.backward_core(&mut xi, n, work, &packed, grad, par);
+        work.plan.to_natural(&xi, self.q, n, 0, n, a);
+        (work.packed, work.xi) = (packed, xi);
+    }
+
+    /// [`Residual::backward`] on `a` in the flow's pixel-major layout, after
+    /// [`forward_core`](Self::forward_core) with `store` on the same `work` and `packed`.
+    fn backward_core(
+        &self,
+        a: &mut [T],
+        n: usize,
+        work: &mut FlowWork<T>,
+        packed: &Packed<T>,
+        grad: &mut [T],
+        par: Par,
+    ) {
         let lay = self.layout(n);
         let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
         let (l, tb, t1b, t1o) = (lay.l, lay.tb, lay.t1b, lay.t1o);
@@ -299,18 +354,27 @@ impl<T: Real> Residual<T> {
         let a = &mut a[..sx];
         let w = work;
         for k in (0..l).rev() {
-            let wk = lay.theta(&self.params, k);
-            self.midpoint_params(&lay, k, &mut w.wmid, &mut w.w1mid);
             let (s0, s1) = (2 * k, 2 * k + 1);
             // midpoint stage: dk = h a
             for (d, &av) in w.dk.iter_mut().zip(a.iter()) {
                 *d = h * av;
             }
             {
-                let w1mid: &[T] = if shl { &w.w1mid } else { &self.omega };
+                let w1mid: &[T] = if shl {
+                    packed.theta1_t(l + 1 + k)
+                } else {
+                    &packed.omega_t
+                };
+                let mut scratch = VjpScratch {
+                    dz: &mut w.dz[..],
+                    colx: &mut w.colx[..],
+                    colz: &mut w.colz[..],
+                    dpack: &mut w.dpack[..],
+                };
                 self.vjp_f(
+                    &w.plan,
                     w1mid,
-                    &w.wmid,
+                    packed.theta_t(l + 1 + k),
                     &w.xs[if shl { s1 * sx } else { 0 }..][..if shl { sx } else { 0 }],
                     &w.zs[s1 * sz..(s1 + 1) * sz],
                     n,
@@ -319,9 +383,7 @@ impl<T: Real> Residual<T> {
                     if shl { Some(&mut w.dt1mid) } else { None },
                     false,
                     &mut w.dxh,
-                    &mut w.dz,
-                    &mut w.colx,
-                    &mut w.colz,
+                    &mut scratch,
                     par,
                 );
             }
@@ -343,13 +405,20 @@ impl<T: Real> Residual<T> {
             {
                 let (gt, gt1) = grad.split_at_mut(t1o);
                 let w1k: &[T] = if shl {
-                    lay.theta1(&self.params, k)
+                    packed.theta1_t(k)
                 } else {
-                    &self.omega
+                    &packed.omega_t
+                };
+                let mut scratch = VjpScratch {
+                    dz: &mut w.dz[..],
+                    colx: &mut w.colx[..],
+                    colz: &mut w.colz[..],
+                    dpack: &mut w.dpack[..],
                 };
                 self.vjp_f(
+                    &w.plan,
                     w1k,
-                    wk,
+                    packed.theta_t(k),
                     &w.xs[if shl { s0 * sx } else { 0 }..][..if shl { sx } else { 0 }],
                     &w.zs[s0 * sz..(s0 + 1) * sz],
                     n,
@@ -362,9 +431,7 @@ impl<T: Real> Residual<T> {
                     },
                     true,
                     &mut w.dx0,
-                    &mut w.dz,
-                    &mut w.colx,
-                    &mut w.colz,
+                    &mut scratch,
                     par,
                 );
             }
@@ -375,10 +442,109 @@ impl<T: Real> Residual<T> {
     }
 }
 
+/// The scratch buffers of one vector–Jacobian product.
+struct VjpScratch<'a, T> {
+    dz: &'a mut [T],
+    colx: &'a mut [T],
+    colz: &'a mut [T],
+    dpack: &'a mut [T],
+}
+
+/// The weights of every stage packed for the grouped convolutions ([`Plan::pack`]) and
+/// their transposed convolutions ([`Plan::pack_transposed`], for the backward pass): `Ω`
+/// (linear), and `θ` (then `θ¹`, SHL) at the grid times `k = 0..=L` followed by the
+/// midpoints `(θ_k + θ_{k+1})/2`, `k = 0..L`: `2L + 1` blocks each. Filled once per
+/// forward or backward call and shared by all chunks.
+#[derive(Debug, Default, Clone)]
+struct Packed<T> {
+    omega: Vec<T>,
+    omega_t: Vec<T>,
+    theta: Vec<T>,
+    theta_t: Vec<T>,
+    theta1: Vec<T>,
+    theta1_t: Vec<T>,
+    /// Length of a packed `θ` block and of a packed `θ¹` block.
+    len_out: usize,
+    len_in: usize,
+}
+
+impl<T: Real> Packed<T> {
+    /// Packs `res`'s weights with `plan` (sizes the buffers on first use).
+    fn fill(&mut self, res: &Residual<T>, plan: &Plan) {
+        let (q, qi, l) = (res.q, res.q_int, res.steps);
+        let lay = res.layout(0);
+        let wl = lay.tb - q;
+        let (lo, li) = (plan.packed_len(qi, q), plan.packed_len(q, qi));
+        (self.len_out, self.len_in) = (lo, li);
+        let half = lay.half;
+        let midpoints = |v: &mut [T], len: usize| {
+            for k in 0..l {
+                let (grid, mid) = v.split_at_mut((l + 1) * len);
+                for ((m, &a), &b) in mid[k * len..(k + 1) * len]
+                    .iter_mut()
+                    .zip(&grid[k * len..(k + 1) * len])
+                    .zip(&grid[(k + 1) * len..(k + 2) * len])
+                {
+                    *m = half * (a + b);
+                }
+            }
+        };
+        self.theta.resize((2 * l + 1) * lo, T::ZERO);
+        self.theta_t.resize((2 * l + 1) * lo, T::ZERO);
+        for k in 0..=l {
+            let w = &lay.theta(&res.params, k)[..wl];
+            plan.pack(w, qi, q, &mut self.theta[k * lo..]);
+            plan.pack_transposed(w, qi, q, &mut self.theta_t[k * lo..]);
+        }
+        midpoints(&mut self.theta, lo);
+        midpoints(&mut self.theta_t, lo);
+        match res.kind {
+            ResidualKind::Linear => {
+                self.omega.resize(li, T::ZERO);
+                self.omega_t.resize(li, T::ZERO);
+                plan.pack(&res.omega, q, qi, &mut self.omega);
+                plan.pack_transposed(&res.omega, q, qi, &mut self.omega_t);
+            }
+            ResidualKind::Shl => {
+                self.theta1.resize((2 * l + 1) * li, T::ZERO);
+                self.theta1_t.resize((2 * l + 1) * li, T::ZERO);
+                for k in 0..=l {
+                    let w = lay.theta1(&res.params, k);
+                    plan.pack(w, q, qi, &mut self.theta1[k * li..]);
+                    plan.pack_transposed(w, q, qi, &mut self.theta1_t[k * li..]);
+                }
+                midpoints(&mut self.theta1, li);
+                midpoints(&mut self.theta1_t, li);
+            }
+        }
+    }
+
+    /// Packed `θ` block `j` (`j ≤ L`: grid time `j`; `j = L + 1 + k`: midpoint of step `k`).
+    fn theta(&self, j: usize) -> &[T] {
+        &self.theta[j * self.len_out..(j + 1) * self.len_out]
+    }
+
+    /// Packed transposed `θ` block `j` (as [`theta`](Self::theta)).
+    fn theta_t(&self, j: usize) -> &[T] {
+        &self.theta_t[j * self.len_out..(j + 1) * self.len_out]
+    }
+
+    /// Packed `θ¹` block `j` (as [`theta`](Self::theta)).
+    fn theta1(&self, j: usize) -> &[T] {
+        &self.theta1[j * self.len_in..(j + 1) * self.len_in]
+    }
+
+    /// Packed transposed `θ¹` block `j` (as [`theta`](Self::theta)).
+    fn theta1_t(&self, j: usize) -> &[T] {
+        &self.theta1_t[j * self.len_in..(j + 1) * self.len_in]
+    }
+}
+
 /// Bytes of one chunk's largest im2col matrix in the batch-chunked flow
 /// ([`Residual::forward_chunked`]): half of a core's 1 MiB L2 cache on the machines this
 /// was tuned for, so the matrix a GEMM reads was written moments before and is still in
-/// cache. A chunk of `c` images has matrices of `9 max(q, q_int) × 25c` values.
+/// cache. A chunk of `c` images has matrices of at most `9 max(q, q_int) × 25c` values
+/// (`177/225` of that with the grouped convolutions on 5×5).
 pub const FLOW_CHUNK_BYTES: usize = 512 * 1024;
 
 /// Images per chunk: as many as fit [`FLOW_CHUNK_BYTES`], between 4 and 64 (below 4 the
@@ -390,11 +556,14 @@ pub fn flow_chunk<T>(res: &Residual<T>) -> usize {
 }
 
 /// Workspaces of the batch-chunked flow: one [`FlowWork`], state buffer and gradient per
-/// chunk of [`flow_chunk`] images. Grown by [`Residual::forward_chunked`] (the only place
-/// that allocates), reused by every later call.
+/// chunk of [`flow_chunk`] images, and the packed weights all chunks share. Grown by
+/// [`Residual::forward_chunked`] (the only place that allocates), reused by every later
+/// call.
 #[derive(Debug, Default, Clone)]
 pub struct ChunkedFlowWork<T> {
     slots: Vec<Slot<T>>,
+    plan: Plan,
+    packed: Packed<T>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -402,7 +571,7 @@ struct Slot<T> {
     /// First image and number of images of the chunk.
     start: usize,
     n: usize,
-    /// The chunk's state (forward) or adjoint (backward), `q × n·h·w`.
+    /// The chunk's state (forward) or adjoint (backward), `q × n·h·w` pixel-major.
     x: Vec<T>,
     work: FlowWork<T>,
     /// The chunk's parameter gradient.
@@ -411,6 +580,9 @@ struct Slot<T> {
 
 impl<T: Real> ChunkedFlowWork<T> {
     fn ensure(&mut self, res: &Residual<T>, n: usize, store: bool) {
+        if self.plan.hw() != res.hw {
+            self.plan = Plan::new(res.hw.0, res.hw.1);
+        }
         let c = flow_chunk(res);
         let chunks = n.div_ceil(c);
         if self.slots.len() < chunks {
@@ -427,28 +599,6 @@ impl<T: Real> ChunkedFlowWork<T> {
             if store && slot.grad.len() != res.n_params() {
                 slot.grad = vec![T::ZERO; res.n_params()];
             }
-        }
-    }
-}
-
-/// Copies the columns `[start·s, (start + n)·s)` of each of the `rows` rows of `src`
-/// (row length `stride`) into `dst` (`rows × n·s`, contiguous), or back with `back`.
-fn gather_columns<T: Copy>(
-    src: &mut [T],
-    stride: usize,
-    rows: usize,
-    cols: std::ops::Range<usize>,
-    dst: &mut [T],
-    back: bool,
-) {
-    let w = cols.len();
-    for r in 0..rows {
-        let s = &mut src[r * stride + cols.start..r * stride + cols.end];
-        let d = &mut dst[r * w..(r + 1) * w];
-        if back {
-            s.copy_from_slice(d);
-        } else {
-            d.copy_from_slice(s);
         }
     }
 }
@@ -485,18 +635,26 @@ impl<T: Real> Residual<T> {
         par: Par,
     ) {
         work.ensure(self, n, store);
-        let s = self.hw.0 * self.hw.1;
+        let (plan, packed) = (&work.plan, &mut work.packed);
+        packed.fill(self, plan);
+        let packed = &*packed;
         let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
         for slot in slots.iter_mut() {
-            let cols = slot.start * s..(slot.start + slot.n) * s;
-            gather_columns(x, n * s, self.q, cols, &mut slot.x, false);
+            plan.to_internal(x, self.q, n, slot.start, slot.n, &mut slot.x);
         }
         for_each_slot(slots, par, |slot| {
-            self.forward(&mut slot.x, slot.n, &mut slot.work, store, Par::Seq);
+            self.forward_core(
+                &mut slot.x,
+                slot.n,
+                &mut slot.work,
+                packed,
+                store,
+                Par::Seq,
+                |_, _, _| {},
+            );
         });
-        for slot in slots.iter_mut() {
-            let cols = slot.start * s..(slot.start + slot.n) * s;
-            gather_columns(x, n * s, self.q, cols, &mut slot.x, true);
+        for slot in slots.iter() {
+            plan.to_natural(&slot.x, self.q, n, slot.start, slot.n, x);
         }
     }
 
@@ -519,25 +677,26 @@ impl<T: Real> Residual<T> {
             self.n_params(),
             "Residual::backward_chunked: gradient length"
         );
-        let s = self.hw.0 * self.hw.1;
+        let (plan, packed) = (&work.plan, &mut work.packed);
+        packed.fill(self, plan);
+        let packed = &*packed;
         let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
         for slot in slots.iter_mut() {
-            let cols = slot.start * s..(slot.start + slot.n) * s;
-            gather_columns(a, n * s, self.q, cols, &mut slot.x, false);
+            plan.to_internal(a, self.q, n, slot.start, slot.n, &mut slot.x);
         }
         for_each_slot(slots, par, |slot| {
-            self.backward(
+            self.backward_core(
                 &mut slot.x,
                 slot.n,
                 &mut slot.work,
+                packed,
                 &mut slot.grad,
                 Par::Seq,
             );
         });
         grad.fill(T::ZERO);
-        for slot in slots.iter_mut() {
-            let cols = slot.start * s..(slot.start + slot.n) * s;
-            gather_columns(a, n * s, self.q, cols, &mut slot.x, true);
+        for slot in slots.iter() {
+            plan.to_natural(&slot.x, self.q, n, slot.start, slot.n, a);
             for (g, &v) in grad.iter_mut().zip(&slot.grad) {
                 *g += v;
             }
@@ -579,45 +738,53 @@ impl<T> Layout<T> {
 }
 
 /// Buffers of the flow for a batch size; grown by [`FlowWork::ensure`] (the only place
-/// that allocates), reused by every later call.
+/// that allocates, with the packed weights of the first plain call), reused by every
+/// later call.
 #[derive(Debug, Default, Clone)]
 pub struct FlowWork<T> {
     n: usize,
-    key: (usize, usize, usize, usize, usize),
+    key: (usize, usize, usize, (usize, usize), usize),
+    /// The pixel groups of the state's image size.
+    plan: Plan,
+    /// Packed weights of the plain (unchunked) calls.
+    packed: Packed<T>,
+    /// The state or adjoint in the flow's pixel-major layout (plain calls), and a
+    /// channel-major copy for the observer.
+    xi: Vec<T>,
+    obs: Vec<T>,
     xh: Vec<T>,
     kbuf: Vec<T>,
     zs: Vec<T>,
     xs: Vec<T>,
     colx: Vec<T>,
     colz: Vec<T>,
-    wmid: Vec<T>,
-    w1mid: Vec<T>,
+    bmid: Vec<T>,
     dk: Vec<T>,
     dxh: Vec<T>,
     dx0: Vec<T>,
     dz: Vec<T>,
     dtmid: Vec<T>,
     dt1mid: Vec<T>,
+    dpack: Vec<T>,
 }
 
 impl<T: Real> FlowWork<T> {
     /// Sizes the buffers for `n` samples of `res` (no-op when already sized).
     pub fn ensure(&mut self, res: &Residual<T>, n: usize) {
-        let key = (
-            res.q,
-            res.q_int,
-            res.steps,
-            res.hw.0 * res.hw.1,
-            res.theta1_block(),
-        );
+        let key = (res.q, res.q_int, res.steps, res.hw, res.theta1_block());
         if self.n == n && self.key == key {
             return;
         }
         self.n = n;
         self.key = key;
+        if self.plan.hw() != res.hw {
+            self.plan = Plan::new(res.hw.0, res.hw.1);
+        }
         let np = n * res.hw.0 * res.hw.1;
         let (sx, sz) = (res.q * np, res.q_int * np);
         let z = T::ZERO;
+        self.xi = vec![z; sx];
+        self.obs = vec![z; sx];
         self.xh = vec![z; sx];
         self.kbuf = vec![z; sx];
         self.zs = vec![z; 2 * res.steps * sz];
@@ -626,15 +793,15 @@ impl<T: Real> FlowWork<T> {
         } else {
             Vec::new()
         };
-        self.colx = vec![z; 9 * sx];
-        self.colz = vec![z; 9 * sz];
-        self.wmid = vec![z; res.theta_block()];
-        self.w1mid = vec![z; res.theta1_block()];
+        self.colx = vec![z; self.plan.col_len(res.q, n)];
+        self.colz = vec![z; self.plan.col_len(res.q_int, n)];
+        self.bmid = vec![z; res.q];
         self.dk = vec![z; sx];
         self.dxh = vec![z; sx];
         self.dx0 = vec![z; sx];
         self.dz = vec![z; sz];
         self.dtmid = vec![z; res.theta_block()];
         self.dt1mid = vec![z; res.theta1_block()];
+        self.dpack = vec![z; self.plan.packed_len(res.q, res.q_int)];
     }
 }

@@ -40,6 +40,8 @@
 //!   [`BatchNorm`](layers::batchnorm::BatchNorm) (PyTorch train/eval semantics), ReLU,
 //!   flatten, [`Linear`](layers::linear::Linear), softmax cross-entropy.
 //! - [`flow`] — [`Residual`]: midpoint flow and its adjoint.
+//! - `same3` (private) — the flow's 3×3 convolutions as one GEMM per group of pixels
+//!   with the same valid taps, skipping most of the zero padding im2col would multiply.
 //! - [`model`] — [`ConvResNet`]: `A`, `Φ`, `B`, initialisation, pretraining gradient.
 //! - [`train`] — SGD protocol ([`SgdConfig`]), divergence handling, pretraining.
 //! - [`contract`] — [`ConvResNet<f64>`] as plres-resnet's [`plres_resnet::Model`] and
@@ -57,6 +59,7 @@ pub mod layers;
 pub mod model;
 pub mod peer;
 mod real;
+mod same3;
 pub mod train;
 
 pub use contract::ConvWorkspace;
