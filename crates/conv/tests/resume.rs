@@ -106,7 +106,7 @@ fn spec<'a>(path: &'a Path, context: &'a str) -> CheckpointSpec<'a> {
 fn kill_and_resume<T: Real>(kind: ResidualKind, par: Par, dir: &Path) {
     let [train, eval, test] = data::<T>();
     let cfg = sgd();
-    let full = dir.join("full.ckpt");
+    let full = dir.join(format!("full-{}.ckpt", std::mem::size_of::<T>()));
     // the uninterrupted run, keeping the checkpoint file as it was after every epoch
     let mut model = fresh(kind, par, &train, true);
     let mut after_epoch: Vec<Vec<u8>> = Vec::new();
@@ -135,7 +135,7 @@ fn kill_and_resume<T: Real>(kind: ResidualKind, par: Par, dir: &Path) {
     // killed after epoch j: only that epoch's checkpoint survives; a fresh process
     // (fresh, not pretrained model) continues from it
     for j in 1..=cfg.epochs {
-        let ck = dir.join(format!("killed-{j}.ckpt"));
+        let ck = dir.join(format!("killed-{j}-{}.ckpt", std::mem::size_of::<T>()));
         std::fs::write(&ck, &after_epoch[j - 1]).unwrap();
         let mut resumed = fresh(kind, par, &train, false);
         let mut trained = Vec::new();
