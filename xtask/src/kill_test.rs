@@ -287,7 +287,10 @@ fn mnist_round(root: &Path) -> Result<()> {
         if Instant::now() > deadline || child.try_wait()?.is_some() {
             let _ = child.kill();
             let _ = child.wait();
-            bail!("no epoch checkpoint appeared in {} before the run ended", partial.display());
+            bail!(
+                "no epoch checkpoint appeared in {} before the run ended",
+                partial.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(1));
     };

@@ -62,12 +62,12 @@ pub mod peer;
 mod real;
 pub mod train;
 
+pub use checkpoint::CheckpointSpec;
 pub use contract::ConvWorkspace;
 pub use error::ConvError;
 pub use flow::{ChunkedFlowWork, FlowWork, Residual, ResidualKind, flow_chunk};
 pub use model::{ConvResNet, ConvResNetConfig, Images};
 pub use real::Real;
-pub use checkpoint::CheckpointSpec;
 pub use train::{
     EpochRecord, SgdConfig, TrainReport, pretrain, train_resnet, train_resnet_checkpointed,
 };

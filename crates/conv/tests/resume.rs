@@ -68,7 +68,12 @@ fn sgd() -> SgdConfig {
 
 /// A model as a run builds it: initialised, pretrained one epoch (which a resumed run
 /// does not repeat: the checkpoint holds `B ∘ A`).
-fn fresh<T: Real>(kind: ResidualKind, par: Par, train: &Images<T>, pretrained: bool) -> ConvResNet<T> {
+fn fresh<T: Real>(
+    kind: ResidualKind,
+    par: Par,
+    train: &Images<T>,
+    pretrained: bool,
+) -> ConvResNet<T> {
     let mut m = ConvResNet::<T>::new(model_cfg(kind)).unwrap();
     m.par = par;
     if pretrained {
@@ -131,7 +136,11 @@ fn kill_and_resume<T: Real>(kind: ResidualKind, par: Par, dir: &Path) {
     // checkpointing does not change the computation
     let mut plain = fresh(kind, par, &train, true);
     let plain_report = train_resnet(&mut plain, &train, &eval, &test, &cfg, |_| {}).unwrap();
-    assert_eq!(fingerprint(&plain, &plain_report), want, "{kind:?}: checkpointing changed the run");
+    assert_eq!(
+        fingerprint(&plain, &plain_report),
+        want,
+        "{kind:?}: checkpointing changed the run"
+    );
     // killed after epoch j: only that epoch's checkpoint survives; a fresh process
     // (fresh, not pretrained model) continues from it
     for j in 1..=cfg.epochs {
@@ -149,7 +158,11 @@ fn kill_and_resume<T: Real>(kind: ResidualKind, par: Par, dir: &Path) {
             |rec: &EpochRecord| trained.push(rec.epoch),
         )
         .unwrap();
-        assert_eq!(trained, ((j + 1)..=cfg.epochs).collect::<Vec<_>>(), "epochs trained after a kill at {j}");
+        assert_eq!(
+            trained,
+            ((j + 1)..=cfg.epochs).collect::<Vec<_>>(),
+            "epochs trained after a kill at {j}"
+        );
         assert_eq!(
             fingerprint(&resumed, &r),
             want,
@@ -181,8 +194,16 @@ fn one_epoch_checkpoint(dir: &Path) -> (PathBuf, Vec<u8>) {
     let path = dir.join("ck.ckpt");
     let cfg = SgdConfig { epochs: 1, ..sgd() };
     let mut m = fresh(ResidualKind::Linear, Par::Seq, &train, false);
-    train_resnet_checkpointed(&mut m, &train, &eval, &test, &cfg, Some(&spec(&path, "ctx")), |_| {})
-        .unwrap();
+    train_resnet_checkpointed(
+        &mut m,
+        &train,
+        &eval,
+        &test,
+        &cfg,
+        Some(&spec(&path, "ctx")),
+        |_| {},
+    )
+    .unwrap();
     let bytes = std::fs::read(&path).unwrap();
     (path, bytes)
 }
@@ -192,7 +213,15 @@ fn resume_from(path: &Path) -> Result<TrainReport, ConvError> {
     let [train, eval, test] = data::<f64>();
     let cfg = SgdConfig { epochs: 1, ..sgd() };
     let mut m = fresh(ResidualKind::Linear, Par::Seq, &train, false);
-    train_resnet_checkpointed(&mut m, &train, &eval, &test, &cfg, Some(&spec(path, "ctx")), |_| {})
+    train_resnet_checkpointed(
+        &mut m,
+        &train,
+        &eval,
+        &test,
+        &cfg,
+        Some(&spec(path, "ctx")),
+        |_| {},
+    )
 }
 
 #[test]
@@ -202,13 +231,14 @@ fn truncated_or_corrupted_checkpoints_are_typed_errors_naming_the_file() {
     // the intact file resumes (a finished run: nothing left to train)
     assert_eq!(resume_from(&path).unwrap().epochs.len(), 1);
     let name = path.display().to_string();
-    let expect_error = |what: String| {
-        match resume_from(&path) {
-            Err(e @ ConvError::Checkpoint { .. }) => {
-                assert!(e.to_string().contains(&name), "{what}: `{e}` does not name the file");
-            }
-            other => panic!("{what}: expected a checkpoint error, got {other:?}"),
+    let expect_error = |what: String| match resume_from(&path) {
+        Err(e @ ConvError::Checkpoint { .. }) => {
+            assert!(
+                e.to_string().contains(&name),
+                "{what}: `{e}` does not name the file"
+            );
         }
+        other => panic!("{what}: expected a checkpoint error, got {other:?}"),
     };
     let n = bytes.len();
     for len in [0, 7, 8, 100, n / 3, n / 2, n - 9, n - 1] {
@@ -227,7 +257,10 @@ fn truncated_or_corrupted_checkpoints_are_typed_errors_naming_the_file() {
         std::fs::write(&path, &b).unwrap();
         match resume_from(&path) {
             Err(e @ (ConvError::Checkpoint { .. } | ConvError::CheckpointMismatch { .. })) => {
-                assert!(e.to_string().contains(&name), "bit flip at {pos}: `{e}` does not name the file");
+                assert!(
+                    e.to_string().contains(&name),
+                    "bit flip at {pos}: `{e}` does not name the file"
+                );
             }
             other => panic!("bit flip at byte {pos} of {n}: expected an error, got {other:?}"),
         }
@@ -245,7 +278,15 @@ fn a_checkpoint_of_another_configuration_is_refused() {
     let [train, eval, test] = data::<f64>();
     let base = SgdConfig { epochs: 1, ..sgd() };
     let run = |m: &mut ConvResNet<f64>, cfg: &SgdConfig, imgs: [&Images<f64>; 3], ctx: &str| {
-        train_resnet_checkpointed(m, imgs[0], imgs[1], imgs[2], cfg, Some(&spec(&path, ctx)), |_| {})
+        train_resnet_checkpointed(
+            m,
+            imgs[0],
+            imgs[1],
+            imgs[2],
+            cfg,
+            Some(&spec(&path, ctx)),
+            |_| {},
+        )
     };
     let lin = || fresh::<f64>(ResidualKind::Linear, Par::Seq, &train, false);
     let mut other_labels = data::<f64>()[0].labels.clone();
@@ -255,20 +296,65 @@ fn a_checkpoint_of_another_configuration_is_refused() {
         labels: other_labels,
     };
     let cases: Vec<(&str, Result<TrainReport, ConvError>)> = vec![
-        ("sgd_config", run(&mut lin(), &SgdConfig { lr: 0.25, ..base }, [&train, &eval, &test], "ctx")),
-        ("sgd_config", run(&mut lin(), &SgdConfig { seed: 6, ..base }, [&train, &eval, &test], "ctx")),
+        (
+            "sgd_config",
+            run(
+                &mut lin(),
+                &SgdConfig { lr: 0.25, ..base },
+                [&train, &eval, &test],
+                "ctx",
+            ),
+        ),
+        (
+            "sgd_config",
+            run(
+                &mut lin(),
+                &SgdConfig { seed: 6, ..base },
+                [&train, &eval, &test],
+                "ctx",
+            ),
+        ),
         ("model_config", {
-            let mut m = ConvResNet::<f64>::new(ConvResNetConfig { seed: 12, ..model_cfg(ResidualKind::Linear) }).unwrap();
+            let mut m = ConvResNet::<f64>::new(ConvResNetConfig {
+                seed: 12,
+                ..model_cfg(ResidualKind::Linear)
+            })
+            .unwrap();
             run(&mut m, &base, [&train, &eval, &test], "ctx")
         }),
-        ("model_config", run(&mut fresh(ResidualKind::Shl, Par::Seq, &train, false), &base, [&train, &eval, &test], "ctx")),
-        ("data", run(&mut lin(), &base, [&relabelled, &eval, &test], "ctx")),
-        ("data", run(&mut lin(), &base, [&train, &eval, &eval], "ctx")),
-        ("context", run(&mut lin(), &base, [&train, &eval, &test], "another dataset")),
+        (
+            "model_config",
+            run(
+                &mut fresh(ResidualKind::Shl, Par::Seq, &train, false),
+                &base,
+                [&train, &eval, &test],
+                "ctx",
+            ),
+        ),
+        (
+            "data",
+            run(&mut lin(), &base, [&relabelled, &eval, &test], "ctx"),
+        ),
+        (
+            "data",
+            run(&mut lin(), &base, [&train, &eval, &eval], "ctx"),
+        ),
+        (
+            "context",
+            run(&mut lin(), &base, [&train, &eval, &test], "another dataset"),
+        ),
         ("precision", {
             let [tr, ev, te] = data::<f32>();
             let mut m = fresh::<f32>(ResidualKind::Linear, Par::Seq, &tr, false);
-            train_resnet_checkpointed(&mut m, &tr, &ev, &te, &base, Some(&spec(&path, "ctx")), |_| {})
+            train_resnet_checkpointed(
+                &mut m,
+                &tr,
+                &ev,
+                &te,
+                &base,
+                Some(&spec(&path, "ctx")),
+                |_| {},
+            )
         }),
     ];
     for (want, got) in cases {
@@ -279,7 +365,11 @@ fn a_checkpoint_of_another_configuration_is_refused() {
             }
             other => panic!("a checkpoint with another {want}: expected a refusal, got {other:?}"),
         }
-        assert_eq!(std::fs::read(&path).unwrap(), bytes, "a refused checkpoint was modified");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            bytes,
+            "a refused checkpoint was modified"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
