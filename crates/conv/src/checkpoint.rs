@@ -282,7 +282,7 @@ impl SgdProgress {
             if saved != given {
                 return Err(ConvError::CheckpointMismatch {
                     path: path.to_owned(),
-                    what: *key,
+                    what: key,
                     saved: saved.to_owned(),
                     given: given.clone(),
                 });
