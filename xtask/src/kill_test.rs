@@ -14,6 +14,14 @@
 //! 3. after each kill, `reproduce NAME --smoke --force --resume` runs to the end: no
 //!    leftover remains, the folder is complete with the reference metrics, and `REPORT.md`
 //!    is final (no banner) with every check holding.
+//!
+//! Then one MNIST round ([`MNIST`], issue 20's resumable runs): a reference
+//! `reproduce mnist-pretrained --smoke` into a fresh folder; the same run again, killed
+//! (SIGKILL) as soon as its first epoch checkpoint appears (mid-training: after epoch 1
+//! of 2 of the first configuration); then `--resume`, which must finish it with the
+//! reference's `metrics.csv` and, byte for byte, the reference's final checkpoints (every
+//! parameter, running statistic, shuffle state and record bitwise), its log saying it
+//! resumed from a checkpoint.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -67,6 +75,10 @@ pub fn parse(args: &[String]) -> Result<Args> {
     }
     Ok(a)
 }
+
+/// The experiment of the MNIST round: two configurations (linear and SHL), with
+/// pretraining, two epochs each at smoke size.
+pub const MNIST: &str = "mnist-pretrained";
 
 fn reproduce(out: &Path, name: &str, extra: &[&str]) -> Result<Command> {
     let exe = std::env::current_exe().context("locating the xtask binary")?;
@@ -225,6 +237,97 @@ pub fn main(args: &[String]) -> Result<()> {
         a.rounds,
         duration.as_secs_f64()
     );
+    mnist_round(&root).context("the MNIST round")?;
     std::fs::remove_dir_all(&root).ok();
+    Ok(())
+}
+
+/// The files of a run's `checkpoints/` folder (name, bytes), sorted by name.
+fn checkpoints(run: &Path) -> Result<Vec<(String, Vec<u8>)>> {
+    let dir = run.join(files::CHECKPOINTS);
+    let mut v = Vec::new();
+    if dir.is_dir() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let n = entry.file_name().to_string_lossy().into_owned();
+            if n.ends_with(".ckpt") && !n.starts_with('.') {
+                v.push((n, std::fs::read(entry.path())?));
+            }
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+/// The MNIST round (module docs).
+fn mnist_round(root: &Path) -> Result<()> {
+    let t0 = Instant::now();
+    let reference_out = root.join("mnist-reference");
+    let status = reproduce(&reference_out, MNIST, &[])?.status()?;
+    ensure!(status.success(), "the reference run failed ({status})");
+    let duration = t0.elapsed();
+    let reference_dir = reference_out.join(MNIST);
+    let reference = std::fs::read(reference_dir.join(files::METRICS))?;
+    let reference_ckpts = checkpoints(&reference_dir)?;
+    ensure!(
+        !reference_ckpts.is_empty(),
+        "the reference run wrote no checkpoint"
+    );
+    let out = root.join("mnist-killed");
+    let mut child = reproduce(&out, MNIST, &[])?.spawn()?;
+    let pid = child.id();
+    let partial = out.join(format!(".{MNIST}.partial-{pid}"));
+    let deadline = Instant::now() + duration.mul_f64(3.0) + Duration::from_secs(10);
+    let seen = loop {
+        let found = checkpoints(&partial).unwrap_or_default();
+        if !found.is_empty() {
+            let _ = child.kill(); // SIGKILL, at once
+            break found;
+        }
+        if Instant::now() > deadline || child.try_wait()?.is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "no epoch checkpoint appeared in {} before the run ended",
+                partial.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    child.wait()?;
+    let killed_at: Vec<String> = seen
+        .iter()
+        .map(|(n, bytes)| {
+            let epoch = plres_resnet::Checkpoint::from_bytes(bytes)
+                .ok()
+                .and_then(|c| c.metadata.get("epoch").cloned())
+                .unwrap_or_else(|| "?".into());
+            format!("{n} at epoch {epoch}")
+        })
+        .collect();
+    ensure!(
+        !out.join(MNIST).exists(),
+        "the run was in place before the kill: not a mid-training kill"
+    );
+    let status = reproduce(&out, MNIST, &["--resume"])?.status()?;
+    ensure!(status.success(), "the resumed run failed ({status})");
+    check_clean(&out, MNIST, &reference).context("after resuming")?;
+    let dir = out.join(MNIST);
+    ensure!(
+        checkpoints(&dir)? == reference_ckpts,
+        "the resumed run's final checkpoints differ from the uninterrupted run's"
+    );
+    let log = std::fs::read_to_string(dir.join(files::LOG))?;
+    ensure!(
+        log.contains("resuming MNIST training from its epoch checkpoint"),
+        "the resumed run did not resume from a checkpoint (run.log)"
+    );
+    println!(
+        "MNIST round: {MNIST} --smoke killed with {}; resumed bitwise equal to the \
+         uninterrupted run (metrics and {} checkpoints); {:.2} s in all",
+        killed_at.join(", "),
+        reference_ckpts.len(),
+        t0.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -44,6 +44,8 @@
 //!   with the same valid taps, skipping most of the zero padding im2col would multiply.
 //! - [`model`] — [`ConvResNet`]: `A`, `Φ`, `B`, initialisation, pretraining gradient.
 //! - [`train`] — SGD protocol ([`SgdConfig`]), divergence handling, pretraining.
+//! - [`checkpoint`] — the per-epoch training checkpoint: a killed SGD run continues
+//!   bitwise from its last completed epoch ([`train_resnet_checkpointed`]).
 //! - [`contract`] — [`ConvResNet<f64>`] as plres-resnet's [`plres_resnet::Model`] and
 //!   [`plres_resnet::Trainable`] ([`ConvWorkspace`]): evaluation-mode forward, training-mode
 //!   exact gradient, trapezoid `L²` metric, training by any plres-optim optimizer.
@@ -52,6 +54,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod checkpoint;
 pub mod contract;
 pub mod error;
 pub mod flow;
@@ -62,9 +65,12 @@ mod real;
 mod same3;
 pub mod train;
 
+pub use checkpoint::CheckpointSpec;
 pub use contract::ConvWorkspace;
 pub use error::ConvError;
 pub use flow::{ChunkedFlowWork, FlowWork, Residual, ResidualKind, flow_chunk};
 pub use model::{ConvResNet, ConvResNetConfig, Images};
 pub use real::Real;
-pub use train::{EpochRecord, SgdConfig, TrainReport, pretrain, train_resnet};
+pub use train::{
+    EpochRecord, SgdConfig, TrainReport, pretrain, train_resnet, train_resnet_checkpointed,
+};

@@ -7,10 +7,13 @@
 //! batch loss or parameter stops the run: the report says at which epoch and batch it
 //! diverged, and everything measured until then is kept.
 //! The optional pretraining ([`pretrain`]) trains `B ∘ A` the same way with `η = 1`.
+//! [`train_resnet_checkpointed`] checkpoints every epoch and continues a killed run
+//! bitwise ([`crate::checkpoint`]).
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::checkpoint::{CheckpointSpec, RunIdentity, SgdProgress};
 use crate::model::{ConvResNet, IMAGE_PIXELS, Images};
 use crate::{ConvError, Real};
 
@@ -113,6 +116,8 @@ pub struct TrainReport {
     pub diverged: Option<Divergence>,
     /// Test error before training.
     pub initial_test_error: f64,
+    /// Error on the evaluated training images before training.
+    pub initial_train_error: f64,
 }
 
 /// Error rate of `model` in evaluation mode on `data` (chunks of 500 images).
@@ -130,7 +135,7 @@ pub fn error_rate<T: Real>(
 
 /// Trains the residual parameters of `model` by SGD; `train_eval` is the (fixed) set of
 /// training images on which the train error is measured each epoch; `on_epoch` sees
-/// every record as it is made.
+/// every record as it is made. [`train_resnet_checkpointed`] without a checkpoint.
 ///
 /// # Errors
 /// As [`SgdConfig::validate`].
@@ -140,31 +145,76 @@ pub fn train_resnet<T: Real>(
     train_eval: &Images<T>,
     test: &Images<T>,
     cfg: &SgdConfig,
+    on_epoch: impl FnMut(&EpochRecord),
+) -> Result<TrainReport, ConvError> {
+    train_resnet_checkpointed(model, train, train_eval, test, cfg, None, on_epoch)
+}
+
+/// [`train_resnet`] that survives a kill: with `checkpoint = Some(c)`, the whole training
+/// state is written to `c.path` at the end of every epoch ([`crate::checkpoint`]: the
+/// model's parameters, running statistics and `B ∘ A`, the epoch, the SGD step count, the
+/// shuffle generator's position and permutation, the records so far), atomically; and if
+/// `c.path` holds such a checkpoint when training starts, the model is restored from it
+/// and training continues with its next epoch. The continued run is bitwise the
+/// uninterrupted one (same parameters, same records), whatever the epoch of the
+/// interruption; a checkpoint of a finished run returns its report without training.
+/// `on_epoch` sees only the epochs trained by this call.
+///
+/// # Errors
+/// As [`SgdConfig::validate`]; [`ConvError::Checkpoint`] naming the file when the
+/// checkpoint cannot be read, written or parsed; [`ConvError::CheckpointMismatch`] when it
+/// belongs to another configuration (model, SGD protocol, precision, data or the caller's
+/// context).
+pub fn train_resnet_checkpointed<T: Real>(
+    model: &mut ConvResNet<T>,
+    train: &Images<T>,
+    train_eval: &Images<T>,
+    test: &Images<T>,
+    cfg: &SgdConfig,
+    checkpoint: Option<&CheckpointSpec<'_>>,
     mut on_epoch: impl FnMut(&EpochRecord),
 ) -> Result<TrainReport, ConvError> {
     cfg.validate()?;
-    let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
-    let mut order: Vec<usize> = (0..train.len()).collect();
+    let identity =
+        checkpoint.map(|c| RunIdentity::new(&*model, cfg, c.context, [train, train_eval, test]));
+    let resumed = match (checkpoint, &identity) {
+        (Some(c), Some(id)) if c.path.is_file() => {
+            Some(SgdProgress::load(c.path, id, model, cfg, train.len())?)
+        }
+        _ => None,
+    };
     let mut grad = vec![T::ZERO; model.n_params()];
-    let mut params = model.params().to_vec();
     let (mut xb, mut yb) = (
         Vec::with_capacity(cfg.batch * IMAGE_PIXELS),
         Vec::with_capacity(cfg.batch),
     );
     let mut pred = Vec::new();
-    let initial_test_error = error_rate(model, test, &mut pred);
-    let mut report = TrainReport {
-        epochs: Vec::new(),
-        diverged: None,
-        initial_test_error,
+    let mut progress = match resumed {
+        Some(p) => p,
+        None => {
+            let initial_train_error = error_rate(model, train_eval, &mut pred);
+            let initial_test_error = error_rate(model, test, &mut pred);
+            SgdProgress {
+                rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+                order: (0..train.len()).collect(),
+                steps: 0,
+                report: TrainReport {
+                    epochs: Vec::new(),
+                    diverged: None,
+                    initial_test_error,
+                    initial_train_error,
+                },
+            }
+        }
     };
-    for e in 0..cfg.epochs {
+    let mut params = model.params().to_vec();
+    for e in progress.report.epochs.len()..cfg.epochs {
         let lr = cfg.lr_at(e);
         let step = T::from_f64(lr);
-        shuffle(&mut order, &mut rng);
+        shuffle(&mut progress.order, &mut progress.rng);
         let mut loss_sum = 0.0;
         let mut batches = 0;
-        for (bi, idx) in order.chunks(cfg.batch).enumerate() {
+        for (bi, idx) in progress.order.chunks(cfg.batch).enumerate() {
             if idx.len() < 2 {
                 continue; // a single image has no batch statistics (PyTorch raises)
             }
@@ -174,15 +224,16 @@ pub fn train_resnet<T: Real>(
                 *p -= step * g;
             }
             if !l.loss.is_finite() || params.iter().any(|p| !p.to_f64().is_finite()) {
-                report.diverged = Some(Divergence {
+                progress.report.diverged = Some(Divergence {
                     epoch: e + 1,
                     batch: bi,
                 });
-                return Ok(report);
+                return Ok(progress.report);
             }
             model.set_params(&params);
             loss_sum += l.loss;
             batches += 1;
+            progress.steps += 1;
         }
         let rec = EpochRecord {
             epoch: e + 1,
@@ -191,10 +242,13 @@ pub fn train_resnet<T: Real>(
             train_error: error_rate(model, train_eval, &mut pred),
             test_error: error_rate(model, test, &mut pred),
         };
+        progress.report.epochs.push(rec);
+        if let (Some(c), Some(id)) = (checkpoint, &identity) {
+            progress.save(c.path, id, model)?;
+        }
         on_epoch(&rec);
-        report.epochs.push(rec);
     }
-    Ok(report)
+    Ok(progress.report)
 }
 
 /// Pretrains `B ∘ A` (all its parameters, batch norms included) for `epochs` epochs of

@@ -31,11 +31,15 @@
 //! gets `metrics.csv` with every iterate up to the last finite one,
 //! `last_finite.safetensors` with its parameters (tensor `params`), and `error.txt`.
 //!
-//! **Resume.** A run that trains with plres-optim can save a training checkpoint under
-//! [`RunContext::checkpoint_path`] (e.g. once per epoch); a later run of the same
-//! configuration started with `resume` adopts the partial folder a kill left behind
-//! instead of deleting it, so the checkpoints are found and training continues
-//! ([`prepare_run_resuming`]).
+//! **Resume.** A run that trains saves training checkpoints under
+//! [`RunContext::checkpoint_path`]: `common::train_resumable` (plres-optim trainings,
+//! plres-resnet's `TrainingCheckpoint`, every few epochs) and the MNIST experiments
+//! (plres-conv's `train_resnet_checkpointed`, one checkpoint per data set, configuration
+//! and seed, rewritten after every epoch). A later run of the same configuration started
+//! with `resume` adopts the partial folder a kill left behind instead of deleting it
+//! ([`prepare_run_resuming`]), so the checkpoints are found: finished trainings are not
+//! repeated and the others continue from their last completed epoch, bitwise as if never
+//! interrupted (the run's metrics, figures and checks are those of an uninterrupted run).
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};

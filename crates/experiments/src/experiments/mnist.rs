@@ -18,12 +18,22 @@
 //! claim that does not reproduce on this data is a finding, reported as such. The checks
 //! gate only what must hold whatever the data: every run accounted for, and training
 //! lowers the linear model's test error.
+//!
+//! **Resume.** Every training (one data set, configuration and seed) checkpoints at the
+//! end of every epoch to `checkpoints/<dataset>-<kind>-q<q>-qi<q_int>-l<L>-p<k>-seed<s>.ckpt`
+//! in the run folder (plres-conv's [`train_resnet_checkpointed`]: parameters, running
+//! statistics, `B ∘ A`, epoch, step count, shuffle state, records so far). A run killed
+//! mid-way and started again with `cargo xtask reproduce --resume` adopts the killed
+//! run's partial folder (same `config.json`), skips the trainings whose checkpoint says
+//! they finished and continues the others from their last completed epoch (without
+//! repeating the pretraining, which the checkpoint holds): its metrics, and every
+//! parameter, are bitwise those of an uninterrupted run, at every size (`--full` included).
 
 use std::time::Instant;
 
-use plres_conv::train::error_rate;
 use plres_conv::{
-    ConvResNet, ConvResNetConfig, Images, Real, ResidualKind, SgdConfig, pretrain, train_resnet,
+    CheckpointSpec, ConvResNet, ConvResNetConfig, Images, Real, ResidualKind, SgdConfig, pretrain,
+    train_resnet_checkpointed,
 };
 use plres_data::{Dataset, MnistSplit, load_fashion_mnist_debian, load_mnist10k_split};
 use rand::Rng;
@@ -135,7 +145,9 @@ impl MnistConfig {
     fn for_figure(fig: Figure, size: Size) -> Self {
         // (n_train, n_test, seeds, epochs, decay_epoch, q for depth/pretrained, depths, widths, precision)
         let (n_train, n_test, seeds, epochs, decay_epoch) = match size {
-            Size::Smoke => (Some(512), Some(500), 1, 1, 1),
+            // smoke: two epochs with the decay between them, so a run killed after the
+            // first epoch resumes across the schedule's step (`cargo xtask kill-test`)
+            Size::Smoke => (Some(512), Some(500), 1, 2, 1),
             Size::Default => (Some(2000), Some(1000), 2, 3, 3),
             Size::Full => (None, None, 20, 40, 35),
         };
@@ -775,7 +787,30 @@ fn run_settings<T: Real>(
             .stage(|| format!("{}: model", model_name(s)))?;
             model.par = faer::Par::rayon(0);
             n_params = model.n_params();
-            if s.pretrain_epochs > 0 {
+            let label = format!(
+                "{ds_name}-{}-q{}-qi{}-l{}-p{}-seed{seed}",
+                s_kind(s.kind),
+                s.q,
+                s.q_int,
+                s.steps,
+                s.pretrain_epochs
+            );
+            let ck_path = ctx.checkpoint_path(&label)?;
+            let context = format!(
+                "{ds_name}; {}; pretraining lr {:e}; seed {seed} of run seed {}",
+                model_name(s),
+                c.pretrain_lr,
+                ctx.seed()
+            );
+            // a checkpoint holds B ∘ A after pretraining: a resumed run does not repeat it
+            let resuming = ck_path.is_file();
+            if resuming {
+                tracing::info!(
+                    checkpoint = %ck_path.display(),
+                    "resuming MNIST training from its epoch checkpoint"
+                );
+            }
+            if s.pretrain_epochs > 0 && !resuming {
                 match pretrain(
                     &mut model,
                     &train_images,
@@ -804,17 +839,20 @@ fn run_settings<T: Real>(
                 decay: c.decay,
                 seed: shuffle_seed,
             };
-            let mut pred = Vec::new();
-            let init_train = error_rate(&mut model, &eval_images, &mut pred);
-            let report = train_resnet(
+            let report = train_resnet_checkpointed(
                 &mut model,
                 &train_images,
                 &eval_images,
                 &test_images,
                 &sgd,
+                Some(&CheckpointSpec {
+                    path: &ck_path,
+                    context: &context,
+                }),
                 |_| bar.inc(1),
             )
             .stage(|| format!("{}: training", model_name(s)))?;
+            let init_train = report.initial_train_error;
             let mut te = vec![report.initial_test_error];
             let mut tr = vec![init_train];
             metrics.push(row![
