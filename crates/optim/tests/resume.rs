@@ -7,8 +7,8 @@
 
 use plres_optim::{
     AdamConfig, BacktrackingConfig, GradientDescentConfig, Iterate, Metric, Minibatch,
-    MomentumConfig, ObserverAction, Schedule, SgdConfig, Solver, State, StateFormatError, Stopping,
-    run,
+    MomentumConfig, ObserverAction, Outcome, Schedule, SgdConfig, Solver, State, StateFormatError,
+    Stopping, run,
 };
 
 mod common;
@@ -116,23 +116,34 @@ fn theta0() -> Vec<f64> {
     vec![0.9, -0.7, 0.4, 1.1]
 }
 
-/// `solver` on `problem` from `state` until iteration `iterations` (no observer): the
-/// final state.
+/// `solver` on `problem` from `state` until iteration `iterations`: the outcome and the
+/// trace of every iterate seen.
+fn run_traced(
+    problem: &mut LeastSquares,
+    solver: &dyn Solver,
+    state: State,
+    iterations: u64,
+) -> (Outcome, Trace) {
+    let mut trace = Trace::default();
+    let out = run(
+        problem,
+        solver,
+        state,
+        &Stopping::iterations(iterations),
+        &mut [&mut trace],
+    )
+    .unwrap();
+    (out, trace)
+}
+
+/// The final state of [`run_traced`].
 fn run_from(
     problem: &mut LeastSquares,
     solver: &dyn Solver,
     state: State,
     iterations: u64,
 ) -> State {
-    run(
-        problem,
-        solver,
-        state,
-        &Stopping::iterations(iterations),
-        &mut [],
-    )
-    .unwrap()
-    .state
+    run_traced(problem, solver, state, iterations).0.state
 }
 
 fn bits(p: &[f64]) -> Vec<u64> {
@@ -148,27 +159,11 @@ fn bits(p: &[f64]) -> Vec<u64> {
 fn resume_from_bytes_is_bitwise_for_every_solver_and_every_stop() {
     for (what, solver) in solvers() {
         let mut problem = LeastSquares::random(10, 4, 3).with_quartic(0.1);
-        let mut whole_trace = Trace::default();
-        let whole = run(
-            &mut problem,
-            &*solver,
-            State::new(theta0()),
-            &Stopping::iterations(TOTAL),
-            &mut [&mut whole_trace],
-        )
-        .unwrap();
+        let (whole, whole_trace) = run_traced(&mut problem, &*solver, State::new(theta0()), TOTAL);
         assert_eq!(whole_trace.0.len() as u64, TOTAL + 1, "{what}");
         let whole_bytes = whole.state.to_bytes();
         for k in 0..TOTAL {
-            let mut first = Trace::default();
-            let part = run(
-                &mut problem,
-                &*solver,
-                State::new(theta0()),
-                &Stopping::iterations(k),
-                &mut [&mut first],
-            )
-            .unwrap();
+            let (part, first) = run_traced(&mut problem, &*solver, State::new(theta0()), k);
             let bytes = part.state.to_bytes();
             assert_eq!(
                 bytes,
@@ -183,15 +178,7 @@ fn resume_from_bytes_is_bitwise_for_every_solver_and_every_stop() {
                 "{what}, k = {k}: bytes round trip"
             );
             restored.check_resume(&*solver, &problem).unwrap();
-            let mut second = Trace::default();
-            let rest = run(
-                &mut problem,
-                &*solver,
-                restored,
-                &Stopping::iterations(TOTAL),
-                &mut [&mut second],
-            )
-            .unwrap();
+            let (rest, second) = run_traced(&mut problem, &*solver, restored, TOTAL);
             assert_eq!(rest.report.iterations, TOTAL - k, "{what}, k = {k}");
             // the stop iterate is seen by both runs
             assert_eq!(first.0.last(), second.0.first(), "{what}, k = {k}");

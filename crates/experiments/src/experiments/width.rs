@@ -276,20 +276,13 @@ fn plots(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) -> Vec<
             c.problem.n as f64 * f64::EPSILON * tr
         })
         .collect();
-    let lam = runs_of(|t| t.lambda_init);
-    let (lam_mean, _) = mean_std(ps.len(), &lam);
-    let lam_drawn: Vec<f64> = lam_mean
-        .iter()
-        .zip(&floor)
-        .map(|(l, f)| l.max(*f))
-        .collect();
-    let lam_fin = runs_of(|t| t.lambda_final);
-    let (lam_fin_mean, _) = mean_std(ps.len(), &lam_fin);
-    let lam_fin_drawn: Vec<f64> = lam_fin_mean
-        .iter()
-        .zip(&floor)
-        .map(|(l, f)| l.max(*f))
-        .collect();
+    // the mean over the draws, drawn at the floor where below it
+    let floored_mean = |f: fn(&Trained) -> f64| -> Vec<f64> {
+        let (mean, _) = mean_std(ps.len(), &runs_of(f));
+        mean.iter().zip(&floor).map(|(l, fl)| l.max(*fl)).collect()
+    };
+    let lam_drawn = floored_mean(|t| t.lambda_init);
+    let lam_fin_drawn = floored_mean(|t| t.lambda_final);
     let top = lam_drawn.iter().copied().fold(0.0, f64::max);
     let bottom = floor.iter().copied().fold(f64::INFINITY, f64::min);
     out.figure(
