@@ -479,11 +479,7 @@ pub fn parse(args: &[String]) -> Result<Args> {
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |flag: &str| -> Result<String> {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value\n{}", usage()))
-        };
+        let mut value = |flag: &str| crate::flag_value(&mut it, flag, usage());
         let num = |flag: &str, v: String| -> Result<u64> {
             v.parse()
                 .with_context(|| format!("{flag} expects a non-negative integer, got `{v}`"))

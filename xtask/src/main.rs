@@ -72,6 +72,14 @@ fn ci() -> Result<()> {
     Ok(())
 }
 
+/// The value after `flag` (`--flag VALUE`) taken from `it`, or an error naming the flag
+/// followed by the subcommand's `usage`.
+fn flag_value(it: &mut std::slice::Iter<'_, String>, flag: &str, usage: &str) -> Result<String> {
+    it.next()
+        .cloned()
+        .with_context(|| format!("{flag} needs a value\n{usage}"))
+}
+
 fn usage() -> &'static str {
     "usage: cargo xtask <command>\n\ncommands:\n  ci     fmt, tidy, clippy -D warnings, tests (what .ci/run runs)\n  tidy   check the crate layering rules\n  reproduce [NAME…] [--smoke | --full] [--out DIR] [--seed S] [--force] [--resume] [--set KEY=VALUE]\n         run the experiments, write results/REPORT.md (--help for more)\n  sweep plan|run --local [--jobs J]|submit|status|collect SWEEP\n         experiment grids over seeds, locally or on Slurm (sweep --help)\n  fuzz --short | --inputs N [--target NAME]\n         fuzz every parser and config reader (--help for more)\n  kill-test [NAME] [--rounds K]\n         SIGKILL reproduce --smoke at random moments, check folder, report, resume\n  bench-peer [--python PATH]\n         time the training step (beside PyTorch given a Python with torch)\n  bench-peer --conv [--python PATH]\n         time one epoch of the convolutional ResNet (f64, f32) beside PyTorch"
 }

@@ -96,11 +96,7 @@ pub fn parse(args: &[String]) -> Result<Args> {
     let mut size_flag: Option<&str> = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |flag: &str| -> Result<String> {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value\n{}", usage()))
-        };
+        let mut value = |flag: &str| crate::flag_value(&mut it, flag, usage());
         match arg.as_str() {
             "--smoke" | "--full" => {
                 if let Some(prev) = size_flag.filter(|p| *p != arg) {

@@ -25,6 +25,8 @@
 //!    for the linear model, `kernel_snapshot` for the kernel model): `ρ`, `μ_cert`, and
 //!    `μ_tight` at about 10 iterates when `N·d_out ≤ 1024` (Euler).
 
+use std::convert::identity;
+
 use faer::{Mat, MatRef};
 use plres_data::{Standardizer, TargetsRef};
 use plres_kernels::KernelSpec;
@@ -96,6 +98,20 @@ impl From<usize> for Width {
     }
 }
 
+/// Builder setters: `name(T) => field = wrap;` defines `pub fn name(mut self, value: T) ->
+/// Self` storing `wrap(value)` in `self.config.field` (the doc comments are the methods').
+macro_rules! setters {
+    ($($(#[doc = $doc:literal])* $name:ident($ty:ty) => $field:ident = $wrap:expr;)*) => {
+        $(
+            $(#[doc = $doc])*
+            pub fn $name(mut self, value: $ty) -> Self {
+                self.config.$field = ($wrap)(value);
+                self
+            }
+        )*
+    };
+}
+
 impl Estimator {
     /// The defaults of [`EstimatorConfig::default`].
     pub fn new() -> Self {
@@ -107,64 +123,35 @@ impl Estimator {
         Self { config }
     }
 
-    /// Linear (default), kernel or SHL.
-    pub fn model(mut self, model: ModelKind) -> Self {
-        self.config.model = model;
-        self
-    }
-
-    /// Feature map / kernel (default Gaussian).
-    pub fn features(mut self, features: FeatureKind) -> Self {
-        self.config.features = features;
-        self
-    }
-
-    /// Bandwidth: a number (`σ` or `ℓ`) or [`Bandwidth::Auto`] (default).
-    pub fn bandwidth(mut self, bandwidth: impl Into<Bandwidth>) -> Self {
-        self.config.bandwidth = bandwidth.into();
-        self
-    }
-
-    /// Width `p`: a number or [`Width::Auto`] (default).
-    pub fn width(mut self, width: impl Into<Width>) -> Self {
-        self.config.width = width.into();
-        self
-    }
-
-    /// Largest width `auto` may pick (default 512).
-    pub fn width_cap(mut self, cap: usize) -> Self {
-        self.config.width_cap = cap;
-        self
-    }
-
-    /// Depth `L` (default 8).
-    pub fn depth(mut self, depth: usize) -> Self {
-        self.config.depth = depth;
-        self
-    }
-
-    /// Integrator (default Euler).
-    pub fn integrator(mut self, integrator: IntegratorKind) -> Self {
-        self.config.integrator = integrator;
-        self
-    }
-
-    /// Loss (default squared).
-    pub fn loss(mut self, loss: LossKind) -> Self {
-        self.config.loss = loss;
-        self
-    }
-
-    /// Optimizer (default GD).
-    pub fn optimizer(mut self, optimizer: OptimizerKind) -> Self {
-        self.config.optimizer = optimizer;
-        self
-    }
-
-    /// Learning rate (default [`OptimizerKind::default_lr`]).
-    pub fn lr(mut self, lr: f64) -> Self {
-        self.config.lr = Some(lr);
-        self
+    setters! {
+        /// Linear (default), kernel or SHL.
+        model(ModelKind) => model = identity;
+        /// Feature map / kernel (default Gaussian).
+        features(FeatureKind) => features = identity;
+        /// Bandwidth: a number (`σ` or `ℓ`) or [`Bandwidth::Auto`] (default).
+        bandwidth(impl Into<Bandwidth>) => bandwidth = Into::into;
+        /// Width `p`: a number or [`Width::Auto`] (default).
+        width(impl Into<Width>) => width = Into::into;
+        /// Largest width `auto` may pick (default 512).
+        width_cap(usize) => width_cap = identity;
+        /// Depth `L` (default 8).
+        depth(usize) => depth = identity;
+        /// Integrator (default Euler).
+        integrator(IntegratorKind) => integrator = identity;
+        /// Loss (default squared).
+        loss(LossKind) => loss = identity;
+        /// Optimizer (default GD).
+        optimizer(OptimizerKind) => optimizer = identity;
+        /// Learning rate (default [`OptimizerKind::default_lr`]).
+        lr(f64) => lr = Some;
+        /// Minibatch size (SGD, Adam).
+        batch(usize) => batch = Some;
+        /// Seed of every random draw (default 0).
+        seed(u64) => seed = identity;
+        /// Held-out fraction (default 0.2).
+        test_fraction(f64) => test_fraction = identity;
+        /// Certify every `k`-th iterate (default: about 50 iterates per run).
+        certify_every(u64) => certify_every = Some;
     }
 
     /// Train for `steps` optimizer steps.
@@ -176,30 +163,6 @@ impl Estimator {
     /// Train for `epochs` passes over the training data.
     pub fn epochs(mut self, epochs: u64) -> Self {
         self.config.budget = Some(Budget::Epochs(epochs));
-        self
-    }
-
-    /// Minibatch size (SGD, Adam).
-    pub fn batch(mut self, batch: usize) -> Self {
-        self.config.batch = Some(batch);
-        self
-    }
-
-    /// Seed of every random draw (default 0).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.config.seed = seed;
-        self
-    }
-
-    /// Held-out fraction (default 0.2).
-    pub fn test_fraction(mut self, f: f64) -> Self {
-        self.config.test_fraction = f;
-        self
-    }
-
-    /// Certify every `k`-th iterate (default: about 50 iterates per run).
-    pub fn certify_every(mut self, k: u64) -> Self {
-        self.config.certify_every = Some(k);
         self
     }
 

@@ -203,20 +203,21 @@ fn train_certify_predict_on_csv() {
     assert!(s["report"]["final_loss"].as_f64() < s["report"]["initial_loss"].as_f64());
 
     // certify: exit 0, JSON with ρ ≥ μ_cert ≤ μ_tight ≤ ρ (N·d_out = 48 is small)
-    let o = run(
-        &[
-            "certify",
+    // the trained checkpoint on the training data, for certify and predict
+    let on_toy = |command: &str, rest: &[&str]| {
+        let mut args = vec![
+            command,
             "--checkpoint",
             "run/model.safetensors",
             "--data",
             "toy.csv",
             "--target",
             "y",
-            "--json",
-            "cert.json",
-        ],
-        &d,
-    );
+        ];
+        args.extend_from_slice(rest);
+        run(&args, &d)
+    };
+    let o = on_toy("certify", &["--json", "cert.json"]);
     ok(&o);
     assert!(stdout(&o).contains("μ_cert"));
     let cj = json(&d.join("cert.json"));
@@ -232,22 +233,7 @@ fn train_certify_predict_on_csv() {
     assert_eq!(cj["lambda"].as_array().unwrap().len(), 4);
 
     // predict → CSV and .npy, identical to the library's outputs on the loaded network
-    let predict = |out: &str| {
-        run(
-            &[
-                "predict",
-                "--checkpoint",
-                "run/model.safetensors",
-                "--data",
-                "toy.csv",
-                "--target",
-                "y",
-                "--out",
-                out,
-            ],
-            &d,
-        )
-    };
+    let predict = |out: &str| on_toy("predict", &["--out", out]);
     ok(&predict("p.csv"));
     ok(&predict("p.npy"));
     let net = plres::Network::load(run_dir.join("model.safetensors")).unwrap();

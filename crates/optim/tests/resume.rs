@@ -7,8 +7,8 @@
 
 use plres_optim::{
     AdamConfig, BacktrackingConfig, GradientDescentConfig, Iterate, Metric, Minibatch,
-    MomentumConfig, ObserverAction, Schedule, SgdConfig, Solver, State, StateFormatError, Stopping,
-    run,
+    MomentumConfig, ObserverAction, Outcome, Schedule, SgdConfig, Solver, State, StateFormatError,
+    Stopping, run,
 };
 
 mod common;
@@ -116,6 +116,36 @@ fn theta0() -> Vec<f64> {
     vec![0.9, -0.7, 0.4, 1.1]
 }
 
+/// `solver` on `problem` from `state` until iteration `iterations`: the outcome and the
+/// trace of every iterate seen.
+fn run_traced(
+    problem: &mut LeastSquares,
+    solver: &dyn Solver,
+    state: State,
+    iterations: u64,
+) -> (Outcome, Trace) {
+    let mut trace = Trace::default();
+    let out = run(
+        problem,
+        solver,
+        state,
+        &Stopping::iterations(iterations),
+        &mut [&mut trace],
+    )
+    .unwrap();
+    (out, trace)
+}
+
+/// The final state of [`run_traced`].
+fn run_from(
+    problem: &mut LeastSquares,
+    solver: &dyn Solver,
+    state: State,
+    iterations: u64,
+) -> State {
+    run_traced(problem, solver, state, iterations).0.state
+}
+
 fn bits(p: &[f64]) -> Vec<u64> {
     p.iter().map(|x| x.to_bits()).collect()
 }
@@ -129,27 +159,11 @@ fn bits(p: &[f64]) -> Vec<u64> {
 fn resume_from_bytes_is_bitwise_for_every_solver_and_every_stop() {
     for (what, solver) in solvers() {
         let mut problem = LeastSquares::random(10, 4, 3).with_quartic(0.1);
-        let mut whole_trace = Trace::default();
-        let whole = run(
-            &mut problem,
-            &*solver,
-            State::new(theta0()),
-            &Stopping::iterations(TOTAL),
-            &mut [&mut whole_trace],
-        )
-        .unwrap();
+        let (whole, whole_trace) = run_traced(&mut problem, &*solver, State::new(theta0()), TOTAL);
         assert_eq!(whole_trace.0.len() as u64, TOTAL + 1, "{what}");
         let whole_bytes = whole.state.to_bytes();
         for k in 0..TOTAL {
-            let mut first = Trace::default();
-            let part = run(
-                &mut problem,
-                &*solver,
-                State::new(theta0()),
-                &Stopping::iterations(k),
-                &mut [&mut first],
-            )
-            .unwrap();
+            let (part, first) = run_traced(&mut problem, &*solver, State::new(theta0()), k);
             let bytes = part.state.to_bytes();
             assert_eq!(
                 bytes,
@@ -164,15 +178,7 @@ fn resume_from_bytes_is_bitwise_for_every_solver_and_every_stop() {
                 "{what}, k = {k}: bytes round trip"
             );
             restored.check_resume(&*solver, &problem).unwrap();
-            let mut second = Trace::default();
-            let rest = run(
-                &mut problem,
-                &*solver,
-                restored,
-                &Stopping::iterations(TOTAL),
-                &mut [&mut second],
-            )
-            .unwrap();
+            let (rest, second) = run_traced(&mut problem, &*solver, restored, TOTAL);
             assert_eq!(rest.report.iterations, TOTAL - k, "{what}, k = {k}");
             // the stop iterate is seen by both runs
             assert_eq!(first.0.last(), second.0.first(), "{what}, k = {k}");
@@ -204,47 +210,19 @@ fn resume_through_a_file_and_parameters_alone_do_not_suffice() {
         .build()
         .unwrap();
     let mut problem = LeastSquares::random(10, 4, 5).with_quartic(0.1);
-    let whole = run(
-        &mut problem,
-        &adam,
-        State::new(theta0()),
-        &Stopping::iterations(14),
-        &mut [],
-    )
-    .unwrap();
-    let part = run(
-        &mut problem,
-        &adam,
-        State::new(theta0()),
-        &Stopping::iterations(6),
-        &mut [],
-    )
-    .unwrap();
+    let whole = run_from(&mut problem, &adam, State::new(theta0()), 14);
+    let part = run_from(&mut problem, &adam, State::new(theta0()), 6);
     let dir = std::env::temp_dir().join(format!("plres-optim-resume-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("state.bin");
-    std::fs::write(&path, part.state.to_bytes()).unwrap();
+    std::fs::write(&path, part.to_bytes()).unwrap();
     let restored = State::from_bytes(&std::fs::read(&path).unwrap()).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    let rest = run(
-        &mut problem,
-        &adam,
-        restored,
-        &Stopping::iterations(14),
-        &mut [],
-    )
-    .unwrap();
-    assert_eq!(bits(rest.state.params()), bits(whole.state.params()));
+    let rest = run_from(&mut problem, &adam, restored, 14);
+    assert_eq!(bits(rest.params()), bits(whole.params()));
     // a fresh state at the saved parameters (moments zero, epoch 0) takes another path
-    let naive = run(
-        &mut problem,
-        &adam,
-        State::new(part.state.params().to_vec()),
-        &Stopping::iterations(8),
-        &mut [],
-    )
-    .unwrap();
-    assert_ne!(bits(naive.state.params()), bits(whole.state.params()));
+    let naive = run_from(&mut problem, &adam, State::new(part.params().to_vec()), 8);
+    assert_ne!(bits(naive.params()), bits(whole.params()));
 }
 
 /// The bytes are a function of the state: a golden prefix (magic, version, `n`, first
@@ -276,15 +254,8 @@ fn malformed_bytes_are_typed_errors() {
         .with_minibatch(Minibatch::new(4, 9))
         .build()
         .unwrap();
-    let out = run(
-        &mut problem,
-        &adam,
-        State::new(theta0()),
-        &Stopping::iterations(5),
-        &mut [],
-    )
-    .unwrap();
-    let b = out.state.to_bytes();
+    let out = run_from(&mut problem, &adam, State::new(theta0()), 5);
+    let b = out.to_bytes();
     for cut in 0..b.len() {
         let e = State::from_bytes(&b[..cut]).unwrap_err();
         assert!(
@@ -354,15 +325,8 @@ fn check_resume_names_what_differs() {
         .with_minibatch(Minibatch::new(4, 9))
         .build()
         .unwrap();
-    let out = run(
-        &mut problem,
-        &adam,
-        State::new(theta0()),
-        &Stopping::iterations(3),
-        &mut [],
-    )
-    .unwrap();
-    let s = State::from_bytes(&out.state.to_bytes()).unwrap();
+    let out = run_from(&mut problem, &adam, State::new(theta0()), 3);
+    let s = State::from_bytes(&out.to_bytes()).unwrap();
     s.check_resume(&adam, &problem).unwrap();
     let sgd = SgdConfig::new(0.1, 4, 9).build().unwrap();
     assert_eq!(s.check_resume(&sgd, &problem).unwrap_err().what, "solver");

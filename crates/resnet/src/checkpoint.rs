@@ -103,6 +103,15 @@ impl Checkpoint {
         self.metadata.insert(key.to_string(), value.into());
     }
 
+    /// Sets metadata `key` to `value`, or to `"none"` without one (read back by
+    /// [`Checkpoint::meta_parse_optional`]).
+    pub fn set_meta_optional(&mut self, key: &str, value: Option<impl ToString>) {
+        self.set_meta(
+            key,
+            value.map_or_else(|| "none".to_string(), |v| v.to_string()),
+        );
+    }
+
     /// A metadata value.
     ///
     /// # Errors
@@ -112,6 +121,23 @@ impl Checkpoint {
             .get(key)
             .map(String::as_str)
             .ok_or(CheckpointError::MissingMetadata { key })
+    }
+
+    /// Checks that the checkpoint holds a model of kind `expected` (metadata
+    /// [`keys::MODEL`]).
+    ///
+    /// # Errors
+    /// [`CheckpointError::MissingMetadata`], [`CheckpointError::WrongModel`].
+    pub fn expect_model(&self, expected: &'static str) -> Result<(), CheckpointError> {
+        let model = self.meta(keys::MODEL)?;
+        if model == expected {
+            Ok(())
+        } else {
+            Err(CheckpointError::WrongModel {
+                expected,
+                found: model.to_string(),
+            })
+        }
     }
 
     /// A metadata value parsed with `FromStr`.
@@ -131,6 +157,23 @@ impl Checkpoint {
                 value: value.to_string(),
                 reason: e.to_string(),
             })
+    }
+
+    /// A metadata value that may be `"none"` (`None`), parsed as by
+    /// [`Checkpoint::meta_parse`] otherwise.
+    ///
+    /// # Errors
+    /// [`CheckpointError::MissingMetadata`], [`CheckpointError::InvalidMetadata`].
+    pub fn meta_parse_optional<T>(&self, key: &'static str) -> Result<Option<T>, CheckpointError>
+    where
+        T: std::str::FromStr,
+        T::Err: std::fmt::Display,
+    {
+        if self.meta(key)? == "none" {
+            Ok(None)
+        } else {
+            self.meta_parse(key).map(Some)
+        }
     }
 
     /// The tensor `name`, required to have exactly `shape`.
@@ -398,16 +441,23 @@ impl Checkpoint {
     /// [`CheckpointError::Io`], or [`CheckpointError::InFile`] naming `path` around the
     /// errors of [`Checkpoint::from_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
-        let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(&bytes).map_err(|e| e.in_file(path))
+        read_file(path.as_ref(), Self::from_bytes)
     }
 }
 
 /// `bytes` to `path` with plres-data's atomic write.
+/// `parse` of the bytes of the file at `path`; its errors name the file.
+fn read_file<T>(
+    path: &Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, CheckpointError>,
+) -> Result<T, CheckpointError> {
+    let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&bytes).map_err(|e| e.in_file(path))
+}
+
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CheckpointError> {
     plres_data::io::write_atomic(path, bytes).map_err(|e| CheckpointError::Io {
         path: e.path,
@@ -542,12 +592,7 @@ impl TrainingCheckpoint {
     /// [`CheckpointError::Io`], or [`CheckpointError::InFile`] naming `path` around the
     /// errors of [`TrainingCheckpoint::from_bytes`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
-        let path = path.as_ref();
-        let bytes = fs::read(path).map_err(|source| CheckpointError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Self::from_bytes(&bytes).map_err(|e| e.in_file(path))
+        read_file(path.as_ref(), Self::from_bytes)
     }
 }
 

@@ -353,13 +353,7 @@ impl KernelResNet {
     /// # Errors
     /// [`CheckpointError`] naming the missing/ill-shaped tensor or bad metadata.
     pub fn from_checkpoint(c: &Checkpoint) -> Result<Self, CheckpointError> {
-        let model = c.meta(keys::MODEL)?;
-        if model != "kernel_resnet" {
-            return Err(CheckpointError::WrongModel {
-                expected: "kernel_resnet",
-                found: model.to_string(),
-            });
-        }
+        c.expect_model("kernel_resnet")?;
         let spec = crate::linear::io::parse_kernel(c)?;
         // Count the layers present before allocating `depth` of them.
         let held = c

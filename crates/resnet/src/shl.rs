@@ -325,11 +325,7 @@ impl ShlResNet {
         c.set_meta(keys::BANDWIDTH, "none");
         c.set_meta(keys::DEPTH, depth.to_string());
         c.set_meta(keys::INTEGRATOR, "euler");
-        c.set_meta(
-            keys::SEED,
-            self.seed
-                .map_or_else(|| "none".to_string(), |s| s.to_string()),
-        );
+        c.set_meta_optional(keys::SEED, self.seed);
         c
     }
 
@@ -338,13 +334,7 @@ impl ShlResNet {
     /// # Errors
     /// [`CheckpointError`] naming the missing/ill-shaped tensor or bad metadata.
     pub fn from_checkpoint(c: &Checkpoint) -> Result<Self, CheckpointError> {
-        let model = c.meta(keys::MODEL)?;
-        if model != "shl_resnet" {
-            return Err(CheckpointError::WrongModel {
-                expected: "shl_resnet",
-                found: model.to_string(),
-            });
-        }
+        c.expect_model("shl_resnet")?;
         let activation = match c.meta(keys::FEATURE_MAP)? {
             "shl_relu" => Activation::Relu,
             "shl_tanh" => Activation::Tanh,
@@ -363,17 +353,7 @@ impl ShlResNet {
         let u = &ut.data;
         let w = c.tensor("residual.w", &[depth, p, d])?;
         let cc = c.tensor("residual.c", &[depth, p])?;
-        let seed = match c.meta(keys::SEED)? {
-            "none" => None,
-            s => Some(
-                s.parse::<u64>()
-                    .map_err(|e| CheckpointError::InvalidMetadata {
-                        key: keys::SEED,
-                        value: s.to_string(),
-                        reason: e.to_string(),
-                    })?,
-            ),
-        };
+        let seed = c.meta_parse_optional::<u64>(keys::SEED)?;
         let mut net = ShlResNet::new(ShlResNetConfig {
             dim: d,
             width: p,

@@ -16,6 +16,9 @@
 
 #![forbid(unsafe_code)]
 
+mod common;
+
+use common::{bits, tmpdir};
 use std::sync::Arc;
 
 use faer::{Accum, Mat, MatMut, MatRef};
@@ -1051,17 +1054,6 @@ fn warm_training_step_allocates_nothing() {
 
 // ---------------------------------------------------------------------------------------
 // Checkpoints.
-
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("plres-resnet-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
 
 #[test]
 fn checkpoint_round_trips_are_bitwise() {

@@ -4,6 +4,9 @@
 
 #![forbid(unsafe_code)]
 
+mod common;
+
+use common::{bits, tmpdir};
 use std::sync::Arc;
 
 use faer::Mat;
@@ -16,17 +19,6 @@ use plres_resnet::{
 use plres_rff::RandomReluFeatures;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-
-fn tmpdir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("plres-tc-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn bits(v: &[f64]) -> Vec<u64> {
-    v.iter().map(|x| x.to_bits()).collect()
-}
 
 /// The exact bytes of a small checkpoint, written out by hand from the safetensors layout
 /// (8-byte header length, JSON header with `__metadata__` first and keys sorted, tensors in

@@ -16,7 +16,9 @@ use plres_resnet::{
     TrainingProblem,
 };
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
+use plres_theory::pl::Monitor;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{ExperimentError, ResultExt};
 use crate::run::RunContext;
@@ -285,6 +287,193 @@ pub fn gradient_descent<M: Trainable>(
     Ok(out)
 }
 
+/// The synthetic problem the width, depth, width-limit, lazy and rff-bound experiments
+/// share: `N` points of `R^d` in the ball of radius `r` with minimum separation `δ` (and
+/// their targets, [`plres_data::separated_ball`]), and the bandwidth `σ` of the Gaussian
+/// kernel `exp(−‖x−y‖²/(2σ²))` the random features approximate. Each configuration
+/// holds it `#[serde(flatten)]`ed: its fields stand at the top level of the JSON.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BallProblem {
+    /// Number of samples `N`.
+    pub n: usize,
+    /// State dimension `d`.
+    pub dim: usize,
+    /// Radius of the ball of inputs.
+    pub radius: f64,
+    /// Minimum separation of the inputs.
+    pub delta: f64,
+    /// Bandwidth `σ` of the Gaussian kernel.
+    pub sigma: f64,
+}
+
+/// Largest number of samples `N` of a synthetic experiment (its `N × N` Grams are dense).
+pub const MAX_POINTS: usize = 1 << 14;
+/// Largest state dimension `d`.
+pub const MAX_DIM: usize = 1 << 12;
+/// Largest width `p` (random features per layer) of any experiment.
+pub const MAX_WIDTH: usize = 1 << 24;
+/// Largest depth `L` (training and reference solutions).
+pub const MAX_DEPTH: usize = 1 << 16;
+/// Largest count of repetitions (seeds, feature draws).
+pub const MAX_REPEATS: usize = 1 << 16;
+/// Largest number of optimizer steps, epochs or certification intervals.
+pub const MAX_STEPS: u64 = 1 << 24;
+/// Largest number of `f64` entries a configuration may ask one object to hold (`2³²`,
+/// 32 GiB).
+pub const MAX_ENTRIES: usize = 1 << 32;
+
+impl BallProblem {
+    /// Checks `2 ≤ n ≤` [`MAX_POINTS`], `1 ≤ dim ≤` [`MAX_DIM`] and finite positive
+    /// `radius`, `delta` and `sigma`; the message names the field and value.
+    pub fn validate(&self) -> Result<(), String> {
+        require_range("n", self.n, 2, MAX_POINTS)?;
+        require_range("dim", self.dim, 1, MAX_DIM)?;
+        for (field, value) in [
+            ("radius", self.radius),
+            ("delta", self.delta),
+            ("sigma", self.sigma),
+        ] {
+            require(
+                value > 0.0 && value.is_finite(),
+                field,
+                value,
+                "finite, > 0",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// `N` points in the 3-D ball of radius 2 separated by `δ = ½`, `σ = ¾`: the problem
+    /// of the width, depth and lazy figures.
+    pub fn three_d(n: usize) -> Self {
+        BallProblem {
+            n,
+            dim: 3,
+            radius: 2.0,
+            delta: 0.5,
+            sigma: 0.75,
+        }
+    }
+
+    /// The `N` separated points and their targets, drawn from the run's stream 0.
+    pub fn draw(&self, ctx: &RunContext) -> Result<Dataset, ExperimentError> {
+        draw_separated(self.n, self.dim, self.radius, self.delta, ctx)
+    }
+
+    /// The configuration of the ball the points are drawn in.
+    pub fn ball(&self) -> SeparatedBallConfig {
+        SeparatedBallConfig::new(self.n, self.dim, self.radius, self.delta)
+    }
+
+    /// `p` Gaussian random Fourier features of bandwidth `σ` in `R^d` ([`gaussian_features`]).
+    pub fn features(
+        &self,
+        p: usize,
+        rng: &mut impl Rng,
+    ) -> Result<Arc<dyn FeatureMap>, ExperimentError> {
+        gaussian_features(self.sigma, self.dim, p, rng)
+    }
+
+    /// The Gaussian kernel of bandwidth `σ`.
+    pub fn kernel(&self) -> KernelSpec {
+        KernelSpec::Gaussian { sigma: self.sigma }
+    }
+}
+
+/// Fails naming `field` and its value unless `lo ≤ value ≤ hi` (a configuration's bounds:
+/// the lower one its domain, the upper one keeps every size computed from it in range).
+pub fn require_range<T: PartialOrd + std::fmt::Display + Copy>(
+    field: &str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), String> {
+    require(
+        lo <= value && value <= hi,
+        field,
+        value,
+        &format!("in {lo} ..= {hi}"),
+    )
+}
+
+/// Fails naming `field` unless every entry of `values` lies in `lo ..= hi` and there is at
+/// least `min_len` of them.
+pub fn require_all_in_range<T: PartialOrd + std::fmt::Display + std::fmt::Debug + Copy>(
+    field: &str,
+    values: &[T],
+    min_len: usize,
+    lo: T,
+    hi: T,
+) -> Result<(), String> {
+    require(
+        values.len() >= min_len && values.iter().all(|v| lo <= *v && *v <= hi),
+        field,
+        format!("{values:?}"),
+        &format!("at least {min_len} values, each in {lo} ..= {hi}"),
+    )
+}
+
+/// Fails naming `min_width/max_width` unless both are powers of two, at most
+/// [`MAX_WIDTH`], and `max_width ≥ 2^octaves · min_width` (the grid spans that many octaves).
+pub fn require_width_grid(min_width: usize, max_width: usize, octaves: u32) -> Result<(), String> {
+    require(
+        min_width.is_power_of_two()
+            && max_width.is_power_of_two()
+            && max_width <= MAX_WIDTH
+            && (max_width >> octaves) >= min_width,
+        "min_width/max_width",
+        format!("{min_width}/{max_width}"),
+        &format!("powers of two ≤ {MAX_WIDTH} spanning at least {octaves} octaves"),
+    )
+}
+
+/// Fails naming `fields` unless the product of `values`, computed with checked
+/// arithmetic, is at most `max`.
+pub fn require_product(fields: &str, values: &[usize], max: usize) -> Result<(), String> {
+    let product = values.iter().try_fold(1usize, |acc, v| acc.checked_mul(*v));
+    require(
+        product.is_some_and(|p| p <= max),
+        fields,
+        format!("{values:?}"),
+        &format!("a product ≤ {max}"),
+    )
+}
+
+/// [`gradient_descent`] of a width-`p` Euler ResNet in its own `L²` metric, with step
+/// `eta` for `iterations` steps, under the PL `monitor` (which certifies the iterates it
+/// observes): an iterate the monitor could not certify fails the run.
+#[allow(clippy::too_many_arguments)] // the data, the schedule and the run's observers
+pub fn monitored_gradient_descent(
+    model: LinearResNet,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    eta: f64,
+    iterations: u64,
+    monitor: &mut Monitor,
+    ctx: &RunContext,
+    p: usize,
+) -> Result<(Trained<LinearResNet>, History), ExperimentError> {
+    let metric = model.metric();
+    let out = gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
+        metric,
+        eta,
+        iterations,
+        &mut [monitor],
+        ctx,
+        &format!("GD, p = {p}"),
+    )?;
+    if let Some((it, e)) = monitor.errors().first() {
+        return Err(ExperimentError::model(
+            format!("certifying iterate {it}, p = {p}"),
+            e.clone(),
+        ));
+    }
+    Ok(out)
+}
+
 /// Fails with a message naming the field unless `ok`.
 pub fn require(
     ok: bool,
@@ -325,13 +514,14 @@ pub fn draw_separated(
     .stage(|| "drawing separated points".into())
 }
 
-/// The powers of two from `lo` to `hi` inclusive (`lo`, `hi` powers of two).
+/// The powers of two from `lo` to `hi` inclusive (`lo`, `hi` powers of two); stops
+/// before doubling past `usize::MAX`.
 pub fn powers_of_two(lo: usize, hi: usize) -> Vec<usize> {
     let mut v = Vec::new();
-    let mut p = lo.max(1);
-    while p <= hi {
-        v.push(p);
-        p *= 2;
+    let mut p = Some(lo.max(1));
+    while let Some(q) = p.filter(|q| *q <= hi) {
+        v.push(q);
+        p = q.checked_mul(2);
     }
     v
 }
@@ -469,6 +659,120 @@ pub fn extrapolated_order_report(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::experiments::{
+        depth::DepthConfig, lazy::LazyConfig, linear_vs_nonlinear::LinearVsNonlinearConfig,
+        rff_bound::RffBoundConfig, width::WidthConfig, width_limit::WidthLimitConfig,
+    };
+    use crate::registry::{ExperimentConfig, Size};
+
+    /// A field and an edit of a configuration that puts it out of bounds.
+    type Case<'a, C> = (&'a str, &'a dyn Fn(&mut C));
+
+    /// For every size and every `(field, edit)` case: the unedited configuration is valid
+    /// and `validate` after `edit` fails naming `field` (without panicking: the values
+    /// below overflowed or panicked before the bounds, issue 19 case 3).
+    fn rejects<C: ExperimentConfig>(cases: &[Case<'_, C>]) {
+        for size in [Size::Smoke, Size::Default, Size::Full] {
+            for (field, edit) in cases {
+                let mut c = C::for_size(size);
+                assert_eq!(c.validate(), Ok(()), "{size}");
+                edit(&mut c);
+                let err = c.validate().expect_err(field);
+                assert!(err.starts_with(&format!("{field} = ")), "{field}: {err}");
+            }
+        }
+    }
+
+    const TERA: usize = 1_000_000_000_000;
+
+    #[test]
+    fn width_config_bounds_its_octaves() {
+        // `N << 64` panicked in debug (shift overflow) and wrapped in release
+        rejects::<WidthConfig>(&[
+            ("octaves_above", &|c| c.octaves_above = 64),
+            ("octaves_above", &|c| c.octaves_above = 40),
+            ("octaves_below", &|c| c.octaves_below = 64),
+            ("n", &|c| c.problem.n = 1 << 40),
+            ("seeds", &|c| c.seeds = TERA),
+        ]);
+        let mut c = WidthConfig::for_size(Size::Smoke);
+        c.octaves_above = 64;
+        assert_eq!(c.max_width(), None);
+        c.octaves_above = 3;
+        assert_eq!(c.widths(), [2, 4, 8, 16, 32, 64, 128]);
+    }
+
+    #[test]
+    fn width_limit_config_bounds_its_widths_and_kernel_size() {
+        let grid = "min_width/max_width";
+        rejects::<WidthLimitConfig>(&[
+            // `4 * min_width` overflowed inside validate itself
+            (grid, &|c| (c.min_width, c.max_width) = (1 << 63, 1 << 63)),
+            (grid, &|c| c.max_width = 1 << 40),
+            ("steps", &|c| c.steps = usize::MAX),
+            // each factor in range, the kernel network's centres not
+            ("n·depth·steps·dim", &|c| {
+                (c.problem.n, c.depth, c.steps) = (MAX_POINTS, MAX_DEPTH, 1 << 20);
+            }),
+        ]);
+    }
+
+    #[test]
+    fn depth_config_bounds_width_and_depths() {
+        rejects::<DepthConfig>(&[
+            ("width", &|c| c.width = TERA),
+            // `2 * w[0]` overflowed
+            ("depths", &|c| c.depths = vec![1 << 62, 1 << 63, 0]),
+            ("order_depths", &|c| {
+                c.order_depths = vec![8, 16, usize::MAX]
+            }),
+            ("reference_depth", &|c| c.reference_depth = TERA),
+            ("iterations", &|c| c.iterations = u64::MAX),
+        ]);
+    }
+
+    #[test]
+    fn lazy_config_bounds_widths_and_steps() {
+        rejects::<LazyConfig>(&[
+            ("min_width/max_width", &|c| c.max_width = 1 << 62),
+            ("iterations", &|c| c.iterations = u64::MAX),
+            ("dim", &|c| c.problem.dim = TERA),
+        ]);
+    }
+
+    #[test]
+    fn rff_bound_config_bounds_widths_and_draws() {
+        rejects::<RffBoundConfig>(&[
+            ("min_width/max_width", &|c| c.max_width = 1 << 62),
+            ("draws", &|c| c.draws = TERA),
+            ("max_checked_width", &|c| c.max_checked_width = TERA),
+        ]);
+    }
+
+    #[test]
+    fn linear_vs_nonlinear_config_bounds_sizes() {
+        rejects::<LinearVsNonlinearConfig>(&[
+            ("width", &|c| c.width = TERA),
+            ("depths", &|c| c.depths = vec![5, TERA]),
+            ("seeds", &|c| c.seeds = TERA),
+            ("batch_size", &|c| c.batch_size = TERA),
+        ]);
+    }
+
+    /// The flattened [`BallProblem`] keeps the configuration's JSON flat: `n`, `dim`,
+    /// `radius`, `delta`, `sigma` at the top level, and the JSON reads back.
+    #[test]
+    fn ball_problem_is_flattened_into_the_json() {
+        let c = WidthConfig::for_size(Size::Default);
+        let v = serde_json::to_value(&c).unwrap();
+        for key in ["n", "dim", "radius", "delta", "sigma", "depth"] {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert!(v.get("problem").is_none(), "{v}");
+        let back: WidthConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(back, c);
+    }
 
     /// The quantiles (plres-theory's incomplete-beta inversion) against `P(T ≤ t) = 0.975`
     /// integrated from Student's density

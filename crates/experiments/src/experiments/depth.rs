@@ -31,7 +31,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::extrapolated_order_report;
 use super::common::{
-    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+    BallProblem, MAX_DEPTH, MAX_STEPS, MAX_WIDTH, euler_resnet, gradient_descent, require,
+    require_all_in_range, require_range, require_step,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Scale, Series, Style, scatter_with_fit};
@@ -47,16 +48,10 @@ pub struct Depth;
 /// Configuration of [`Depth`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DepthConfig {
-    /// Number of samples `N`.
-    pub n: usize,
-    /// State dimension `d`.
-    pub dim: usize,
-    /// Radius of the ball of inputs.
-    pub radius: f64,
-    /// Minimum separation of the inputs.
-    pub delta: f64,
-    /// Bandwidth `σ` of the Gaussian kernel.
-    pub sigma: f64,
+    /// The points and the kernel bandwidth (`n`, `dim`, `radius`, `delta`, `sigma` at the
+    /// top level of the JSON).
+    #[serde(flatten)]
+    pub problem: BallProblem,
     /// Width `p`.
     pub width: usize,
     /// Depths of the training curves (increasing, each twice the previous).
@@ -102,11 +97,7 @@ impl ExperimentConfig for DepthConfig {
             ),
         };
         Self {
-            n,
-            dim: 3,
-            radius: 2.0,
-            delta: 0.5,
-            sigma: 0.75,
+            problem: BallProblem::three_d(n),
             width,
             depths,
             learning_rate: 1.0,
@@ -118,30 +109,32 @@ impl ExperimentConfig for DepthConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        require(self.n >= 2, "n", self.n, "≥ 2")?;
-        require(self.width >= 1, "width", self.width, "≥ 1")?;
+        self.problem.validate()?;
+        require_range("width", self.width, 1, MAX_WIDTH)?;
+        require_all_in_range("depths", &self.depths, 3, 1, MAX_DEPTH)?;
         require(
-            self.depths.len() >= 3
-                && self.depths.windows(2).all(|w| w[1] == 2 * w[0])
-                && self.depths[0] >= 1,
+            self.depths
+                .windows(2)
+                .all(|w| Some(w[1]) == w[0].checked_mul(2)),
             "depths",
             format!("{:?}", self.depths),
             "at least three depths, each twice the previous",
         )?;
-        require(
-            self.order_depths.len() >= 3 && self.order_depths.iter().all(|&l| l >= 1),
-            "order_depths",
-            format!("{:?}", self.order_depths),
-            "at least three depths ≥ 1",
-        )?;
+        require_all_in_range("order_depths", &self.order_depths, 3, 1, MAX_DEPTH)?;
         let max_order = self.order_depths.iter().copied().max().unwrap_or(0);
         require(
-            self.reference_depth >= 4 * max_order,
+            self.reference_depth >= 4 * max_order && self.reference_depth <= MAX_DEPTH,
             "reference_depth",
             self.reference_depth,
-            "at least 4× the largest order depth",
+            &format!("at least 4× the largest order depth, at most {MAX_DEPTH}"),
         )?;
-        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
+        require_range("iterations", self.iterations, 1, MAX_STEPS)?;
+        require(
+            self.field_scale >= 0.0 && self.field_scale.is_finite(),
+            "field_scale",
+            self.field_scale,
+            "finite, ≥ 0",
+        )?;
         require_step(self.learning_rate)
     }
 }
@@ -160,9 +153,9 @@ impl Experiment for Depth {
     }
 
     fn run(&self, c: &DepthConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
+        let data = c.problem.draw(ctx)?;
         let y = data.y.to_matrix();
-        let features = gaussian_features(c.sigma, c.dim, c.width, &mut ctx.rng(1))?;
+        let features = c.problem.features(c.width, &mut ctx.rng(1))?;
         let (metrics, curves) = train_curves(c, ctx, &data.x, &y, &features)?;
         let mut out = RunOutput::new(metrics);
         curve_plots(c, &curves, &mut out);
@@ -304,7 +297,7 @@ fn forward_orders(
     out: &mut RunOutput,
 ) -> Result<f64, ExperimentError> {
     // --- forward convergence orders
-    let (d, p) = (c.dim, c.width);
+    let (d, p) = (c.problem.dim, c.width);
     let normal = StandardNormal;
     let mut rng = ctx.rng(2);
     let mut a = Mat::<f64>::zeros(d, p);

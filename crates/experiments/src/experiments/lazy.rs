@@ -19,10 +19,10 @@
 //! confidence interval.
 
 use faer::{Mat, Par};
-use plres_data::{BallTargets, SeparatedBallConfig, separated_ball};
+use plres_data::{BallTargets, separated_ball};
 use plres_kernels::spectral::SymEigen;
 use plres_resnet::LinearResNet;
-use plres_resnet::{Model as _, Trainable as _};
+use plres_resnet::Model as _;
 use plres_theory::linalg::gram_in_place;
 use plres_theory::pl::{
     FeatureAprioriBound, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
@@ -30,7 +30,8 @@ use plres_theory::pl::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    euler_resnet, gaussian_features, gradient_descent, powers_of_two, require, require_step,
+    BallProblem, MAX_DEPTH, MAX_STEPS, euler_resnet, monitored_gradient_descent, powers_of_two,
+    require, require_range, require_step, require_width_grid,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
@@ -46,19 +47,13 @@ pub struct Lazy;
 /// Configuration of [`Lazy`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LazyConfig {
-    /// Number of samples `N`.
-    pub n: usize,
-    /// State dimension `d`.
-    pub dim: usize,
-    /// Radius of the ball of inputs.
-    pub radius: f64,
-    /// Minimum separation of the inputs.
-    pub delta: f64,
+    /// The points and the kernel bandwidth (`n`, `dim`, `radius`, `delta`, `sigma` at the
+    /// top level of the JSON).
+    #[serde(flatten)]
+    pub problem: BallProblem,
     /// Standard deviation per coordinate of the targets around the inputs,
     /// `y_i = x_i + scale·ξ_i`: small displacements keep the run near initialisation.
     pub target_scale: f64,
-    /// Bandwidth `σ` of the Gaussian kernel.
-    pub sigma: f64,
     /// Depth `L`.
     pub depth: usize,
     /// Smallest width (a power of two, `≥ N` for the certificate to be non-void).
@@ -85,12 +80,8 @@ impl ExperimentConfig for LazyConfig {
             Size::Full => (48, 16384, 1500, 10),
         };
         Self {
-            n,
-            dim: 3,
-            radius: 2.0,
-            delta: 0.5,
+            problem: BallProblem::three_d(n),
             target_scale: 0.1,
-            sigma: 0.75,
             depth: 8,
             min_width: (2 * n).next_power_of_two(),
             max_width,
@@ -102,23 +93,11 @@ impl ExperimentConfig for LazyConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        require(self.n >= 2, "n", self.n, "≥ 2")?;
-        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
-        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
-        require(
-            self.certify_every >= 1,
-            "certify_every",
-            self.certify_every,
-            "≥ 1",
-        )?;
-        require(
-            self.min_width.is_power_of_two()
-                && self.max_width.is_power_of_two()
-                && self.min_width <= self.max_width,
-            "min_width/max_width",
-            format!("{}/{}", self.min_width, self.max_width),
-            "powers of two, min ≤ max",
-        )?;
+        self.problem.validate()?;
+        require_range("depth", self.depth, 1, MAX_DEPTH)?;
+        require_range("iterations", self.iterations, 1, MAX_STEPS)?;
+        require_range("certify_every", self.certify_every, 1, MAX_STEPS)?;
+        require_width_grid(self.min_width, self.max_width, 0)?;
         require_step(self.learning_rate)?;
         require(
             self.l0_scales.len() >= 3
@@ -133,8 +112,7 @@ impl ExperimentConfig for LazyConfig {
             "target_scale",
             self.target_scale,
             "a finite scale ≥ 0",
-        )?;
-        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
+        )
     }
 }
 
@@ -267,7 +245,7 @@ fn train_width(
     p: usize,
     metrics: &mut Table,
 ) -> Result<WidthRun, ExperimentError> {
-    let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(100 + wi as u64))?;
+    let features = c.problem.features(p, &mut ctx.rng(100 + wi as u64))?;
     let model = euler_resnet(features, c.depth)?;
     let probe = model.clone();
     let mut monitor = Monitor::new(
@@ -280,23 +258,21 @@ fn train_width(
         },
     )
     .stage(|| format!("monitor, p = {p}"))?;
-    let metric = model.metric();
     let (
         plres_resnet::Trained {
             model: trained,
             outcome,
         },
         _,
-    ) = gradient_descent(
+    ) = monitored_gradient_descent(
         model,
-        x.as_ref(),
-        y.as_ref(),
-        metric,
+        x,
+        y,
         c.learning_rate,
         c.iterations,
-        &mut [&mut monitor],
+        &mut monitor,
         ctx,
-        &format!("GD, p = {p}"),
+        p,
     )?;
     if monitor
         .rows()
@@ -306,12 +282,6 @@ fn train_width(
         monitor
             .certify(c.iterations, outcome.state.params())
             .stage(|| format!("certifying the final iterate, p = {p}"))?;
-    }
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("certifying iterate {it}, p = {p}"),
-            e.clone(),
-        ));
     }
     for r in monitor.rows() {
         metrics.push(row![
@@ -337,7 +307,7 @@ fn train_width(
         .zip(&kt)
         .map(|(a, b)| (b - a).norm_l2() / a.norm_l2())
         .fold(0.0, f64::max);
-    let mut eig = SymEigen::new(c.n, Par::Seq);
+    let mut eig = SymEigen::new(c.problem.n, Par::Seq);
     let mut lam_min = |ks: &[Mat<f64>]| -> Result<f64, ExperimentError> {
         let mut m = f64::INFINITY;
         for k in ks {
@@ -383,7 +353,7 @@ fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
                 claim,
                 r.lamt,
                 r.apriori.lambda_star,
-                c.n,
+                c.problem.n,
                 r.gram_scale,
             ));
         } else {
@@ -398,7 +368,7 @@ fn checks(c: &LazyConfig, runs: &[WidthRun], out: &mut RunOutput) {
                      κ_p E = {:.3e} exceeds the separation √λ₀ = {:.3e} of the N = {} samples",
                     r.apriori.kappa * r.apriori.drift,
                     r.apriori.lambda0.sqrt(),
-                    c.n
+                    c.problem.n
                 ),
             ));
         }
@@ -483,7 +453,7 @@ fn draw(
     ctx: &RunContext,
     scale: f64,
 ) -> Result<plres_data::Dataset, ExperimentError> {
-    let mut ball = SeparatedBallConfig::new(c.n, c.dim, c.radius, c.delta);
+    let mut ball = c.problem.ball();
     ball.targets = BallTargets::Perturbed { scale };
     separated_ball(&ball, &mut ctx.rng(0)).stage(|| "drawing separated points".into())
 }

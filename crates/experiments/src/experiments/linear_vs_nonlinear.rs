@@ -29,7 +29,10 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use super::common::{self, require, require_step};
+use super::common::{
+    self, MAX_DEPTH, MAX_DIM, MAX_POINTS, MAX_REPEATS, MAX_STEPS, MAX_WIDTH, require,
+    require_all_in_range, require_range, require_step,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, mean_std};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -97,17 +100,20 @@ impl ExperimentConfig for LinearVsNonlinearConfig {
             self.test_fraction,
             "in (0, 1)",
         )?;
-        require(self.dim >= 1, "dim", self.dim, "≥ 1")?;
-        require(self.width >= 1, "width", self.width, "≥ 1")?;
+        // max_train only caps the data set's own size: any count ≥ 1 is in range
         require(
-            !self.depths.is_empty() && self.depths.iter().all(|&l| l >= 1),
-            "depths",
-            format!("{:?}", self.depths),
-            "non-empty, each ≥ 1",
+            self.max_train != Some(0),
+            "max_train",
+            0,
+            "≥ 1 (or null: all)",
         )?;
-        require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
-        require(self.epochs >= 1, "epochs", self.epochs, "≥ 1")?;
-        require(self.batch_size >= 1, "batch_size", self.batch_size, "≥ 1")?;
+        require_range("dim", self.dim, 1, MAX_DIM)?;
+        require_range("width", self.width, 1, MAX_WIDTH)?;
+        require_all_in_range("depths", &self.depths, 1, 1, MAX_DEPTH)?;
+        require_range("seeds", self.seeds, 1, MAX_REPEATS)?;
+        require_range("epochs", self.epochs, 1, MAX_STEPS)?;
+        require_range("batch_size", self.batch_size, 1, MAX_POINTS)?;
+        require_all_in_range("milestones", &self.milestones, 0, 0, MAX_STEPS)?;
         require_step(self.learning_rate)?;
         require(
             self.gamma > 0.0 && self.gamma <= 1.0,

@@ -27,7 +27,9 @@ use plres_theory::rff_bounds::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::common::{draw_separated, powers_of_two, require};
+use super::common::{
+    BallProblem, MAX_REPEATS, MAX_WIDTH, powers_of_two, require, require_range, require_width_grid,
+};
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Band, Plot, Series, Style};
 use crate::registry::{Experiment, ExperimentConfig, Size};
@@ -42,16 +44,10 @@ pub struct RffBound;
 /// Configuration of [`RffBound`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RffBoundConfig {
-    /// Number of points `N`.
-    pub n: usize,
-    /// Dimension `d`.
-    pub dim: usize,
-    /// Radius of the ball of points.
-    pub radius: f64,
-    /// Minimum separation of the points.
-    pub delta: f64,
-    /// Bandwidth `σ` of the Gaussian kernel.
-    pub sigma: f64,
+    /// The points and the kernel bandwidth (`n`, `dim`, `radius`, `delta`, `sigma` at the
+    /// top level of the JSON).
+    #[serde(flatten)]
+    pub problem: BallProblem,
     /// Target failure probability `δ` of the bounds.
     pub failure_probability: f64,
     /// Independent feature draws per width.
@@ -73,11 +69,13 @@ impl ExperimentConfig for RffBoundConfig {
             Size::Full => (32, 1000, 65536),
         };
         Self {
-            n,
-            dim: 2,
-            radius: 2.0,
-            delta: 0.6,
-            sigma: 0.5,
+            problem: BallProblem {
+                n,
+                dim: 2,
+                radius: 2.0,
+                delta: 0.6,
+                sigma: 0.5,
+            },
             failure_probability: 0.1,
             draws,
             min_width: 4,
@@ -87,27 +85,16 @@ impl ExperimentConfig for RffBoundConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        require(self.n >= 2, "n", self.n, "≥ 2")?;
-        require(self.draws >= 1, "draws", self.draws, "≥ 1")?;
-        require(
-            self.min_width.is_power_of_two() && self.max_width.is_power_of_two(),
-            "min_width/max_width",
-            format!("{}/{}", self.min_width, self.max_width),
-            "powers of two",
-        )?;
-        require(
-            self.min_width <= self.max_width,
-            "min_width",
-            self.min_width,
-            "≤ max_width",
-        )?;
+        self.problem.validate()?;
+        require_range("draws", self.draws, 1, MAX_REPEATS)?;
+        require_width_grid(self.min_width, self.max_width, 0)?;
+        require_range("max_checked_width", self.max_checked_width, 0, MAX_WIDTH)?;
         require(
             self.failure_probability > 0.0 && self.failure_probability < 1.0,
             "failure_probability",
             self.failure_probability,
             "in (0, 1)",
-        )?;
-        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
+        )
     }
 }
 
@@ -124,8 +111,8 @@ impl Experiment for RffBound {
     }
 
     fn run(&self, c: &RffBoundConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
-        let kernel = KernelSpec::Gaussian { sigma: c.sigma };
+        let data = c.problem.draw(ctx)?;
+        let kernel = c.problem.kernel();
         let grid = powers_of_two(c.min_width, c.max_width);
         let cfg = FailureConfig {
             seeds: c.draws,
@@ -234,7 +221,7 @@ fn plots(c: &RffBoundConfig, slack: &SlackReport, out: &mut RunOutput) {
     let mut plot = Plot::new(
         format!(
             "RFF failure probability (N = {}, Gaussian σ = {})",
-            c.n, c.sigma
+            c.problem.n, c.problem.sigma
         ),
         "width p",
         "P(λ_min(K_p) < λ_min(K)/2)",
@@ -292,7 +279,7 @@ fn checks(
         slack.empirical_p,
     ));
     let bound_at = |p: usize| {
-        failure_probability_pointwise(p, c.n, slack.lambda_min, slack.norm_k, 0.5)
+        failure_probability_pointwise(p, c.problem.n, slack.lambda_min, slack.norm_k, 0.5)
             .unwrap_or(f64::NAN)
     };
     let curve: Vec<(FailureEstimate, f64)> =

@@ -29,7 +29,8 @@ use super::pl_certificate::{LossRounding, certified_decay_report};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+    BallProblem, MAX_DEPTH, MAX_REPEATS, MAX_STEPS, MAX_WIDTH, euler_resnet,
+    monitored_gradient_descent, require, require_range, require_step,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style, mean_std};
@@ -45,16 +46,10 @@ pub struct Width;
 /// Configuration of [`Width`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WidthConfig {
-    /// Number of samples `N` (a power of two, so that the widths `N·2^k` hit `p = N`).
-    pub n: usize,
-    /// State dimension `d`.
-    pub dim: usize,
-    /// Radius of the ball of inputs.
-    pub radius: f64,
-    /// Minimum separation of the inputs.
-    pub delta: f64,
-    /// Bandwidth `σ` of the Gaussian kernel.
-    pub sigma: f64,
+    /// The points and the kernel bandwidth (`n`, `dim`, `radius`, `delta`, `sigma` at the
+    /// top level of the JSON).
+    #[serde(flatten)]
+    pub problem: BallProblem,
     /// Depth `L`.
     pub depth: usize,
     /// Smallest width is `N / 2^octaves_below`.
@@ -70,10 +65,19 @@ pub struct WidthConfig {
 }
 
 impl WidthConfig {
-    /// The widths of the sweep.
+    /// The widths of the sweep (validated configurations: `octaves_below < usize::BITS`
+    /// and [`WidthConfig::max_width`] is some).
     pub fn widths(&self) -> Vec<usize> {
-        let lo = (self.n >> self.octaves_below).max(1);
-        super::common::powers_of_two(lo, self.n << self.octaves_above)
+        let n = self.problem.n;
+        let lo = n.checked_shr(self.octaves_below).unwrap_or(0).max(1);
+        super::common::powers_of_two(lo, self.max_width().unwrap_or(0))
+    }
+
+    /// The largest width `N · 2^octaves_above`, `None` when it overflows `usize`.
+    pub fn max_width(&self) -> Option<usize> {
+        1usize
+            .checked_shl(self.octaves_above)
+            .and_then(|f| self.problem.n.checked_mul(f))
     }
 }
 
@@ -85,11 +89,7 @@ impl ExperimentConfig for WidthConfig {
             Size::Full => (64, 5, 2000),
         };
         Self {
-            n,
-            dim: 3,
-            radius: 2.0,
-            delta: 0.5,
-            sigma: 0.75,
+            problem: BallProblem::three_d(n),
             depth: 8,
             octaves_below: 3,
             octaves_above: 3,
@@ -100,16 +100,23 @@ impl ExperimentConfig for WidthConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
+        self.problem.validate()?;
         require(
-            self.n.is_power_of_two() && self.n >= 2,
+            self.problem.n.is_power_of_two(),
             "n",
-            self.n,
+            self.problem.n,
             "a power of two ≥ 2",
         )?;
-        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
-        require(self.seeds >= 1, "seeds", self.seeds, "≥ 1")?;
-        require(self.iterations >= 1, "iterations", self.iterations, "≥ 1")?;
-        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")?;
+        require_range("depth", self.depth, 1, MAX_DEPTH)?;
+        require_range("octaves_below", self.octaves_below, 0, usize::BITS - 1)?;
+        require(
+            self.max_width().is_some_and(|p| p <= MAX_WIDTH),
+            "octaves_above",
+            self.octaves_above,
+            &format!("N · 2^octaves_above ≤ {MAX_WIDTH}"),
+        )?;
+        require_range("seeds", self.seeds, 1, MAX_REPEATS)?;
+        require_range("iterations", self.iterations, 1, MAX_STEPS)?;
         require_step(self.learning_rate)
     }
 }
@@ -164,7 +171,7 @@ fn train_sweep(
     c: &WidthConfig,
     ctx: &RunContext,
 ) -> Result<(Table, Table, Vec<Vec<Trained>>), ExperimentError> {
-    let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
+    let data = c.problem.draw(ctx)?;
     let y = data.y.to_matrix();
     let widths = c.widths();
     let mut metrics = Table::new(&[
@@ -235,8 +242,8 @@ fn plots(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) -> Vec<
     let (mean_loss, _) = mean_std(ps.len(), &final_losses);
     let n_line = |lo: f64, hi: f64| {
         Series::with_style(
-            format!("p = N = {}", c.n),
-            vec![c.n as f64, c.n as f64],
+            format!("p = N = {}", c.problem.n),
+            vec![c.problem.n as f64, c.problem.n as f64],
             vec![lo, hi],
             Style::Dashed,
         )
@@ -252,7 +259,7 @@ fn plots(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) -> Vec<
             c.iterations, c.seeds
         ),
         Plot::new(
-            format!("Final loss against width (N = {}, L = {})", c.n, c.depth),
+            format!("Final loss against width (N = {}, L = {})", c.problem.n, c.depth),
             "width p",
             "final loss",
         )
@@ -266,23 +273,16 @@ fn plots(c: &WidthConfig, results: &[Vec<Trained>], out: &mut RunOutput) -> Vec<
         .iter()
         .map(|r| {
             let tr = r.iter().map(|t| t.trace_init).fold(0.0, f64::max);
-            c.n as f64 * f64::EPSILON * tr
+            c.problem.n as f64 * f64::EPSILON * tr
         })
         .collect();
-    let lam = runs_of(|t| t.lambda_init);
-    let (lam_mean, _) = mean_std(ps.len(), &lam);
-    let lam_drawn: Vec<f64> = lam_mean
-        .iter()
-        .zip(&floor)
-        .map(|(l, f)| l.max(*f))
-        .collect();
-    let lam_fin = runs_of(|t| t.lambda_final);
-    let (lam_fin_mean, _) = mean_std(ps.len(), &lam_fin);
-    let lam_fin_drawn: Vec<f64> = lam_fin_mean
-        .iter()
-        .zip(&floor)
-        .map(|(l, f)| l.max(*f))
-        .collect();
+    // the mean over the draws, drawn at the floor where below it
+    let floored_mean = |f: fn(&Trained) -> f64| -> Vec<f64> {
+        let (mean, _) = mean_std(ps.len(), &runs_of(f));
+        mean.iter().zip(&floor).map(|(l, fl)| l.max(*fl)).collect()
+    };
+    let lam_drawn = floored_mean(|t| t.lambda_init);
+    let lam_fin_drawn = floored_mean(|t| t.lambda_final);
     let top = lam_drawn.iter().copied().fold(0.0, f64::max);
     let bottom = floor.iter().copied().fold(f64::INFINITY, f64::min);
     out.figure(
@@ -370,16 +370,16 @@ fn values(c: &WidthConfig, mean_loss: &[f64], out: &mut RunOutput) {
     let narrow: Vec<f64> = widths
         .iter()
         .zip(mean_loss)
-        .filter(|(p, _)| **p < c.n)
+        .filter(|(p, _)| **p < c.problem.n)
         .map(|(_, l)| *l)
         .collect();
     let wide: Vec<f64> = widths
         .iter()
         .zip(mean_loss)
-        .filter(|(p, _)| **p > c.n)
+        .filter(|(p, _)| **p > c.problem.n)
         .map(|(_, l)| *l)
         .collect();
-    out.value("n", c.n as u64)
+    out.value("n", c.problem.n as u64)
         .value("widths", serde_json::json!(widths))
         .value("mean_final_loss", serde_json::json!(mean_loss))
         .value(
@@ -400,30 +400,22 @@ fn train_one(
     p: usize,
     stream: u64,
 ) -> Result<Trained, ExperimentError> {
-    let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
+    let features = c.problem.features(p, &mut ctx.rng(stream))?;
     let model = euler_resnet(features, c.depth)?;
     let init =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("expressivity, p = {p}"))?;
-    let metric = model.metric();
     let mut monitor = Monitor::new(&model, x.as_ref(), y.as_ref(), MonitorConfig::default())
         .stage(|| format!("PL monitor, p = {p}"))?;
-    let (plres_resnet::Trained { model, outcome }, history) = gradient_descent(
+    let (plres_resnet::Trained { model, outcome }, history) = monitored_gradient_descent(
         model,
-        x.as_ref(),
-        y.as_ref(),
-        metric,
+        x,
+        y,
         c.learning_rate,
         c.iterations,
-        &mut [&mut monitor],
+        &mut monitor,
         ctx,
-        &format!("GD, p = {p}"),
+        p,
     )?;
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("certifying iterate {it}, p = {p}"),
-            e.clone(),
-        ));
-    }
     let losses = history.losses();
     // the monitor certifies the iterates 0 … T−1 it observes; the decay uses those
     let mu_cert: Vec<f64> = monitor.rows().iter().map(|r| r.mu_cert).collect();

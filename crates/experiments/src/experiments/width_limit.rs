@@ -20,7 +20,8 @@ use plres_theory::stats::log_log_fit;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    draw_separated, euler_resnet, gaussian_features, powers_of_two, require, require_step,
+    BallProblem, MAX_DEPTH, MAX_ENTRIES, MAX_REPEATS, MAX_STEPS, euler_resnet, powers_of_two,
+    require_product, require_range, require_step, require_width_grid,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Scale, Series, Style, scatter_with_fit};
@@ -37,16 +38,10 @@ pub struct WidthLimit;
 /// Configuration of [`WidthLimit`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct WidthLimitConfig {
-    /// Number of samples `N`.
-    pub n: usize,
-    /// State dimension `d`.
-    pub dim: usize,
-    /// Radius of the ball of inputs.
-    pub radius: f64,
-    /// Minimum separation of the inputs.
-    pub delta: f64,
-    /// Bandwidth `σ` of the Gaussian kernel.
-    pub sigma: f64,
+    /// The points and the kernel bandwidth (`n`, `dim`, `radius`, `delta`, `sigma` at the
+    /// top level of the JSON).
+    #[serde(flatten)]
+    pub problem: BallProblem,
     /// Depth `L`.
     pub depth: usize,
     /// Gradient steps (the kernel network grows by `N` centres per layer and step).
@@ -71,11 +66,13 @@ impl ExperimentConfig for WidthLimitConfig {
             Size::Full => (32, 8, 50, 65536, 16),
         };
         Self {
-            n,
-            dim: 2,
-            radius: 2.0,
-            delta: 0.5,
-            sigma: 1.0,
+            problem: BallProblem {
+                n,
+                dim: 2,
+                radius: 2.0,
+                delta: 0.5,
+                sigma: 1.0,
+            },
             depth,
             steps,
             learning_rate: 1.0,
@@ -87,21 +84,19 @@ impl ExperimentConfig for WidthLimitConfig {
     }
 
     fn validate(&self) -> Result<(), String> {
-        require(self.n >= 2, "n", self.n, "≥ 2")?;
-        require(self.depth >= 1, "depth", self.depth, "≥ 1")?;
-        require(self.steps >= 1, "steps", self.steps, "≥ 1")?;
-        require(self.draws >= 1, "draws", self.draws, "≥ 1")?;
-        require(self.gram_draws >= 1, "gram_draws", self.gram_draws, "≥ 1")?;
-        require(
-            self.min_width.is_power_of_two()
-                && self.max_width.is_power_of_two()
-                && self.max_width >= 4 * self.min_width,
-            "min_width/max_width",
-            format!("{}/{}", self.min_width, self.max_width),
-            "powers of two spanning at least two octaves",
+        self.problem.validate()?;
+        require_range("depth", self.depth, 1, MAX_DEPTH)?;
+        require_range("steps", self.steps, 1, MAX_STEPS as usize)?;
+        require_range("draws", self.draws, 1, MAX_REPEATS)?;
+        require_range("gram_draws", self.gram_draws, 1, MAX_REPEATS)?;
+        require_width_grid(self.min_width, self.max_width, 2)?;
+        // the kernel network holds N·L centres of R^d per step
+        require_product(
+            "n·depth·steps·dim",
+            &[self.problem.n, self.depth, self.steps, self.problem.dim],
+            MAX_ENTRIES,
         )?;
-        require_step(self.learning_rate)?;
-        require(self.sigma > 0.0, "sigma", self.sigma, "> 0")
+        require_step(self.learning_rate)
     }
 }
 
@@ -118,11 +113,11 @@ impl Experiment for WidthLimit {
     }
 
     fn run(&self, c: &WidthLimitConfig, ctx: &RunContext) -> Result<RunOutput, ExperimentError> {
-        let data = draw_separated(c.n, c.dim, c.radius, c.delta, ctx)?;
+        let data = c.problem.draw(ctx)?;
         let y = data.y.to_matrix();
         let x = &data.x;
         let targets = TargetsRef::Regression(y.as_ref());
-        let spec = KernelSpec::Gaussian { sigma: c.sigma };
+        let spec = c.problem.kernel();
         let kernel = train_kernel(c, ctx, x, targets, spec)?;
         let widths = powers_of_two(c.min_width, c.max_width);
         let (metrics, sweep, errors) = train_widths(c, ctx, x, targets, &widths, &kernel)?;
@@ -172,8 +167,8 @@ fn train_kernel(
     targets: TargetsRef<'_>,
     spec: KernelSpec,
 ) -> Result<KernelRun, ExperimentError> {
-    let mut kernel_net =
-        KernelResNet::new(spec, c.dim, c.depth).stage(|| "building the kernel ResNet".into())?;
+    let mut kernel_net = KernelResNet::new(spec, c.problem.dim, c.depth)
+        .stage(|| "building the kernel ResNet".into())?;
     let bar = ctx.progress_bar(c.steps as u64, "kernel ResNet");
     let mut kernel_losses = Vec::new();
     let y = match targets {
@@ -210,7 +205,7 @@ fn train_kernel(
     let z_kernel = kernel_net
         .forward(x.as_ref())
         .stage(|| "kernel ResNet output".into())?;
-    let moved = (&z_kernel - x).norm_l2() / ((c.n * c.dim) as f64).sqrt();
+    let moved = (&z_kernel - x).norm_l2() / ((c.problem.n * c.problem.dim) as f64).sqrt();
     tracing::info!(
         centres = kernel_net.n_centres(),
         memory_bytes = kernel_net.memory_bytes(),
@@ -258,7 +253,7 @@ fn train_widths(
         let mut sq = 0.0;
         for draw in 0..c.draws {
             let stream = 1000 + (wi * c.draws + draw) as u64;
-            let features = gaussian_features(c.sigma, c.dim, p, &mut ctx.rng(stream))?;
+            let features = c.problem.features(p, &mut ctx.rng(stream))?;
             let mut net = euler_resnet(features, c.depth)?;
             for step in 0..c.steps {
                 let g = net
@@ -301,7 +296,7 @@ fn output_error_check(
     let (mut plot, fit) = scatter_with_fit(
         format!(
             "Trained outputs, RFF ResNet vs kernel ResNet (N = {}, L = {}, {} steps)",
-            c.n, c.depth, c.steps
+            c.problem.n, c.depth, c.steps
         ),
         "width p",
         "RMS |z_p − z_∞|",
@@ -347,7 +342,7 @@ fn gram_error_check(
         &gram_errors,
     )?);
     let (mut plot, gram_fit) = scatter_with_fit(
-        format!("Features Gram error ‖K_p − K‖_op (N = {})", c.n),
+        format!("Features Gram error ‖K_p − K‖_op (N = {})", c.problem.n),
         "width p",
         "mean ‖K_p − K‖_op",
         format!("mean over {} draws", c.gram_draws),
@@ -445,7 +440,7 @@ fn kernel_checks(
         &mu,
         c.learning_rate,
         c_dec,
-        super::pl_certificate::LossRounding::of(y, c.n, c.depth),
+        super::pl_certificate::LossRounding::of(y, c.problem.n, c.depth),
     );
     decay.claim = format!("kernel ResNet: {}", decay.claim);
     out.check(decay);

@@ -248,6 +248,39 @@ class _Base(BaseEstimator):
         return {"multioutput": not self._classifier}
 
 
+class _LinearParams:
+    """The parameters of the linear-model estimators (:class:`LinearResNetRegressor`
+    documents them); scikit-learn reads them from this signature."""
+
+    def __init__(
+        self,
+        depth: int = 8,
+        n_features="auto",
+        features: str = "gaussian",
+        bandwidth="auto",
+        width_cap: int = 512,
+        integrator: str = "euler",
+        optimizer: str = "gd",
+        lr: Optional[float] = None,
+        steps: int = 100,
+        batch_size: Optional[int] = None,
+        seed: int = 0,
+        certify_every: Optional[int] = None,
+    ):
+        self.depth = depth
+        self.n_features = n_features
+        self.features = features
+        self.bandwidth = bandwidth
+        self.width_cap = width_cap
+        self.integrator = integrator
+        self.optimizer = optimizer
+        self.lr = lr
+        self.steps = steps
+        self.batch_size = batch_size
+        self.seed = seed
+        self.certify_every = certify_every
+
+
 class _RegressorBase(RegressorMixin, _Base):
     def _prepare_y(self, y, fitting: bool):
         y = np.asarray(y, dtype=np.float64)
@@ -283,7 +316,7 @@ class _RegressorBase(RegressorMixin, _Base):
         self._y_1d = bool(meta.get("y_1d", False))
 
 
-class LinearResNetRegressor(_RegressorBase):
+class LinearResNetRegressor(_LinearParams, _RegressorBase):
     """The ResNet linear in its trained parameters, x^{k+1} = x^k + h U_k φ(x^k), as a
     scikit-learn regressor (squared loss; module docs for the maths).
 
@@ -331,34 +364,6 @@ class LinearResNetRegressor(_RegressorBase):
 
     _model = "linear"
 
-    def __init__(
-        self,
-        depth: int = 8,
-        n_features="auto",
-        features: str = "gaussian",
-        bandwidth="auto",
-        width_cap: int = 512,
-        integrator: str = "euler",
-        optimizer: str = "gd",
-        lr: Optional[float] = None,
-        steps: int = 100,
-        batch_size: Optional[int] = None,
-        seed: int = 0,
-        certify_every: Optional[int] = None,
-    ):
-        self.depth = depth
-        self.n_features = n_features
-        self.features = features
-        self.bandwidth = bandwidth
-        self.width_cap = width_cap
-        self.integrator = integrator
-        self.optimizer = optimizer
-        self.lr = lr
-        self.steps = steps
-        self.batch_size = batch_size
-        self.seed = seed
-        self.certify_every = certify_every
-
 
 class KernelResNetRegressor(_RegressorBase):
     """The infinite-width limit x^{k+1} = x^k + h θ_k(x^k), θ_k = Σ_c k(·, c) a_c in the
@@ -397,7 +402,7 @@ class KernelResNetRegressor(_RegressorBase):
         self.certify_every = certify_every
 
 
-class LinearResNetClassifier(ClassifierMixin, _Base):
+class LinearResNetClassifier(_LinearParams, ClassifierMixin, _Base):
     """:class:`LinearResNetRegressor`'s network trained on one-hot labels (squared loss,
     so the PL certificate applies), predicting argmax_c z_c. Same parameters.
 
@@ -409,34 +414,6 @@ class LinearResNetClassifier(ClassifierMixin, _Base):
 
     _model = "linear"
     _classifier = True
-
-    def __init__(
-        self,
-        depth: int = 8,
-        n_features="auto",
-        features: str = "gaussian",
-        bandwidth="auto",
-        width_cap: int = 512,
-        integrator: str = "euler",
-        optimizer: str = "gd",
-        lr: Optional[float] = None,
-        steps: int = 100,
-        batch_size: Optional[int] = None,
-        seed: int = 0,
-        certify_every: Optional[int] = None,
-    ):
-        self.depth = depth
-        self.n_features = n_features
-        self.features = features
-        self.bandwidth = bandwidth
-        self.width_cap = width_cap
-        self.integrator = integrator
-        self.optimizer = optimizer
-        self.lr = lr
-        self.steps = steps
-        self.batch_size = batch_size
-        self.seed = seed
-        self.certify_every = certify_every
 
     def _prepare_y(self, y, fitting: bool):
         y = np.asarray(y)

@@ -36,16 +36,9 @@ class RandomReluFeatures(_FeatureMapBase):
     seed: int
     def __init__(self, n_features: int = 256, seed: int = 0) -> None: ...
 
-def features_needed_pointwise(
-    n: int, lambda_min: float, norm_k: float, delta: float, eps: float = 0.5
-) -> int: ...
-def failure_probability_pointwise(
-    p: int, n: int, lambda_min: float, norm_k: float, eps: float = 0.5
-) -> float: ...
-def features_needed_uniform(
-    d: int, diameter: float, sigma_omega_sq: float, n: int, lambda_: float, delta: float
-) -> int: ...
-def failure_probability_uniform(
-    p: int, d: int, diameter: float, sigma_omega_sq: float, n: int, lambda_: float
-) -> float: ...
-def spectral_second_moment(kernel: str, bandwidth: float, d: int) -> float: ...
+# the bounds are the native module's own functions (same signatures)
+from ._plres import failure_probability_pointwise as failure_probability_pointwise
+from ._plres import failure_probability_uniform as failure_probability_uniform
+from ._plres import features_needed_pointwise as features_needed_pointwise
+from ._plres import features_needed_uniform as features_needed_uniform
+from ._plres import spectral_second_moment as spectral_second_moment

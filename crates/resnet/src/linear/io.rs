@@ -121,11 +121,7 @@ impl LinearResNet {
         c.set_meta(keys::BANDWIDTH, bandwidth_of(&kernel));
         c.set_meta(keys::DEPTH, self.depth.to_string());
         c.set_meta(keys::INTEGRATOR, self.integrator.name());
-        c.set_meta(
-            keys::SEED,
-            self.seed
-                .map_or_else(|| "none".to_string(), |s| s.to_string()),
-        );
+        c.set_meta_optional(keys::SEED, self.seed);
         Ok(c)
     }
 
@@ -137,13 +133,7 @@ impl LinearResNet {
     /// [`CheckpointError::WrongShape`] (each naming the tensor),
     /// [`CheckpointError::Model`] (the parts do not make a valid feature map).
     pub fn from_checkpoint(c: &Checkpoint) -> Result<Self, CheckpointError> {
-        let model = c.meta(keys::MODEL)?;
-        if model != "linear_resnet" {
-            return Err(CheckpointError::WrongModel {
-                expected: "linear_resnet",
-                found: model.to_string(),
-            });
-        }
+        c.expect_model("linear_resnet")?;
         let spec_str = c.meta(keys::FEATURE_MAP)?;
         let spec: FeatureSpec =
             serde_json::from_str(spec_str).map_err(|e| CheckpointError::InvalidMetadata {
@@ -158,17 +148,7 @@ impl LinearResNet {
                 value: integ_str.to_string(),
                 reason: "expected euler, midpoint, heun or rk4".into(),
             })?;
-        let seed = match c.meta(keys::SEED)? {
-            "none" => None,
-            s => Some(
-                s.parse::<u64>()
-                    .map_err(|e| CheckpointError::InvalidMetadata {
-                        key: keys::SEED,
-                        value: s.to_string(),
-                        reason: e.to_string(),
-                    })?,
-            ),
-        };
+        let seed = c.meta_parse_optional::<u64>(keys::SEED)?;
         let ut = c.tensor_dims("residual.u", 3)?;
         let (slices, d, p) = (ut.shape[0], ut.shape[1], ut.shape[2]);
         // `L` slices for Euler, `L + 1` otherwise: the depth the file holds.
