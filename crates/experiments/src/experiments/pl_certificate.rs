@@ -492,36 +492,14 @@ fn real_data_looseness(
                 ""
             }
         ),
-        Plot::new(
+        pl_constants_plot(
             format!("{label}: ρ, μ_tight and μ_cert (N = {n}, p = {})", c.width),
-            "iteration",
-            "PL constant",
-        )
-        .log_y()
-        .with(Series::with_style(
-            "ρ = ‖G‖²/L",
-            it.clone(),
-            rows.iter().map(|r| r.rho).collect(),
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "μ_tight (upper end)",
-            it.clone(),
-            loose.iter().map(|l| l.mu_tight).collect(),
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "μ_tight (lower end)",
-            it.clone(),
-            loose.iter().map(|l| l.mu_tight_lower).collect(),
-            Style::Points,
-        ))
-        .with(Series::with_style(
-            "μ_cert",
             it,
+            rows.iter().map(|r| r.rho).collect(),
+            loose.iter().map(|l| l.mu_tight).collect(),
+            Some(loose.iter().map(|l| l.mu_tight_lower).collect()),
             rows.iter().map(|r| r.mu_cert).collect(),
-            Style::LineAndPoints,
-        )),
+        ),
     );
     out.check(real_data_chain_report(label, n, &loose));
     let lambda_min = rows
@@ -703,30 +681,14 @@ fn tight_plot_and_checks(
              looseness of the certificate (μ_tight/μ_cert) and of the residual direction (ρ/μ_tight).",
             rows.len()
         ),
-        Plot::new(
+        pl_constants_plot(
             format!("ρ, μ_tight and μ_cert (N = {}, p = {})", c.n, c.width),
-            "iteration",
-            "PL constant",
-        )
-        .log_y()
-        .with(Series::with_style(
-            "ρ = ‖G‖²/L",
-            it.clone(),
-            rows.iter().map(|r| r.rho).collect(),
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "μ_tight",
-            it.clone(),
-            rows.iter().map(|r| r.mu_tight).collect(),
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "μ_cert",
             it,
+            rows.iter().map(|r| r.rho).collect(),
+            rows.iter().map(|r| r.mu_tight).collect(),
+            None,
             rows.iter().map(|r| r.mu_cert).collect(),
-            Style::LineAndPoints,
-        )),
+        ),
     );
     out.check(chain_report(&loose));
     Ok(loose)
@@ -1166,6 +1128,35 @@ pub fn sufficient_decrease_report(c_dec: f64) -> CheckReport {
         0.0,
         Relation::AtLeast,
     )
+}
+
+/// The figure of the PL constants per iterate on one log axis: ρ = ‖G‖²/L, μ_tight (its
+/// upper end and, for a Lanczos interval, its lower end) and the certificate μ_cert.
+fn pl_constants_plot(
+    title: String,
+    iterations: Vec<f64>,
+    rho: Vec<f64>,
+    tight: Vec<f64>,
+    tight_lower: Option<Vec<f64>>,
+    cert: Vec<f64>,
+) -> Plot {
+    let line =
+        |label: &str, y| Series::with_style(label, iterations.clone(), y, Style::LineAndPoints);
+    let mut plot = Plot::new(title, "iteration", "PL constant")
+        .log_y()
+        .with(line("ρ = ‖G‖²/L", rho));
+    plot = match tight_lower {
+        Some(lower) => plot
+            .with(line("μ_tight (upper end)", tight))
+            .with(Series::with_style(
+                "μ_tight (lower end)",
+                iterations.clone(),
+                lower,
+                Style::Points,
+            )),
+        None => plot.with(line("μ_tight", tight)),
+    };
+    plot.with(line("μ_cert", cert))
 }
 
 #[cfg(test)]
