@@ -5,7 +5,7 @@
 //! For the squared loss on `(x, y)` (labels as one-hot vectors), at the network's `θ`:
 //! `ρ = ‖G‖²/L`, `μ_cert = (2/N) σ_min(Bᵀ)² h Σ_k λ_k Π_{j>k}(1 − h a_j)₊²` with the
 //! per-layer `λ_k = λ_min(K_k)` and `a_k` (a theorem for Euler networks: `ρ ≥ μ_cert`),
-//! `μ_tight = (2/N) λ_min(Θ)` when `N·d_out ≤ 4096` and the network is Euler
+//! `μ_tight = (2/N) λ_min(Θ)` when `N·d_out ≤ 8192` and the network is Euler
 //! (`μ_cert ≤ μ_tight ≤ ρ`), and `λ_min` of the feature (or kernel) Gram at every state
 //! `X^0..X^L` with the expressivity checks of plres-theory. The SHL baseline has no
 //! certificate (it is not linear in its parameters): only `ρ` is reported.

@@ -26,7 +26,7 @@
 //!    `Θ_ij = h Σ_k k(x_i^k, x_j^k) B J_i^{k+1} (B J_j^{k+1})ᵀ`,
 //!    `J_i^{k+1} = ∂x_i^L/∂x_i^{k+1}`), so `μ_tight = (2/N) λ_min(Θ)` is the best PL
 //!    constant at `θ` and `μ_cert ≤ μ_tight ≤ ρ` ([`pl::tight`]). Exact (dense `Θ`) up to
-//!    `N·d_out = 4096`; beyond, an interval `θ_1 − ‖r_1‖ (or Kato–Temple) ≤ λ_min ≤ θ_1` from
+//!    `N·d_out = 8192`; beyond, an interval `θ_1 − ‖r_1‖ (or Kato–Temple) ≤ λ_min ≤ θ_1` from
 //!    Lanczos on `v ↦ Θv` ([`pl::lanczos`]; the upper end is a theorem, the lower end holds
 //!    for the eigenvalue the smallest Ritz value `θ_1` approximates).
 //!

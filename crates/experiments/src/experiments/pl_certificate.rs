@@ -15,8 +15,8 @@
 //! `≤ (1/c)·2√(L₀/μ)`.
 //!
 //! The tight constant `μ_tight = (2/N)λ_min(Θ)` (plres-theory's `pl::tight`) at about 12
-//! iterates, and on real data — the UCI digits (dense `Θ`) and the vendored MNIST
-//! (`N·d_out > 4096` at the default size: Lanczos, an interval) — `ρ`, `μ_tight` and
+//! iterates, and on real data — the UCI digits and the vendored MNIST (dense `Θ` up to
+//! `N·d_out = 8192`, which covers every size; Lanczos, an interval, beyond) — `ρ`, `μ_tight` and
 //! `μ_cert` along GD with the looseness ratios `ρ/μ_tight`, `μ_tight/μ_cert` in a table
 //! and a figure per data set, and the chain `μ_cert ≤ μ_tight ≤ ρ` checked
 //! ([`plres_theory::pl::chain_report`]: VACUOUS "inconclusive" for Lanczos intervals that
@@ -75,19 +75,19 @@ pub struct PlCertificateConfig {
     /// Certify every `k`-th iterate (1 = every iterate).
     pub certify_every: u64,
     /// Number of UCI digits of the real-data run (squared loss on one-hot targets;
-    /// `10·N ≤ 4096` for the dense tight constant; 0: no real-data run).
+    /// `10·N ≤ 8192` for the dense tight constant; 0: no real-data run).
     #[serde(default)]
     pub digits_n: usize,
     /// Number of vendored MNIST training images of the second real-data run (squared
-    /// loss on one-hot targets, `N·d_out = 10·N`; `μ_tight` by Lanczos, which the default
-    /// size needs: `10·N > 4096`; 0: no MNIST run).
+    /// loss on one-hot targets, `N·d_out = 10·N`; `μ_tight` dense up to `10·N = 8192`,
+    /// by Lanczos beyond; 0: no MNIST run).
     #[serde(default)]
     pub mnist_n: usize,
     /// Gradient steps of the MNIST run.
     #[serde(default = "default_mnist_iterations")]
     pub mnist_iterations: u64,
-    /// Largest number of Lanczos steps per `μ_tight` of the MNIST run
-    /// ([`LanczosConfig::max_iter`]).
+    /// Largest number of Lanczos steps per `μ_tight` of the MNIST run when `10·N > 8192`
+    /// ([`LanczosConfig::max_iter`]; unused by the dense solver).
     #[serde(default = "default_mnist_lanczos_steps")]
     pub mnist_lanczos_steps: usize,
 }
@@ -107,7 +107,7 @@ impl ExperimentConfig for PlCertificateConfig {
             Size::Default => (48, 512, 16, 600, 200),
             Size::Full => (128, 2048, 32, 3000, 400),
         };
-        // MNIST: N·d_out = 10·N > 4096 from the default size on (Lanczos); smoke small
+        // MNIST: N·d_out = 10·N = 4500 at default, 8000 at full: dense Θ (exact)
         let (mnist_n, mnist_iterations) = match size {
             Size::Smoke => (30, 60),
             Size::Default => (450, 200),
@@ -148,7 +148,7 @@ impl ExperimentConfig for PlCertificateConfig {
             self.digits_n * 10 <= plres_theory::pl::MAX_DENSE_DIM,
             "digits_n",
             self.digits_n,
-            "10·digits_n ≤ 4096 (the dense tight constant)",
+            "10·digits_n ≤ 8192 (the dense tight constant)",
         )?;
         require(
             self.mnist_n <= plres_data::MNIST10K_N_TRAIN,
@@ -248,17 +248,20 @@ impl Experiment for PlCertificate {
             )?;
         }
         if c.mnist_n > 0 {
-            let lanczos = TightSolver::Lanczos(LanczosConfig {
-                max_iter: c.mnist_lanczos_steps,
-                ..LanczosConfig::default()
-            });
+            // dense up to MAX_DENSE_DIM (exact); the configured Lanczos run beyond
+            let lanczos = (c.mnist_n * 10 > plres_theory::pl::MAX_DENSE_DIM).then_some(
+                TightSolver::Lanczos(LanczosConfig {
+                    max_iter: c.mnist_lanczos_steps,
+                    ..LanczosConfig::default()
+                }),
+            );
             real_data_looseness(
                 c,
                 ctx,
                 RealData::Mnist,
                 c.mnist_n,
                 c.mnist_iterations,
-                Some(lanczos),
+                lanczos,
                 &mut out,
             )?;
         }
@@ -357,7 +360,7 @@ pub fn real_data_chain_report(label: &str, n: usize, loose: &[Looseness]) -> Che
 /// looseness ratios and to the figure `<key>-tight`, the ratios to summary.json
 /// (`<key>_*`); the chain `μ_cert ≤ μ_tight ≤ ρ` is checked, and a certificate that is 0
 /// is reported VACUOUS with its reason instead of hiding behind a tiny number. `μ_tight`
-/// comes from `solver` (`None`: dense up to `N·d_out = 4096`, Lanczos beyond).
+/// comes from `solver` (`None`: dense up to `N·d_out = 8192`, Lanczos beyond).
 fn real_data_looseness(
     c: &PlCertificateConfig,
     ctx: &RunContext,

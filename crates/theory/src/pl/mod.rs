@@ -26,12 +26,12 @@
 //! * [`kernel`] — [`kernel_snapshot`], snapshots of the infinite-width `KernelResNet`;
 //! * [`tight`] — the tight constant `μ_tight = (2/N) λ_min(Θ)` from the tangent Gram `Θ`
 //!   of the outputs (`‖G‖² = Pᵀ Θ P` exactly), [`TightCertifier`] (Euler `LinearResNet`;
-//!   dense `Θ` up to `N·d_out = 4096`, Lanczos on the factored `Θ` beyond),
+//!   dense `Θ` up to `N·d_out = 8192`, Lanczos on the factored `Θ` beyond),
 //!   [`kernel_tight`] (`KernelResNet`, dense), the [`Looseness`] ratios `ρ/μ_tight`,
 //!   `μ_tight/μ_cert` and the chain check [`tight::chain_report`];
 //! * [`lanczos`] — the smallest eigenvalue of a PSD operator `v ↦ Av` by Lanczos with full
 //!   reorthogonalisation, as a certified interval from the Ritz residuals (what
-//!   [`tight`] uses beyond `N·d_out = 4096`);
+//!   [`tight`] uses beyond `N·d_out = 8192`);
 //! * [`monitor`] — [`Monitor`], the plres-optim observer recording a [`MonitorRow`]
 //!   every `k` iterates and flagging violations.
 

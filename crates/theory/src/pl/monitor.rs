@@ -57,7 +57,7 @@ pub struct MonitorConfig {
     #[serde(default)]
     pub tight: bool,
     /// The solver of `μ_tight` (default `None`: [`TightSolver::auto`], dense up to
-    /// `N·d_out = 4096`, Lanczos with the default [`LanczosConfig`](crate::pl::LanczosConfig)
+    /// `N·d_out = 8192`, Lanczos with the default [`LanczosConfig`](crate::pl::LanczosConfig)
     /// beyond).
     #[serde(default)]
     pub tight_solver: Option<TightSolver>,

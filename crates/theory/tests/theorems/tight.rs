@@ -491,7 +491,7 @@ fn monitor_records_mu_tight() {
 /// `λ_min` here, which the dense solver confirms), both to `rounding` (module docs,
 /// "Rounding", in `λ` units `N/2 · TightPl::rounding`). A conclusive interval meets its
 /// relative tolerance; with `max_iter = N·d_out` the Krylov space is everything and the
-/// Ritz value is the eigenvalue to rounding. Sizes `N·d_out ≤ 4096` (so the dense solver
+/// Ritz value is the eigenvalue to rounding. Sizes `N·d_out ≤ 8192` (so the dense solver
 /// runs), three feature maps, with `A` and `B`.
 #[test]
 fn lanczos_interval_contains_the_dense_lambda_min() {
