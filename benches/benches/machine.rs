@@ -19,6 +19,8 @@
 
 #![forbid(unsafe_code)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -74,11 +76,7 @@ fn bench_sincos(c: &mut Criterion) {
     let x = [trig_args(3), trig_args(4)];
     let mut s = [vec![0.0; TRIG_LEN], vec![0.0; TRIG_LEN]];
     let mut co = [vec![0.0; TRIG_LEN], vec![0.0; TRIG_LEN]];
-    let mut group = c.benchmark_group("machine");
-    group
-        .sample_size(30)
-        .measurement_time(Duration::from_secs(3));
-    group.throughput(Throughput::Elements(TRIG_LEN as u64));
+    let mut group = common::sincos_group(c, "machine", TRIG_LEN);
     group.bench_function("sincos_f64_1thread", |bench| {
         bench.iter(|| plres_rff::trig::sincos(black_box(&x[0]), &mut s[0], &mut co[0]))
     });

@@ -17,10 +17,12 @@
 
 #![forbid(unsafe_code)]
 
+mod common;
+
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group, criterion_main};
 use plres_benches::{cosine_features, gemm_abt, par, seeded_normal};
 use plres_kernels::KernelSpec;
 use plres_rff::{FeatureMap, RandomReluFeatures};
@@ -68,11 +70,7 @@ fn bench_sincos(c: &mut Criterion) {
         .map(|v| 50.0 * v.tanh())
         .collect();
     let (mut s, mut co) = (vec![0.0; len], vec![0.0; len]);
-    let mut group = c.benchmark_group("trig");
-    group
-        .sample_size(30)
-        .measurement_time(Duration::from_secs(3));
-    group.throughput(Throughput::Elements(len as u64));
+    let mut group = common::sincos_group(c, "trig", len);
     group.bench_function("sincos_vectorised", |bench| {
         bench.iter(|| plres_rff::trig::sincos(black_box(&x), &mut s, &mut co))
     });

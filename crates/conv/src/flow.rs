@@ -182,7 +182,7 @@ impl<T: Real> Residual<T> {
         mut observe: impl FnMut(usize, &[T], &Plan),
     ) {
         let lay = self.layout(n);
-        let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
+        let (sx, h, half) = (lay.sx, lay.h, lay.half);
         let wl = lay.tb - self.q;
         let x = &mut x[..sx];
         observe(0, x, &work.plan);
@@ -190,47 +190,24 @@ impl<T: Real> Residual<T> {
             // parameters at t_k and at the midpoint
             let bk = &lay.theta(&self.params, k)[wl..];
             self.midpoint_bias(&lay, k, &mut work.bmid);
-            let (w1k, w1mid) = match self.kind {
-                ResidualKind::Linear => (&packed.omega[..], &packed.omega[..]),
-                ResidualKind::Shl => (packed.theta1(k), packed.theta1(lay.l + 1 + k)),
-            };
             let (s0, s1) = if store { (2 * k, 2 * k + 1) } else { (0, 0) };
             // stage 1 at x_k
-            if store && self.kind == ResidualKind::Shl {
-                work.xs[s0 * sx..(s0 + 1) * sx].copy_from_slice(x);
-            }
-            self.eval_f(
-                &work.plan,
-                w1k,
-                packed.theta(k),
-                bk,
-                x,
-                n,
-                &mut work.zs[s0 * sz..(s0 + 1) * sz],
-                &mut work.colx,
-                &mut work.colz,
-                &mut work.kbuf,
-                par,
-            );
+            let grid = StageIn::Grid { x: &*x, b_out: bk };
+            self.stage_f(work, packed, &lay, n, k, s0, store, grid, par);
             let hh = half * h;
             for ((m, &xv), &kv) in work.xh.iter_mut().zip(x.iter()).zip(&work.kbuf) {
                 *m = xv + hh * kv;
             }
             // stage 2 at the midpoint
-            if store && self.kind == ResidualKind::Shl {
-                work.xs[s1 * sx..(s1 + 1) * sx].copy_from_slice(&work.xh);
-            }
-            self.eval_f(
-                &work.plan,
-                w1mid,
-                packed.theta(lay.l + 1 + k),
-                &work.bmid,
-                &work.xh,
+            self.stage_f(
+                work,
+                packed,
+                &lay,
                 n,
-                &mut work.zs[s1 * sz..(s1 + 1) * sz],
-                &mut work.colx,
-                &mut work.colz,
-                &mut work.kbuf,
+                lay.l + 1 + k,
+                s1,
+                store,
+                StageIn::Midpoint,
                 par,
             );
             for (xv, &kv) in x.iter_mut().zip(&work.kbuf) {
@@ -238,6 +215,61 @@ impl<T: Real> Residual<T> {
             }
             observe(k + 1, x, &work.plan);
         }
+    }
+
+    /// [`eval_f`](Self::eval_f) of one stage into `work.kbuf`, with the packed weights of
+    /// block `block`, its hidden activation into stage slot `stage` of `work.zs`; with
+    /// `store` (SHL) the stage input is also kept in slot `stage` of `work.xs`.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn stage_f(
+        &self,
+        work: &mut FlowWork<T>,
+        packed: &Packed<T>,
+        lay: &Layout<T>,
+        n: usize,
+        block: usize,
+        stage: usize,
+        store: bool,
+        input: StageIn<'_, T>,
+        par: Par,
+    ) {
+        let (sx, sz) = (lay.sx, lay.sz);
+        let FlowWork {
+            plan,
+            xh,
+            bmid,
+            kbuf,
+            zs,
+            xs,
+            colx,
+            colz,
+            ..
+        } = work;
+        let (x, b_out) = match input {
+            StageIn::Grid { x, b_out } => (x, b_out),
+            StageIn::Midpoint => (&xh[..], &bmid[..]),
+        };
+        let w1 = match self.kind {
+            ResidualKind::Linear => &packed.omega[..],
+            ResidualKind::Shl => packed.theta1(block),
+        };
+        if store && self.kind == ResidualKind::Shl {
+            xs[stage * sx..(stage + 1) * sx].copy_from_slice(x);
+        }
+        self.eval_f(
+            plan,
+            w1,
+            packed.theta(block),
+            b_out,
+            x,
+            n,
+            &mut zs[stage * sz..(stage + 1) * sz],
+            colx,
+            colz,
+            kbuf,
+            par,
+        );
     }
 
     /// `out ← f(x) = θ_out * ReLU(w_in * x) + b_out`; `z ← ReLU(w_in * x)` (weights
@@ -303,6 +335,76 @@ impl<T: Real> Residual<T> {
         plan.forward(wt_in, None, colz, qi, q, n, &mut dx[..q * np], par);
     }
 
+    /// [`vjp_f`](Self::vjp_f) of the stored stage `stage` (`2k` at `x_k`, `2k + 1` at the
+    /// midpoint) with the packed weights of block `block`, from `dout = work.dk`; the
+    /// outputs go where `grads` says.
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    fn stage_vjp(
+        &self,
+        work: &mut FlowWork<T>,
+        packed: &Packed<T>,
+        lay: &Layout<T>,
+        n: usize,
+        block: usize,
+        stage: usize,
+        grads: StageGrad<'_, T>,
+        par: Par,
+    ) {
+        let shl = self.kind == ResidualKind::Shl;
+        let (sx, sz) = (lay.sx, lay.sz);
+        let FlowWork {
+            plan,
+            xs,
+            zs,
+            dk,
+            dz,
+            colx,
+            colz,
+            dpack,
+            dtmid,
+            dt1mid,
+            dxh,
+            dx0,
+            ..
+        } = work;
+        let w1: &[T] = if shl {
+            packed.theta1_t(block)
+        } else {
+            &packed.omega_t
+        };
+        let (dw_out, dw_in, accum, dx) = match grads {
+            StageGrad::Midpoint => (
+                &mut dtmid[..],
+                if shl { Some(&mut dt1mid[..]) } else { None },
+                false,
+                &mut dxh[..],
+            ),
+            StageGrad::Grid { dw_out, dw_in } => (dw_out, dw_in, true, &mut dx0[..]),
+        };
+        let mut scratch = VjpScratch {
+            dz: &mut dz[..],
+            colx: &mut colx[..],
+            colz: &mut colz[..],
+            dpack: &mut dpack[..],
+        };
+        self.vjp_f(
+            plan,
+            w1,
+            packed.theta_t(block),
+            &xs[if shl { stage * sx } else { 0 }..][..if shl { sx } else { 0 }],
+            &zs[stage * sz..(stage + 1) * sz],
+            n,
+            dk,
+            dw_out,
+            dw_in,
+            accum,
+            dx,
+            &mut scratch,
+            par,
+        );
+    }
+
     /// The exact adjoint of [`forward`](Self::forward) (which must have run with `store`
     /// on the same `work`): from `a = ∂ℓ/∂x_L` (overwritten with `∂ℓ/∂x_0`), writes
     /// `∂ℓ/∂params` into `grad` (overwritten).
@@ -347,7 +449,7 @@ impl<T: Real> Residual<T> {
         par: Par,
     ) {
         let lay = self.layout(n);
-        let (sx, sz, h, half) = (lay.sx, lay.sz, lay.h, lay.half);
+        let (sx, h, half) = (lay.sx, lay.h, lay.half);
         let (l, tb, t1b, t1o) = (lay.l, lay.tb, lay.t1b, lay.t1o);
         let shl = self.kind == ResidualKind::Shl;
         grad.fill(T::ZERO);
@@ -359,34 +461,7 @@ impl<T: Real> Residual<T> {
             for (d, &av) in w.dk.iter_mut().zip(a.iter()) {
                 *d = h * av;
             }
-            {
-                let w1mid: &[T] = if shl {
-                    packed.theta1_t(l + 1 + k)
-                } else {
-                    &packed.omega_t
-                };
-                let mut scratch = VjpScratch {
-                    dz: &mut w.dz[..],
-                    colx: &mut w.colx[..],
-                    colz: &mut w.colz[..],
-                    dpack: &mut w.dpack[..],
-                };
-                self.vjp_f(
-                    &w.plan,
-                    w1mid,
-                    packed.theta_t(l + 1 + k),
-                    &w.xs[if shl { s1 * sx } else { 0 }..][..if shl { sx } else { 0 }],
-                    &w.zs[s1 * sz..(s1 + 1) * sz],
-                    n,
-                    &w.dk,
-                    &mut w.dtmid,
-                    if shl { Some(&mut w.dt1mid) } else { None },
-                    false,
-                    &mut w.dxh,
-                    &mut scratch,
-                    par,
-                );
-            }
+            self.stage_vjp(w, packed, &lay, n, l + 1 + k, s1, StageGrad::Midpoint, par);
             for (i, &g) in w.dtmid.iter().enumerate() {
                 grad[k * tb + i] += half * g;
                 grad[(k + 1) * tb + i] += half * g;
@@ -402,44 +477,39 @@ impl<T: Real> Residual<T> {
             for (d, &g) in w.dk.iter_mut().zip(&w.dxh) {
                 *d = hh * g;
             }
-            {
-                let (gt, gt1) = grad.split_at_mut(t1o);
-                let w1k: &[T] = if shl {
-                    packed.theta1_t(k)
-                } else {
-                    &packed.omega_t
-                };
-                let mut scratch = VjpScratch {
-                    dz: &mut w.dz[..],
-                    colx: &mut w.colx[..],
-                    colz: &mut w.colz[..],
-                    dpack: &mut w.dpack[..],
-                };
-                self.vjp_f(
-                    &w.plan,
-                    w1k,
-                    packed.theta_t(k),
-                    &w.xs[if shl { s0 * sx } else { 0 }..][..if shl { sx } else { 0 }],
-                    &w.zs[s0 * sz..(s0 + 1) * sz],
-                    n,
-                    &w.dk,
-                    &mut gt[k * tb..(k + 1) * tb],
-                    if shl {
-                        Some(&mut gt1[k * t1b..(k + 1) * t1b])
-                    } else {
-                        None
-                    },
-                    true,
-                    &mut w.dx0,
-                    &mut scratch,
-                    par,
-                );
-            }
+            let (gt, gt1) = grad.split_at_mut(t1o);
+            let grid = StageGrad::Grid {
+                dw_out: &mut gt[k * tb..(k + 1) * tb],
+                dw_in: shl.then(|| &mut gt1[k * t1b..(k + 1) * t1b]),
+            };
+            self.stage_vjp(w, packed, &lay, n, k, s0, grid, par);
             for ((av, &g1), &g0) in a.iter_mut().zip(&w.dxh).zip(&w.dx0) {
                 *av += g1 + g0;
             }
         }
     }
+}
+
+/// The input and output bias of one stage in [`Residual::forward_core`].
+enum StageIn<'x, T> {
+    /// The grid-time stage: the state `x_k` and the bias `b_k`.
+    Grid { x: &'x [T], b_out: &'x [T] },
+    /// The midpoint stage: `work.xh` and the midpoint bias `work.bmid`.
+    Midpoint,
+}
+
+/// Where one stage's vector–Jacobian product in [`Residual::backward_core`] writes
+/// its parameter gradients and its `∂ℓ/∂x`.
+enum StageGrad<'g, T> {
+    /// The midpoint stage: overwrite `work.dtmid` (and `work.dt1mid`, SHL), `∂x` into
+    /// `work.dxh`.
+    Midpoint,
+    /// The grid-time stage: accumulate into the step's `θ` block (and `θ¹` block, SHL),
+    /// `∂x` into `work.dx0`.
+    Grid {
+        dw_out: &'g mut [T],
+        dw_in: Option<&'g mut [T]>,
+    },
 }
 
 /// The scratch buffers of one vector–Jacobian product.
@@ -635,27 +705,17 @@ impl<T: Real> Residual<T> {
         par: Par,
     ) {
         work.ensure(self, n, store);
-        let (plan, packed) = (&work.plan, &mut work.packed);
-        packed.fill(self, plan);
-        let packed = &*packed;
-        let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
-        for slot in slots.iter_mut() {
-            plan.to_internal(x, self.q, n, slot.start, slot.n, &mut slot.x);
-        }
-        for_each_slot(slots, par, |slot| {
-            self.forward_core(
-                &mut slot.x,
-                slot.n,
-                &mut slot.work,
-                packed,
-                store,
-                Par::Seq,
-                |_, _, _| {},
-            );
-        });
-        for slot in slots.iter() {
-            plan.to_natural(&slot.x, self.q, n, slot.start, slot.n, x);
-        }
+        self.over_chunks(
+            x,
+            n,
+            work,
+            par,
+            |slot, packed| {
+                let (x, work) = (&mut slot.x, &mut slot.work);
+                self.forward_core(x, slot.n, work, packed, store, Par::Seq, |_, _, _| {});
+            },
+            |_| {},
+        );
     }
 
     /// The exact adjoint of [`Residual::forward_chunked`] (which must have run with
@@ -677,29 +737,48 @@ impl<T: Real> Residual<T> {
             self.n_params(),
             "Residual::backward_chunked: gradient length"
         );
+        grad.fill(T::ZERO);
+        self.over_chunks(
+            a,
+            n,
+            work,
+            par,
+            |slot, packed| {
+                let (a, work, g) = (&mut slot.x, &mut slot.work, &mut slot.grad);
+                self.backward_core(a, slot.n, work, packed, g, Par::Seq);
+            },
+            |slot| {
+                for (g, &v) in grad.iter_mut().zip(&slot.grad) {
+                    *g += v;
+                }
+            },
+        );
+    }
+
+    /// The chunked passes' frame: packs the weights into `work`, copies each chunk of
+    /// `x` into its slot (pixel-major), runs `job(slot, packed)` on every slot
+    /// ([`for_each_slot`]), then copies each slot back into `x` and hands it to
+    /// `gather`, in chunk order.
+    fn over_chunks(
+        &self,
+        x: &mut [T],
+        n: usize,
+        work: &mut ChunkedFlowWork<T>,
+        par: Par,
+        job: impl Fn(&mut Slot<T>, &Packed<T>) + Sync,
+        mut gather: impl FnMut(&Slot<T>),
+    ) {
         let (plan, packed) = (&work.plan, &mut work.packed);
         packed.fill(self, plan);
         let packed = &*packed;
         let slots = &mut work.slots[..n.div_ceil(flow_chunk(self))];
         for slot in slots.iter_mut() {
-            plan.to_internal(a, self.q, n, slot.start, slot.n, &mut slot.x);
+            plan.to_internal(x, self.q, n, slot.start, slot.n, &mut slot.x);
         }
-        for_each_slot(slots, par, |slot| {
-            self.backward_core(
-                &mut slot.x,
-                slot.n,
-                &mut slot.work,
-                packed,
-                &mut slot.grad,
-                Par::Seq,
-            );
-        });
-        grad.fill(T::ZERO);
+        for_each_slot(slots, par, |slot| job(slot, packed));
         for slot in slots.iter() {
-            plan.to_natural(&slot.x, self.q, n, slot.start, slot.n, a);
-            for (g, &v) in grad.iter_mut().zip(&slot.grad) {
-                *g += v;
-            }
+            plan.to_natural(&slot.x, self.q, n, slot.start, slot.n, x);
+            gather(slot);
         }
     }
 }

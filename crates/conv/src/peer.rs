@@ -120,22 +120,17 @@ pub fn peer_problem(model: &ConvResNet<f64>, images: &[f64], labels: &[usize]) -
     );
     f.metadata.insert("steps".into(), l.to_string());
     let (a, b, r) = (&model.input, &model.output, &model.residual);
-    f.insert("a.conv1.weight", &[q, 1, 4, 4], a.conv1.weight.clone());
-    f.insert(
-        "a.conv1.bias",
-        &[q],
-        a.conv1.bias.clone().unwrap_or_default(),
-    );
-    f.insert("a.bn1.weight", &[q], a.bn1.gamma.clone());
-    f.insert("a.bn1.bias", &[q], a.bn1.beta.clone());
-    f.insert("a.conv2.weight", &[q, q, 4, 4], a.conv2.weight.clone());
-    f.insert(
-        "a.conv2.bias",
-        &[q],
-        a.conv2.bias.clone().unwrap_or_default(),
-    );
-    f.insert("a.bn2.weight", &[q], a.bn2.gamma.clone());
-    f.insert("a.bn2.bias", &[q], a.bn2.beta.clone());
+    for (i, conv, bn, c_in) in [(1, &a.conv1, &a.bn1, 1), (2, &a.conv2, &a.bn2, q)] {
+        let bias = conv.bias.clone().unwrap_or_default();
+        f.insert(
+            &format!("a.conv{i}.weight"),
+            &[q, c_in, 4, 4],
+            conv.weight.clone(),
+        );
+        f.insert(&format!("a.conv{i}.bias"), &[q], bias);
+        f.insert(&format!("a.bn{i}.weight"), &[q], bn.gamma.clone());
+        f.insert(&format!("a.bn{i}.bias"), &[q], bn.beta.clone());
+    }
     f.insert("b.bn.weight", &[q], b.bn.gamma.clone());
     f.insert("b.bn.bias", &[q], b.bn.beta.clone());
     f.insert(

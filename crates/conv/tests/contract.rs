@@ -20,7 +20,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 mod common;
 
-use common::{PIXELS, images, tiny};
+use common::{PIXELS, images, tiny, tiny_cases};
 
 /// The same images as the contract's `N × 784` matrix.
 fn as_mat(x: &[f64], n: usize) -> Mat<f64> {
@@ -29,10 +29,8 @@ fn as_mat(x: &[f64], n: usize) -> Mat<f64> {
 
 #[test]
 fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
-    for (kind, seed) in [(ResidualKind::Linear, 1), (ResidualKind::Shl, 2)] {
-        let mut model = tiny(kind, seed);
-        let n = 3;
-        let (x, y) = images(n, seed);
+    let n = 3;
+    for (kind, mut model, x, y) in tiny_cases([1, 2], n) {
         let xm = as_mat(&x, n);
         let p = model.residual.params.clone();
         let mut ws = model.training_workspace(n);
@@ -135,10 +133,8 @@ fn contract_gradient_is_the_models_own_bit_for_bit_and_rejects_bad_input() {
 
 #[test]
 fn contract_prediction_is_the_models_evaluation_mode_prediction() {
-    for (kind, seed) in [(ResidualKind::Linear, 3), (ResidualKind::Shl, 4)] {
-        let mut model = tiny(kind, seed);
-        let n = 5;
-        let (x, y) = images(n, seed);
+    let n = 5;
+    for (kind, mut model, x, y) in tiny_cases([3, 4], n) {
         // one training step of the model's own moves its running statistics away from
         // their initial (0, 1), so evaluation mode differs from training mode
         let mut g = vec![0.0; model.residual.params.len()];

@@ -188,22 +188,11 @@ fn a_run_killed_after_any_epoch_resumes_bitwise() {
     }
 }
 
-/// The checkpoint after epoch 1 of the linear `f64` run, at `dir/ck.ckpt`.
+/// The checkpoint after epoch 1 of the linear `f64` run, at `dir/ck.ckpt` (the run of
+/// [`resume_from`] with no checkpoint there yet).
 fn one_epoch_checkpoint(dir: &Path) -> (PathBuf, Vec<u8>) {
-    let [train, eval, test] = data::<f64>();
     let path = dir.join("ck.ckpt");
-    let cfg = SgdConfig { epochs: 1, ..sgd() };
-    let mut m = fresh(ResidualKind::Linear, Par::Seq, &train, false);
-    train_resnet_checkpointed(
-        &mut m,
-        &train,
-        &eval,
-        &test,
-        &cfg,
-        Some(&spec(&path, "ctx")),
-        |_| {},
-    )
-    .unwrap();
+    resume_from(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     (path, bytes)
 }
@@ -289,6 +278,7 @@ fn a_checkpoint_of_another_configuration_is_refused() {
         )
     };
     let lin = || fresh::<f64>(ResidualKind::Linear, Par::Seq, &train, false);
+    let lin_with = |cfg: SgdConfig| run(&mut lin(), &cfg, [&train, &eval, &test], "ctx");
     let mut other_labels = data::<f64>()[0].labels.clone();
     other_labels[0] = (other_labels[0] + 1) % 10;
     let relabelled = Images {
@@ -296,24 +286,8 @@ fn a_checkpoint_of_another_configuration_is_refused() {
         labels: other_labels,
     };
     let cases: Vec<(&str, Result<TrainReport, ConvError>)> = vec![
-        (
-            "sgd_config",
-            run(
-                &mut lin(),
-                &SgdConfig { lr: 0.25, ..base },
-                [&train, &eval, &test],
-                "ctx",
-            ),
-        ),
-        (
-            "sgd_config",
-            run(
-                &mut lin(),
-                &SgdConfig { seed: 6, ..base },
-                [&train, &eval, &test],
-                "ctx",
-            ),
-        ),
+        ("sgd_config", lin_with(SgdConfig { lr: 0.25, ..base })),
+        ("sgd_config", lin_with(SgdConfig { seed: 6, ..base })),
         ("model_config", {
             let mut m = ConvResNet::<f64>::new(ConvResNetConfig {
                 seed: 12,

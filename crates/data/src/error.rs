@@ -325,4 +325,23 @@ impl DataError {
             expected,
         }
     }
+    /// `Ok(())` if `value` is finite and `> 0`, else [`DataError::InvalidParameter`] for
+    /// `name` expecting "a finite number > 0".
+    pub(crate) fn check_positive(name: &'static str, value: f64) -> Result<(), Self> {
+        if value.is_finite() && value > 0.0 {
+            Ok(())
+        } else {
+            Err(Self::param(name, value, "a finite number > 0"))
+        }
+    }
+
+    /// `Ok(())` if `value` is finite and `≥ 0`, else [`DataError::InvalidParameter`] for
+    /// `name` expecting "a finite number ≥ 0".
+    pub(crate) fn check_nonnegative(name: &'static str, value: f64) -> Result<(), Self> {
+        if value.is_finite() && value >= 0.0 {
+            Ok(())
+        } else {
+            Err(Self::param(name, value, "a finite number ≥ 0"))
+        }
+    }
 }

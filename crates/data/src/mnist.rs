@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::idx::{IdxKind, read_idx};
+use crate::idx::{IdxArray, IdxKind, read_idx};
 use crate::{DataError, Dataset, Location, Targets};
 
 /// Where Debian's `dataset-fashion-mnist` package installs its files.
@@ -82,6 +82,29 @@ pub fn load_idx_pair(
         }
     }
     let lab = read_idx(labels, IdxKind::Labels)?;
+    let out = class_labels(&lab, n, n_classes, images, labels)?;
+    // Non-zero and backed by the file's bytes (checked by `read_idx`): no overflow.
+    let d = rows * cols;
+    let x = crate::io_util::pixels(n, d, &img.data, images)?;
+    Ok(Dataset {
+        x,
+        y: Targets::Classes {
+            labels: out,
+            n_classes,
+        },
+    })
+}
+
+/// The labels of the `n` images of the file `images`, from the IDX array `lab` read from
+/// the file `labels`: [`DataError::CountMismatch`] unless it holds `n` labels,
+/// [`DataError::LabelOutOfRange`] (with the byte offset) at the first one `≥ n_classes`.
+pub(crate) fn class_labels(
+    lab: &IdxArray,
+    n: usize,
+    n_classes: usize,
+    images: &Path,
+    labels: &Path,
+) -> Result<Vec<usize>, DataError> {
     if lab.dims[0] != n {
         return Err(DataError::CountMismatch {
             images: images.to_path_buf(),
@@ -104,16 +127,7 @@ pub fn load_idx_pair(
         }
         out.push(usize::from(l));
     }
-    // Non-zero and backed by the file's bytes (checked by `read_idx`): no overflow.
-    let d = rows * cols;
-    let x = crate::io_util::pixels(n, d, &img.data, images)?;
-    Ok(Dataset {
-        x,
-        y: Targets::Classes {
-            labels: out,
-            n_classes,
-        },
-    })
+    Ok(out)
 }
 
 /// Loads one split of Fashion-MNIST (or MNIST) from `dir`: the files

@@ -24,8 +24,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::idx::{IdxKind, decode_idx};
-use crate::mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, load_fashion_mnist};
-use crate::{DataError, Dataset, Location, Targets};
+use crate::mnist::{FASHION_MNIST_DEBIAN_DIR, MnistSplit, class_labels, load_fashion_mnist};
+use crate::{DataError, Dataset, Targets};
 
 /// The vendored `data/mnist-10k/images-idx3-ubyte.gz`, compiled into the crate.
 pub const MNIST10K_IMAGES_GZ: &[u8] =
@@ -68,26 +68,7 @@ pub fn load_mnist10k() -> Result<Dataset, DataError> {
     let img = decode_idx(MNIST10K_IMAGES_GZ, img_name, IdxKind::Images)?;
     let lab = decode_idx(MNIST10K_LABELS_GZ, lab_name, IdxKind::Labels)?;
     let n = img.dims[0];
-    if lab.dims[0] != n {
-        return Err(DataError::CountMismatch {
-            images: img_name.to_path_buf(),
-            labels: lab_name.to_path_buf(),
-            n_images: n,
-            n_labels: lab.dims[0],
-        });
-    }
-    let mut labels = Vec::with_capacity(n);
-    for (i, &l) in lab.data.iter().enumerate() {
-        if l >= 10 {
-            return Err(DataError::LabelOutOfRange {
-                file: lab_name.to_path_buf(),
-                location: Location::Byte(8 + i as u64),
-                label: l.to_string(),
-                n_classes: 10,
-            });
-        }
-        labels.push(usize::from(l));
-    }
+    let labels = class_labels(&lab, n, 10, img_name, lab_name)?;
     let d = img.dims[1] * img.dims[2];
     let x = crate::io_util::pixels(n, d, &img.data, img_name)?;
     Dataset::new(

@@ -212,13 +212,7 @@ fn cross_panels(
         let mid = (m / 2).div_ceil(PANEL) * PANEL;
         let (yl, yr) = (y.subrows(0, mid), y.subrows(mid, m - mid));
         let (ol, or) = out.split_at_col_mut(mid);
-        let (ml, mr) = match mirror {
-            Some(mm) => {
-                let (a, b) = mm.split_at_row_mut(mid);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
+        let (ml, mr) = mirror.map(|mm| mm.split_at_row_mut(mid)).unzip();
         join_raw(
             |p| cross_panels(x, yl, ol, ml, i0, j0, f, stream, p),
             |p| cross_panels(x, yr, or, mr, i0, j0 + mid, f, stream, p),

@@ -26,11 +26,11 @@ use std::sync::Mutex;
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::{Accum, MatMut, MatRef};
+use faer::{MatMut, MatRef};
 use plres_simd::exp::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{check_grad_x, check_pair, check_weighted_grad_shapes};
+use crate::kernel::{WeightedGrad, check_grad_x, check_pair, impl_weighted_grad};
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
@@ -147,16 +147,16 @@ fn radial_cross_gram<P: RadialProfile>(
 /// (`‖x_i − y_j‖² < 10⁻⁶(‖x_i‖² + ‖y_j‖²)`) are therefore left out of `S` and added
 /// directly as `w_ij g (x_i − y_j)` at the end; for all others `‖x_i‖ ≤ 10³ ‖x_i − y_j‖`
 /// bounds the cancellation.
-fn radial_weighted_grad<P: RadialProfile>(
-    p: &P,
-    x: MatRef<'_, f64>,
-    y: MatRef<'_, f64>,
-    w: MatRef<'_, f64>,
-    mut scratch: MatMut<'_, f64>,
-    mut out: MatMut<'_, f64>,
-    accum: Accum,
-) {
-    check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
+fn radial_weighted_grad<P: RadialProfile>(p: &P, g: WeightedGrad<'_>) {
+    g.check_shapes();
+    let WeightedGrad {
+        x,
+        y,
+        w,
+        mut scratch,
+        mut out,
+        accum,
+    } = g;
     let nx = row_sq_norms(x);
     let ny = row_sq_norms(y);
     // (i, j, w_ij g(s_ij)) of the near pairs, handled directly below.
@@ -218,6 +218,47 @@ pub(crate) fn add_row_sums_times_x(
     }
 }
 
+/// The Student-t spectral measure of the Laplace (`dof = 1`) and Matérn (`dof = 2ν`)
+/// kernels of length-scale `lengthscale`.
+fn student_t(dof: f64, lengthscale: f64) -> Option<SpectralMeasure> {
+    Some(SpectralMeasure::StudentT { dof, lengthscale })
+}
+
+/// Declares a kernel type whose one parameter `$param` must be finite and `> 0`
+/// ([`check_param`]): the struct (with the given attributes, serialised as its
+/// [`KernelSpec`]), `new` (documented by `$new_doc`) and the getter `$param()`
+/// (documented by `$get_doc`).
+macro_rules! one_param_kernel {
+    ($(#[$attr:meta])* $ty:ident, $param:ident, $new_doc:literal, $get_doc:literal) => {
+        $(#[$attr])*
+        #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+        #[serde(try_from = "KernelSpec", into = "KernelSpec")]
+        pub struct $ty {
+            $param: f64,
+        }
+
+        impl $ty {
+            #[doc = $new_doc]
+            ///
+            /// # Errors
+            #[doc = concat!(
+                "[`KernelError::InvalidParameter`] unless `",
+                stringify!($param),
+                "` is finite and `> 0`."
+            )]
+            pub fn new($param: f64) -> Result<Self, KernelError> {
+                Ok(Self {
+                    $param: check_param(stringify!($param), $param)?,
+                })
+            }
+            #[doc = $get_doc]
+            pub fn $param(&self) -> f64 {
+                self.$param
+            }
+        }
+    };
+}
+
 macro_rules! radial_kernel {
     ($ty:ident, $name:literal) => {
         impl Kernel for $ty {
@@ -247,17 +288,7 @@ macro_rules! radial_kernel {
             fn spec(&self) -> Option<KernelSpec> {
                 Some(KernelSpec::from(*self))
             }
-            fn weighted_grad_in_place(
-                &self,
-                x: MatRef<'_, f64>,
-                y: MatRef<'_, f64>,
-                w: MatRef<'_, f64>,
-                scratch: MatMut<'_, f64>,
-                out: MatMut<'_, f64>,
-                accum: Accum,
-            ) {
-                radial_weighted_grad(self, x, y, w, scratch, out, accum)
-            }
+            impl_weighted_grad!(radial_weighted_grad);
         }
     };
 }
@@ -312,30 +343,15 @@ impl RadialProfile for Gaussian {
 }
 radial_kernel!(Gaussian, "gaussian");
 
-/// Laplace (exponential) kernel `k(x, y) = exp(−‖x − y‖/ℓ)` with the Euclidean norm.
-///
-/// Not differentiable at `x = y`; [`Kernel::grad_x`] returns `0` there.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "KernelSpec", into = "KernelSpec")]
-pub struct Laplace {
-    lengthscale: f64,
-}
-
-impl Laplace {
-    /// A Laplace kernel of length-scale `lengthscale`.
+one_param_kernel!(
+    /// Laplace (exponential) kernel `k(x, y) = exp(−‖x − y‖/ℓ)` with the Euclidean norm.
     ///
-    /// # Errors
-    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
-    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
-        Ok(Self {
-            lengthscale: check_param("lengthscale", lengthscale)?,
-        })
-    }
-    /// The length-scale `ℓ`.
-    pub fn lengthscale(&self) -> f64 {
-        self.lengthscale
-    }
-}
+    /// Not differentiable at `x = y`; [`Kernel::grad_x`] returns `0` there.
+    Laplace,
+    lengthscale,
+    "A Laplace kernel of length-scale `lengthscale`.",
+    "The length-scale `ℓ`."
+);
 
 impl RadialProfile for Laplace {
     fn value(&self, s: f64) -> f64 {
@@ -353,36 +369,18 @@ impl RadialProfile for Laplace {
         }
     }
     fn measure(&self) -> Option<SpectralMeasure> {
-        Some(SpectralMeasure::StudentT {
-            dof: 1.0,
-            lengthscale: self.lengthscale,
-        })
+        student_t(1.0, self.lengthscale)
     }
 }
 radial_kernel!(Laplace, "laplace");
 
-/// Matérn kernel with `ν = 3/2`: `k = (1 + √3 r/ℓ) e^{−√3 r/ℓ}`, `r = ‖x − y‖`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "KernelSpec", into = "KernelSpec")]
-pub struct Matern32 {
-    lengthscale: f64,
-}
-
-impl Matern32 {
-    /// A Matérn 3/2 kernel of length-scale `lengthscale`.
-    ///
-    /// # Errors
-    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
-    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
-        Ok(Self {
-            lengthscale: check_param("lengthscale", lengthscale)?,
-        })
-    }
-    /// The length-scale `ℓ`.
-    pub fn lengthscale(&self) -> f64 {
-        self.lengthscale
-    }
-}
+one_param_kernel!(
+    /// Matérn kernel with `ν = 3/2`: `k = (1 + √3 r/ℓ) e^{−√3 r/ℓ}`, `r = ‖x − y‖`.
+    Matern32,
+    lengthscale,
+    "A Matérn 3/2 kernel of length-scale `lengthscale`.",
+    "The length-scale `ℓ`."
+);
 
 impl RadialProfile for Matern32 {
     fn value(&self, s: f64) -> f64 {
@@ -397,36 +395,18 @@ impl RadialProfile for Matern32 {
         -3.0 / (self.lengthscale * self.lengthscale) * (-a).exp()
     }
     fn measure(&self) -> Option<SpectralMeasure> {
-        Some(SpectralMeasure::StudentT {
-            dof: 3.0,
-            lengthscale: self.lengthscale,
-        })
+        student_t(3.0, self.lengthscale)
     }
 }
 radial_kernel!(Matern32, "matern32");
 
-/// Matérn kernel with `ν = 5/2`: `k = (1 + √5 r/ℓ + 5r²/(3ℓ²)) e^{−√5 r/ℓ}`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "KernelSpec", into = "KernelSpec")]
-pub struct Matern52 {
-    lengthscale: f64,
-}
-
-impl Matern52 {
-    /// A Matérn 5/2 kernel of length-scale `lengthscale`.
-    ///
-    /// # Errors
-    /// [`KernelError::InvalidParameter`] unless `lengthscale` is finite and `> 0`.
-    pub fn new(lengthscale: f64) -> Result<Self, KernelError> {
-        Ok(Self {
-            lengthscale: check_param("lengthscale", lengthscale)?,
-        })
-    }
-    /// The length-scale `ℓ`.
-    pub fn lengthscale(&self) -> f64 {
-        self.lengthscale
-    }
-}
+one_param_kernel!(
+    /// Matérn kernel with `ν = 5/2`: `k = (1 + √5 r/ℓ + 5r²/(3ℓ²)) e^{−√5 r/ℓ}`.
+    Matern52,
+    lengthscale,
+    "A Matérn 5/2 kernel of length-scale `lengthscale`.",
+    "The length-scale `ℓ`."
+);
 
 impl RadialProfile for Matern52 {
     fn value(&self, s: f64) -> f64 {
@@ -442,40 +422,22 @@ impl RadialProfile for Matern52 {
         -5.0 / (3.0 * self.lengthscale * self.lengthscale) * (1.0 + a) * (-a).exp()
     }
     fn measure(&self) -> Option<SpectralMeasure> {
-        Some(SpectralMeasure::StudentT {
-            dof: 5.0,
-            lengthscale: self.lengthscale,
-        })
+        student_t(5.0, self.lengthscale)
     }
 }
 radial_kernel!(Matern52, "matern52");
 
-/// Inverse multiquadric kernel `k(x, y) = (1 + ‖x − y‖²/c²)^{−1/2}`.
-///
-/// Stationary with `k(0) = 1`, but its spectral measure (a Gaussian scale mixture,
-/// `ω | u ~ N(0, (u/c²) I)`, `u ~ χ²(1)`) is not one of the [`SpectralMeasure`]
-/// families, so [`Kernel::spectral_measure`] returns `None`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "KernelSpec", into = "KernelSpec")]
-pub struct InverseMultiquadric {
-    c: f64,
-}
-
-impl InverseMultiquadric {
-    /// An inverse multiquadric kernel with scale `c`.
+one_param_kernel!(
+    /// Inverse multiquadric kernel `k(x, y) = (1 + ‖x − y‖²/c²)^{−1/2}`.
     ///
-    /// # Errors
-    /// [`KernelError::InvalidParameter`] unless `c` is finite and `> 0`.
-    pub fn new(c: f64) -> Result<Self, KernelError> {
-        Ok(Self {
-            c: check_param("c", c)?,
-        })
-    }
-    /// The scale `c`.
-    pub fn c(&self) -> f64 {
-        self.c
-    }
-}
+    /// Stationary with `k(0) = 1`, but its spectral measure (a Gaussian scale mixture,
+    /// `ω | u ~ N(0, (u/c²) I)`, `u ~ χ²(1)`) is not one of the [`SpectralMeasure`]
+    /// families, so [`Kernel::spectral_measure`] returns `None`.
+    InverseMultiquadric,
+    c,
+    "An inverse multiquadric kernel with scale `c`.",
+    "The scale `c`."
+);
 
 impl RadialProfile for InverseMultiquadric {
     fn value(&self, s: f64) -> f64 {

@@ -62,41 +62,25 @@ macro_rules! forward_field {
 
 forward_field!(&F, Box<F>);
 
-/// `field.eval`, then [`clear_upper_state`](plres_simd::clear_upper_state) so that the
-/// integrator's own code after it runs at full speed (see [`plres_simd::hygiene`]).
-#[inline]
-pub(crate) fn eval<F: VectorField + ?Sized>(
-    field: &F,
-    t: f64,
-    x: MatRef<'_, f64>,
-    out: MatMut<'_, f64>,
-) {
-    field.eval(t, x, out);
-    plres_simd::clear_upper_state();
+/// `pub(crate) fn name(field, args…)`: `field.name(args…)`, then
+/// [`clear_upper_state`](plres_simd::clear_upper_state) so that the integrator's own code
+/// after it runs at full speed (see [`plres_simd::hygiene`]).
+macro_rules! then_clear_upper_state {
+    ($($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        $(#[$attr])*
+        #[inline]
+        pub(crate) fn $name<F: VectorField + ?Sized>(field: &F, $($arg: $ty),*) {
+            field.$name($($arg),*);
+            plres_simd::clear_upper_state();
+        }
+    )*};
 }
 
-/// `field.vjp_state`, then `vzeroupper`.
-#[inline]
-pub(crate) fn vjp_state<F: VectorField + ?Sized>(
-    field: &F,
-    t: f64,
-    x: MatRef<'_, f64>,
-    v: MatRef<'_, f64>,
-    out: MatMut<'_, f64>,
-) {
-    field.vjp_state(t, x, v, out);
-    plres_simd::clear_upper_state();
-}
-
-/// `field.vjp_params`, then `vzeroupper`.
-#[inline]
-pub(crate) fn vjp_params<F: VectorField + ?Sized>(
-    field: &F,
-    t: f64,
-    x: MatRef<'_, f64>,
-    v: MatRef<'_, f64>,
-    grad: &mut [f64],
-) {
-    field.vjp_params(t, x, v, grad);
-    plres_simd::clear_upper_state();
+then_clear_upper_state! {
+    /// `field.eval`, then `vzeroupper`.
+    fn eval(t: f64, x: MatRef<'_, f64>, out: MatMut<'_, f64>);
+    /// `field.vjp_state`, then `vzeroupper`.
+    fn vjp_state(t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, out: MatMut<'_, f64>);
+    /// `field.vjp_params`, then `vzeroupper`.
+    fn vjp_params(t: f64, x: MatRef<'_, f64>, v: MatRef<'_, f64>, grad: &mut [f64]);
 }

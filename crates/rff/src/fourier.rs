@@ -272,13 +272,7 @@ impl RandomFourierFeatures {
         let backend = Backend::detect();
         let rows = self.omega.nrows();
         let (p_cos, p_sin) = phi.split_at_col_mut(rows);
-        let (c_cos, c_sin) = match cache {
-            Some(c) => {
-                let (a, b) = c.split_at_col_mut(rows);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
+        let (c_cos, c_sin) = cache.map(|c| c.split_at_col_mut(rows)).unzip();
         let slab = Slab {
             w,
             shift: &[],

@@ -137,6 +137,19 @@ fn needs_libm<S: Simd>(s: S, x: S::V, r: S::V) -> S::M {
     )
 }
 
+/// The common tail of [`sin_v`] and [`cos_v`]: `±sin r` ([`signed_sin_poly`]) for `x`
+/// reduced to `r`, with the lanes [`needs_libm`] flags recomputed by the libm function `f`.
+#[inline(always)]
+fn signed_sin_or_libm<S: Simd>(s: S, x: S::V, r: S::V, flip: S::V, f: fn(f64) -> f64) -> S::V {
+    let v = signed_sin_poly(s, r, flip);
+    let bad = needs_libm(s, x, r);
+    if s.any(bad) {
+        fix_lanes(s, x, bad, v, f)
+    } else {
+        v
+    }
+}
+
 /// `sin x` lane by lane: `x = m·π + r`, `sin x = (−1)^m sin r` (module docs).
 #[inline(always)]
 pub(crate) fn sin_v<S: Simd>(s: S, x: S::V) -> S::V {
@@ -144,13 +157,7 @@ pub(crate) fn sin_v<S: Simd>(s: S, x: S::V) -> S::V {
     let m = s.sub(t, s.splat(ROUND_MAGIC));
     let r = reduce(s, x, s.mul(m, s.splat(-2.0))); // −k = −2m, exact
     let flip = s.shl63(s.and(t, s.splat_bits(1))); // m odd
-    let v = signed_sin_poly(s, r, flip);
-    let bad = needs_libm(s, x, r);
-    if s.any(bad) {
-        fix_lanes(s, x, bad, v, f64::sin)
-    } else {
-        v
-    }
+    signed_sin_or_libm(s, x, r, flip, f64::sin)
 }
 
 /// `cos x` lane by lane: `x = (2m + 1)·π/2 + r`, `cos x = (−1)^{m+1} sin r` (module docs).
@@ -163,13 +170,7 @@ pub(crate) fn cos_v<S: Simd>(s: S, x: S::V) -> S::V {
     let m = s.sub(t, s.splat(ROUND_MAGIC));
     let r = reduce(s, x, s.fma(m, s.splat(-2.0), s.splat(-1.0))); // −k = −(2m + 1), exact
     let flip = s.shl63(s.and(s.xor(t, s.splat_bits(1)), s.splat_bits(1))); // m even
-    let v = signed_sin_poly(s, r, flip);
-    let bad = needs_libm(s, x, r);
-    if s.any(bad) {
-        fix_lanes(s, x, bad, v, f64::cos)
-    } else {
-        v
-    }
+    signed_sin_or_libm(s, x, r, flip, f64::cos)
 }
 
 /// `(sin x, cos x)`: the two kernels above (the cosine is bitwise that of [`cos_v`]).

@@ -38,6 +38,19 @@ mod trig_accuracy {
         worst
     }
 
+    /// Reports the worst `(sin, cos)` ulp distances of `backend` on the points `what`
+    /// describes, and asserts both are at most 4 ulp.
+    fn assert_within_4_ulp(backend: Backend, what: &str, worst: (u64, u64)) {
+        eprintln!(
+            "{backend:?}: max ulp {what}: sin {}, cos {}",
+            worst.0, worst.1
+        );
+        assert!(
+            worst.0 <= 4 && worst.1 <= 4,
+            "{backend:?}: {worst:?} ulp > 4"
+        );
+    }
+
     /// 10⁷ uniform points of [−10⁴, 10⁴]: at most 4 ulp from libm on every back end.
     ///
     /// The ulp is that of the libm result (distance in representable doubles), everywhere,
@@ -61,14 +74,7 @@ mod trig_accuracy {
                 let w = max_ulps(backend, &x);
                 worst = (worst.0.max(w.0), worst.1.max(w.1));
             }
-            eprintln!(
-                "{backend:?}: max ulp over 1e7 points: sin {}, cos {}",
-                worst.0, worst.1
-            );
-            assert!(
-                worst.0 <= 4 && worst.1 <= 4,
-                "{backend:?}: {worst:?} ulp > 4"
-            );
+            assert_within_4_ulp(backend, "over 1e7 points", worst);
         }
     }
 
@@ -97,14 +103,7 @@ mod trig_accuracy {
         }
         for backend in Backend::available() {
             let worst = max_ulps(backend, &x);
-            eprintln!(
-                "{backend:?}: max ulp next to k·π/2: sin {}, cos {}",
-                worst.0, worst.1
-            );
-            assert!(
-                worst.0 <= 4 && worst.1 <= 4,
-                "{backend:?}: {worst:?} ulp > 4"
-            );
+            assert_within_4_ulp(backend, "next to k·π/2", worst);
         }
     }
 

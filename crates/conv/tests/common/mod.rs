@@ -40,3 +40,21 @@ pub fn tiny(kind: ResidualKind, seed: u64) -> ConvResNet<f64> {
     model.residual.params.copy_from_slice(&p);
     model
 }
+
+/// The two residual kinds, each with its [`tiny`] model and `n` [`images`], both drawn
+/// with the kind's seed (`seeds[0]` linear, `seeds[1]` SHL): `(kind, model, x, y)`.
+pub fn tiny_cases(
+    seeds: [u64; 2],
+    n: usize,
+) -> impl Iterator<Item = (ResidualKind, ConvResNet<f64>, Vec<f64>, Vec<usize>)> {
+    [
+        (ResidualKind::Linear, seeds[0]),
+        (ResidualKind::Shl, seeds[1]),
+    ]
+    .into_iter()
+    .map(move |(kind, seed)| {
+        let model = tiny(kind, seed);
+        let (x, y) = images(n, seed);
+        (kind, model, x, y)
+    })
+}

@@ -116,24 +116,11 @@ fn validate(cfg: &SeparatedBallConfig) -> Result<(), DataError> {
             "at most 2^31 entries",
         ));
     }
-    if !(cfg.radius.is_finite() && cfg.radius > 0.0) {
-        return Err(DataError::param(
-            "radius",
-            cfg.radius,
-            "a finite number > 0",
-        ));
-    }
-    if !(cfg.delta.is_finite() && cfg.delta >= 0.0) {
-        return Err(DataError::param("delta", cfg.delta, "a finite number ≥ 0"));
-    }
+    DataError::check_positive("radius", cfg.radius)?;
+    DataError::check_nonnegative("delta", cfg.delta)?;
     match cfg.targets {
-        BallTargets::Perturbed { scale } if !(scale.is_finite() && scale >= 0.0) => Err(
-            DataError::param("targets.scale", scale, "a finite number ≥ 0"),
-        ),
-        BallTargets::Sphere { radius } if !(radius.is_finite() && radius >= 0.0) => Err(
-            DataError::param("targets.radius", radius, "a finite number ≥ 0"),
-        ),
-        _ => Ok(()),
+        BallTargets::Perturbed { scale } => DataError::check_nonnegative("targets.scale", scale),
+        BallTargets::Sphere { radius } => DataError::check_nonnegative("targets.radius", radius),
     }
 }
 

@@ -14,11 +14,7 @@ use crate::rng_util::{fisher_yates, gaussian, unit_sphere_point};
 use crate::{DataError, Dataset, Targets};
 
 fn check_noise(noise: f64) -> Result<(), DataError> {
-    if noise.is_finite() && noise >= 0.0 {
-        Ok(())
-    } else {
-        Err(DataError::param("noise", noise, "a finite number ≥ 0"))
-    }
+    DataError::check_nonnegative("noise", noise)
 }
 
 /// `k`-th of `m` evenly spaced values in `[0, span]`, both ends included (`0` if `m = 1`).

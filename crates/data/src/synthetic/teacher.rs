@@ -110,20 +110,8 @@ impl TeacherFlow {
         if cfg.steps == 0 {
             return Err(DataError::param("steps", cfg.steps, "at least 1"));
         }
-        if !(cfg.bandwidth.is_finite() && cfg.bandwidth > 0.0) {
-            return Err(DataError::param(
-                "bandwidth",
-                cfg.bandwidth,
-                "a finite number > 0",
-            ));
-        }
-        if !(cfg.amplitude.is_finite() && cfg.amplitude >= 0.0) {
-            return Err(DataError::param(
-                "amplitude",
-                cfg.amplitude,
-                "a finite number ≥ 0",
-            ));
-        }
+        DataError::check_positive("bandwidth", cfg.bandwidth)?;
+        DataError::check_nonnegative("amplitude", cfg.amplitude)?;
         let m = cfg.features;
         let mut omega = Mat::zeros(m, dim);
         for j in 0..m {
