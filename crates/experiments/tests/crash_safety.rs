@@ -9,9 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+/// Helpers shared with the other integration tests.
+mod support;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::Mat;
 use plres_experiments::experiments::common;
@@ -21,6 +24,7 @@ use plres_experiments::table::{ColumnType, Table};
 use plres_experiments::{ExperimentError, RunContext, RunOutput, Size, row};
 use plres_optim::{AdamConfig, GradientDescentConfig, Minibatch, State, Stopping};
 use plres_resnet::{TargetsRef, Trainable};
+use support::temp_dir;
 
 /// Set to make the next run of [`Tiny`] "die" half-way (after its first training segment
 /// has been checkpointed).
@@ -138,18 +142,6 @@ impl DynExperiment for Tiny {
 
 static TINY: Tiny = Tiny { diverge: false };
 static DIVERGE: Tiny = Tiny { diverge: true };
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "plres-crash-test-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)

@@ -439,9 +439,41 @@ pub fn require_product(fields: &str, values: &[usize], max: usize) -> Result<(),
     )
 }
 
-/// [`gradient_descent`] of a width-`p` Euler ResNet in its own `L²` metric, with step
-/// `eta` for `iterations` steps, under the PL `monitor` (which certifies the iterates it
-/// observes): an iterate the monitor could not certify fails the run.
+/// [`gradient_descent`] of an Euler ResNet in its own `L²` metric, with step `eta` for
+/// `iterations` steps, labelled `label`, under the PL `monitors` (which certify the
+/// iterates they observe). What they could not certify is left to the caller
+/// ([`certified`]).
+#[allow(clippy::too_many_arguments)] // the data, the schedule and the run's observers
+pub fn gradient_descent_under(
+    model: LinearResNet,
+    x: &Mat<f64>,
+    y: &Mat<f64>,
+    eta: f64,
+    iterations: u64,
+    monitors: &mut [&mut Monitor],
+    ctx: &RunContext,
+    label: &str,
+) -> Result<(Trained<LinearResNet>, History), ExperimentError> {
+    let metric = model.metric();
+    let mut observers: Vec<&mut dyn Observer> = monitors
+        .iter_mut()
+        .map(|m| &mut **m as &mut dyn Observer)
+        .collect();
+    gradient_descent(
+        model,
+        x.as_ref(),
+        y.as_ref(),
+        metric,
+        eta,
+        iterations,
+        &mut observers,
+        ctx,
+        label,
+    )
+}
+
+/// [`gradient_descent_under`] the PL `monitor` of a width-`p` Euler ResNet: an iterate the
+/// monitor could not certify fails the run.
 #[allow(clippy::too_many_arguments)] // the data, the schedule and the run's observers
 pub fn monitored_gradient_descent(
     model: LinearResNet,
@@ -453,25 +485,46 @@ pub fn monitored_gradient_descent(
     ctx: &RunContext,
     p: usize,
 ) -> Result<(Trained<LinearResNet>, History), ExperimentError> {
-    let metric = model.metric();
-    let out = gradient_descent(
+    let label = format!("GD, p = {p}");
+    let out = gradient_descent_under(
         model,
-        x.as_ref(),
-        y.as_ref(),
-        metric,
+        x,
+        y,
         eta,
         iterations,
-        &mut [monitor],
+        &mut [&mut *monitor],
         ctx,
-        &format!("GD, p = {p}"),
+        &label,
     )?;
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("certifying iterate {it}, p = {p}"),
-            e.clone(),
-        ));
-    }
+    certified(monitor, |it| format!("certifying iterate {it}, p = {p}"))?;
     Ok(out)
+}
+
+/// Certifies the final iterate `last` (parameters `params`) unless `monitor` observed it.
+///
+/// # Errors
+/// The monitor's, when the certificate cannot be computed.
+pub fn certify_final(
+    monitor: &mut Monitor,
+    last: u64,
+    params: &[f64],
+) -> Result<(), plres_theory::TheoryError> {
+    if monitor.rows().last().is_none_or(|r| r.iteration != last) {
+        monitor.certify(last, params)?;
+    }
+    Ok(())
+}
+
+/// Fails with the first iterate `monitor` could not certify, `what(iteration)` saying
+/// which.
+pub fn certified(
+    monitor: &Monitor,
+    what: impl FnOnce(u64) -> String,
+) -> Result<(), ExperimentError> {
+    match monitor.errors().first() {
+        Some((it, e)) => Err(ExperimentError::model(what(*it), e.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Fails with a message naming the field unless `ok`.

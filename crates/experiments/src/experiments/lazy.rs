@@ -30,8 +30,8 @@ use plres_theory::pl::{
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BallProblem, MAX_DEPTH, MAX_STEPS, euler_resnet, monitored_gradient_descent, powers_of_two,
-    require, require_range, require_step, require_width_grid,
+    BallProblem, MAX_DEPTH, MAX_STEPS, certify_final, euler_resnet, monitored_gradient_descent,
+    powers_of_two, require, require_range, require_step, require_width_grid,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
@@ -274,15 +274,8 @@ fn train_width(
         ctx,
         p,
     )?;
-    if monitor
-        .rows()
-        .last()
-        .is_none_or(|r| r.iteration != c.iterations)
-    {
-        monitor
-            .certify(c.iterations, outcome.state.params())
-            .stage(|| format!("certifying the final iterate, p = {p}"))?;
-    }
+    certify_final(&mut monitor, c.iterations, outcome.state.params())
+        .stage(|| format!("certifying the final iterate, p = {p}"))?;
     for r in monitor.rows() {
         metrics.push(row![
             p,
