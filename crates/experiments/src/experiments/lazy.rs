@@ -24,14 +24,13 @@ use plres_kernels::spectral::SymEigen;
 use plres_resnet::LinearResNet;
 use plres_resnet::Model as _;
 use plres_theory::linalg::gram_in_place;
-use plres_theory::pl::{
-    FeatureAprioriBound, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
-};
+use plres_theory::pl::{FeatureAprioriBound, MonitorConfig, MonitorRow, apriori_bound_features};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BallProblem, MAX_DEPTH, MAX_STEPS, certify_final, euler_resnet, monitored_gradient_descent,
-    powers_of_two, require, require_range, require_step, require_width_grid,
+    BallProblem, Descent, MAX_DEPTH, MAX_STEPS, certify_final, euler_resnet,
+    monitored_gradient_descent, powers_of_two, require, require_range, require_step,
+    require_width_grid,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
@@ -248,32 +247,24 @@ fn train_width(
     let features = c.problem.features(p, &mut ctx.rng(100 + wi as u64))?;
     let model = euler_resnet(features, c.depth)?;
     let probe = model.clone();
-    let mut monitor = Monitor::new(
-        &model,
-        x.as_ref(),
-        y.as_ref(),
-        MonitorConfig {
-            every: c.certify_every,
-            ..Default::default()
-        },
-    )
-    .stage(|| format!("monitor, p = {p}"))?;
+    let monitor_config = MonitorConfig {
+        every: c.certify_every,
+        ..Default::default()
+    };
+    let descent = Descent {
+        x,
+        y,
+        eta: c.learning_rate,
+        iterations: c.iterations,
+    };
     let (
         plres_resnet::Trained {
             model: trained,
             outcome,
         },
         _,
-    ) = monitored_gradient_descent(
-        model,
-        x,
-        y,
-        c.learning_rate,
-        c.iterations,
-        &mut monitor,
-        ctx,
-        p,
-    )?;
+        mut monitor,
+    ) = monitored_gradient_descent(model, descent, monitor_config, ctx, p)?;
     certify_final(&mut monitor, c.iterations, outcome.state.params())
         .stage(|| format!("certifying the final iterate, p = {p}"))?;
     for r in monitor.rows() {

@@ -842,25 +842,24 @@ fn run_settings<T: Real>(
                 |_| bar.inc(1),
             )
             .stage(|| format!("{}: training", model_name(s)))?;
-            let init_train = report.initial_train_error;
-            let mut te = vec![report.initial_test_error];
-            let mut tr = vec![init_train];
-            metrics.push(row![
-                ds_name,
-                s_kind(s.kind),
-                s.q,
-                s.steps,
-                s.pretrain_epochs,
-                seed,
+            let (mut te, mut tr) = (Vec::new(), Vec::new());
+            // (epoch, lr, train loss, train error, test error): the initial model, then
+            // each epoch
+            let initial = (
                 0usize,
                 0.0,
                 f64::NAN,
-                init_train,
-                report.initial_test_error
-            ])?;
-            for r in &report.epochs {
-                te.push(r.test_error);
-                tr.push(r.train_error);
+                report.initial_train_error,
+                report.initial_test_error,
+            );
+            let epochs = report
+                .epochs
+                .iter()
+                .map(|r| (r.epoch, r.lr, r.train_loss, r.train_error, r.test_error));
+            for (epoch, lr, loss, train_error, test_error) in std::iter::once(initial).chain(epochs)
+            {
+                te.push(test_error);
+                tr.push(train_error);
                 metrics.push(row![
                     ds_name,
                     s_kind(s.kind),
@@ -868,11 +867,11 @@ fn run_settings<T: Real>(
                     s.steps,
                     s.pretrain_epochs,
                     seed,
-                    r.epoch,
-                    r.lr,
-                    r.train_loss,
-                    r.train_error,
-                    r.test_error
+                    epoch,
+                    lr,
+                    loss,
+                    train_error,
+                    test_error
                 ])?;
             }
             if let Some(d) = report.diverged {

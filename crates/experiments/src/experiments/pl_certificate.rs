@@ -38,7 +38,7 @@ use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    certified, certify_final, draw_separated, euler_resnet, gaussian_features,
+    Descent, certified, certify_final, draw_separated, euler_resnet, gaussian_features,
     gradient_descent_under, require, require_step,
 };
 use crate::error::{ExperimentError, ResultExt};
@@ -412,12 +412,15 @@ fn real_data_looseness(
         },
     )
     .stage(|| format!("{label} tight monitor"))?;
+    let descent = Descent {
+        x: &set.x,
+        y: &y,
+        eta: c.learning_rate,
+        iterations,
+    };
     gradient_descent_under(
         model,
-        &set.x,
-        &y,
-        c.learning_rate,
-        iterations,
+        descent,
         &mut [&mut monitor],
         ctx,
         &format!("GD on {label}"),
@@ -570,12 +573,15 @@ fn train(
     monitor: &mut Monitor,
     tight_monitor: &mut Monitor,
 ) -> Result<(Outcome, History), ExperimentError> {
-    let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent_under(
-        model,
+    let descent = Descent {
         x,
         y,
-        c.learning_rate,
-        c.iterations,
+        eta: c.learning_rate,
+        iterations: c.iterations,
+    };
+    let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent_under(
+        model,
+        descent,
         &mut [&mut *monitor, &mut *tight_monitor],
         ctx,
         &format!("GD, p = {}", c.width),
