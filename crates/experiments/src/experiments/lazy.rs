@@ -369,6 +369,8 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
     let lam0s: Vec<f64> = runs.iter().map(|r| r.lam0).collect();
     let lamts: Vec<f64> = runs.iter().map(|r| r.lamt).collect();
     let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+    let against_p =
+        |name: &str, ys: Vec<f64>, style| Series::with_style(name, ps.clone(), ys, style);
     out.figure(
         "distance",
         format!(
@@ -379,24 +381,9 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
         Plot::new("Distance travelled against width", "width p", "L² norm")
             .log2_x()
             .log_y()
-            .with(Series::with_style(
-                "‖θ_T − θ₀‖",
-                ps.clone(),
-                dist.clone(),
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "path length",
-                ps.clone(),
-                path.clone(),
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "2√(L₀/μ_min)",
-                ps.clone(),
-                bound.clone(),
-                Style::Dashed,
-            )),
+            .with(against_p("‖θ_T − θ₀‖", dist.clone(), Style::LineAndPoints))
+            .with(against_p("path length", path.clone(), Style::LineAndPoints))
+            .with(against_p("2√(L₀/μ_min)", bound.clone(), Style::Dashed)),
     );
     out.figure(
         "gram-drift",
@@ -409,24 +396,13 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
         )
         .log2_x()
         .log_y()
-        .with(Series::with_style(
+        .with(against_p(
             "relative Gram drift",
-            ps.clone(),
             drift.clone(),
             Style::LineAndPoints,
         ))
-        .with(Series::with_style(
-            "min_k λ_k(θ₀)",
-            ps.clone(),
-            lam0s,
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "min_k λ_k(θ_T)",
-            ps.clone(),
-            lamts,
-            Style::LineAndPoints,
-        )),
+        .with(against_p("min_k λ_k(θ₀)", lam0s, Style::LineAndPoints))
+        .with(against_p("min_k λ_k(θ_T)", lamts, Style::LineAndPoints)),
     );
 }
 
