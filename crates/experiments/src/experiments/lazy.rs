@@ -1,7 +1,7 @@
 //! Experiment 7, `lazy`: the lazy regime against width.
 //!
 //! For widths `p ≥ N`, a LinearResNet (Gaussian RFF) is trained from `θ = 0` by gradient
-//! descent in the `L²` metric, with plres-theory's [`Monitor`] certifying the iterates.
+//! descent in the `L²` metric, with plres-theory's [`Monitor`](plres_theory::pl::Monitor) certifying the iterates.
 //! docs/theory.md §7: `‖θ_t − θ₀‖` stays below the path-length bound `2√(L₀/μ)` (with the
 //! measured sufficient-decrease constant, `(1/c)·2√(L₀/μ)` for GD), and the Gram
 //! matrices along the trajectories move little: the drift of `K_k = Φ_kΦ_kᵀ` between
