@@ -844,6 +844,13 @@ mod corpus {
         std::fs::write(dir.join(name), bytes).with_context(|| format!("writing {name}"))
     }
 
+    /// [`put`] of a value as compact JSON (a macro: xtask names no `Serialize` bound).
+    macro_rules! put_json {
+        ($target:expr, $name:expr, $value:expr) => {
+            put($target, $name, serde_json::to_string($value)?.as_bytes())
+        };
+    }
+
     fn idx_bytes(a: &IdxArray, gzip: bool) -> Result<Vec<u8>> {
         let p = std::env::temp_dir().join(format!("plres-corpus-{}.idx", std::process::id()));
         write_idx(&p, a, gzip)?;
@@ -1007,11 +1014,7 @@ mod corpus {
             plres_version: "0.1.0".into(),
             config: serde_json::json!({"widths": [8, 16], "depth": 4}),
         };
-        put(
-            "run-json",
-            "config.json",
-            serde_json::to_string(&rc)?.as_bytes(),
-        )?;
+        put_json!("run-json", "config.json", &rc)?;
         let summary = plres_experiments::run::RunSummary {
             experiment: "width".into(),
             wall_time_s: 1.5,
@@ -1025,11 +1028,7 @@ mod corpus {
             tables: vec!["widths.csv".into()],
             values: serde_json::Map::from_iter([("slope".to_owned(), serde_json::json!(-0.5))]),
         };
-        put(
-            "run-json",
-            "summary.json",
-            serde_json::to_string(&summary)?.as_bytes(),
-        )?;
+        put_json!("run-json", "summary.json", &summary)?;
         let checks = vec![plres_experiments::CheckReport::new(
             "claim",
             "source",
@@ -1038,38 +1037,22 @@ mod corpus {
             1e-12,
             plres_experiments::Relation::AtMost,
         )];
-        put(
-            "run-json",
-            "checks.json",
-            serde_json::to_string(&checks)?.as_bytes(),
-        )?;
+        put_json!("run-json", "checks.json", &checks)?;
         // optimizer configurations
         let adam = plres_optim::SolverConfig::Adam(
             AdamConfig::adamw(0.01, 0.1)
                 .with_minibatch(Minibatch::new(4, 2))
                 .with_schedule(plres_optim::Schedule::cosine(10, 0.0).with_warmup(0.1, 3)),
         );
-        put(
-            "optim-config",
-            "adamw.json",
-            serde_json::to_string(&adam)?.as_bytes(),
-        )?;
+        put_json!("optim-config", "adamw.json", &adam)?;
         let gd = plres_optim::SolverConfig::GradientDescent(
             plres_optim::GradientDescentConfig::new(0.5)
                 .with_metric(plres_optim::Metric::l2_layers(2, 3, 0.5)?)
                 .with_schedule(plres_optim::Schedule::multi_step(vec![2, 5], 0.5)),
         );
-        put(
-            "optim-config",
-            "gd.json",
-            serde_json::to_string(&gd)?.as_bytes(),
-        )?;
+        put_json!("optim-config", "gd.json", &gd)?;
         let stop = Stopping::iterations(100).max_epochs(3).loss_below(1e-9);
-        put(
-            "optim-config",
-            "stopping.json",
-            serde_json::to_string(&stop)?.as_bytes(),
-        )?;
+        put_json!("optim-config", "stopping.json", &stop)?;
         // optimizer states and a training checkpoint
         let solver = AdamConfig::adam(0.1)
             .with_minibatch(Minibatch::new(2, 1))

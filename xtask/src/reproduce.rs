@@ -30,7 +30,7 @@ use plres_experiments::registry::{
 };
 use plres_experiments::report::{collect, render_markdown, write_report};
 use plres_experiments::run::{
-    check_run_folder, error_chain, execute, files, prepare_run, prepare_run_resuming,
+    RunRequest, check_run_folder, error_chain, execute, files, prepare_run, prepare_run_resuming,
 };
 use tracing_subscriber::EnvFilter;
 
@@ -237,9 +237,16 @@ pub fn run_with(
         vacuous: 0,
     };
     for (e, config) in selected.iter().zip(configs) {
+        let request = RunRequest {
+            out_dir: out,
+            experiment: *e,
+            config,
+            size: args.size,
+            seed: args.seed,
+            force: args.force,
+        };
         let folder = if args.resume {
-            let (folder, adopted) =
-                prepare_run_resuming(out, *e, config, args.size, args.seed, args.force)?;
+            let (folder, adopted) = prepare_run_resuming(request)?;
             if adopted {
                 eprintln!(
                     "{}: resuming from the checkpoints of a killed run",
@@ -248,7 +255,7 @@ pub fn run_with(
             }
             folder
         } else {
-            prepare_run(out, *e, config, args.size, args.seed, args.force)?
+            prepare_run(request)?
         };
         let log_path = folder.path().join(files::LOG);
         let log = std::fs::File::create(&log_path)

@@ -276,17 +276,27 @@ fn submit_cmd(o: &Opts) -> Result<()> {
     Ok(())
 }
 
-fn status_cmd(o: &Opts) -> Result<()> {
+/// The plan of `o`, and the one saved in its folder when that holds a sweep.
+fn saved_plan(o: &Opts) -> Result<(Plan, Option<Plan>)> {
     let plan = plan_of(o)?;
-    if !is_sweep_folder(&plan.out) {
+    let saved = if is_sweep_folder(&plan.out) {
+        Some(Plan::load(&plan.out)?)
+    } else {
+        None
+    };
+    Ok((plan, saved))
+}
+
+fn status_cmd(o: &Opts) -> Result<()> {
+    let (plan, saved) = saved_plan(o)?;
+    let Some(plan) = saved else {
         println!(
             "sweep `{}`: nothing run yet in {}",
             plan.sweep,
             plan.out.display()
         );
         return Ok(());
-    }
-    let plan = Plan::load(&plan.out)?;
+    };
     let rows = states(&plan)?;
     let mut slurm: Vec<(usize, String)> = Vec::new();
     if !submissions(&plan)?.is_empty() {
@@ -328,14 +338,13 @@ fn status_cmd(o: &Opts) -> Result<()> {
 }
 
 fn collect_cmd(o: &Opts) -> Result<()> {
-    let plan = plan_of(o)?;
-    if !is_sweep_folder(&plan.out) {
+    let (plan, saved) = saved_plan(o)?;
+    let Some(plan) = saved else {
         bail!(
             "nothing to collect: {} holds no sweep (run or submit it first)",
             plan.out.display()
         );
-    }
-    let plan = Plan::load(&plan.out)?;
+    };
     let agg = collect(&plan)?;
     write(&plan, &agg)?;
     let report = plan.out.join(plres_sweep::plan::files::REPORT);

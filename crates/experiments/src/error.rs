@@ -27,17 +27,10 @@ pub enum ExperimentError {
         /// The folder that was left alone.
         path: PathBuf,
     },
-    /// A file-system operation failed.
-    #[error("{action} {}", path.display())]
-    Io {
-        /// What was being done, e.g. "writing".
-        action: &'static str,
-        /// The file or folder concerned.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system operation failed: what was being done (e.g. "writing"), to which
+    /// file or folder, and the OS error.
+    #[error(transparent)]
+    Io(#[from] plres_data::io::WriteError),
     /// A JSON document could not be written or read.
     #[error("JSON of {}", path.display())]
     Json {
@@ -115,11 +108,11 @@ pub enum ExperimentError {
 impl ExperimentError {
     /// Wraps an I/O error with the action and path it concerns.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
+        Self::Io(plres_data::io::WriteError {
             action,
             path: path.into(),
             source,
-        }
+        })
     }
 
     /// Wraps an error of a library crate with what the experiment was doing.
@@ -151,12 +144,5 @@ pub trait ResultExt<T> {
 impl<T, E: std::error::Error + Send + Sync + 'static> ResultExt<T> for Result<T, E> {
     fn stage(self, stage: impl FnOnce() -> String) -> Result<T, ExperimentError> {
         self.map_err(|e| ExperimentError::model(stage(), e))
-    }
-}
-
-/// A failed atomic write keeps its action, path and OS error.
-impl From<plres_data::io::WriteError> for ExperimentError {
-    fn from(e: plres_data::io::WriteError) -> Self {
-        Self::io(e.action, e.path, e.source)
     }
 }

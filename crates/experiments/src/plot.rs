@@ -582,32 +582,17 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, plot: &Plot) -> Resul
     let (y0, y1) = legend_headroom(y0, y1, plot.y_scale, labels, height);
     let base = |s: Scale| if s == Scale::Log2 { 2.0 } else { 10.0 };
     let (bx, by) = (base(plot.x_scale), base(plot.y_scale));
+    // the coordinate types differ with the scales: one `draw_in` per combination
+    macro_rules! draw_with {
+        ($x_range:expr, $y_range:expr) => {
+            draw_in(root, plot, &prepared, $x_range, $y_range, y0)
+        };
+    }
     match (plot.x_scale.is_log(), plot.y_scale.is_log()) {
-        (false, false) => draw_in(root, plot, &prepared, x0..x1, y0..y1, y0),
-        (false, true) => draw_in(
-            root,
-            plot,
-            &prepared,
-            x0..x1,
-            (y0..y1).log_scale().base(by),
-            y0,
-        ),
-        (true, false) => draw_in(
-            root,
-            plot,
-            &prepared,
-            (x0..x1).log_scale().base(bx),
-            y0..y1,
-            y0,
-        ),
-        (true, true) => draw_in(
-            root,
-            plot,
-            &prepared,
-            (x0..x1).log_scale().base(bx),
-            (y0..y1).log_scale().base(by),
-            y0,
-        ),
+        (false, false) => draw_with!(x0..x1, y0..y1),
+        (false, true) => draw_with!(x0..x1, (y0..y1).log_scale().base(by)),
+        (true, false) => draw_with!((x0..x1).log_scale().base(bx), y0..y1),
+        (true, true) => draw_with!((x0..x1).log_scale().base(bx), (y0..y1).log_scale().base(by)),
     }
 }
 

@@ -511,56 +511,52 @@ pub fn check_run_folder(
     Ok(path)
 }
 
-/// Starts the run of `experiment` under `out_dir`: checks the target folder
+/// A run to start: which experiment, with what configuration, where.
+#[derive(Clone)]
+pub struct RunRequest<'a> {
+    /// The folder the run folder goes in.
+    pub out_dir: &'a Path,
+    /// The experiment.
+    pub experiment: &'a dyn DynExperiment,
+    /// Its configuration (JSON, validated when the experiment runs).
+    pub config: Value,
+    /// The size level.
+    pub size: Size,
+    /// The run's seed.
+    pub seed: u64,
+    /// Replace an existing run folder (see [`check_run_folder`]).
+    pub force: bool,
+}
+
+/// Starts the run of the request's `experiment` under its `out_dir`: checks the target folder
 /// ([`check_run_folder`]), cleans leftovers of killed runs ([`clean_leftovers`]), creates
 /// the partial folder and writes its `config.json`. The existing run folder (with `force`)
 /// stays in place until [`RunFolder::publish`].
-pub fn prepare_run(
-    out_dir: &Path,
-    experiment: &dyn DynExperiment,
-    config: Value,
-    size: Size,
-    seed: u64,
-    force: bool,
-) -> Result<RunFolder, ExperimentError> {
-    prepare(out_dir, experiment, config, size, seed, force, false)
+pub fn prepare_run(request: RunRequest<'_>) -> Result<RunFolder, ExperimentError> {
+    prepare(request, false)
 }
 
 /// As [`prepare_run`], but a partial folder left by a killed run of the *same* `config.json`
 /// is adopted (renamed to this process's partial folder, its checkpoints kept) instead of
 /// removed, so the experiment resumes from its checkpoints. Returns whether one was
 /// adopted.
-pub fn prepare_run_resuming(
-    out_dir: &Path,
-    experiment: &dyn DynExperiment,
-    config: Value,
-    size: Size,
-    seed: u64,
-    force: bool,
-) -> Result<(RunFolder, bool), ExperimentError> {
-    let folder = prepare(out_dir, experiment, config, size, seed, force, true)?;
+pub fn prepare_run_resuming(request: RunRequest<'_>) -> Result<(RunFolder, bool), ExperimentError> {
+    let folder = prepare(request, true)?;
     let adopted = folder.path.join(files::CHECKPOINTS).is_dir();
     Ok((folder, adopted))
 }
 
-fn prepare(
-    out_dir: &Path,
-    experiment: &dyn DynExperiment,
-    config: Value,
-    size: Size,
-    seed: u64,
-    force: bool,
-    resume: bool,
-) -> Result<RunFolder, ExperimentError> {
-    let name = experiment.name();
-    let final_path = check_run_folder(out_dir, name, force)?;
+fn prepare(request: RunRequest<'_>, resume: bool) -> Result<RunFolder, ExperimentError> {
+    let out_dir = request.out_dir;
+    let name = request.experiment.name();
+    let final_path = check_run_folder(out_dir, name, request.force)?;
     std::fs::create_dir_all(out_dir).map_err(|e| ExperimentError::io("creating", out_dir, e))?;
     let config = RunConfig {
         experiment: name.to_owned(),
-        size,
-        seed,
+        size: request.size,
+        seed: request.seed,
         plres_version: env!("CARGO_PKG_VERSION").to_owned(),
-        config,
+        config: request.config,
     };
     let path = out_dir.join(format!(".{name}.partial-{}", std::process::id()));
     if resume {
@@ -754,7 +750,14 @@ pub fn run(
     force: bool,
     progress: bool,
 ) -> Result<RunRecord, ExperimentError> {
-    let folder = prepare_run(out_dir, experiment, config, size, seed, force)?;
+    let folder = prepare_run(RunRequest {
+        out_dir,
+        experiment,
+        config,
+        size,
+        seed,
+        force,
+    })?;
     execute(experiment, &folder, progress)
 }
 

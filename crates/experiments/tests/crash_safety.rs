@@ -9,9 +9,12 @@
 
 #![forbid(unsafe_code)]
 
+/// Helpers shared with the other integration tests.
+mod support;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use faer::Mat;
 use plres_experiments::experiments::common;
@@ -21,6 +24,7 @@ use plres_experiments::table::{ColumnType, Table};
 use plres_experiments::{ExperimentError, RunContext, RunOutput, Size, row};
 use plres_optim::{AdamConfig, GradientDescentConfig, Minibatch, State, Stopping};
 use plres_resnet::{TargetsRef, Trainable};
+use support::temp_dir;
 
 /// Set to make the next run of [`Tiny`] "die" half-way (after its first training segment
 /// has been checkpointed).
@@ -76,17 +80,15 @@ impl DynExperiment for Tiny {
                 .with_metric(metric)
                 .build()
                 .unwrap();
-            common::train(
-                net,
-                x.as_ref(),
-                TargetsRef::Regression(y.as_ref()),
-                &gd,
+            let run = common::Training {
+                model: net,
+                x: x.as_ref(),
+                targets: TargetsRef::Regression(y.as_ref()),
+                solver: &gd,
                 state,
-                &Stopping::iterations(200),
-                &mut [],
-                &bar,
-                "gd",
-            )?
+                stopping: &Stopping::iterations(200),
+            };
+            common::train(run, &mut [], &bar, "gd")?
         } else {
             let adam = AdamConfig::adam(0.05)
                 .with_minibatch(Minibatch::new(5, 3))
@@ -94,18 +96,15 @@ impl DynExperiment for Tiny {
                 .build()
                 .unwrap();
             let train = |stopping: &Stopping, net| {
-                common::train_resumable(
-                    net,
-                    x.as_ref(),
-                    TargetsRef::Regression(y.as_ref()),
-                    &adam,
-                    state.clone(),
+                let run = common::Training {
+                    model: net,
+                    x: x.as_ref(),
+                    targets: TargetsRef::Regression(y.as_ref()),
+                    solver: &adam,
+                    state: state.clone(),
                     stopping,
-                    2,
-                    ctx,
-                    &bar,
-                    "adam",
-                )
+                };
+                common::train_resumable(run, 2, ctx, &bar, "adam")
             };
             if KILL.swap(false, Ordering::SeqCst) {
                 // trains (and checkpoints) the first two epochs, then dies
@@ -138,18 +137,6 @@ impl DynExperiment for Tiny {
 
 static TINY: Tiny = Tiny { diverge: false };
 static DIVERGE: Tiny = Tiny { diverge: true };
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "plres-crash-test-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
@@ -270,14 +257,14 @@ fn a_killed_training_resumes_bitwise_from_its_checkpoint() {
     KILL.store(true, Ordering::SeqCst);
     assert!(catch_unwind(AssertUnwindSafe(|| run_tiny(&out, 7, false))).is_err());
     assert!(!out.join("tiny").exists(), "a killed run is not in place");
-    let (folder, adopted) = run::prepare_run_resuming(
-        &out,
-        &TINY,
-        TINY.default_config(Size::Smoke),
-        Size::Smoke,
-        7,
-        false,
-    )
+    let (folder, adopted) = run::prepare_run_resuming(run::RunRequest {
+        out_dir: &out,
+        experiment: &TINY,
+        config: TINY.default_config(Size::Smoke),
+        size: Size::Smoke,
+        seed: 7,
+        force: false,
+    })
     .unwrap();
     assert!(adopted, "the partial folder with its checkpoint is adopted");
     let ck = plres_resnet::TrainingCheckpoint::load(folder.path().join("checkpoints/adam.ckpt"))

@@ -7,8 +7,10 @@
 /// The perturbation tests of every experiment's checks (in this binary: one link less).
 mod perturbation;
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+/// Helpers shared with the other integration tests.
+mod support;
+
+use std::path::Path;
 
 use plres_experiments::plot::{Plot, Series, scatter_with_fit};
 use plres_experiments::registry::{DynExperiment, find_in};
@@ -21,6 +23,7 @@ use plres_experiments::{
 use plres_theory::{CheckReport, Relation};
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
+use support::temp_dir;
 
 /// Gradient descent `x ← x − η ∇f(x)` on `f(x) = ½ Σ_i λ_i x_i²` with `λ_i ∈ [μ, β]`.
 /// With `η = 1/β`, `f(x_t) ≤ (1 − μ/β)^{2t} f(x_0)` (each coordinate contracts by
@@ -169,18 +172,6 @@ impl Experiment for Quadratic {
 }
 
 static EXPERIMENTS: &[&dyn DynExperiment] = &[&Quadratic];
-
-fn temp_dir(tag: &str) -> PathBuf {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "plres-experiments-test-{}-{tag}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Removes a test folder, unless `PLRES_TEST_KEEP` is set (to look at the plots).
 fn cleanup(dir: &Path) {

@@ -9,7 +9,7 @@
 //! has none) where the configuration's other runs have a number; it is counted, and left
 //! out of the means. The checks of the runs are counted (hold, vacuous, fail).
 //!
-//! [`write`] puts `REPORT.md`, `aggregate.json`, `aggregate.csv` and one plot per value
+//! [`write()`] puts `REPORT.md`, `aggregate.json`, `aggregate.csv` and one plot per value
 //! (`plots/VALUE.{svg,png}`) into the sweep folder. None of them holds a path, a host or
 //! a time, so the same sweep gives the same files whether its tasks ran locally or on
 //! Slurm. A sweep with tasks not done is **incomplete**: the report says so first and

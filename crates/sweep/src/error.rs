@@ -51,17 +51,10 @@ pub enum SweepError {
         /// The first difference found.
         difference: String,
     },
-    /// A file-system operation failed.
-    #[error("{action} {}", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file or folder.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A file-system operation failed: what was being done, to which file or folder, and
+    /// the OS error.
+    #[error(transparent)]
+    Io(#[from] plres_data::io::WriteError),
     /// A JSON file of the sweep folder (plan, task marker, summary) does not parse.
     #[error("{}: {message}", path.display())]
     Corrupt {
@@ -111,17 +104,10 @@ impl From<plres_experiments::ExperimentError> for SweepError {
 impl SweepError {
     /// Wraps an I/O error with the action and path it concerns.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Self::Io {
+        Self::Io(plres_data::io::WriteError {
             action,
             path: path.into(),
             source,
-        }
-    }
-}
-
-/// A failed atomic write keeps its action, path and OS error.
-impl From<plres_data::io::WriteError> for SweepError {
-    fn from(e: plres_data::io::WriteError) -> Self {
-        Self::io(e.action, e.path, e.source)
+        })
     }
 }

@@ -31,8 +31,8 @@ pub mod files {
     pub const FAILED: &str = "failed.json";
     /// The command's standard output and error.
     pub const LOG: &str = "task.log";
-    /// The completed run's summary (a plres run folder's `summary.json`).
-    pub const SUMMARY: &str = "summary.json";
+    /// The completed run's summary: a plres run folder's `summary.json`.
+    pub use plres_experiments::run::files::SUMMARY;
 }
 
 /// `attempt.json`: an attempt that started.

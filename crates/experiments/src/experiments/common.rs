@@ -16,7 +16,7 @@ use plres_resnet::{
     TrainingProblem,
 };
 use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures};
-use plres_theory::pl::Monitor;
+use plres_theory::pl::{Monitor, MonitorConfig};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
@@ -66,45 +66,61 @@ impl Observer for Progress<'_> {
     }
 }
 
-/// The one training helper of the experiments: runs `solver` on `model` over the borrowed
-/// data from `state` until `stopping`, with a [`History`] of every iterate, the progress
+/// What [`train`] and [`train_resumable`] run: `solver` on `model` over the borrowed data
+/// from `state` until `stopping`.
+pub struct Training<'a, M> {
+    /// The model (its parameters are replaced by the iterates').
+    pub model: M,
+    /// The inputs, one row per sample.
+    pub x: MatRef<'a, f64>,
+    /// The targets.
+    pub targets: TargetsRef<'a>,
+    /// The optimizer.
+    pub solver: &'a dyn Solver,
+    /// Where training starts.
+    pub state: State,
+    /// When it stops.
+    pub stopping: &'a Stopping,
+}
+
+/// The one training helper of the experiments: runs the [`Training`] `run`, with a [`History`] of every iterate, the progress
 /// `bar` advanced to each iterate and any further observers, and hands back the trained
 /// model (its parameters are the final iterate's) with the outcome. A divergence is
 /// [`ExperimentError::Diverged`] with the history up to the last finite iterate (the run
 /// folder keeps it, with the last finite parameters).
 pub fn train<M: Trainable>(
-    model: M,
-    x: MatRef<'_, f64>,
-    targets: TargetsRef<'_>,
-    solver: &dyn Solver,
-    state: State,
-    stopping: &Stopping,
+    run: Training<'_, M>,
     extra: &mut [&mut dyn Observer],
     bar: &ProgressBar,
     label: &str,
 ) -> Result<(Trained<M>, History), ExperimentError> {
-    let problem =
-        TrainingProblem::new(model, x, targets).stage(|| format!("{label}: training problem"))?;
+    let problem = TrainingProblem::new(run.model, run.x, run.targets)
+        .stage(|| format!("{label}: training problem"))?;
     let mut history = History::new();
     let mut progress = Progress(bar);
     let mut observers: Vec<&mut dyn Observer> = vec![&mut history, &mut progress];
     for o in extra.iter_mut() {
         observers.push(&mut **o);
     }
-    let trained = match problem.run(solver, state, stopping, &mut observers) {
-        Ok(t) => t,
-        Err(source @ plres_optim::OptimError::Diverged { .. }) => {
-            drop(observers);
-            return Err(ExperimentError::Diverged {
-                label: label.to_owned(),
-                history: Box::new(history),
-                source,
-            });
-        }
-        Err(e) => return Err(e).stage(|| format!("training {label}")),
-    };
+    let result = problem.run(run.solver, run.state, run.stopping, &mut observers);
     drop(observers);
-    Ok((trained, history))
+    match result {
+        Ok(trained) => Ok((trained, history)),
+        Err(e) => Err(training_failed(e, label, history)),
+    }
+}
+
+/// The error of training `label` that failed with `e`: a divergence keeps the `history`
+/// up to the last finite iterate ([`ExperimentError::Diverged`]).
+fn training_failed(e: plres_optim::OptimError, label: &str, history: History) -> ExperimentError {
+    match e {
+        source @ plres_optim::OptimError::Diverged { .. } => ExperimentError::Diverged {
+            label: label.to_owned(),
+            history: Box::new(history),
+            source,
+        },
+        e => ExperimentError::model(format!("training {label}"), e),
+    }
 }
 
 /// [`train`] that survives a kill: every `every_epochs` epochs (and at the end) the
@@ -120,20 +136,16 @@ pub fn train<M: Trainable>(
 /// As [`train`]; a checkpoint that cannot be read or does not fit the solver and problem
 /// ([`plres_optim::State::check_resume`]).
 pub fn train_resumable<M: Trainable>(
-    model: M,
-    x: MatRef<'_, f64>,
-    targets: TargetsRef<'_>,
-    solver: &dyn Solver,
-    state: State,
-    stopping: &Stopping,
+    run: Training<'_, M>,
     every_epochs: u64,
     ctx: &RunContext,
     bar: &ProgressBar,
     label: &str,
 ) -> Result<(Trained<M>, History), ExperimentError> {
     let ck_path = ctx.checkpoint_path(label)?;
-    let mut problem =
-        TrainingProblem::new(model, x, targets).stage(|| format!("{label}: training problem"))?;
+    let mut problem = TrainingProblem::new(run.model, run.x, run.targets)
+        .stage(|| format!("{label}: training problem"))?;
+    let (solver, stopping) = (run.solver, run.stopping);
     let (mut state, mut history) = if ck_path.is_file() {
         let ck = TrainingCheckpoint::load(&ck_path)
             .stage(|| format!("{label}: reading the training checkpoint"))?;
@@ -149,7 +161,7 @@ pub fn train_resumable<M: Trainable>(
         );
         (ck.state, h)
     } else {
-        (state, History::new())
+        (run.state, History::new())
     };
     let (it0, epoch0, evals0) = (state.iteration(), state.epoch(), state.evaluations());
     let start = std::time::Instant::now();
@@ -163,25 +175,18 @@ pub fn train_resumable<M: Trainable>(
         );
         let mut part = History::new();
         let mut progress = Progress(bar);
-        let report = match plres_optim::run_in_place(
+        let result = plres_optim::run_in_place(
             &mut problem,
             solver,
             &mut state,
             &seg,
             &mut [&mut part, &mut progress],
-        ) {
-            Ok(r) => r,
-            Err(source @ plres_optim::OptimError::Diverged { .. }) => {
-                append(&mut history, part);
-                return Err(ExperimentError::Diverged {
-                    label: label.to_owned(),
-                    history: Box::new(history),
-                    source,
-                });
-            }
-            Err(e) => return Err(e).stage(|| format!("training {label}")),
-        };
+        );
         append(&mut history, part);
+        let report = match result {
+            Ok(r) => r,
+            Err(e) => return Err(training_failed(e, label, history)),
+        };
         TrainingCheckpoint {
             model: history_checkpoint(&history),
             state: state.clone(),
@@ -272,17 +277,15 @@ pub fn gradient_descent<M: Trainable>(
         .stage(|| format!("{label}: gradient descent configuration"))?;
     let state = State::new(model.params().to_vec());
     let bar = ctx.progress_bar(iterations, label.to_owned());
-    let out = train(
+    let run = Training {
         model,
         x,
-        TargetsRef::Regression(y),
-        &gd,
+        targets: TargetsRef::Regression(y),
+        solver: &gd,
         state,
-        &Stopping::iterations(iterations),
-        extra,
-        &bar,
-        label,
-    )?;
+        stopping: &Stopping::iterations(iterations),
+    };
+    let out = train(run, extra, &bar, label)?;
     bar.finish_and_clear();
     Ok(out)
 }
@@ -439,39 +442,97 @@ pub fn require_product(fields: &str, values: &[usize], max: usize) -> Result<(),
     )
 }
 
-/// [`gradient_descent`] of a width-`p` Euler ResNet in its own `L²` metric, with step
-/// `eta` for `iterations` steps, under the PL `monitor` (which certifies the iterates it
-/// observes): an iterate the monitor could not certify fails the run.
-#[allow(clippy::too_many_arguments)] // the data, the schedule and the run's observers
-pub fn monitored_gradient_descent(
+/// A gradient descent of an Euler ResNet in its own `L²` metric: the data and the
+/// schedule.
+#[derive(Clone, Copy, Debug)]
+pub struct Descent<'a> {
+    /// The inputs, one row per sample.
+    pub x: &'a Mat<f64>,
+    /// The regression targets.
+    pub y: &'a Mat<f64>,
+    /// The step.
+    pub eta: f64,
+    /// The number of steps.
+    pub iterations: u64,
+}
+
+/// [`gradient_descent`] of `model` as `descent` says, labelled `label`, under the PL
+/// `monitors` (which certify the iterates they observe). What they could not certify is
+/// left to the caller ([`certified`]).
+pub fn gradient_descent_under(
     model: LinearResNet,
-    x: &Mat<f64>,
-    y: &Mat<f64>,
-    eta: f64,
-    iterations: u64,
-    monitor: &mut Monitor,
+    descent: Descent<'_>,
+    monitors: &mut [&mut Monitor],
     ctx: &RunContext,
-    p: usize,
+    label: &str,
 ) -> Result<(Trained<LinearResNet>, History), ExperimentError> {
     let metric = model.metric();
-    let out = gradient_descent(
+    let mut observers: Vec<&mut dyn Observer> = monitors
+        .iter_mut()
+        .map(|m| &mut **m as &mut dyn Observer)
+        .collect();
+    let Descent {
+        x,
+        y,
+        eta,
+        iterations,
+    } = descent;
+    gradient_descent(
         model,
         x.as_ref(),
         y.as_ref(),
         metric,
         eta,
         iterations,
-        &mut [monitor],
+        &mut observers,
         ctx,
-        &format!("GD, p = {p}"),
-    )?;
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("certifying iterate {it}, p = {p}"),
-            e.clone(),
-        ));
+        label,
+    )
+}
+
+/// [`gradient_descent_under`] a PL monitor of `config` of a width-`p` Euler ResNet: an
+/// iterate the monitor could not certify fails the run. Returns the monitor too.
+pub fn monitored_gradient_descent(
+    model: LinearResNet,
+    descent: Descent<'_>,
+    config: MonitorConfig,
+    ctx: &RunContext,
+    p: usize,
+) -> Result<(Trained<LinearResNet>, History, Monitor), ExperimentError> {
+    let mut monitor = Monitor::new(&model, descent.x.as_ref(), descent.y.as_ref(), config)
+        .stage(|| format!("PL monitor, p = {p}"))?;
+    let label = format!("GD, p = {p}");
+    let (trained, history) =
+        gradient_descent_under(model, descent, &mut [&mut monitor], ctx, &label)?;
+    certified(&monitor, |it| format!("certifying iterate {it}, p = {p}"))?;
+    Ok((trained, history, monitor))
+}
+
+/// Certifies the final iterate `last` (parameters `params`) unless `monitor` observed it.
+///
+/// # Errors
+/// The monitor's, when the certificate cannot be computed.
+pub fn certify_final(
+    monitor: &mut Monitor,
+    last: u64,
+    params: &[f64],
+) -> Result<(), plres_theory::TheoryError> {
+    if monitor.rows().last().is_none_or(|r| r.iteration != last) {
+        monitor.certify(last, params)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Fails with the first iterate `monitor` could not certify, `what(iteration)` saying
+/// which.
+pub fn certified(
+    monitor: &Monitor,
+    what: impl FnOnce(u64) -> String,
+) -> Result<(), ExperimentError> {
+    match monitor.errors().first() {
+        Some((it, e)) => Err(ExperimentError::model(what(*it), e.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Fails with a message naming the field unless `ok`.

@@ -1,7 +1,7 @@
 //! Experiment 7, `lazy`: the lazy regime against width.
 //!
 //! For widths `p ≥ N`, a LinearResNet (Gaussian RFF) is trained from `θ = 0` by gradient
-//! descent in the `L²` metric, with plres-theory's [`Monitor`] certifying the iterates.
+//! descent in the `L²` metric, with plres-theory's [`Monitor`](plres_theory::pl::Monitor) certifying the iterates.
 //! docs/theory.md §7: `‖θ_t − θ₀‖` stays below the path-length bound `2√(L₀/μ)` (with the
 //! measured sufficient-decrease constant, `(1/c)·2√(L₀/μ)` for GD), and the Gram
 //! matrices along the trajectories move little: the drift of `K_k = Φ_kΦ_kᵀ` between
@@ -24,14 +24,13 @@ use plres_kernels::spectral::SymEigen;
 use plres_resnet::LinearResNet;
 use plres_resnet::Model as _;
 use plres_theory::linalg::gram_in_place;
-use plres_theory::pl::{
-    FeatureAprioriBound, Monitor, MonitorConfig, MonitorRow, apriori_bound_features,
-};
+use plres_theory::pl::{FeatureAprioriBound, MonitorConfig, MonitorRow, apriori_bound_features};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BallProblem, MAX_DEPTH, MAX_STEPS, euler_resnet, monitored_gradient_descent, powers_of_two,
-    require, require_range, require_step, require_width_grid,
+    BallProblem, Descent, MAX_DEPTH, MAX_STEPS, certify_final, euler_resnet,
+    monitored_gradient_descent, powers_of_two, require, require_range, require_step,
+    require_width_grid,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
@@ -248,41 +247,26 @@ fn train_width(
     let features = c.problem.features(p, &mut ctx.rng(100 + wi as u64))?;
     let model = euler_resnet(features, c.depth)?;
     let probe = model.clone();
-    let mut monitor = Monitor::new(
-        &model,
-        x.as_ref(),
-        y.as_ref(),
-        MonitorConfig {
-            every: c.certify_every,
-            ..Default::default()
-        },
-    )
-    .stage(|| format!("monitor, p = {p}"))?;
+    let monitor_config = MonitorConfig {
+        every: c.certify_every,
+        ..Default::default()
+    };
+    let descent = Descent {
+        x,
+        y,
+        eta: c.learning_rate,
+        iterations: c.iterations,
+    };
     let (
         plres_resnet::Trained {
             model: trained,
             outcome,
         },
         _,
-    ) = monitored_gradient_descent(
-        model,
-        x,
-        y,
-        c.learning_rate,
-        c.iterations,
-        &mut monitor,
-        ctx,
-        p,
-    )?;
-    if monitor
-        .rows()
-        .last()
-        .is_none_or(|r| r.iteration != c.iterations)
-    {
-        monitor
-            .certify(c.iterations, outcome.state.params())
-            .stage(|| format!("certifying the final iterate, p = {p}"))?;
-    }
+        mut monitor,
+    ) = monitored_gradient_descent(model, descent, monitor_config, ctx, p)?;
+    certify_final(&mut monitor, c.iterations, outcome.state.params())
+        .stage(|| format!("certifying the final iterate, p = {p}"))?;
     for r in monitor.rows() {
         metrics.push(row![
             p,
@@ -385,6 +369,8 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
     let lam0s: Vec<f64> = runs.iter().map(|r| r.lam0).collect();
     let lamts: Vec<f64> = runs.iter().map(|r| r.lamt).collect();
     let ps: Vec<f64> = widths.iter().map(|&p| p as f64).collect();
+    let against_p =
+        |name: &str, ys: Vec<f64>, style| Series::with_style(name, ps.clone(), ys, style);
     out.figure(
         "distance",
         format!(
@@ -395,24 +381,9 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
         Plot::new("Distance travelled against width", "width p", "L² norm")
             .log2_x()
             .log_y()
-            .with(Series::with_style(
-                "‖θ_T − θ₀‖",
-                ps.clone(),
-                dist.clone(),
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "path length",
-                ps.clone(),
-                path.clone(),
-                Style::LineAndPoints,
-            ))
-            .with(Series::with_style(
-                "2√(L₀/μ_min)",
-                ps.clone(),
-                bound.clone(),
-                Style::Dashed,
-            )),
+            .with(against_p("‖θ_T − θ₀‖", dist.clone(), Style::LineAndPoints))
+            .with(against_p("path length", path.clone(), Style::LineAndPoints))
+            .with(against_p("2√(L₀/μ_min)", bound.clone(), Style::Dashed)),
     );
     out.figure(
         "gram-drift",
@@ -425,24 +396,13 @@ fn plots(c: &LazyConfig, widths: &[usize], runs: &[WidthRun], out: &mut RunOutpu
         )
         .log2_x()
         .log_y()
-        .with(Series::with_style(
+        .with(against_p(
             "relative Gram drift",
-            ps.clone(),
             drift.clone(),
             Style::LineAndPoints,
         ))
-        .with(Series::with_style(
-            "min_k λ_k(θ₀)",
-            ps.clone(),
-            lam0s,
-            Style::LineAndPoints,
-        ))
-        .with(Series::with_style(
-            "min_k λ_k(θ_T)",
-            ps.clone(),
-            lamts,
-            Style::LineAndPoints,
-        )),
+        .with(against_p("min_k λ_k(θ₀)", lam0s, Style::LineAndPoints))
+        .with(against_p("min_k λ_k(θ_T)", lamts, Style::LineAndPoints)),
     );
 }
 

@@ -214,17 +214,15 @@ fn train<M: Trainable>(
         rho: vec![pl_ratio(&model, s)?],
     };
     for epoch in 0..c.epochs {
-        let (trained, _) = common::train(
+        let run = common::Training {
             model,
-            s.x_train.as_ref(),
-            TargetsRef::Classes(&s.y_train),
-            &sgd,
+            x: s.x_train.as_ref(),
+            targets: TargetsRef::Classes(&s.y_train),
+            solver: &sgd,
             state,
-            &Stopping::epochs(epoch + 1),
-            &mut [],
-            &bar,
-            &format!("{label}: epoch {epoch}"),
-        )?;
+            stopping: &Stopping::epochs(epoch + 1),
+        };
+        let (trained, _) = common::train(run, &mut [], &bar, &format!("{label}: epoch {epoch}"))?;
         (model, state) = (trained.model, trained.outcome.state);
         let (l, e) = evaluate(&model, s)?;
         curves.train_loss.push(l);

@@ -115,21 +115,15 @@ pub struct MnistConfig {
     pub precision: Precision,
 }
 
-const PAPER_DEPTH: [(ResidualKind, usize, f64); 6] = [
-    (ResidualKind::Linear, 5, 2.14),
-    (ResidualKind::Linear, 10, 2.41),
-    (ResidualKind::Linear, 20, 3.09),
-    (ResidualKind::Shl, 5, 1.53),
-    (ResidualKind::Shl, 10, 1.60),
-    (ResidualKind::Shl, 20, 1.70),
-];
-const PAPER_PRETRAINED: [(ResidualKind, usize, f64); 6] = [
-    (ResidualKind::Linear, 5, 1.42),
-    (ResidualKind::Linear, 10, 1.40),
-    (ResidualKind::Linear, 20, 1.59),
-    (ResidualKind::Shl, 5, 1.25),
-    (ResidualKind::Shl, 10, 1.30),
-    (ResidualKind::Shl, 20, 1.20),
+/// The paper's final test errors (%) at width 32 by model and depth: `[from scratch,
+/// after pretraining]`.
+const PAPER_DEPTH: [(ResidualKind, usize, [f64; 2]); 6] = [
+    (ResidualKind::Linear, 5, [2.14, 1.42]),
+    (ResidualKind::Linear, 10, [2.41, 1.40]),
+    (ResidualKind::Linear, 20, [3.09, 1.59]),
+    (ResidualKind::Shl, 5, [1.53, 1.25]),
+    (ResidualKind::Shl, 10, [1.60, 1.30]),
+    (ResidualKind::Shl, 20, [1.70, 1.20]),
 ];
 const PAPER_WIDTH: [(usize, f64); 3] = [(32, 3.09), (8, 5.95), (4, 16.03)];
 
@@ -159,11 +153,7 @@ impl MnistConfig {
         let pretrain_epochs = if size == Size::Smoke { 1 } else { 3 };
         let settings = match fig {
             Figure::Depth | Figure::Pretrained => {
-                let paper = if fig == Figure::Depth {
-                    PAPER_DEPTH
-                } else {
-                    PAPER_PRETRAINED
-                };
+                let column = usize::from(fig == Figure::Pretrained);
                 let mut v = Vec::new();
                 for kind in [ResidualKind::Linear, ResidualKind::Shl] {
                     for &l in &depths {
@@ -177,10 +167,10 @@ impl MnistConfig {
                             } else {
                                 0
                             },
-                            paper_error_percent: paper
+                            paper_error_percent: PAPER_DEPTH
                                 .iter()
                                 .find(|p| p.0 == kind && p.1 == l && q_full == 32)
-                                .map(|p| p.2),
+                                .map(|p| p.2[column]),
                         });
                     }
                 }
@@ -852,25 +842,24 @@ fn run_settings<T: Real>(
                 |_| bar.inc(1),
             )
             .stage(|| format!("{}: training", model_name(s)))?;
-            let init_train = report.initial_train_error;
-            let mut te = vec![report.initial_test_error];
-            let mut tr = vec![init_train];
-            metrics.push(row![
-                ds_name,
-                s_kind(s.kind),
-                s.q,
-                s.steps,
-                s.pretrain_epochs,
-                seed,
+            let (mut te, mut tr) = (Vec::new(), Vec::new());
+            // (epoch, lr, train loss, train error, test error): the initial model, then
+            // each epoch
+            let initial = (
                 0usize,
                 0.0,
                 f64::NAN,
-                init_train,
-                report.initial_test_error
-            ])?;
-            for r in &report.epochs {
-                te.push(r.test_error);
-                tr.push(r.train_error);
+                report.initial_train_error,
+                report.initial_test_error,
+            );
+            let epochs = report
+                .epochs
+                .iter()
+                .map(|r| (r.epoch, r.lr, r.train_loss, r.train_error, r.test_error));
+            for (epoch, lr, loss, train_error, test_error) in std::iter::once(initial).chain(epochs)
+            {
+                te.push(test_error);
+                tr.push(train_error);
                 metrics.push(row![
                     ds_name,
                     s_kind(s.kind),
@@ -878,11 +867,11 @@ fn run_settings<T: Real>(
                     s.steps,
                     s.pretrain_epochs,
                     seed,
-                    r.epoch,
-                    r.lr,
-                    r.train_loss,
-                    r.train_error,
-                    r.test_error
+                    epoch,
+                    lr,
+                    loss,
+                    train_error,
+                    test_error
                 ])?;
             }
             if let Some(d) = report.diverged {

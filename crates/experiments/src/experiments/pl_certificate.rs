@@ -38,7 +38,8 @@ use rand_distr::{Distribution as _, StandardNormal};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    draw_separated, euler_resnet, gaussian_features, gradient_descent, require, require_step,
+    Descent, certified, certify_final, draw_separated, euler_resnet, gaussian_features,
+    gradient_descent_under, require, require_step,
 };
 use crate::error::{ExperimentError, ResultExt};
 use crate::plot::{Plot, Series, Style};
@@ -414,24 +415,20 @@ fn real_data_looseness(
         },
     )
     .stage(|| format!("{label} tight monitor"))?;
-    let metric = model.metric();
-    gradient_descent(
-        model,
-        set.x.as_ref(),
-        y.as_ref(),
-        metric,
-        c.learning_rate,
+    let descent = Descent {
+        x: &set.x,
+        y: &y,
+        eta: c.learning_rate,
         iterations,
+    };
+    gradient_descent_under(
+        model,
+        descent,
         &mut [&mut monitor],
         ctx,
         &format!("GD on {label}"),
     )?;
-    if let Some((it, e)) = monitor.errors().first() {
-        return Err(ExperimentError::model(
-            format!("{label}: certifying iterate {it}"),
-            e.clone(),
-        ));
-    }
+    certified(&monitor, |it| format!("{label}: certifying iterate {it}"))?;
     let mut table = Table::new(&[
         ("iteration", ColumnType::Int),
         ("loss", ColumnType::Float),
@@ -579,30 +576,23 @@ fn train(
     monitor: &mut Monitor,
     tight_monitor: &mut Monitor,
 ) -> Result<(Outcome, History), ExperimentError> {
-    let metric = model.metric();
-    let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent(
+    let descent = Descent {
+        x,
+        y,
+        eta: c.learning_rate,
+        iterations: c.iterations,
+    };
+    let (plres_resnet::Trained { outcome, .. }, history) = gradient_descent_under(
         model,
-        x.as_ref(),
-        y.as_ref(),
-        metric,
-        c.learning_rate,
-        c.iterations,
+        descent,
         &mut [&mut *monitor, &mut *tight_monitor],
         ctx,
         &format!("GD, p = {}", c.width),
     )?;
-    let last = c.iterations;
     for m in [&mut *monitor, &mut *tight_monitor] {
-        if m.rows().last().is_none_or(|r| r.iteration != last) {
-            m.certify(last, outcome.state.params())
-                .stage(|| "certifying the final iterate".into())?;
-        }
-        if let Some((it, e)) = m.errors().first() {
-            return Err(ExperimentError::model(
-                format!("certifying iterate {it}"),
-                e.clone(),
-            ));
-        }
+        certify_final(m, c.iterations, outcome.state.params())
+            .stage(|| "certifying the final iterate".into())?;
+        certified(m, |it| format!("certifying iterate {it}"))?;
     }
     tracing::info!(
         final_loss = outcome.report.final_loss,

@@ -118,15 +118,18 @@ impl Experiment for RffBound {
             seeds: c.draws,
             ..Default::default()
         };
-        let slack = bound_slack(
-            &kernel,
-            data.x.as_ref(),
-            &grid,
-            c.failure_probability,
-            &cfg,
-            &mut ctx.rng(1),
-        )
-        .stage(|| "measuring failure frequencies".into())?;
+        // the failure frequencies of the features of `cfg`, drawn from stream `stream`
+        let measure = |cfg: &FailureConfig, stream: u64| {
+            bound_slack(
+                &kernel,
+                data.x.as_ref(),
+                &grid,
+                c.failure_probability,
+                cfg,
+                &mut ctx.rng(stream),
+            )
+        };
+        let slack = measure(&cfg, 1).stage(|| "measuring failure frequencies".into())?;
         tracing::info!(
             pointwise = slack.pointwise_p,
             uniform = ?slack.uniform_p,
@@ -138,15 +141,8 @@ impl Experiment for RffBound {
             variant: FourierVariant::Paired,
             ..cfg
         };
-        let paired = bound_slack(
-            &kernel,
-            data.x.as_ref(),
-            &grid,
-            c.failure_probability,
-            &paired_cfg,
-            &mut ctx.rng(3),
-        )
-        .stage(|| "measuring failure frequencies of paired features".into())?;
+        let paired = measure(&paired_cfg, 3)
+            .stage(|| "measuring failure frequencies of paired features".into())?;
         let mut out = RunOutput::new(metrics_table(&slack)?);
         plots(c, &slack, &mut out);
         checks(c, ctx, &kernel, &data.x, &cfg, &slack, &paired, &mut out)?;

@@ -23,13 +23,13 @@
 use faer::Mat;
 use plres_resnet::Trainable as _;
 use plres_theory::expressivity::linear_expressivity;
-use plres_theory::pl::{LinearCertifier, Monitor, MonitorConfig};
+use plres_theory::pl::{LinearCertifier, MonitorConfig};
 
 use super::pl_certificate::{LossRounding, certified_decay_report};
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    BallProblem, MAX_DEPTH, MAX_REPEATS, MAX_STEPS, MAX_WIDTH, euler_resnet,
+    BallProblem, Descent, MAX_DEPTH, MAX_REPEATS, MAX_STEPS, MAX_WIDTH, euler_resnet,
     monitored_gradient_descent, require, require_range, require_step,
 };
 use crate::error::{ExperimentError, ResultExt};
@@ -404,18 +404,14 @@ fn train_one(
     let model = euler_resnet(features, c.depth)?;
     let init =
         linear_expressivity(&model, x.as_ref()).stage(|| format!("expressivity, p = {p}"))?;
-    let mut monitor = Monitor::new(&model, x.as_ref(), y.as_ref(), MonitorConfig::default())
-        .stage(|| format!("PL monitor, p = {p}"))?;
-    let (plres_resnet::Trained { model, outcome }, history) = monitored_gradient_descent(
-        model,
+    let descent = Descent {
         x,
         y,
-        c.learning_rate,
-        c.iterations,
-        &mut monitor,
-        ctx,
-        p,
-    )?;
+        eta: c.learning_rate,
+        iterations: c.iterations,
+    };
+    let (plres_resnet::Trained { model, outcome }, history, monitor) =
+        monitored_gradient_descent(model, descent, MonitorConfig::default(), ctx, p)?;
     let losses = history.losses();
     // the monitor certifies the iterates 0 … T−1 it observes; the decay uses those
     let mu_cert: Vec<f64> = monitor.rows().iter().map(|r| r.mu_cert).collect();
