@@ -91,8 +91,8 @@ fn random_mat(rng: &mut ChaCha8Rng, r: usize, c: usize, scale: f64) -> Mat<f64> 
     Mat::from_fn(r, c, |_, _| scale * normal(rng))
 }
 
-/// One of three feature maps: Gaussian RFF (cosine with phase), Matérn-5/2 RFF
-/// (paired, `p` made even) or ReLU features.
+/// One of three feature maps: Gaussian RFF (`kind = 0`: σ = 1, cosine with phase),
+/// Matérn-5/2 RFF (paired, `p` made even) or ReLU features.
 fn features(rng: &mut ChaCha8Rng, kind: u8, d: usize, p: usize) -> Arc<dyn FeatureMap> {
     match kind % 3 {
         0 => Arc::new(
@@ -375,9 +375,7 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = separated_points(&mut rng, n, d, 3.0);
         let p = width_mult * n;
-        let phi: Arc<dyn FeatureMap> = Arc::new(RandomFourierFeatures::sample(
-            &KernelSpec::Gaussian { sigma: 1.0 }, d, p, FourierVariant::CosineWithPhase, &mut rng,
-        ).unwrap());
+        let phi = features(&mut rng, 0, d, p); // Gaussian RFF, σ = 1
         let (lmin, lmax) = features_extremes(phi.as_ref(), &x);
         prop_assume!(lmin > 1e-3 * lmax); // a degenerate draw is not the claim's setting
         let net = LinearResNet::new(phi, LinearResNetConfig { depth, ..Default::default() }).unwrap();
@@ -440,9 +438,7 @@ proptest! {
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = separated_points(&mut rng, n, d, 1.0);
-        let phi: Arc<dyn FeatureMap> = Arc::new(RandomFourierFeatures::sample(
-            &KernelSpec::Gaussian { sigma: 1.0 }, d, p, FourierVariant::CosineWithPhase, &mut rng,
-        ).unwrap());
+        let phi = features(&mut rng, 0, d, p); // Gaussian RFF, σ = 1
         let a = random_mat(&mut rng, d, p, scale / (p as f64).sqrt());
         let b = random_mat(&mut rng, d, p, scale / (p as f64).sqrt());
         let output = |integrator: Integrator, depth: usize| {
