@@ -78,7 +78,7 @@ pub fn certify(
     let n = xs.nrows();
     let run = |what: &'static str| move |e: plres_theory::TheoryError| PlresError::run(what, e);
     let mut notes = Vec::new();
-    match network.model() {
+    let (model, snap, mu_tight, expr) = match network.model() {
         TrainedModel::Linear(m) => {
             let mut c = LinearCertifier::new(m, n).map_err(run("certificate"))?;
             let snap = c
@@ -90,19 +90,14 @@ pub fn certify(
                     m.integrator().name()
                 ));
                 None
-            } else if dense_too_large(n, m.output_dim(), &mut notes) {
-                None
             } else {
-                let mut t = TightCertifier::new(m, n).map_err(run("μ_tight"))?;
-                Some(
-                    t.evaluate(m, m.params(), xs.as_ref())
-                        .map_err(run("μ_tight"))?
-                        .mu_tight,
-                )
+                tight_if_not_too_large(n, m.output_dim(), &mut notes, || {
+                    let mut t = TightCertifier::new(m, n)?;
+                    Ok(t.evaluate(m, m.params(), xs.as_ref())?.mu_tight)
+                })?
             };
-            let expr = plres_theory::expressivity::linear_expressivity(m, xs.as_ref())
-                .map_err(run("expressivity"))?;
-            Ok(pl_certificate("linear", n, &snap, &expr, mu_tight, notes))
+            let expr = plres_theory::expressivity::linear_expressivity(m, xs.as_ref());
+            ("linear", snap, mu_tight, expr)
         }
         TrainedModel::Kernel(net) => {
             let b = net.maps().embed_out.clone();
@@ -113,19 +108,11 @@ pub fn certify(
                 b.as_ref().map(|b| b.as_ref()),
             )
             .map_err(run("certificate"))?;
-            let mu_tight = if dense_too_large(n, net.output_dim(), &mut notes) {
-                None
-            } else {
-                Some(
-                    kernel_tight(net, xs.as_ref())
-                        .map_err(run("μ_tight"))?
-                        .0
-                        .mu_tight,
-                )
-            };
-            let expr = plres_theory::expressivity::kernel_expressivity(net, xs.as_ref())
-                .map_err(run("expressivity"))?;
-            Ok(pl_certificate("kernel", n, &snap, &expr, mu_tight, notes))
+            let mu_tight = tight_if_not_too_large(n, net.output_dim(), &mut notes, || {
+                Ok(kernel_tight(net, xs.as_ref())?.0.mu_tight)
+            })?;
+            let expr = plres_theory::expressivity::kernel_expressivity(net, xs.as_ref());
+            ("kernel", snap, mu_tight, expr)
         }
         TrainedModel::Shl(m) => {
             let g = m
@@ -135,7 +122,7 @@ pub fn certify(
                 "no PL certificate: the SHL baseline is not linear in its parameters (docs/theory.md §3.3); only ρ is measured"
                     .into(),
             );
-            Ok(Certificate {
+            return Ok(Certificate {
                 model: "shl".into(),
                 n_samples: n,
                 loss: g.loss,
@@ -149,21 +136,29 @@ pub fn certify(
                 expressivity_lambda: Vec::new(),
                 checks: Vec::new(),
                 notes,
-            })
+            });
         }
-    }
+    };
+    let expr = expr.map_err(run("expressivity"))?;
+    Ok(pl_certificate(model, n, &snap, &expr, mu_tight, notes))
 }
 
-/// Whether the dense tangent Gram (`N·d_out` square) is too large to form; if so, says so in
-/// `notes`.
-fn dense_too_large(n: usize, output_dim: usize, notes: &mut Vec<String>) -> bool {
+/// `μ_tight` from `tight` unless the dense tangent Gram (`N·d_out` square) is too large to
+/// form; if so, says so in `notes` and gives `None`.
+fn tight_if_not_too_large(
+    n: usize,
+    output_dim: usize,
+    notes: &mut Vec<String>,
+    tight: impl FnOnce() -> Result<f64, plres_theory::TheoryError>,
+) -> Result<Option<f64>, PlresError> {
     let dim = n * output_dim;
     if dim > MAX_DENSE_DIM {
         notes.push(format!(
             "μ_tight: N·d_out = {dim} > {MAX_DENSE_DIM}, the dense tangent Gram is not formed"
         ));
+        return Ok(None);
     }
-    dim > MAX_DENSE_DIM
+    tight().map(Some).map_err(|e| PlresError::run("μ_tight", e))
 }
 
 /// The certificate of a model linear in its parameters (linear or kernel): its PL snapshot,

@@ -301,6 +301,25 @@ impl TrainTargets {
     }
 }
 
+/// `net` with the optional fixed input embedding `A` and output map `B` of `maps`, set by
+/// the model's own builders `embed` (`with_input_embedding`) and `output`
+/// (`with_output_map`).
+fn with_maps<M>(
+    net: M,
+    (a, b): (Option<Mat<f64>>, Option<Mat<f64>>),
+    embed: fn(M, Mat<f64>) -> Result<M, plres_resnet::ResNetError>,
+    output: fn(M, Mat<f64>) -> Result<M, plres_resnet::ResNetError>,
+) -> Result<M, PlresError> {
+    let net = match a {
+        Some(a) => embed(net, a).map_err(|e| PlresError::run("input embedding", e))?,
+        None => net,
+    };
+    match b {
+        Some(b) => output(net, b).map_err(|e| PlresError::run("output map", e)),
+        None => Ok(net),
+    }
+}
+
 /// The untrained model.
 #[derive(Clone, Debug)]
 enum Initial {
@@ -441,6 +460,7 @@ fn prepare(
         let stage = stage.to_string();
         move |e: plres_resnet::ResNetError| PlresError::run(stage, e)
     };
+    let maps = (embed_in, embed_out);
     let initial = match cfg.model {
         ModelKind::Linear => {
             let spec = match cfg.features {
@@ -456,7 +476,7 @@ fn prepare(
             let phi = spec
                 .sample(d, p, &mut rng)
                 .map_err(|e| PlresError::run("drawing the features", e))?;
-            let mut net = LinearResNet::new(
+            let net = LinearResNet::new(
                 std::sync::Arc::from(phi),
                 LinearResNetConfig {
                     depth: cfg.depth,
@@ -466,19 +486,16 @@ fn prepare(
             )
             .map_err(setting("building the network"))?
             .with_seed(cfg.seed);
-            if let Some(a) = embed_in.clone() {
-                net = net
-                    .with_input_embedding(a)
-                    .map_err(setting("input embedding"))?;
-            }
-            if let Some(b) = embed_out.clone() {
-                net = net.with_output_map(b).map_err(setting("output map"))?;
-            }
-            Initial::Linear(net)
+            Initial::Linear(with_maps(
+                net,
+                maps.clone(),
+                LinearResNet::with_input_embedding,
+                LinearResNet::with_output_map,
+            )?)
         }
         ModelKind::Shl => {
             let p = width.width.expect("finite width for the shl model");
-            let mut net = ShlResNet::new(ShlResNetConfig {
+            let net = ShlResNet::new(ShlResNetConfig {
                 dim: d,
                 width: p,
                 depth: cfg.depth,
@@ -488,27 +505,22 @@ fn prepare(
                 shared_init: true,
             })
             .map_err(setting("building the network"))?;
-            if let Some(a) = embed_in.clone() {
-                net = net
-                    .with_input_embedding(a)
-                    .map_err(setting("input embedding"))?;
-            }
-            if let Some(b) = embed_out.clone() {
-                net = net.with_output_map(b).map_err(setting("output map"))?;
-            }
-            Initial::Shl(net)
+            Initial::Shl(with_maps(
+                net,
+                maps.clone(),
+                ShlResNet::with_input_embedding,
+                ShlResNet::with_output_map,
+            )?)
         }
         ModelKind::Kernel => {
-            let mut net =
+            let net =
                 KernelResNet::new(kernel, d, cfg.depth).map_err(setting("building the network"))?;
-            if let Some(a) = embed_in.clone() {
-                net = net
-                    .with_input_embedding(a)
-                    .map_err(setting("input embedding"))?;
-            }
-            if let Some(b) = embed_out.clone() {
-                net = net.with_output_map(b).map_err(setting("output map"))?;
-            }
+            let mut net = with_maps(
+                net,
+                maps.clone(),
+                KernelResNet::with_input_embedding,
+                KernelResNet::with_output_map,
+            )?;
             net.add_trajectory_centres(x_train.as_ref())
                 .map_err(setting("building the dictionary"))?;
             Initial::Kernel(
@@ -1058,7 +1070,7 @@ impl Prepared {
             .then(|| total.div_ceil(TIGHT_POINTS).max(1));
         match self.initial.clone() {
             Initial::Linear(m) => {
-                let mut cert = match (self.config.certify_every, &self.y_cert) {
+                let cert = match (self.config.certify_every, &self.y_cert) {
                     (Some(every), Some(y)) => {
                         let mk = |cfg: MonitorConfig| {
                             Monitor::new(&m, self.x_train.as_ref(), y.as_ref(), cfg)
@@ -1083,23 +1095,12 @@ impl Prepared {
                     }
                     _ => None,
                 };
-                let (model, outcome, history) = self.run_model(
-                    m,
-                    state,
-                    resumed,
-                    cert.as_mut().map(|c| c as &mut dyn CertSource),
-                    observers,
-                    snapshots,
-                )?;
-                self.finish(
-                    TrainedModel::Linear(model),
-                    outcome,
-                    &history,
-                    cert.as_ref().map(|c| c as &dyn CertSource),
-                )
+                self.run_and_finish(m, cert, (state, resumed), observers, snapshots, |m| {
+                    Ok(TrainedModel::Linear(m))
+                })
             }
             Initial::Kernel(m) => {
-                let mut km = match (self.config.certify_every, &self.y_cert) {
+                let km = match (self.config.certify_every, &self.y_cert) {
                     (Some(every), Some(y)) => Some(KernelMonitor {
                         model: m.clone(),
                         x: self.x_train.clone(),
@@ -1112,23 +1113,11 @@ impl Prepared {
                     }),
                     _ => None,
                 };
-                let (model, outcome, history) = self.run_model(
-                    m,
-                    state,
-                    resumed,
-                    km.as_mut().map(|c| c as &mut dyn CertSource),
-                    observers,
-                    snapshots,
-                )?;
-                let net = model
-                    .to_network()
-                    .map_err(|e| PlresError::run("the trained kernel network", e))?;
-                self.finish(
-                    TrainedModel::Kernel(net),
-                    outcome,
-                    &history,
-                    km.as_ref().map(|c| c as &dyn CertSource),
-                )
+                self.run_and_finish(m, km, (state, resumed), observers, snapshots, |m| {
+                    m.to_network()
+                        .map(TrainedModel::Kernel)
+                        .map_err(|e| PlresError::run("the trained kernel network", e))
+                })
             }
             Initial::Shl(m) => {
                 let (model, outcome, history) =
@@ -1148,6 +1137,33 @@ impl Prepared {
                     .map_or(1, |b| self.config.n_train.div_ceil(b).max(1) as u64)
             }
         }
+    }
+
+    /// [`Prepared::run_model`] with the certificate `cert` (`None`: not certified), then
+    /// [`Prepared::finish`] with the trained model as `trained` makes it.
+    fn run_and_finish<M: Trainable + Clone, C: CertSource>(
+        self,
+        model: M,
+        mut cert: Option<C>,
+        (state, resumed): (State, bool),
+        observers: &mut [&mut dyn Observer],
+        snapshots: Option<Snapshots<'_>>,
+        trained: impl FnOnce(M) -> Result<TrainedModel, PlresError>,
+    ) -> Result<Fitted, PlresError> {
+        let (model, outcome, history) = self.run_model(
+            model,
+            state,
+            resumed,
+            cert.as_mut().map(|c| c as &mut dyn CertSource),
+            observers,
+            snapshots,
+        )?;
+        self.finish(
+            trained(model)?,
+            outcome,
+            &history,
+            cert.as_ref().map(|c| c as &dyn CertSource),
+        )
     }
 
     fn run_model<M: Trainable + Clone>(

@@ -344,8 +344,8 @@ fn _rust_fit_seconds(
 /// Registers this module's items on the extension module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNetwork>()?;
-    m.add_function(wrap_pyfunction!(fit, m)?)?;
-    m.add_function(wrap_pyfunction!(_reference_fit, m)?)?;
-    m.add_function(wrap_pyfunction!(_rust_fit_seconds, m)?)?;
+    add_functions! { m;
+        fit, _reference_fit, _rust_fit_seconds
+    }
     Ok(())
 }

@@ -127,12 +127,9 @@ fn min_separation(py: Python<'_>, x: &Bound<'_, PyAny>) -> PyResult<f64> {
 
 /// Registers this module's items on the extension module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(gram, m)?)?;
-    m.add_function(wrap_pyfunction!(cross_gram, m)?)?;
-    m.add_function(wrap_pyfunction!(lambda_min, m)?)?;
-    m.add_function(wrap_pyfunction!(eigenvalues, m)?)?;
-    m.add_function(wrap_pyfunction!(gershgorin_lower_bound, m)?)?;
-    m.add_function(wrap_pyfunction!(gaussian_gershgorin_bound, m)?)?;
-    m.add_function(wrap_pyfunction!(min_separation, m)?)?;
+    add_functions! { m;
+        gram, cross_gram, lambda_min, eigenvalues, gershgorin_lower_bound,
+        gaussian_gershgorin_bound, min_separation
+    }
     Ok(())
 }

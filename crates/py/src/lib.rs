@@ -21,6 +21,15 @@
 
 #![forbid(unsafe_code)]
 
+/// `add_functions! { m; f, g, … }` registers the `#[pyfunction]`s `f, g, …`, in order, on
+/// the module `m` (each `m.add_function(wrap_pyfunction!(f, m)?)?`): every module's
+/// `register` lists its functions this way.
+macro_rules! add_functions {
+    ($m:expr; $($f:ident),+ $(,)?) => {
+        $($m.add_function(pyo3::wrap_pyfunction!($f, $m)?)?;)+
+    };
+}
+
 mod arrays;
 mod estimators;
 mod kernels;

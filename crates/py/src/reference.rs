@@ -42,11 +42,7 @@ fn _reference_transform(
     x: Vec<Vec<f64>>,
 ) -> PyResult<Vec<Vec<f64>>> {
     let x = mat_of(&x)?;
-    let kv = match kernel {
-        Some(k) => Some((spec::kernel(k, bandwidth)?, spec::variant(variant)?)),
-        None => None,
-    };
-    let map = sample(kv, x.ncols(), p, seed).map_err(to_py)?;
+    let map = sample(kernel, bandwidth, x.ncols(), p, variant, seed)?;
     Ok(rows_of(&apply_owned(&map, &x)))
 }
 
@@ -60,11 +56,7 @@ fn _reference_weights(
     variant: &str,
     seed: u64,
 ) -> PyResult<(Vec<Vec<f64>>, Vec<f64>)> {
-    let kv = match kernel {
-        Some(k) => Some((spec::kernel(k, bandwidth)?, spec::variant(variant)?)),
-        None => None,
-    };
-    let map = sample(kv, d, p, seed).map_err(to_py)?;
+    let map = sample(kernel, bandwidth, d, p, variant, seed)?;
     let w = map.map().weights().to_owned();
     Ok((rows_of(&w), map.map().bias().to_vec()))
 }
@@ -110,11 +102,9 @@ fn _input_is_view(x: &Bound<'_, PyAny>, col_major: bool) -> PyResult<bool> {
 
 /// Registers this module's items on the extension module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(_reference_transform, m)?)?;
-    m.add_function(wrap_pyfunction!(_reference_weights, m)?)?;
-    m.add_function(wrap_pyfunction!(_reference_gram, m)?)?;
-    m.add_function(wrap_pyfunction!(_reference_spectrum, m)?)?;
-    m.add_function(wrap_pyfunction!(_reference_min_separation, m)?)?;
-    m.add_function(wrap_pyfunction!(_input_is_view, m)?)?;
+    add_functions! { m;
+        _reference_transform, _reference_weights, _reference_gram, _reference_spectrum,
+        _reference_min_separation, _input_is_view
+    }
     Ok(())
 }

@@ -10,8 +10,7 @@
 
 use faer::Mat;
 use numpy::PyArray2;
-use plres_kernels::KernelSpec;
-use plres_rff::{FeatureMap, FourierVariant, RandomFourierFeatures, RandomReluFeatures, bounds};
+use plres_rff::{FeatureMap, RandomFourierFeatures, RandomReluFeatures, bounds};
 use pyo3::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -35,18 +34,27 @@ impl Sampled {
     }
 }
 
-/// Samples the map the Python arguments describe (shared with the reference path).
+/// Samples the map the Python arguments describe (shared with the reference path):
+/// random Fourier features of `kernel` (named as in [`spec`]) with `bandwidth` and
+/// `variant`, or random ReLU features for `kernel = None`.
 pub(crate) fn sample(
-    kernel: Option<(KernelSpec, FourierVariant)>,
+    kernel: Option<&str>,
+    bandwidth: f64,
     d: usize,
     p: usize,
+    variant: &str,
     seed: u64,
-) -> Result<Sampled, plres_rff::RffError> {
+) -> PyResult<Sampled> {
+    let kv = match kernel {
+        Some(k) => Some((spec::kernel(k, bandwidth)?, spec::variant(variant)?)),
+        None => None,
+    };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Ok(match kernel {
-        Some((k, v)) => Sampled::Fourier(RandomFourierFeatures::sample(&k, d, p, v, &mut rng)?),
-        None => Sampled::Relu(RandomReluFeatures::sample(d, p, &mut rng)?),
-    })
+    match kv {
+        Some((k, v)) => RandomFourierFeatures::sample(&k, d, p, v, &mut rng).map(Sampled::Fourier),
+        None => RandomReluFeatures::sample(d, p, &mut rng).map(Sampled::Relu),
+    }
+    .map_err(to_py)
 }
 
 /// A sampled random feature map `φ: R^d → R^p` (native half of `plres.rff`'s classes).
@@ -71,12 +79,8 @@ impl PyFeatureMap {
         variant: &str,
         seed: u64,
     ) -> PyResult<Self> {
-        let kv = match kernel {
-            Some(k) => Some((spec::kernel(k, bandwidth)?, spec::variant(variant)?)),
-            None => None,
-        };
         Ok(Self {
-            inner: sample(kv, d, p, seed).map_err(to_py)?,
+            inner: sample(kernel, bandwidth, d, p, variant, seed)?,
         })
     }
 
@@ -214,11 +218,10 @@ fn spectral_second_moment(kernel: &str, bandwidth: f64, d: usize) -> PyResult<f6
 /// Registers this module's items on the extension module.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyFeatureMap>()?;
-    m.add_function(wrap_pyfunction!(features_needed_pointwise, m)?)?;
-    m.add_function(wrap_pyfunction!(failure_probability_pointwise, m)?)?;
-    m.add_function(wrap_pyfunction!(features_needed_uniform, m)?)?;
-    m.add_function(wrap_pyfunction!(failure_probability_uniform, m)?)?;
-    m.add_function(wrap_pyfunction!(spectral_second_moment, m)?)?;
+    add_functions! { m;
+        features_needed_pointwise, failure_probability_pointwise, features_needed_uniform,
+        failure_probability_uniform, spectral_second_moment
+    }
     Ok(())
 }
 

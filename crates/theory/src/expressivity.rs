@@ -17,7 +17,7 @@
 //! plres-rff maps (`φ = √(2/p) σ(Wx + b)` with `|σ'| ≤ 1`, or paired `[cos, sin]/√(p/2)`)
 //! `Dφ(x)ᵀDφ(x) ≼ (2/p) WᵀW`, so `κ_p ≤ √(2/p) ‖W‖_op` (equality for paired features).
 
-use faer::{Mat, MatRef, Par};
+use faer::{Mat, MatMut, MatRef, Par};
 use plres_kernels::spectral::gershgorin_lower_bound;
 use plres_resnet::{Integrator, KernelResNet, LinearResNet};
 use plres_resnet::{Model as _, Trainable as _};
@@ -176,19 +176,41 @@ pub fn rank_deficiency_report(lambda_min: f64, trace: f64, p: usize, n: usize) -
     )
 }
 
-struct GramStats {
-    lambda: f64,
-    trace: f64,
-    gershgorin: f64,
+/// The Gram quantities at every state `X^k` of a trajectory.
+struct AlongTrajectory {
+    /// `λ_min(K_k)`.
+    lambda: Vec<f64>,
+    /// `tr(K_k)`.
+    trace: Vec<f64>,
+    /// Row-sum Gershgorin bound of `K_k`.
+    gershgorin: Vec<f64>,
+    /// `δ_k`.
+    separation: Vec<f64>,
 }
 
-fn gram_stats(gram: MatRef<'_, f64>, eig: &mut SymEigen) -> Result<GramStats, TheoryError> {
-    let trace = (0..gram.nrows()).map(|i| gram[(i, i)]).sum();
-    Ok(GramStats {
-        lambda: eig.lambda_min(gram)?,
-        trace,
-        gershgorin: gershgorin_lower_bound(gram),
-    })
+/// [`AlongTrajectory`] for the `N`-row `states`, `gram_at(X^k, K)` filling the `N×N`
+/// Gram `K_k`.
+fn along_trajectory(
+    states: &[Mat<f64>],
+    n: usize,
+    mut gram_at: impl FnMut(MatRef<'_, f64>, MatMut<'_, f64>),
+) -> Result<AlongTrajectory, TheoryError> {
+    let mut gram = Mat::<f64>::zeros(n, n);
+    let mut eig = SymEigen::new(n, Par::Seq);
+    let mut out = AlongTrajectory {
+        lambda: vec![],
+        trace: vec![],
+        gershgorin: vec![],
+        separation: vec![],
+    };
+    for xk in states {
+        gram_at(xk.as_ref(), gram.as_mut());
+        out.lambda.push(eig.lambda_min(gram.as_ref())?);
+        out.trace.push((0..n).map(|i| gram[(i, i)]).sum());
+        out.gershgorin.push(gershgorin_lower_bound(gram.as_ref()));
+        out.separation.push(min_separation(xk.as_ref()));
+    }
+    Ok(out)
 }
 
 fn layerwise_bound(delta0: f64, kappa: f64, norms: &[f64], h: f64) -> Vec<f64> {
@@ -214,23 +236,15 @@ pub fn linear_expressivity(
     x: MatRef<'_, f64>,
 ) -> Result<TrajectoryExpressivity, TheoryError> {
     let traj = model.forward_trajectory(x).map_err(model_err)?;
-    let n = x.nrows();
-    let (d, p, depth) = (model.dim(), model.width(), model.depth());
+    let (n, d, p, depth) = (x.nrows(), model.dim(), model.width(), model.depth());
     let h = 1.0 / depth as f64;
     let features = model.features().as_ref();
     let mut phi = Mat::<f64>::zeros(n, p);
-    let mut gram = Mat::<f64>::zeros(n, n);
-    let mut eig = SymEigen::new(n, Par::Seq);
-    let (mut lambda, mut trace, mut gersh, mut sep) = (vec![], vec![], vec![], vec![]);
-    for xk in &traj.states {
-        features.apply_in_place(xk.as_ref(), phi.as_mut());
-        gram_in_place(phi.as_ref(), gram.as_mut(), Par::Seq);
-        let s = gram_stats(gram.as_ref(), &mut eig)?;
-        lambda.push(s.lambda);
-        trace.push(s.trace);
-        gersh.push(s.gershgorin);
-        sep.push(min_separation(xk.as_ref()));
-    }
+    let along = along_trajectory(&traj.states, n, |xk, gram| {
+        features.apply_in_place(xk, phi.as_mut());
+        gram_in_place(phi.as_ref(), gram, Par::Seq);
+    })?;
+    let sep = along.separation;
     let layer_norms: Vec<f64> = (0..model.n_slices())
         .map(|k| {
             let uk = &model.params()[k * d * p..(k + 1) * d * p];
@@ -251,9 +265,9 @@ pub fn linear_expressivity(
         n_samples: n,
         width: Some(p),
         depth,
-        lambda,
-        trace,
-        gershgorin: gersh,
+        lambda: along.lambda,
+        trace: along.trace,
+        gershgorin: along.gershgorin,
         gershgorin_separation: None,
         separation: sep,
         delta0,
@@ -278,22 +292,12 @@ pub fn kernel_expressivity(
     x: MatRef<'_, f64>,
 ) -> Result<TrajectoryExpressivity, TheoryError> {
     let traj = net.forward_trajectory(x).map_err(model_err)?;
-    let n = x.nrows();
-    let depth = net.depth();
+    let (n, depth) = (x.nrows(), net.depth());
     let h = 1.0 / depth as f64;
     let kernel = net.kernel();
     let spec = net.kernel_spec();
-    let mut gram = Mat::<f64>::zeros(n, n);
-    let mut eig = SymEigen::new(n, Par::Seq);
-    let (mut lambda, mut trace, mut gersh, mut sep) = (vec![], vec![], vec![], vec![]);
-    for xk in &traj.states {
-        kernel.gram_in_place(xk.as_ref(), gram.as_mut());
-        let s = gram_stats(gram.as_ref(), &mut eig)?;
-        lambda.push(s.lambda);
-        trace.push(s.trace);
-        gersh.push(s.gershgorin);
-        sep.push(min_separation(xk.as_ref()));
-    }
+    let along = along_trajectory(&traj.states, n, |xk, gram| kernel.gram_in_place(xk, gram))?;
+    let sep = along.separation;
     let gershgorin_separation = sep
         .iter()
         .map(|&dk| radial_profile(spec, dk).map(|psi| 1.0 - (n as f64 - 1.0) * psi))
@@ -311,9 +315,9 @@ pub fn kernel_expressivity(
         n_samples: n,
         width: None,
         depth,
-        lambda,
-        trace,
-        gershgorin: gersh,
+        lambda: along.lambda,
+        trace: along.trace,
+        gershgorin: along.gershgorin,
         gershgorin_separation,
         separation: sep,
         delta0,

@@ -148,6 +148,12 @@ impl std::fmt::Debug for MaxOpNorm {
     }
 }
 
+/// `out = a·a` (sequential GEMM; `a` square).
+#[inline]
+fn square_into(out: MatMut<'_, f64>, a: MatRef<'_, f64>) {
+    matmul(out, Accum::Replace, a, a, 1.0, Par::Seq);
+}
+
 impl MaxOpNorm {
     /// A workspace for `d×d` matrices.
     pub fn new(d: usize) -> Self {
@@ -214,22 +220,8 @@ impl MaxOpNorm {
                 1.0 / tr,
                 Par::Seq,
             );
-            matmul(
-                self.a2.as_mut(),
-                Accum::Replace,
-                self.a.as_ref(),
-                self.a.as_ref(),
-                1.0,
-                Par::Seq,
-            );
-            matmul(
-                self.a4.as_mut(),
-                Accum::Replace,
-                self.a2.as_ref(),
-                self.a2.as_ref(),
-                1.0,
-                Par::Seq,
-            );
+            square_into(self.a2.as_mut(), self.a.as_ref());
+            square_into(self.a4.as_mut(), self.a2.as_ref());
             let mut f2 = 0.0;
             for c in 0..d {
                 for e in 0..d {

@@ -91,8 +91,8 @@ fn random_mat(rng: &mut ChaCha8Rng, r: usize, c: usize, scale: f64) -> Mat<f64> 
     Mat::from_fn(r, c, |_, _| scale * normal(rng))
 }
 
-/// One of three feature maps: Gaussian RFF (cosine with phase), Matérn-5/2 RFF
-/// (paired, `p` made even) or ReLU features.
+/// One of three feature maps: Gaussian RFF (`kind = 0`: σ = 1, cosine with phase),
+/// Matérn-5/2 RFF (paired, `p` made even) or ReLU features.
 fn features(rng: &mut ChaCha8Rng, kind: u8, d: usize, p: usize) -> Arc<dyn FeatureMap> {
     match kind % 3 {
         0 => Arc::new(
@@ -223,6 +223,55 @@ fn kernel_of(kind: u8, scale: f64) -> KernelSpec {
     }
 }
 
+/// A random kernel ResNet: `n` points in `R^d` at separation 1, the kernel
+/// `kernel_of(kind, 1.0)` and `depth` layers of `m` random centres with coefficients
+/// `N(0,1)·t`, all drawn from `seed`.
+#[derive(Clone, Copy, Debug)]
+struct KernelCase {
+    seed: u64,
+    n: usize,
+    d: usize,
+    depth: usize,
+    m: usize,
+    t: f64,
+    kind: u8,
+}
+
+impl KernelCase {
+    /// Cases with `2 ≤ n ≤ n_max`, `1 ≤ d ≤ d_max`, `1 ≤ depth ≤ depth_max`,
+    /// `1 ≤ m ≤ m_max`, `0 ≤ t < t_max` and the four kernels.
+    fn strategy(
+        n_max: usize,
+        d_max: usize,
+        depth_max: usize,
+        m_max: usize,
+        t_max: f64,
+    ) -> impl Strategy<Value = Self> {
+        let ranges = (2..=n_max, 1..=d_max, 1..=depth_max, 1..=m_max);
+        (any::<u64>(), ranges, 0.0..t_max, 0u8..4).prop_map(|(seed, (n, d, depth, m), t, kind)| {
+            Self {
+                seed,
+                n,
+                d,
+                depth,
+                m,
+                t,
+                kind,
+            }
+        })
+    }
+
+    /// The data `X` and the net, with the RNG for further draws.
+    fn build(self) -> (ChaCha8Rng, Mat<f64>, KernelResNet) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let x = separated_points(&mut rng, self.n, self.d, 1.0);
+        let spec = kernel_of(self.kind, 1.0);
+        let (parts, _) = random_kernel_net(spec, &x, self.depth, self.m, &mut rng);
+        let net = rescaled_kernel_net(spec, self.d, &parts, self.t);
+        (rng, x, net)
+    }
+}
+
 proptest! {
     #![proptest_config(Config::with_cases(small_cases(48)))]
 
@@ -230,21 +279,9 @@ proptest! {
     /// kernel Gram at every θ of the kernel ResNet (random kernel expansions; Gaussian,
     /// Matérn, inverse multiquadric kernels; N ≤ 24, d ≤ 6).
     #[test]
-    fn pl_certificate_holds_for_kernel_resnet(
-        seed in any::<u64>(),
-        n in 2usize..=24,
-        d in 1usize..=6,
-        depth in 1usize..=8,
-        m in 1usize..=12,
-        t in 0.0f64..3.0,
-        kind in 0u8..4,
-    ) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let x = separated_points(&mut rng, n, d, 1.0);
-        let spec = kernel_of(kind, 1.0);
-        let (parts, _) = random_kernel_net(spec, &x, depth, m, &mut rng);
-        let net = rescaled_kernel_net(spec, d, &parts, t);
-        let y = random_mat(&mut rng, n, d, 1.0);
+    fn pl_certificate_holds_for_kernel_resnet(case in KernelCase::strategy(24, 6, 8, 12, 3.0)) {
+        let (mut rng, x, net) = case.build();
+        let y = random_mat(&mut rng, case.n, case.d, 1.0);
         let snap = kernel_snapshot(&net, x.as_ref(), y.as_ref(), None).unwrap();
         for r in snap.reports() {
             prop_assert!(r.holds(), "{}", r.table_row());
@@ -338,9 +375,7 @@ proptest! {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = separated_points(&mut rng, n, d, 3.0);
         let p = width_mult * n;
-        let phi: Arc<dyn FeatureMap> = Arc::new(RandomFourierFeatures::sample(
-            &KernelSpec::Gaussian { sigma: 1.0 }, d, p, FourierVariant::CosineWithPhase, &mut rng,
-        ).unwrap());
+        let phi = features(&mut rng, 0, d, p); // Gaussian RFF, σ = 1
         let (lmin, lmax) = features_extremes(phi.as_ref(), &x);
         prop_assume!(lmin > 1e-3 * lmax); // a degenerate draw is not the claim's setting
         let net = LinearResNet::new(phi, LinearResNetConfig { depth, ..Default::default() }).unwrap();
@@ -403,9 +438,7 @@ proptest! {
     ) {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let x = separated_points(&mut rng, n, d, 1.0);
-        let phi: Arc<dyn FeatureMap> = Arc::new(RandomFourierFeatures::sample(
-            &KernelSpec::Gaussian { sigma: 1.0 }, d, p, FourierVariant::CosineWithPhase, &mut rng,
-        ).unwrap());
+        let phi = features(&mut rng, 0, d, p); // Gaussian RFF, σ = 1
         let a = random_mat(&mut rng, d, p, scale / (p as f64).sqrt());
         let b = random_mat(&mut rng, d, p, scale / (p as f64).sqrt());
         let output = |integrator: Integrator, depth: usize| {

@@ -24,7 +24,7 @@ same seed gives the same Ω, b and φ(X), bit for bit, as the Rust API.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 
@@ -36,6 +36,11 @@ from ._plres import (
     features_needed_uniform,
     spectral_second_moment,
 )
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+    F64 = npt.NDArray[np.float64]
 
 __all__ = [
     "RandomFourierFeatures",
@@ -52,18 +57,19 @@ class _FeatureMapBase:
     """fit/transform plumbing shared by the two maps (scikit-learn transformer protocol)."""
 
     _map: Optional[_plres.FeatureMap]
+    n_features_in_: int
 
     def _sample(self, d: int) -> _plres.FeatureMap:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def fit(self, X, y=None):
+    def fit(self, X: F64, y: object = None) -> _FeatureMapBase:
         """Samples the random weights for ``d = X.shape[1]`` input features (``y`` ignored)."""
         X = _as_2d(X)
         self._map = self._sample(X.shape[1])
         self.n_features_in_ = X.shape[1]
         return self
 
-    def transform(self, X) -> np.ndarray:
+    def transform(self, X: F64) -> F64:
         """Φ = φ(X), shape ``(n, p)``, one sample per row; fits first if not fitted.
 
         The result is Fortran-ordered (the Rust API's column-major matrix, written in
@@ -75,21 +81,21 @@ class _FeatureMapBase:
             self.fit(X)
         return self._map.transform(X)
 
-    def fit_transform(self, X, y=None) -> np.ndarray:
+    def fit_transform(self, X: F64, y: object = None) -> F64:
         """``fit(X)`` then ``transform(X)``."""
         return self.fit(X).transform(X)
 
     @property
-    def weights_(self) -> np.ndarray:
+    def weights_(self) -> F64:
         """The sampled weights: Ω (``p × d``; ``p/2 × d`` for the paired variant) or W."""
         return self._fitted().weights
 
     @property
-    def bias_(self) -> np.ndarray:
+    def bias_(self) -> F64:
         """The sampled bias b (cosine with phase) or c (ReLU); empty for the paired variant."""
         return np.asarray(self._fitted().bias, dtype=np.float64)
 
-    def limit_gram(self, X) -> np.ndarray:
+    def limit_gram(self, X: F64) -> F64:
         """Gram matrix of the limit kernel, K(X, X) = lim_{p→∞} φ(X) φ(X)ᵀ."""
         return self._fitted().limit_gram(X)
 
@@ -126,6 +132,12 @@ class RandomFourierFeatures(_FeatureMapBase):
         Seed of ``ChaCha8Rng::seed_from_u64`` (the Rust API's generator).
     """
 
+    kernel: str
+    bandwidth: float
+    n_features: int
+    variant: str
+    seed: int
+
     def __init__(
         self,
         kernel: str = "gaussian",
@@ -133,7 +145,7 @@ class RandomFourierFeatures(_FeatureMapBase):
         n_features: int = 256,
         variant: str = "cosine_with_phase",
         seed: int = 0,
-    ):
+    ) -> None:
         self.kernel = kernel
         self.bandwidth = bandwidth
         self.n_features = n_features
@@ -161,7 +173,10 @@ class RandomReluFeatures(_FeatureMapBase):
         Seed of ``ChaCha8Rng::seed_from_u64`` (the Rust API's generator).
     """
 
-    def __init__(self, n_features: int = 256, seed: int = 0):
+    n_features: int
+    seed: int
+
+    def __init__(self, n_features: int = 256, seed: int = 0) -> None:
         self.n_features = n_features
         self.seed = seed
         self._map = None

@@ -14,7 +14,7 @@ use plres_resnet::{KernelResNet, TargetsRef};
 use crate::error::TheoryError;
 use crate::linalg::OpNorm;
 use crate::pl::certificate::{continuous_analogue_cells, mu_cert};
-use crate::pl::linear::{frob_sq, model_err, sigma_min_sq};
+use crate::pl::linear::{IdentitySums, frob_sq, model_err, sigma_min_sq};
 use crate::pl::snapshot::{CertificateKind, PlSnapshot};
 use plres_kernels::spectral::SymEigen;
 
@@ -76,7 +76,7 @@ pub fn kernel_snapshot(
     let mut jac = Mat::<f64>::zeros(d, d);
     let mut xi = vec![0.0; d];
     let (mut lambda, mut a, mut adj) = (vec![0.0; depth], vec![0.0; depth], vec![0.0; depth]);
-    let (mut identity, mut scale, mut eig_scale) = (0.0, 0.0, 0.0);
+    let mut sums = IdentitySums::default();
     for k in 0..depth {
         let xk = g.states[k].as_ref();
         kernel.gram_in_place(xk, gram.as_mut());
@@ -95,22 +95,7 @@ pub fn kernel_snapshot(
         a[k] = best;
         let pk1 = g.adjoints[k + 1].as_ref();
         let kp = &gram * pk1;
-        let (mut tr, mut pn, mut s, mut trace_k) = (0.0, 0.0, 0.0, 0.0);
-        for i in 0..n {
-            let mut pi2 = 0.0;
-            for c in 0..d {
-                tr += kp[(i, c)] * pk1[(i, c)];
-                pi2 += pk1[(i, c)] * pk1[(i, c)];
-            }
-            let kii = gram[(i, i)].max(0.0);
-            pn += pi2;
-            s += (pi2 * kii).sqrt();
-            trace_k += kii;
-        }
-        identity += h * tr;
-        scale += h * s * s;
-        eig_scale += h * trace_k * pn;
-        adj[k] = pn;
+        adj[k] = sums.add_layer(h, kp.as_ref(), pk1, |i| gram[(i, i)].max(0.0));
     }
     let rho = if g.loss > 0.0 {
         g.riesz_norm_sq / g.loss
@@ -133,10 +118,10 @@ pub fn kernel_snapshot(
         sigma_b_sq,
         terminal_adjoint_sq: frob_sq(g.adjoints[depth].as_ref()),
         adjoint_norm_sq: adj,
-        identity: Some(identity),
+        identity: Some(sums.identity),
         kernel_bound: Some(kernel_bound),
-        rounding_scale: scale,
+        rounding_scale: sums.scale,
         n_inner: 2 * n + d,
-        eig_scale,
+        eig_scale: sums.eig_scale,
     })
 }

@@ -49,6 +49,79 @@ pub(crate) fn par_for(work: usize) -> Par {
     }
 }
 
+/// The Euler item-1 sums over layers (docs/theory.md §5): `identity = h Σ_k tr(Pᵀ K P)`
+/// and the rounding scales `scale = h Σ_k (Σ_i ‖p_i‖ √K_ii)²`,
+/// `eig_scale = h Σ_k tr K · ‖P‖²_F` (`P = P^{k+1}`, `K = K_k`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct IdentitySums {
+    pub(crate) identity: f64,
+    pub(crate) scale: f64,
+    pub(crate) eig_scale: f64,
+}
+
+impl IdentitySums {
+    /// Adds layer `k` from `KP = K P` and `P` (`N×d`), `K_ii` given by `k_ii(i)`; returns
+    /// `‖P‖²_F`.
+    #[inline]
+    pub(crate) fn add_layer(
+        &mut self,
+        h: f64,
+        kp: MatRef<'_, f64>,
+        pk1: MatRef<'_, f64>,
+        mut k_ii: impl FnMut(usize) -> f64,
+    ) -> f64 {
+        let (mut tr, mut pn, mut s, mut trace_k) = (0.0, 0.0, 0.0, 0.0);
+        for i in 0..pk1.nrows() {
+            let mut pi2 = 0.0;
+            for c in 0..pk1.ncols() {
+                tr += kp[(i, c)] * pk1[(i, c)];
+                pi2 += pk1[(i, c)] * pk1[(i, c)];
+            }
+            let kii = k_ii(i);
+            pn += pi2;
+            s += (pi2 * kii).sqrt();
+            trace_k += kii;
+        }
+        self.identity += h * tr;
+        self.scale += h * s * s;
+        self.eig_scale += h * trace_k * pn;
+        pn
+    }
+}
+
+/// `X` must be `n × d_in` (the certifier's `N`, the model's input dimension).
+pub(crate) fn check_x(x: MatRef<'_, f64>, n: usize, d_in: usize) -> Result<(), TheoryError> {
+    if x.nrows() != n {
+        return Err(TheoryError::Shape {
+            what: "rows of X (the certifier's N)",
+            expected: n,
+            got: x.nrows(),
+        });
+    }
+    if x.ncols() != d_in {
+        return Err(TheoryError::Shape {
+            what: "columns of X (the model's d_in)",
+            expected: d_in,
+            got: x.ncols(),
+        });
+    }
+    Ok(())
+}
+
+/// The start of a certifier's `Debug`: its name and the shape `n`, `d`, `p`, `depth`.
+pub(crate) fn debug_shape<'a, 'b>(
+    f: &'a mut std::fmt::Formatter<'b>,
+    name: &str,
+    [n, d, p, depth]: [usize; 4],
+) -> std::fmt::DebugStruct<'a, 'b> {
+    let mut s = f.debug_struct(name);
+    s.field("n", &n)
+        .field("d", &d)
+        .field("p", &p)
+        .field("depth", &depth);
+    s
+}
+
 /// `σ_min(Bᵀ)² = λ_min(BBᵀ)` of an output map `B` (`d_out×d`); 1 for `None` (identity).
 /// Zero when `d_out > d` (then `Bᵀ` has a kernel and the certificate is void).
 ///
@@ -100,11 +173,7 @@ pub struct LinearCertifier {
 
 impl std::fmt::Debug for LinearCertifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LinearCertifier")
-            .field("n", &self.n)
-            .field("d", &self.d)
-            .field("p", &self.p)
-            .field("depth", &self.depth)
+        debug_shape(f, "LinearCertifier", [self.n, self.d, self.p, self.depth])
             .field("integrator", &self.integrator)
             .finish_non_exhaustive()
     }
@@ -192,7 +261,7 @@ impl LinearCertifier {
         let euler = self.integrator == Integrator::Euler;
         let nodes = self.lambda.len();
         let features: &dyn FeatureMap = model.features().as_ref();
-        let (mut identity, mut scale, mut eig_scale) = (0.0, 0.0, 0.0);
+        let mut sums = IdentitySums::default();
         for k in 0..nodes {
             features.apply_with_cache(self.ws.state(k), self.phi.as_mut(), self.cache.as_mut());
             self.layer_quantities(features, params, k)?;
@@ -207,28 +276,18 @@ impl LinearCertifier {
                     1.0,
                     par_for(n * n * d),
                 );
-                let (mut tr, mut pn, mut s, mut trace_k) = (0.0, 0.0, 0.0, 0.0);
-                for i in 0..n {
-                    let (mut pi2, mut fi2) = (0.0, 0.0);
-                    for c in 0..d {
-                        tr += self.kp[(i, c)] * pk1[(i, c)];
-                        pi2 += pk1[(i, c)] * pk1[(i, c)];
-                    }
+                let phi = &self.phi;
+                self.adj[k] = sums.add_layer(h, self.kp.as_ref(), pk1, |i| {
+                    let mut fi2 = 0.0;
                     for j in 0..p {
-                        fi2 += self.phi[(i, j)] * self.phi[(i, j)];
+                        fi2 += phi[(i, j)] * phi[(i, j)];
                     }
-                    pn += pi2;
-                    s += (pi2 * fi2).sqrt();
-                    trace_k += fi2;
-                }
-                identity += h * tr;
-                scale += h * s * s;
-                eig_scale += h * trace_k * pn;
-                self.adj[k] = pn;
+                    fi2
+                });
             }
         }
         let extras = euler.then(|| EulerExtras {
-            identity: Some(identity),
+            identity: Some(sums.identity),
             kernel_bound: Some(
                 h * self
                     .lambda
@@ -239,8 +298,8 @@ impl LinearCertifier {
             ),
             adjoint_norm_sq: self.adj.clone(),
             terminal: frob_sq(self.ws.adjoint(depth)),
-            scale,
-            eig_scale,
+            scale: sums.scale,
+            eig_scale: sums.eig_scale,
         });
         Ok(self.snapshot(loss, grad_norm_sq, extras))
     }
@@ -387,21 +446,7 @@ impl LinearCertifier {
             model.depth(),
             model.integrator()
         );
-        if x.nrows() != self.n {
-            return Err(TheoryError::Shape {
-                what: "rows of X (the certifier's N)",
-                expected: self.n,
-                got: x.nrows(),
-            });
-        }
-        if x.ncols() != model.input_dim() {
-            return Err(TheoryError::Shape {
-                what: "columns of X (the model's d_in)",
-                expected: model.input_dim(),
-                got: x.ncols(),
-            });
-        }
-        Ok(())
+        check_x(x, self.n, model.input_dim())
     }
 
     /// Assembles the snapshot from `self.lambda`, `self.a` (and, for the full Euler
@@ -575,6 +620,31 @@ mod tests {
         ]
     }
 
+    /// An Euler `LinearResNet` of `depth` layers on `phi` with `N(0, s²)` parameters, and
+    /// `N(0, 1)` inputs `X` (`n × d`), drawn in that order.
+    fn random_net(
+        phi: Arc<dyn FeatureMap>,
+        depth: usize,
+        s: f64,
+        n: usize,
+        rng: &mut rand_chacha::ChaCha8Rng,
+    ) -> (LinearResNet, Mat<f64>) {
+        let d = phi.input_dim();
+        let cfg = LinearResNetConfig {
+            depth,
+            ..Default::default()
+        };
+        let mut net = LinearResNet::new(phi, cfg).unwrap();
+        for v in net.params_mut() {
+            *v = s * {
+                let z: f64 = StandardNormal.sample(rng);
+                z
+            };
+        }
+        let x = Mat::from_fn(n, d, |_, _| StandardNormal.sample(rng));
+        (net, x)
+    }
+
     /// The fused Jacobian GEMM is detected for every plres-rff map and gives the same
     /// `a_k` as the generic vjp path (both sum the same `p` products: agreement to
     /// `8 p eps` relative).
@@ -583,21 +653,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
         let (n, d, p) = (7, 3, 16);
         for phi in maps(&mut rng, d, p) {
-            let mut net = LinearResNet::new(
-                phi,
-                LinearResNetConfig {
-                    depth: 3,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
-            for v in net.params_mut() {
-                *v = 0.7 * {
-                    let z: f64 = StandardNormal.sample(&mut rng);
-                    z
-                };
-            }
-            let x = Mat::from_fn(n, d, |_, _| StandardNormal.sample(&mut rng));
+            let (net, x) = random_net(phi, 3, 0.7, n, &mut rng);
             let y = Mat::from_fn(n, d, |_, _| StandardNormal.sample(&mut rng));
             let mut cert = LinearCertifier::new(&net, n).unwrap();
             assert!(cert.fused.is_some());
@@ -672,21 +728,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
         let (n, d, p) = (5, 3, 12);
         let phi = maps(&mut rng, d, p).remove(0);
-        let mut net = LinearResNet::new(
-            phi.clone(),
-            LinearResNetConfig {
-                depth: 2,
-                ..Default::default()
-            },
-        )
-        .unwrap();
-        for v in net.params_mut() {
-            *v = 0.5 * {
-                let z: f64 = StandardNormal.sample(&mut rng);
-                z
-            };
-        }
-        let x = Mat::from_fn(n, d, |_, _| StandardNormal.sample(&mut rng));
+        let (net, x) = random_net(phi.clone(), 2, 0.5, n, &mut rng);
         let y = Mat::zeros(n, d);
         let mut cert = LinearCertifier::new(&net, n).unwrap();
         let snap = cert

@@ -156,7 +156,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::TheoryError;
 use crate::linalg::gram_in_place;
 use crate::pl::lanczos::{BottomEigen, Lanczos, LanczosConfig};
-use crate::pl::linear::{model_err, par_for};
+use crate::pl::linear::{check_x, debug_shape, model_err, par_for};
 use crate::pl::snapshot::PlSnapshot;
 use crate::report::{CheckReport, Relation};
 
@@ -749,11 +749,7 @@ pub struct TightCertifier {
 
 impl std::fmt::Debug for TightCertifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TightCertifier")
-            .field("n", &self.n)
-            .field("d", &self.d)
-            .field("p", &self.p)
-            .field("depth", &self.depth)
+        debug_shape(f, "TightCertifier", [self.n, self.d, self.p, self.depth])
             .field("d_out", &self.sweep.d_out)
             .finish_non_exhaustive()
     }
@@ -848,20 +844,7 @@ impl TightCertifier {
             model.output_dim(),
             model.integrator()
         );
-        if x.nrows() != n {
-            return Err(TheoryError::Shape {
-                what: "rows of X (the certifier's N)",
-                expected: n,
-                got: x.nrows(),
-            });
-        }
-        if x.ncols() != model.input_dim() {
-            return Err(TheoryError::Shape {
-                what: "columns of X (the model's d_in)",
-                expected: model.input_dim(),
-                got: x.ncols(),
-            });
-        }
+        check_x(x, n, model.input_dim())?;
         if params.len() != depth * d * p {
             return Err(TheoryError::Shape {
                 what: "parameters (L·d·p)",

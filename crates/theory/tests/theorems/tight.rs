@@ -17,15 +17,14 @@ use plres_resnet::{
 };
 use plres_theory::TheoryError;
 use plres_theory::pl::{LinearCertifier, TightCertifier, TightPl, kernel_snapshot, kernel_tight};
+use std::ops::RangeInclusive;
+
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{
-    features, kernel_of, random_kernel_net, random_mat, rescaled_kernel_net, separated_points,
-    small_cases,
-};
+use super::{KernelCase, features, random_mat, separated_points, small_cases};
 
 /// An Euler `LinearResNet` with `N(0, s²)` slices and, optionally, an input embedding
 /// `A` (`d × (d+1)`) and an output map `B` (`d_out × d`).
@@ -62,6 +61,81 @@ fn linear_net(
         net = net.with_output_map(random_mat(rng, q, d, 0.8)).unwrap();
     }
     net
+}
+
+/// A random case of [`linear_net`] with `n` points at separation 0.5 (in the model's input
+/// dimension): feature map `kind`, `d_out = out` (`0`: no `B`), an input embedding when
+/// `embed`.
+#[derive(Clone, Copy, Debug)]
+struct LinearCase {
+    seed: u64,
+    kind: u8,
+    n: usize,
+    d: usize,
+    p: usize,
+    depth: usize,
+    s: f64,
+    embed: bool,
+    out: usize,
+}
+
+impl LinearCase {
+    /// Cases with `n`, `d`, `p`, `depth` in the given ranges, `0 ≤ s < s_max`, the three
+    /// feature maps, with and without `A`, `d_out ∈ {d, 1, 2, 3}`.
+    fn strategy(
+        n: RangeInclusive<usize>,
+        d: RangeInclusive<usize>,
+        p: RangeInclusive<usize>,
+        depth: RangeInclusive<usize>,
+        s_max: f64,
+    ) -> impl Strategy<Value = Self> {
+        let shape = (n, d, p, depth);
+        (
+            any::<u64>(),
+            0u8..3,
+            shape,
+            0.0..s_max,
+            any::<bool>(),
+            0usize..=3,
+        )
+            .prop_map(|(seed, kind, (n, d, p, depth), s, embed, out)| Self {
+                seed,
+                kind,
+                n,
+                d,
+                p,
+                depth,
+                s,
+                embed,
+                out,
+            })
+    }
+
+    /// The RNG (for further draws), the net and the data `X`.
+    fn build(self) -> (ChaCha8Rng, LinearResNet, Mat<f64>) {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        let d_out = if self.out == 0 { None } else { Some(self.out) };
+        let (kind, d, p, depth) = (self.kind, self.d, self.p, self.depth);
+        let net = linear_net(&mut rng, kind, d, p, depth, self.s, self.embed, d_out);
+        let x = separated_points(&mut rng, self.n, net.input_dim(), 0.5);
+        (rng, net, x)
+    }
+}
+
+/// `(net, X, Y)` from `seed`: [`linear_net`] with Gaussian RFF, `B = I` and `N(0, s²)`
+/// slices, `n` points at separation `delta0`, `N(0, y_scale²)` targets.
+fn plain_problem(
+    seed: u64,
+    [n, d, p, depth]: [usize; 4],
+    s: f64,
+    delta0: f64,
+    y_scale: f64,
+) -> (LinearResNet, Mat<f64>, Mat<f64>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let net = linear_net(&mut rng, 0, d, p, depth, s, false, None);
+    let x = separated_points(&mut rng, n, d, delta0);
+    let y = random_mat(&mut rng, n, d, y_scale);
+    (net, x, y)
 }
 
 /// `R` (`N×d_out`) from `vec(R)` (column-major: index `a·N + i`).
@@ -114,23 +188,11 @@ proptest! {
     /// output Jacobian `J`; targets `Y = Z − R`), `M = diag(w_m)` the slice weights.
     /// Three feature maps, with and without `A`, `B`.
     #[test]
-    fn theta_matches_the_gradient_jacobian(
-        seed in any::<u64>(),
-        kind in 0u8..3,
-        n in 2usize..=5,
-        d in 1usize..=3,
-        p in 3usize..=16,
-        depth in 1usize..=5,
-        s in 0.0f64..1.0,
-        embed in any::<bool>(),
-        out in 0usize..=3,
-    ) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let d_out = if out == 0 { None } else { Some(out) };
-        let net = linear_net(&mut rng, kind, d, p, depth, s, embed, d_out);
+    fn theta_matches_the_gradient_jacobian(case in LinearCase::strategy(2..=5, 1..=3, 3..=16, 1..=5, 1.0)) {
+        let LinearCase { n, d, depth, .. } = case;
+        let (_, net, x) = case.build();
         let p = net.width();
         let q = net.output_dim();
-        let x = separated_points(&mut rng, n, net.input_dim(), 0.5);
         let mut tc = TightCertifier::new(&net, n).unwrap();
         tc.evaluate(&net, net.params(), x.as_ref()).unwrap();
         let theta = tc.theta();
@@ -170,21 +232,9 @@ proptest! {
     /// `ρ` from the model's own gradient; and (§5 item 4 is a theorem at every `Y`, so the
     /// best constant cannot be below it) `μ_cert ≤ μ_tight`. Tolerance: `TightPl::rounding`.
     #[test]
-    fn mu_tight_is_between_cert_and_rho(
-        seed in any::<u64>(),
-        kind in 0u8..3,
-        n in 2usize..=12,
-        d in 1usize..=4,
-        p in 4usize..=40,
-        depth in 1usize..=6,
-        s in 0.0f64..1.5,
-        embed in any::<bool>(),
-        out in 0usize..=3,
-    ) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let d_out = if out == 0 { None } else { Some(out) };
-        let net = linear_net(&mut rng, kind, d, p, depth, s, embed, d_out);
-        let x = separated_points(&mut rng, n, net.input_dim(), 0.5);
+    fn mu_tight_is_between_cert_and_rho(case in LinearCase::strategy(2..=12, 1..=4, 4..=40, 1..=6, 1.5)) {
+        let n = case.n;
+        let (mut rng, net, x) = case.build();
         let y = random_mat(&mut rng, n, net.output_dim(), 1.0);
         let tight = TightCertifier::new(&net, n).unwrap()
             .evaluate(&net, net.params(), x.as_ref()).unwrap();
@@ -203,21 +253,9 @@ proptest! {
     /// `16·n_inner·eps·(Θ_pp + Θ_qq)`, the rounding of the three norms) — and
     /// `μ_cert ≤ μ_tight ≤ ρ` at random targets. Random expansions, optional `B`.
     #[test]
-    fn kernel_theta_and_chain(
-        seed in any::<u64>(),
-        n in 2usize..=4,
-        d in 1usize..=3,
-        depth in 1usize..=4,
-        m in 1usize..=6,
-        t in 0.0f64..2.0,
-        kind in 0u8..4,
-        with_b in any::<bool>(),
-    ) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let x = separated_points(&mut rng, n, d, 1.0);
-        let spec = kernel_of(kind, 1.0);
-        let (parts, _) = random_kernel_net(spec, &x, depth, m, &mut rng);
-        let mut net = rescaled_kernel_net(spec, d, &parts, t);
+    fn kernel_theta_and_chain(case in KernelCase::strategy(4, 3, 4, 6, 2.0), with_b in any::<bool>()) {
+        let KernelCase { n, d, depth, m, .. } = case;
+        let (mut rng, x, mut net) = case.build();
         let b = with_b.then(|| random_mat(&mut rng, 2, d, 0.9));
         if let Some(b) = &b {
             net = net.with_output_map(b.clone()).unwrap();
@@ -309,13 +347,19 @@ fn tight_constant_is_attained_linear() {
 /// kernel, output map `B` with `d_out < d`).
 #[test]
 fn tight_constant_is_attained_kernel() {
-    let mut rng = ChaCha8Rng::seed_from_u64(5);
-    let (n, d, depth) = (5, 3, 3);
-    let x = separated_points(&mut rng, n, d, 1.0);
-    let spec = kernel_of(0, 1.0);
-    let (parts, _) = random_kernel_net(spec, &x, depth, 4, &mut rng);
-    let net = rescaled_kernel_net(spec, d, &parts, 0.8)
-        .with_output_map(random_mat(&mut rng, 2, d, 1.0))
+    let case = KernelCase {
+        seed: 5,
+        n: 5,
+        d: 3,
+        depth: 3,
+        m: 4,
+        t: 0.8,
+        kind: 0,
+    };
+    let (mut rng, x, net) = case.build();
+    let n = case.n;
+    let net = net
+        .with_output_map(random_mat(&mut rng, 2, case.d, 1.0))
         .unwrap();
     let (tight, theta) = kernel_tight(&net, x.as_ref()).unwrap();
     assert_attained(&tight, theta.as_ref(), n, 2, |r| {
@@ -387,10 +431,8 @@ fn singular_output_map_and_typed_errors() {
 /// `4 L p eps` relative (`L` layer sums of `p`-term dot products).
 #[test]
 fn zero_parameters_give_the_kernel_and_the_certificate() {
-    let mut rng = ChaCha8Rng::seed_from_u64(11);
     let (n, d, p, depth) = (7, 3, 32, 5);
-    let net = linear_net(&mut rng, 0, d, p, depth, 0.0, false, None);
-    let x = separated_points(&mut rng, n, d, 0.8);
+    let (net, x, y) = plain_problem(11, [n, d, p, depth], 0.0, 0.8, 1.0);
     let mut tc = TightCertifier::new(&net, n).unwrap();
     let tight = tc.evaluate(&net, net.params(), x.as_ref()).unwrap();
     let phi = net.features().apply(x.as_ref());
@@ -408,7 +450,6 @@ fn zero_parameters_give_the_kernel_and_the_certificate() {
             }
         }
     }
-    let y = random_mat(&mut rng, n, d, 1.0);
     let snap = LinearCertifier::new(&net, n)
         .unwrap()
         .evaluate(&net, net.params(), x.as_ref(), y.as_ref())
@@ -431,11 +472,8 @@ fn monitor_records_mu_tight() {
     use plres_optim::{GradientDescentConfig, State, Stopping, run};
     use plres_resnet::TrainingProblem;
     use plres_theory::pl::{Monitor, MonitorConfig};
-    let mut rng = ChaCha8Rng::seed_from_u64(21);
-    let (n, d, p, depth) = (6, 2, 40, 4);
-    let net = linear_net(&mut rng, 0, d, p, depth, 0.0, false, None);
-    let x = separated_points(&mut rng, n, d, 1.0);
-    let y = random_mat(&mut rng, n, d, 0.5);
+    let n = 6;
+    let (net, x, y) = plain_problem(21, [n, 2, 40, 4], 0.0, 1.0, 0.5);
     let cfg = MonitorConfig {
         every: 5,
         tight: true,
@@ -566,11 +604,8 @@ fn lanczos_interval_contains_the_dense_lambda_min() {
 fn too_few_lanczos_steps_are_inconclusive() {
     use plres_theory::pl::tight::{Looseness, chain_report};
     use plres_theory::pl::{LanczosConfig, TightSolver};
-    let mut rng = ChaCha8Rng::seed_from_u64(41);
-    let (n, d, p, depth) = (50, 3, 96, 4);
-    let net = linear_net(&mut rng, 0, d, p, depth, 0.5, false, None);
-    let x = separated_points(&mut rng, n, d, 0.6);
-    let y = random_mat(&mut rng, n, d, 1.0);
+    let (n, d) = (50, 3);
+    let (net, x, y) = plain_problem(41, [n, d, 96, 4], 0.5, 0.6, 1.0);
     let snap = LinearCertifier::new(&net, n)
         .unwrap()
         .evaluate(&net, net.params(), x.as_ref(), y.as_ref())
