@@ -102,6 +102,24 @@ fn gaussian_rff(d: usize, p: usize, sigma: f64, seed: u64) -> Arc<dyn FeatureMap
     )
 }
 
+/// A LinearResNet over `features` with the given depth, integrator and initialisation.
+fn linear_net(
+    features: Arc<dyn FeatureMap>,
+    depth: usize,
+    integrator: Integrator,
+    init: Init,
+) -> LinearResNet {
+    LinearResNet::new(
+        features,
+        LinearResNetConfig {
+            depth,
+            integrator,
+            init,
+        },
+    )
+    .unwrap()
+}
+
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -195,18 +213,15 @@ fn linear_fd_case(
     seed: u64,
 ) {
     let features = gaussian_rff(d, p, 1.0, seed);
-    let mut net = LinearResNet::new(
+    let mut net = linear_net(
         features,
-        LinearResNetConfig {
-            depth,
-            integrator: integ,
-            init: Init::Normal {
-                std: 1.0,
-                seed: seed + 1,
-            },
+        depth,
+        integ,
+        Init::Normal {
+            std: 1.0,
+            seed: seed + 1,
         },
-    )
-    .unwrap();
+    );
     let d_in = d + 1;
     net = net
         .with_input_embedding(normal_mat(d, d_in, 0.7, seed + 2))
@@ -343,15 +358,12 @@ proptest! {
 #[test]
 fn recorded_adjoints_are_input_gradients() {
     for integ in [Integrator::Euler, Integrator::Rk4] {
-        let net = LinearResNet::new(
+        let net = linear_net(
             gaussian_rff(2, 16, 1.0, 3),
-            LinearResNetConfig {
-                depth: 5,
-                integrator: integ,
-                init: Init::Normal { std: 1.0, seed: 4 },
-            },
-        )
-        .unwrap();
+            5,
+            integ,
+            Init::Normal { std: 1.0, seed: 4 },
+        );
         let x = normal_mat(4, 2, 1.0, 5);
         let y = normal_mat(4, 2, 1.0, 6);
         let t = TargetsRef::Regression(y.as_ref());
@@ -394,15 +406,7 @@ fn recorded_adjoints_are_input_gradients() {
 fn zero_initialisation_is_the_identity() {
     let x = normal_mat(7, 3, 2.0, 1);
     for integ in Integrator::ALL {
-        let net = LinearResNet::new(
-            gaussian_rff(3, 20, 1.0, 2),
-            LinearResNetConfig {
-                depth: 6,
-                integrator: integ,
-                init: Init::Zero,
-            },
-        )
-        .unwrap();
+        let net = linear_net(gaussian_rff(3, 20, 1.0, 2), 6, integ, Init::Zero);
         // U = 0: every residual is exactly 0 and x + h·0 = x bitwise.
         assert_eq!(net.forward(x.as_ref()).unwrap(), x, "{integ:?}");
     }
@@ -428,15 +432,12 @@ fn zero_initialisation_is_the_identity() {
 fn euler_equals_the_literal_recursion() {
     let (n, d, p, depth) = (5, 3, 24, 7);
     let features = gaussian_rff(d, p, 1.3, 11);
-    let net = LinearResNet::new(
+    let net = linear_net(
         features.clone(),
-        LinearResNetConfig {
-            depth,
-            integrator: Integrator::Euler,
-            init: Init::Normal { std: 0.8, seed: 12 },
-        },
-    )
-    .unwrap();
+        depth,
+        Integrator::Euler,
+        Init::Normal { std: 0.8, seed: 12 },
+    );
     let x = normal_mat(n, d, 1.0, 13);
     let out = net.forward(x.as_ref()).unwrap();
     let (omega, b) = (features.weights(), features.bias());
@@ -505,15 +506,12 @@ fn tiled_case(n: usize, p: usize) {
     let relu: Arc<dyn FeatureMap> =
         Arc::new(RandomReluFeatures::sample(d, p, &mut ChaCha8Rng::seed_from_u64(71)).unwrap());
     for features in [gaussian_rff(d, p, 1.1, 70), relu] {
-        let net = LinearResNet::new(
+        let net = linear_net(
             features,
-            LinearResNetConfig {
-                depth,
-                init: Init::Normal { std: 0.4, seed: 72 },
-                ..Default::default()
-            },
-        )
-        .unwrap();
+            depth,
+            Integrator::Euler,
+            Init::Normal { std: 0.4, seed: 72 },
+        );
         let x = normal_mat(n, d, 1.0, 73);
         let y = normal_mat(n, d, 1.0, 74);
         let t = TargetsRef::Regression(y.as_ref());
@@ -591,15 +589,12 @@ fn tiled_case(n: usize, p: usize) {
 #[test]
 fn gradient_norm_identity_from_workspace() {
     let (n, d, p, depth) = (9, 2, 30, 4);
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(d, p, 1.0, 21),
-        LinearResNetConfig {
-            depth,
-            integrator: Integrator::Euler,
-            init: Init::Normal { std: 0.5, seed: 22 },
-        },
-    )
-    .unwrap();
+        depth,
+        Integrator::Euler,
+        Init::Normal { std: 0.5, seed: 22 },
+    );
     let x = normal_mat(n, d, 1.0, 23);
     let y = normal_mat(n, d, 1.0, 24);
     let mut ws = net.workspace_keeping_features(n);
@@ -652,14 +647,7 @@ fn shl_with_shared_hidden_layer_is_the_relu_feature_resnet() {
     let w = shl.w(0).to_owned();
     let c = shl.c(0).to_vec();
     let relu = RandomReluFeatures::from_parts(w, c).unwrap();
-    let mut lin = LinearResNet::new(
-        Arc::new(relu),
-        LinearResNetConfig {
-            depth,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let mut lin = linear_net(Arc::new(relu), depth, Integrator::Euler, Init::Zero);
     let nu = depth * d * p;
     lin.params_mut().copy_from_slice(&shl.params()[..nu]);
     let x = normal_mat(n, d, 1.0, 5);
@@ -773,14 +761,12 @@ fn rff_resnet_converges_to_kernel_resnet_as_width_grows() {
         }
         let mut sq = 0.0;
         for draw in 0..4u64 {
-            let mut net = LinearResNet::new(
+            let mut net = linear_net(
                 gaussian_rff(d, p, sigma, 1000 * log_p as u64 + draw),
-                LinearResNetConfig {
-                    depth,
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+                depth,
+                Integrator::Euler,
+                Init::Zero,
+            );
             for _ in 0..steps {
                 let r = net.gradient_report(x.as_ref(), t).unwrap();
                 for (u, g) in net.params_mut().iter_mut().zip(&r.riesz) {
@@ -812,14 +798,12 @@ fn rff_resnet_converges_to_kernel_resnet_as_width_grows() {
 fn optimizers_train_every_model_through_the_problem() {
     let x = normal_mat(12, 2, 1.0, 41);
     let y = Mat::from_fn(12, 2, |i, j| x[(i, j)] + 0.3 * (x[(i, 1 - j)]).sin());
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(2, 64, 1.0, 42),
-        LinearResNetConfig {
-            depth: 4,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+        4,
+        Integrator::Euler,
+        Init::Zero,
+    );
     let metric = net.metric();
     let mut prob =
         TrainingProblem::new(net, x.as_ref(), TargetsRef::Regression(y.as_ref())).unwrap();
@@ -911,14 +895,12 @@ fn run_returns_the_trained_model() {
     let labels: Vec<usize> = (0..24)
         .map(|i| usize::from(x[(i, 0)] * x[(i, 1)] > 0.0))
         .collect();
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(2, 64, 1.0, 142),
-        LinearResNetConfig {
-            depth: 4,
-            ..Default::default()
-        },
+        4,
+        Integrator::Euler,
+        Init::Zero,
     )
-    .unwrap()
     .with_output_map(normal_mat(2, 2, 1.0, 143))
     .unwrap();
     let initial = net.clone();
@@ -960,15 +942,12 @@ fn run_returns_the_trained_model() {
 fn minibatch_equals_the_model_on_the_gathered_rows() {
     let x = normal_mat(10, 3, 1.0, 51);
     let lab = labels(10, 4, 2);
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(3, 16, 1.0, 52),
-        LinearResNetConfig {
-            depth: 3,
-            integrator: Integrator::Heun,
-            init: Init::Normal { std: 0.5, seed: 53 },
-        },
+        3,
+        Integrator::Heun,
+        Init::Normal { std: 0.5, seed: 53 },
     )
-    .unwrap()
     .with_output_map(normal_mat(4, 3, 1.0, 54))
     .unwrap();
     let params = net.params().to_vec();
@@ -995,15 +974,12 @@ fn warm_training_step_allocates_nothing() {
     // Sizes below every parallel threshold, so all the work runs on this thread and the
     // thread-local counter sees all of it.
     let (n, d, p, depth) = (32, 3, 64, 6);
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(d, p, 1.0, 61),
-        LinearResNetConfig {
-            depth,
-            init: Init::Normal { std: 0.3, seed: 62 },
-            ..Default::default()
-        },
-    )
-    .unwrap();
+        depth,
+        Integrator::Euler,
+        Init::Normal { std: 0.3, seed: 62 },
+    );
     let x = normal_mat(n, d, 1.0, 63);
     let y = normal_mat(n, d, 1.0, 64);
     let mut ws = net.workspace(n);
@@ -1060,15 +1036,12 @@ fn checkpoint_round_trips_are_bitwise() {
     let dir = tmpdir("roundtrip");
     let x = normal_mat(5, 4, 1.0, 71);
     // Euler, Gaussian RFF, embedding and output map
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(3, 10, 0.7, 72),
-        LinearResNetConfig {
-            depth: 3,
-            integrator: Integrator::Euler,
-            init: Init::Normal { std: 0.4, seed: 73 },
-        },
+        3,
+        Integrator::Euler,
+        Init::Normal { std: 0.4, seed: 73 },
     )
-    .unwrap()
     .with_input_embedding(normal_mat(3, 4, 1.0, 74))
     .unwrap()
     .with_output_map(normal_mat(2, 3, 1.0, 75))
@@ -1107,15 +1080,12 @@ fn checkpoint_round_trips_are_bitwise() {
         variant: FourierVariant::Paired,
     };
     let feats: Arc<dyn FeatureMap> = Arc::from(spec.sample(4, 12, &mut rng).unwrap());
-    let net = LinearResNet::new(
+    let net = linear_net(
         feats,
-        LinearResNetConfig {
-            depth: 2,
-            integrator: Integrator::Rk4,
-            init: Init::Normal { std: 0.4, seed: 77 },
-        },
-    )
-    .unwrap();
+        2,
+        Integrator::Rk4,
+        Init::Normal { std: 0.4, seed: 77 },
+    );
     let path = dir.join("rk4.safetensors");
     net.save(&path).unwrap();
     let back = LinearResNet::load(&path).unwrap();
@@ -1224,15 +1194,7 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
     }
 
     for integrator in [Integrator::Rk4, Integrator::Euler] {
-        let net = LinearResNet::new(
-            gaussian_rff(2, 4, 1.0, 91),
-            LinearResNetConfig {
-                depth: 2,
-                integrator,
-                init: Init::Zero,
-            },
-        )
-        .unwrap();
+        let net = linear_net(gaussian_rff(2, 4, 1.0, 91), 2, integrator, Init::Zero);
         for value in big {
             let mut c = net.to_checkpoint().unwrap();
             c.set_meta(keys::DEPTH, value);
@@ -1259,14 +1221,12 @@ fn checkpoint_depth_is_checked_against_the_tensors_before_allocating() {
 fn permuted_residual_u_is_blamed_on_itself() {
     let dir = tmpdir("permuted-u");
     let path = dir.join("c.safetensors");
-    let net = LinearResNet::new(
+    let net = linear_net(
         gaussian_rff(2, 6, 1.0, 93),
-        LinearResNetConfig {
-            depth: 2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+        2,
+        Integrator::Euler,
+        Init::Zero,
+    );
     let mut c = net.to_checkpoint().unwrap();
     c.tensors.get_mut("residual.u").unwrap().shape = vec![2, 6, 2];
     c.save(&path).unwrap();

@@ -41,24 +41,32 @@ pub(crate) fn insert_maps(c: &mut Checkpoint, maps: &FixedMaps) {
 
 /// Reads the optional `embed.in`, `embed.out` for state dimension `d`.
 pub(crate) fn read_maps(c: &Checkpoint, d: usize) -> Result<FixedMaps, CheckpointError> {
-    let mut maps = FixedMaps::default();
-    if c.tensors.contains_key("embed.in") {
-        let t = c.tensor_rank("embed.in", 2)?;
-        let d_in = t.shape[1];
-        let data = c.tensor("embed.in", &[d, d_in])?;
-        let a = MatRef::from_row_major_slice(data, d, d_in).to_owned();
-        FixedMaps::check_embed_in(&a, d)?;
-        maps.embed_in = Some(a);
+    Ok(FixedMaps {
+        // A is d×d_in: its free dimension is its number of columns
+        embed_in: read_map(c, "embed.in", d, true, FixedMaps::check_embed_in)?,
+        // B is d_out×d: its free dimension is its number of rows
+        embed_out: read_map(c, "embed.out", d, false, FixedMaps::check_embed_out)?,
+    })
+}
+
+/// The optional `d × free` (`d_rows`) or `free × d` matrix `name`, validated by `check`
+/// for state dimension `d`; `None` when the checkpoint has no such tensor.
+fn read_map(
+    c: &Checkpoint,
+    name: &str,
+    d: usize,
+    d_rows: bool,
+    check: fn(&Mat<f64>, usize) -> Result<(), ResNetError>,
+) -> Result<Option<Mat<f64>>, CheckpointError> {
+    if !c.tensors.contains_key(name) {
+        return Ok(None);
     }
-    if c.tensors.contains_key("embed.out") {
-        let t = c.tensor_rank("embed.out", 2)?;
-        let d_out = t.shape[0];
-        let data = c.tensor("embed.out", &[d_out, d])?;
-        let b = MatRef::from_row_major_slice(data, d_out, d).to_owned();
-        FixedMaps::check_embed_out(&b, d)?;
-        maps.embed_out = Some(b);
-    }
-    Ok(maps)
+    let free = c.tensor_rank(name, 2)?.shape[usize::from(d_rows)];
+    let (rows, cols) = if d_rows { (d, free) } else { (free, d) };
+    let data = c.tensor(name, &[rows, cols])?;
+    let m = MatRef::from_row_major_slice(data, rows, cols).to_owned();
+    check(&m, d)?;
+    Ok(Some(m))
 }
 
 /// The `bandwidth` metadata: `σ`, `ℓ` or `c` of the kernel, `"none"` otherwise.

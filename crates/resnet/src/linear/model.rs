@@ -269,28 +269,18 @@ impl LinearResNet {
     /// Panics unless `ws` was made for this model and holds `n` rows.
     #[track_caller]
     fn assert_workspace(&self, ws: &LinearWorkspace, n: usize) {
-        assert!(
-            ws.fits(
-                self.d,
-                self.p,
-                self.depth,
-                self.input_dim(),
-                self.output_dim(),
-                self.integrator
-            ),
-            "workspace made for d={}, p={}, L={}, d_in={}, d_out={}, {:?}; model has d={}, p={}, L={}, d_in={}, d_out={}, {:?}",
-            ws.d,
-            ws.p,
-            ws.depth,
-            ws.d_in,
-            ws.d_out,
-            ws.integrator,
+        let model = (
             self.d,
             self.p,
             self.depth,
             self.input_dim(),
             self.output_dim(),
-            self.integrator
+            self.integrator,
+        );
+        assert!(
+            ws.dims() == model,
+            "workspace made for (d, p, L, d_in, d_out, integrator) = {:?}; model has {model:?}",
+            ws.dims()
         );
         assert!(
             ws.identity_out == self.maps.embed_out.is_none(),

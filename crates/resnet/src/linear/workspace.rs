@@ -210,22 +210,17 @@ impl LinearWorkspace {
         }
     }
 
-    /// Whether the buffers fit a model of these dimensions.
-    pub(crate) fn fits(
-        &self,
-        d: usize,
-        p: usize,
-        depth: usize,
-        d_in: usize,
-        d_out: usize,
-        integrator: Integrator,
-    ) -> bool {
-        self.d == d
-            && self.p == p
-            && self.depth == depth
-            && self.d_in == d_in
-            && self.d_out == d_out
-            && self.integrator == integrator
+    /// The model dimensions the buffers were made for: `(d, p, L, d_in, d_out, integrator)`
+    /// (a model's workspace fits it when this equals the model's own).
+    pub(crate) fn dims(&self) -> (usize, usize, usize, usize, usize, Integrator) {
+        (
+            self.d,
+            self.p,
+            self.depth,
+            self.d_in,
+            self.d_out,
+            self.integrator,
+        )
     }
 }
 
