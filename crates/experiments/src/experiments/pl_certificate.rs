@@ -476,12 +476,13 @@ fn real_data_looseness(
     out.table(format!("{key}-tight"), table);
     let it: Vec<f64> = rows.iter().map(|r| r.iteration as f64).collect();
     let cert_zero = rows.iter().all(|r| r.mu_cert <= 0.0);
+    let lanczos_used = steps.iter().any(|&k| k > 0);
     out.figure(
         format!("{key}-tight"),
         format!(
             "{label}, N = {n}, squared loss on one-hot targets: ρ = ‖G‖²/L, the tight constant \
              μ_tight = (2/N)λ_min(Θ) ({}) and the certificate μ_cert along GD{}.",
-            if steps.iter().any(|&k| k > 0) {
+            if lanczos_used {
                 "Lanczos interval: lower and upper end"
             } else {
                 "dense, exact to rounding"
@@ -497,7 +498,8 @@ fn real_data_looseness(
             it,
             rows.iter().map(|r| r.rho).collect(),
             loose.iter().map(|l| l.mu_tight).collect(),
-            Some(loose.iter().map(|l| l.mu_tight_lower).collect()),
+            // a lower end only for a Lanczos interval (dense: the two ends coincide)
+            lanczos_used.then(|| loose.iter().map(|l| l.mu_tight_lower).collect()),
             rows.iter().map(|r| r.mu_cert).collect(),
         ),
     );
