@@ -488,7 +488,7 @@ fn prepare(
             .with_seed(cfg.seed);
             Initial::Linear(with_maps(
                 net,
-                maps.clone(),
+                maps,
                 LinearResNet::with_input_embedding,
                 LinearResNet::with_output_map,
             )?)
@@ -507,7 +507,7 @@ fn prepare(
             .map_err(setting("building the network"))?;
             Initial::Shl(with_maps(
                 net,
-                maps.clone(),
+                maps,
                 ShlResNet::with_input_embedding,
                 ShlResNet::with_output_map,
             )?)
@@ -517,7 +517,7 @@ fn prepare(
                 KernelResNet::new(kernel, d, cfg.depth).map_err(setting("building the network"))?;
             let mut net = with_maps(
                 net,
-                maps.clone(),
+                maps,
                 KernelResNet::with_input_embedding,
                 KernelResNet::with_output_map,
             )?;
