@@ -25,10 +25,10 @@ use std::f64::consts::PI;
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::{MatMut, MatRef};
+use faer::{Accum, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{WeightedGrad, check_grad_x, check_pair, impl_weighted_grad};
+use crate::kernel::{check_grad_x, check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, par, row_sq_norms, sym_driver};
 use crate::{Kernel, KernelSpec};
 
@@ -129,56 +129,51 @@ impl Kernel for ArcCosine1 {
         Some(KernelSpec::ArcCosine1)
     }
 
-    impl_weighted_grad!(
-        /// `out_i (⊕)= Σ_j w_ij [((π − α_ij)/π) y_j + (b_j sin α_ij/(π a_i)) x_i]`: the angles
-        /// go into `scratch` (GEMM + `acos`, Kahan for small angles), then one row-block
-        /// pass turns them into `w_ij (π − α_ij)/π` while summing the `x_i` coefficients, and
-        /// a GEMM adds `S Y`. Allocates `O(N + M)` for norms and row sums.
-        arccos_weighted_grad
-    );
-}
-
-/// [`ArcCosine1`]'s [`Kernel::weighted_grad_in_place`] (see there).
-fn arccos_weighted_grad(_: &ArcCosine1, g: WeightedGrad<'_>) {
-    let (n, m, d) = g.check_shapes();
-    let WeightedGrad {
-        x,
-        y,
-        w,
-        mut scratch,
-        mut out,
-        accum,
-    } = g;
-    let an: Vec<f64> = row_sq_norms(x).iter().map(|v| (v + 1.0).sqrt()).collect();
-    let bn: Vec<f64> = row_sq_norms(y).iter().map(|v| (v + 1.0).sqrt()).collect();
-    let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
-        for (k, v) in seg.iter_mut().enumerate() {
-            let i = i0 + k;
-            let (a, b) = (an[i], bn[j]);
-            let c = (*v + 1.0) / (a * b);
-            *v = if c > 1.0 - SMALL_ANGLE {
-                kahan_angle(d, |l| x[(i, l)], |l| y[(j, l)], a, b)
-            } else {
-                c.max(-1.0).acos()
-            };
+    /// `out_i (⊕)= Σ_j w_ij [((π − α_ij)/π) y_j + (b_j sin α_ij/(π a_i)) x_i]`: the angles
+    /// go into `scratch` (GEMM + `acos`, Kahan for small angles), then one row-block
+    /// pass turns them into `w_ij (π − α_ij)/π` while summing the `x_i` coefficients, and
+    /// a GEMM adds `S Y`. Allocates `O(N + M)` for norms and row sums.
+    fn weighted_grad_in_place(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+        w: MatRef<'_, f64>,
+        mut scratch: MatMut<'_, f64>,
+        mut out: MatMut<'_, f64>,
+        accum: Accum,
+    ) {
+        let (n, m, d) = check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
+        let an: Vec<f64> = row_sq_norms(x).iter().map(|v| (v + 1.0).sqrt()).collect();
+        let bn: Vec<f64> = row_sq_norms(y).iter().map(|v| (v + 1.0).sqrt()).collect();
+        let f: &ColumnFn<'_> = &|j, i0, seg: &mut [f64]| {
+            for (k, v) in seg.iter_mut().enumerate() {
+                let i = i0 + k;
+                let (a, b) = (an[i], bn[j]);
+                let c = (*v + 1.0) / (a * b);
+                *v = if c > 1.0 - SMALL_ANGLE {
+                    kahan_angle(d, |l| x[(i, l)], |l| y[(j, l)], a, b)
+                } else {
+                    c.max(-1.0).acos()
+                };
+            }
+        };
+        cross_driver("weighted_grad_in_place", x, y, scratch.rb_mut(), f);
+        let mut r = vec![0.0; n];
+        for j in 0..m {
+            let b = bn[j];
+            for i in 0..n {
+                let alpha = scratch[(i, j)];
+                let wij = w[(i, j)];
+                r[i] += wij * b * alpha.sin();
+                scratch[(i, j)] = wij * (PI - alpha) / PI;
+            }
         }
-    };
-    cross_driver("weighted_grad_in_place", x, y, scratch.rb_mut(), f);
-    let mut r = vec![0.0; n];
-    for j in 0..m {
-        let b = bn[j];
+        matmul(out.rb_mut(), accum, scratch.rb(), y, 1.0, par());
         for i in 0..n {
-            let alpha = scratch[(i, j)];
-            let wij = w[(i, j)];
-            r[i] += wij * b * alpha.sin();
-            scratch[(i, j)] = wij * (PI - alpha) / PI;
-        }
-    }
-    matmul(out.rb_mut(), accum, scratch.rb(), y, 1.0, par());
-    for i in 0..n {
-        let cx = r[i] / (PI * an[i]);
-        for l in 0..d {
-            out[(i, l)] += cx * x[(i, l)];
+            let cx = r[i] / (PI * an[i]);
+            for l in 0..d {
+                out[(i, l)] += cx * x[(i, l)];
+            }
         }
     }
 }

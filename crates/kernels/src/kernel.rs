@@ -9,41 +9,6 @@ use serde::{Deserialize, Serialize};
 use crate::validate::{check_batch, check_dim};
 use crate::{KernelError, KernelSpec};
 
-/// Writes [`Kernel::weighted_grad_in_place`], the one signature every kernel shares, as
-/// `$imp(self, WeightedGrad { .. })` on the call's operands, with the given attributes
-/// (the implementation's doc comment).
-macro_rules! impl_weighted_grad {
-    ($(#[$attr:meta])* $imp:path) => {
-        $(#[$attr])*
-        fn weighted_grad_in_place(
-            &self,
-            x: ::faer::MatRef<'_, f64>,
-            y: ::faer::MatRef<'_, f64>,
-            w: ::faer::MatRef<'_, f64>,
-            scratch: ::faer::MatMut<'_, f64>,
-            out: ::faer::MatMut<'_, f64>,
-            accum: ::faer::Accum,
-        ) {
-            let g = $crate::kernel::WeightedGrad { x, y, w, scratch, out, accum };
-            $imp(self, g)
-        }
-    };
-}
-pub(crate) use impl_weighted_grad;
-
-/// The operands of one [`Kernel::weighted_grad_in_place`] call,
-/// `out (⊕)= Σ_j w_ij ∇_x k(x_i, y_j)`: `x` is `N×d`, `y` `M×d`, `w` and the workspace
-/// `scratch` `N×M`, `out` `N×d` (shapes checked by [`WeightedGrad::check_shapes`]).
-pub(crate) struct WeightedGrad<'a> {
-    pub(crate) x: MatRef<'a, f64>,
-    pub(crate) y: MatRef<'a, f64>,
-    pub(crate) w: MatRef<'a, f64>,
-    pub(crate) scratch: MatMut<'a, f64>,
-    pub(crate) out: MatMut<'a, f64>,
-    /// `=` or `+=` into `out`.
-    pub(crate) accum: Accum,
-}
-
 /// A positive-definite kernel `k: R^d × R^d → R` (docs/theory.md §3.1: the scalar part of the
 /// matrix kernel `K(x, x') = k(x, x') I_d`).
 ///
@@ -116,21 +81,29 @@ pub trait Kernel: Debug + Send + Sync {
         None
     }
 
-    impl_weighted_grad!(
-        /// Weighted sum of gradients: `out_i (⊕)= Σ_j w_ij ∇_x k(x_i, y_j)` (`N×d`), with
-        /// `accum` = [`Accum::Replace`] (`=`) or [`Accum::Add`] (`+=`).
-        ///
-        /// This is the kernel part of a vector–Jacobian product: for
-        /// `θ = Σ_c k(·, c) a_c`, `Dθ(x_i)ᵀ v_i = Σ_c ∇_x k(x_i, c) (a_c · v_i)`, i.e. this
-        /// routine with `y = C` and `w = V Aᵀ`.
-        ///
-        /// `scratch` (`N×M`) is workspace that GEMM-based implementations overwrite; the
-        /// provided per-pair implementation ignores it.
-        ///
-        /// # Panics
-        /// If `x` is not `N×d`, `y` not `M×d`, `w` or `scratch` not `N×M`, `out` not `N×d`.
-        weighted_grad_per_pair
-    );
+    /// Weighted sum of gradients: `out_i (⊕)= Σ_j w_ij ∇_x k(x_i, y_j)` (`N×d`), with
+    /// `accum` = [`Accum::Replace`] (`=`) or [`Accum::Add`] (`+=`).
+    ///
+    /// This is the kernel part of a vector–Jacobian product: for
+    /// `θ = Σ_c k(·, c) a_c`, `Dθ(x_i)ᵀ v_i = Σ_c ∇_x k(x_i, c) (a_c · v_i)`, i.e. this
+    /// routine with `y = C` and `w = V Aᵀ`.
+    ///
+    /// `scratch` (`N×M`) is workspace that GEMM-based implementations overwrite; the
+    /// provided per-pair implementation ignores it.
+    ///
+    /// # Panics
+    /// If `x` is not `N×d`, `y` not `M×d`, `w` or `scratch` not `N×M`, `out` not `N×d`.
+    fn weighted_grad_in_place(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+        w: MatRef<'_, f64>,
+        scratch: MatMut<'_, f64>,
+        out: MatMut<'_, f64>,
+        accum: Accum,
+    ) {
+        weighted_grad_per_pair(self, x, y, w, scratch, out, accum);
+    }
 
     /// Validated Gram matrix: rejects an empty or non-finite `x`.
     ///
@@ -196,46 +169,48 @@ pub(crate) fn check_grad_x(x: &[f64], y: &[f64], out: &[f64]) {
     );
 }
 
-impl WeightedGrad<'_> {
-    /// Checks the shapes of the call (panics naming them all); returns `(N, M, d)`.
-    pub(crate) fn check_shapes(&self) -> (usize, usize, usize) {
-        let (x, y, w) = (self.x, self.y, self.w);
-        let (scratch, out) = (self.scratch.rb(), self.out.rb());
-        let (n, d, m) = (x.nrows(), x.ncols(), y.nrows());
-        assert!(
-            y.ncols() == d
-                && w.nrows() == n
-                && w.ncols() == m
-                && scratch.nrows() == n
-                && scratch.ncols() == m
-                && out.nrows() == n
-                && out.ncols() == d,
-            "weighted_grad_in_place: x is {n}×{d}, y is {m}×{}, w is {}×{}, scratch is {}×{}, \
-             out is {}×{}; need y M×d, w and scratch N×M, out N×d",
-            y.ncols(),
-            w.nrows(),
-            w.ncols(),
-            scratch.nrows(),
-            scratch.ncols(),
-            out.nrows(),
-            out.ncols()
-        );
-        (n, m, d)
-    }
+/// Checks the shapes of a [`Kernel::weighted_grad_in_place`] call; returns `(N, M, d)`.
+pub(crate) fn check_weighted_grad_shapes(
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    scratch: MatRef<'_, f64>,
+    out: MatRef<'_, f64>,
+) -> (usize, usize, usize) {
+    let (n, d, m) = (x.nrows(), x.ncols(), y.nrows());
+    assert!(
+        y.ncols() == d
+            && w.nrows() == n
+            && w.ncols() == m
+            && scratch.nrows() == n
+            && scratch.ncols() == m
+            && out.nrows() == n
+            && out.ncols() == d,
+        "weighted_grad_in_place: x is {n}×{d}, y is {m}×{}, w is {}×{}, scratch is {}×{}, \
+         out is {}×{}; need y M×d, w and scratch N×M, out N×d",
+        y.ncols(),
+        w.nrows(),
+        w.ncols(),
+        scratch.nrows(),
+        scratch.ncols(),
+        out.nrows(),
+        out.ncols()
+    );
+    (n, m, d)
 }
 
 /// The per-pair reference implementation of [`Kernel::weighted_grad_in_place`] (three
 /// length-`d` buffers per call, none per pair).
-pub(crate) fn weighted_grad_per_pair<K: Kernel + ?Sized>(kernel: &K, g: WeightedGrad<'_>) {
-    let (n, m, d) = g.check_shapes();
-    let WeightedGrad {
-        x,
-        y,
-        w,
-        mut out,
-        accum,
-        ..
-    } = g;
+pub(crate) fn weighted_grad_per_pair<K: Kernel + ?Sized>(
+    kernel: &K,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    scratch: MatMut<'_, f64>,
+    mut out: MatMut<'_, f64>,
+    accum: Accum,
+) {
+    let (n, m, d) = check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
     let mut xi = vec![0.0; d];
     let mut yj = vec![0.0; d];
     let mut g = vec![0.0; d];

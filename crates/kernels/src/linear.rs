@@ -1,10 +1,11 @@
 //! The linear kernel `k(x, y) = x·y` (not stationary; its RKHS is the linear maps).
 
 use faer::linalg::matmul::matmul;
-use faer::{MatMut, MatRef};
+use faer::prelude::Reborrow;
+use faer::{Accum, MatMut, MatRef};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{WeightedGrad, check_grad_x, impl_weighted_grad};
+use crate::kernel::{check_grad_x, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, par, row_sq_norms, sym_driver};
 use crate::{Kernel, KernelSpec};
 
@@ -48,14 +49,17 @@ impl Kernel for Linear {
         Some(KernelSpec::Linear)
     }
 
-    impl_weighted_grad!(
-        /// `out (⊕)= W Y` — one GEMM; `scratch` is not touched.
-        linear_weighted_grad
-    );
-}
-
-/// [`Linear`]'s [`Kernel::weighted_grad_in_place`]: `out (⊕)= W Y`.
-fn linear_weighted_grad(_: &Linear, g: WeightedGrad<'_>) {
-    g.check_shapes();
-    matmul(g.out, g.accum, g.w, g.y, 1.0, par());
+    /// `out (⊕)= W Y` — one GEMM; `scratch` is not touched.
+    fn weighted_grad_in_place(
+        &self,
+        x: MatRef<'_, f64>,
+        y: MatRef<'_, f64>,
+        w: MatRef<'_, f64>,
+        scratch: MatMut<'_, f64>,
+        out: MatMut<'_, f64>,
+        accum: Accum,
+    ) {
+        check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
+        matmul(out, accum, w, y, 1.0, par());
+    }
 }

@@ -26,11 +26,11 @@ use std::sync::Mutex;
 
 use faer::linalg::matmul::matmul;
 use faer::prelude::{Reborrow, ReborrowMut};
-use faer::{MatMut, MatRef};
+use faer::{Accum, MatMut, MatRef};
 use plres_simd::exp::{exp_in_place, scaled_exp_in_place, sq_dists_in_place};
 use serde::{Deserialize, Serialize};
 
-use crate::kernel::{WeightedGrad, check_grad_x, check_pair, impl_weighted_grad};
+use crate::kernel::{check_grad_x, check_pair, check_weighted_grad_shapes};
 use crate::pairwise::{ColumnFn, cross_driver, direct_sq_dist, par, row_sq_norms, sym_driver};
 use crate::validate::check_param;
 use crate::{Kernel, KernelError, KernelSpec, SpectralMeasure};
@@ -147,16 +147,16 @@ fn radial_cross_gram<P: RadialProfile>(
 /// (`‖x_i − y_j‖² < 10⁻⁶(‖x_i‖² + ‖y_j‖²)`) are therefore left out of `S` and added
 /// directly as `w_ij g (x_i − y_j)` at the end; for all others `‖x_i‖ ≤ 10³ ‖x_i − y_j‖`
 /// bounds the cancellation.
-fn radial_weighted_grad<P: RadialProfile>(p: &P, g: WeightedGrad<'_>) {
-    g.check_shapes();
-    let WeightedGrad {
-        x,
-        y,
-        w,
-        mut scratch,
-        mut out,
-        accum,
-    } = g;
+fn radial_weighted_grad<P: RadialProfile>(
+    p: &P,
+    x: MatRef<'_, f64>,
+    y: MatRef<'_, f64>,
+    w: MatRef<'_, f64>,
+    mut scratch: MatMut<'_, f64>,
+    mut out: MatMut<'_, f64>,
+    accum: Accum,
+) {
+    check_weighted_grad_shapes(x, y, w, scratch.rb(), out.rb());
     let nx = row_sq_norms(x);
     let ny = row_sq_norms(y);
     // (i, j, w_ij g(s_ij)) of the near pairs, handled directly below.
@@ -288,7 +288,17 @@ macro_rules! radial_kernel {
             fn spec(&self) -> Option<KernelSpec> {
                 Some(KernelSpec::from(*self))
             }
-            impl_weighted_grad!(radial_weighted_grad);
+            fn weighted_grad_in_place(
+                &self,
+                x: MatRef<'_, f64>,
+                y: MatRef<'_, f64>,
+                w: MatRef<'_, f64>,
+                scratch: MatMut<'_, f64>,
+                out: MatMut<'_, f64>,
+                accum: Accum,
+            ) {
+                radial_weighted_grad(self, x, y, w, scratch, out, accum)
+            }
         }
     };
 }
